@@ -1,0 +1,9 @@
+"""Names of the Beam metrics every stage reports; the CLI's run summary reads them back."""
+
+NAMESPACE = "wirewatch"
+
+RECORDS_READ = "records_read"
+ARTICLES_NORMALIZED = "articles_normalized"
+ARTICLES_WRITTEN = "articles_written"
+ARTICLES_DUPLICATE = "articles_duplicate"
+DEAD_LETTERS = "dead_letters"

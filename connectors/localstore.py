@@ -1,0 +1,234 @@
+"""The embedded default store: one SQLite file with FTS5 search, safe for several writer processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from connectors.store import StoreError
+from schemas.records import Article, DeadLetter
+from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats, WriteCounts
+
+SCHEMA_VERSION = 1
+# Writers from several DirectRunner workers queue on SQLite's lock instead of failing at once.
+BUSY_TIMEOUT_MS = 60_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    published_at TEXT,
+    ingested_at TEXT NOT NULL,
+    source_kind TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    language TEXT,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+    title, body, content='articles', content_rowid='rowid',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS articles_fts_insert AFTER INSERT ON articles BEGIN
+    INSERT INTO articles_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+END;
+CREATE TRIGGER IF NOT EXISTS articles_fts_delete AFTER DELETE ON articles BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, title, body)
+    VALUES ('delete', old.rowid, old.title, old.body);
+END;
+CREATE TRIGGER IF NOT EXISTS articles_fts_update AFTER UPDATE ON articles BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, title, body)
+    VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO articles_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+END;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY,
+    stage TEXT NOT NULL,
+    error_type TEXT NOT NULL,
+    error TEXT NOT NULL,
+    source TEXT,
+    occurred_at TEXT NOT NULL,
+    run_id TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_run ON dead_letters(run_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Title matches count more than body matches.
+_SEARCH = f"""
+SELECT a.id, a.published_at, a.title,
+       snippet(articles_fts, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 24),
+       bm25(articles_fts, 4.0, 1.0) AS score
+FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid
+WHERE articles_fts MATCH ?
+ORDER BY score, a.published_at DESC
+LIMIT ?
+"""
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _as_phrases(query: str) -> str:
+    """Turn free text into FTS5 syntax that cannot fail: every word a quoted term, all required."""
+    words = [w.replace('"', '""') for w in query.split()]
+    return " ".join(f'"{w}"' for w in words)
+
+
+class LocalStore:
+    """A SQLite database holding articles (full JSON + FTS5 index) and dead letters.
+
+    One row per article id: writing an article that is already there is a counted no-op, which makes
+    re-runs and retried bundles idempotent.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so lock waits are predictable.
+            self._db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+    @property
+    def location(self) -> str:
+        return self.path
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Run one batch in one transaction; returns the rows the statement itself changed."""
+        if not rows:
+            return 0
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                # rowcount sums sqlite3_changes(), which leaves out the FTS trigger's own rows.
+                changed = self._db.executemany(sql, rows).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
+        return changed
+
+    def write_articles(self, articles: Iterable[Article]) -> WriteCounts:
+        """Insert articles that are not stored yet; ones already stored count as duplicates."""
+        rows = [
+            (
+                a.id,
+                _iso(a.published_at),
+                _iso(a.ingested_at),
+                a.source.kind,
+                a.source.name,
+                a.language,
+                a.title,
+                a.body,
+                a.model_dump_json(),
+            )
+            for a in articles
+        ]
+        inserted = self._write(
+            "INSERT INTO articles(id, published_at, ingested_at, source_kind, source_name, "
+            "language, title, body, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            rows,
+        )
+        return WriteCounts(written=inserted, duplicates=len(rows) - inserted)
+
+    def write_dead_letters(self, letters: Iterable[DeadLetter]) -> int:
+        """Store dead letters; the same input rejected again replaces its earlier dead letter."""
+        rows = [
+            (
+                d.id,
+                d.stage,
+                d.error_type,
+                d.error,
+                d.source,
+                _iso(d.occurred_at),
+                d.run_id,
+                d.model_dump_json(),
+            )
+            for d in letters
+        ]
+        self._write(
+            "INSERT OR REPLACE INTO dead_letters(id, stage, error_type, error, source, occurred_at, "
+            "run_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return len(rows)
+
+    def search(self, query: str, *, limit: int = 10) -> list[SearchHit]:
+        """Articles matching `query` (FTS5 syntax; plain words if that fails), best first by bm25."""
+        if not query.strip():
+            return []
+        try:
+            rows = self._db.execute(_SEARCH, (query, limit)).fetchall()
+        except sqlite3.OperationalError:
+            # Free text like `Kim Jong-un` or an unbalanced quote is not valid FTS5 syntax.
+            rows = self._db.execute(_SEARCH, (_as_phrases(query), limit)).fetchall()
+        return [
+            SearchHit(
+                id=r[0],
+                published_at=dt.datetime.fromisoformat(r[1]) if r[1] else None,
+                title=r[2],
+                snippet=r[3],
+                score=-float(r[4]),  # bm25() is lower-is-better; users expect higher-is-better
+            )
+            for r in rows
+        ]
+
+    def get(self, article_id: str) -> dict[str, Any] | None:
+        """The stored document for an id, or for a unique id prefix of at least 6 characters."""
+        row = self._db.execute("SELECT doc FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None and len(article_id) >= 6:
+            rows = self._db.execute(
+                "SELECT doc FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,)
+            ).fetchall()
+            row = rows[0] if len(rows) == 1 else None
+        return dict(orjson.loads(row[0])) if row else None
+
+    def stats(self) -> StoreStats:
+        articles, earliest, latest = self._db.execute(
+            "SELECT count(*), min(published_at), max(published_at) FROM articles"
+        ).fetchone()
+        (dead,) = self._db.execute("SELECT count(*) FROM dead_letters").fetchone()
+        return StoreStats(
+            location=self.path,
+            articles=articles,
+            dead_letters=dead,
+            earliest_published=dt.datetime.fromisoformat(earliest) if earliest else None,
+            latest_published=dt.datetime.fromisoformat(latest) if latest else None,
+        )
+
+    def dead_letters(self, *, limit: int = 100, run_id: str | None = None) -> list[DeadLetter]:
+        """Most recent dead letters first, optionally only those of one run."""
+        where, args = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
+        rows = self._db.execute(
+            f"SELECT doc FROM dead_letters {where} ORDER BY occurred_at DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [DeadLetter.model_validate_json(r[0]) for r in rows]

@@ -1,0 +1,43 @@
+"""The one interface both stores (embedded SQLite, Elasticsearch) offer to the pipeline and the CLI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from schemas.records import DeadLetter
+from schemas.store import SearchHit, StoreStats
+
+if TYPE_CHECKING:  # the read side (search, show, stats) must not pay for importing Beam
+    import apache_beam as beam
+    from apache_beam.pvalue import PCollection
+
+    from schemas.records import Article
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message is one line a user can act on."""
+
+
+class ArticleStore(Protocol):
+    """Read side, used by `wirewatch search|show|stats|deadletters`."""
+
+    @property
+    def location(self) -> str: ...
+
+    def search(self, query: str, *, limit: int) -> list[SearchHit]: ...
+
+    def get(self, article_id: str) -> dict[str, Any] | None: ...
+
+    def stats(self) -> StoreStats: ...
+
+    def dead_letters(self, *, limit: int, run_id: str | None = None) -> list[DeadLetter]: ...
+
+    def close(self) -> None: ...
+
+
+class ArticleSink(Protocol):
+    """Write side: the transforms the pipeline graph ends in."""
+
+    def write_articles(self) -> beam.PTransform[PCollection[Article], PCollection[Any]]: ...
+
+    def write_dead_letters(self) -> beam.PTransform[PCollection[DeadLetter], PCollection[Any]]: ...

@@ -1,0 +1,302 @@
+"""The `wirewatch` command line: run the pipeline, then search and inspect what it stored."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from connectors.localstore import LocalStore
+from connectors.store import ArticleStore, StoreError
+from pipelines import __version__
+from pipelines.store_location import ConfigError, resolve_store_path
+from schemas.records import DeadLetter
+from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
+
+if TYPE_CHECKING:
+    from pipelines.ingest import RunSummary
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_log = logging.getLogger("wirewatch")
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line, exit code 2."""
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _highlight(snippet: str) -> str:
+    if _color():
+        return snippet.replace(HIGHLIGHT_START, "\033[1m").replace(HIGHLIGHT_END, "\033[0m")
+    return snippet
+
+
+def _open_store(args: argparse.Namespace) -> ArticleStore:
+    path = resolve_store_path(args.store, os.environ)
+    if not os.path.exists(path):
+        raise UserError(f"no store at {path} yet: run `wirewatch run` first (or pass --store)")
+    return LocalStore(path)
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    # Beam is imported only here: search, show and stats start in a fraction of the time.
+    from pipelines.ingest import run
+    from pipelines.options import check_known_flags
+
+    check_known_flags(beam_args)
+    if args.seeds:
+        beam_args += ["--seeds", args.seeds]
+    if args.store:
+        beam_args += ["--store", args.store]
+    runner = _flag_value(beam_args, "--runner") or "DirectRunner"
+    _log.info("starting run on %s (Beam flags: %s)", runner, " ".join(beam_args) or "none")
+    try:
+        summary = run(beam_args)
+    except (ConfigError, StoreError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (the CLI boundary: any pipeline failure → one line)
+        _log.debug("run failed", exc_info=True)
+        print(f"wirewatch: run failed: {_cause(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    store = LocalStore(summary.store)
+    try:
+        rejected = store.dead_letters(limit=1000, run_id=summary.run_id)
+    finally:
+        store.close()
+    if args.json:
+        _print_json({**summary.model_dump(mode="json"), "rejected": [_dl_json(d) for d in rejected]})
+    else:
+        _print_summary(summary, runner, rejected)
+    return EXIT_OK
+
+
+def _flag_value(argv: Sequence[str], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _cause(exc: BaseException) -> str:
+    """One line saying why a run failed. Beam wraps worker errors in long messages with
+    tracebacks; the last 'SomeError: message' line in them is the real cause."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc) or type(exc).__name__
+    causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
+    line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
+    line = " ".join(line.split())
+    return line if len(line) <= 300 else line[:299] + "…"
+
+
+def _dl_json(d: DeadLetter) -> dict[str, Any]:
+    return d.model_dump(mode="json", exclude={"payload"})
+
+
+def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter]) -> None:
+    rows = [
+        ("read", summary.read),
+        ("normalized", summary.normalized),
+        ("duplicates", summary.duplicates),
+        ("written", summary.written),
+        ("dead letters", summary.dead_letters),
+    ]
+    print(f"Run {summary.run_id} on {runner}")
+    for label, value in rows:
+        print(f"  {label:<13}{value:>8}")
+    print(f"  {'elapsed':<13}{summary.elapsed_s:>7.1f}s")
+    print(f"  store        {summary.store}")
+    if rejected:
+        print(f"\nRejected inputs ({len(rejected)}), see `wirewatch deadletters`:")
+        for d in rejected:
+            print(f"  {d.stage:<10} {d.source or '-'}: {d.error}")
+
+
+# --- search / show / stats / deadletters -----------------------------------------------------
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    store = _open_store(args)
+    try:
+        hits = store.search(args.query, limit=args.limit)
+    finally:
+        store.close()
+    if args.json:
+        _print_json([h.model_dump(mode="json") for h in hits])
+        return EXIT_OK
+    if not hits:
+        print(f"No articles match {args.query!r}.")
+        return EXIT_OK
+    for rank, hit in enumerate(hits, 1):
+        date = hit.published_at.date().isoformat() if hit.published_at else "----------"
+        print(f"{rank:>2}. {date}  {hit.id}")
+        print(f"    {hit.title}")
+        for line in textwrap.wrap(_highlight(hit.snippet), width=96):
+            print(f"    {line}")
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    try:
+        doc = store.get(args.id)
+    finally:
+        store.close()
+    if doc is None:
+        raise UserError(f"no article with id {args.id!r} (ids come from `wirewatch search`)")
+    if args.json:
+        _print_json(doc)
+        return EXIT_OK
+    source = doc["source"]
+    print(doc["title"])
+    print(f"  id          {doc['id']}")
+    print(f"  published   {doc.get('published_at') or '-'}")
+    print(f"  source      {source['kind']}: {source.get('file') or source.get('feed_url') or ''}")
+    print(f"  url         {doc.get('url') or '-'}")
+    print(f"  language    {doc.get('language') or '-'}    words {doc['word_count']}")
+    print()
+    for paragraph in doc["body"].split("\n\n"):
+        print(textwrap.fill(paragraph, width=96))
+        print()
+    return EXIT_OK
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    try:
+        stats = store.stats()
+    finally:
+        store.close()
+    if args.json:
+        _print_json(stats.model_dump(mode="json"))
+        return EXIT_OK
+    print(f"store         {stats.location}")
+    print(f"articles      {stats.articles}")
+    print(f"dead letters  {stats.dead_letters}")
+    if stats.earliest_published and stats.latest_published:
+        first, last = stats.earliest_published.date(), stats.latest_published.date()
+        print(f"published     {first} … {last}")
+    return EXIT_OK
+
+
+def _cmd_deadletters(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    try:
+        letters = store.dead_letters(limit=args.limit, run_id=args.run)
+    finally:
+        store.close()
+    if args.json:
+        _print_json([d.model_dump(mode="json") for d in letters])
+        return EXIT_OK
+    if not letters:
+        print("No dead letters.")
+        return EXIT_OK
+    for d in letters:
+        print(f"{d.occurred_at:%Y-%m-%d %H:%M:%S}  {d.stage:<10} {d.source or '-'}")
+        print(f"    {d.error_type}: {d.error}")
+    return EXIT_OK
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="store file or folder (default: $WIREWATCH_HOME or ./.wirewatch)")
+    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
+    parser = argparse.ArgumentParser(
+        prog="wirewatch",
+        description="News-intelligence ingestion: read, normalize and index articles, then search them.",
+    )
+    parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+
+    run_cmd = command("run", "Run the batch pipeline (any Beam flag, e.g. --runner, is passed on).")
+    run_cmd.add_argument("--seeds", help="seed folder, glob or file (default: ./seeds/)")
+    search = command("search", "Full-text search, best matches first.")
+    search.add_argument("query", help='words, or FTS5 syntax: "north korea" AND satellite*')
+    search.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
+    show = command("show", "Show one stored article.")
+    show.add_argument("id", help="article id (or a unique prefix of at least 6 characters)")
+    command("stats", "Count what the store holds.")
+    dead = command("deadletters", "List rejected inputs and why they were rejected.")
+    dead.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    dead.add_argument("--run", help="only those of this run id")
+    return parser
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "search": _cmd_search,
+    "show": _cmd_show,
+    "stats": _cmd_stats,
+    "deadletters": _cmd_deadletters,
+}
+
+
+class _DropBeamImportNoise(logging.Filter):
+    """Beam warns about optional Google Cloud clients on import; local users cannot act on it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "apitools not found" not in record.getMessage()
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    # force: an early library warning may already have configured the root logger.
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger().handlers[0].addFilter(_DropBeamImportNoise())
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    ours = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    for name in ("wirewatch", "connectors", "pipelines"):
+        logging.getLogger(name).setLevel(ours)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command == "run":
+            return _cmd_run(args, list(extra))
+        return _COMMANDS[args.command](args)
+    except (UserError, ConfigError, StoreError) as exc:
+        print(f"wirewatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UserError | ConfigError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("wirewatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Normalize: turn what a connector read into a clean, validated Article with a deterministic id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import PCollection, TaggedOutput
+from pydantic import ValidationError
+
+import connectors.coders  # noqa: F401  (registers the record coders)
+from connectors import counters
+from pipelines.language import detect_language
+from pipelines.urls import canonical_url
+from schemas.errors import BadRecordError
+from schemas.ids import article_id_from_content, article_id_from_url, content_hash
+from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord
+from schemas.text import clean_line, clean_text, count_words, first_sentence, html_to_text
+
+STAGE = "normalize"
+DEAD_LETTERS = "dead_letters"
+
+
+def _to_text(value: str, html: bool) -> str:
+    return html_to_text(value) if html else clean_text(value)
+
+
+def _canonical_or_none(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return canonical_url(url)
+    except ValueError as exc:
+        raise BadRecordError(f"bad article URL: {exc}") from exc
+
+
+def normalize_record(raw: RawRecord, *, ingested_at: dt.datetime, pipeline: PipelineInfo) -> Article:
+    """Clean, detect the language, hash and identify one record.
+
+    Raises BadRecordError (or pydantic's ValidationError) for a record that cannot become an Article.
+    """
+    html = raw.body_format == "html"
+    body = _to_text(raw.body, html)
+    title = clean_line(_to_text(raw.title, html)) if raw.title else ""
+    if not title and not body:
+        raise BadRecordError("no text left after cleaning: both title and body are empty")
+    title = title or first_sentence(body)
+    summary = _to_text(raw.summary, html) if raw.summary else None
+
+    canonical = _canonical_or_none(raw.url)
+    if raw.guid and raw.guid_is_permalink:
+        canonical = _canonical_or_none(raw.guid) or canonical
+    hash_hex = content_hash(body or title)
+    article_id = article_id_from_url(canonical) if canonical else article_id_from_content(hash_hex)
+
+    return Article(
+        id=article_id,
+        url=raw.url.strip() if raw.url else None,
+        canonical_url=canonical,
+        source=raw.source,
+        title=title,
+        summary=summary or None,
+        body=body,
+        published_at=raw.published_at,
+        ingested_at=ingested_at,
+        language=detect_language(f"{title}\n{body}"),
+        word_count=count_words(body or title),
+        content_hash=hash_hex,
+        pipeline=pipeline,
+    )
+
+
+class _NormalizeFn(beam.DoFn):
+    def __init__(self, ingested_at: dt.datetime, pipeline: PipelineInfo) -> None:
+        self._ingested_at = ingested_at
+        self._pipeline = pipeline
+        self._ok = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_NORMALIZED)
+        self._bad = Metrics.counter(counters.NAMESPACE, "normalize_rejected")
+
+    def process(self, raw: RawRecord):  # type: ignore[no-untyped-def]
+        try:
+            article = normalize_record(raw, ingested_at=self._ingested_at, pipeline=self._pipeline)
+        except (BadRecordError, ValidationError) as exc:
+            self._bad.inc()
+            reason = exc.reason if isinstance(exc, BadRecordError) else _validation_reason(exc)
+            yield TaggedOutput(
+                DEAD_LETTERS,
+                DeadLetter.build(
+                    stage=STAGE,
+                    error_type=type(exc).__name__,
+                    error=reason,
+                    payload=raw.model_dump_json(),
+                    source=raw.uri,
+                    occurred_at=dt.datetime.now(dt.UTC),
+                    run_id=self._pipeline.run_id,
+                ),
+            )
+            return
+        self._ok.inc()
+        yield article
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    """The first validation problem as 'field: message', which is what a user needs to fix it."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "record"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"invalid {where}: {first['msg']}{more}"
+
+
+class NormalizeResult(NamedTuple):
+    articles: PCollection[Article]
+    dead_letters: PCollection[DeadLetter]
+
+
+class Normalize(beam.PTransform[PCollection[RawRecord], NormalizeResult]):
+    """RawRecord → Article: NFC and whitespace clean-up, HTML to text, language, word count,
+    content hash, canonical URL and the deterministic id.
+
+    Bounded or unbounded alike; element-wise, so exactly one output per input. Records that cannot
+    be normalized become DeadLetters (stage ``normalize``). Metrics: ``articles_normalized``,
+    ``normalize_rejected``.
+    """
+
+    def __init__(self, *, ingested_at: dt.datetime, pipeline: PipelineInfo) -> None:
+        super().__init__()
+        if ingested_at.tzinfo is None:
+            raise ValueError("ingested_at must be timezone-aware")
+        self._ingested_at = ingested_at
+        self._pipeline = pipeline
+
+    def expand(self, records: PCollection[RawRecord]) -> NormalizeResult:
+        results = records | "CleanAndValidate" >> beam.ParDo(
+            _NormalizeFn(self._ingested_at, self._pipeline)
+        ).with_output_types(Article, dead_letters=DeadLetter).with_outputs(DEAD_LETTERS, main="articles")
+        return NormalizeResult(results.articles, results[DEAD_LETTERS])

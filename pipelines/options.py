@@ -1,0 +1,113 @@
+"""Pipeline flags (one PipelineOptions subclass) and `load_config()`, which validates them up front."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+from pydantic import BaseModel, Field
+
+from connectors.seedio import DEFAULT_MAX_BYTES, expand_seed_pattern, list_seed_paths
+from pipelines import __version__
+from pipelines.store_location import ConfigError, check_store_writable, resolve_store_path
+from schemas.types import FROZEN, NonEmptyStr, UtcDatetime
+
+DEFAULT_SEEDS = "seeds"
+
+
+class WirewatchOptions(PipelineOptions):
+    """Wirewatch's own flags. Beam's flags (--runner, --direct_num_workers, …) live beside them."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: _BeamArgumentParser) -> None:
+        parser.add_argument(
+            "--seeds",
+            default=None,
+            help=f"seed folder, glob or file (default: ./{DEFAULT_SEEDS}/)",
+        )
+        parser.add_argument(
+            "--store",
+            default=None,
+            help="embedded store file or folder (default: $WIREWATCH_HOME or ./.wirewatch/)",
+        )
+        parser.add_argument(
+            "--max-seed-bytes",
+            dest="max_seed_bytes",
+            type=int,
+            default=DEFAULT_MAX_BYTES,
+            help="seed files larger than this become dead letters",
+        )
+        parser.add_argument("--run-id", dest="run_id", default=None, help="label for this run")
+
+
+class IngestConfig(BaseModel):
+    """Everything the batch graph needs, validated before the pipeline is built."""
+
+    model_config = FROZEN
+
+    seeds: NonEmptyStr
+    store_path: NonEmptyStr
+    max_seed_bytes: int = Field(ge=1, le=1024**3)
+    run_id: NonEmptyStr
+    started_at: UtcDatetime
+    version: NonEmptyStr
+
+
+def _check_seeds(pattern: str) -> None:
+    if "://" in pattern:
+        return  # remote filesystems are listed by the pipeline itself
+    expanded = expand_seed_pattern(pattern)
+    if expanded == pattern and not any(c in pattern for c in "*?[") and not os.path.exists(pattern):
+        raise ConfigError(f"--seeds: no such file or folder: {pattern}")
+    if not list_seed_paths(pattern):
+        raise ConfigError(f"--seeds: nothing matches {expanded}")
+
+
+def load_config(
+    options: PipelineOptions,
+    *,
+    env: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> IngestConfig:
+    """Validate the flags into an IngestConfig; raises ConfigError with one line naming the flag."""
+    env = os.environ if env is None else env
+    flags = options.view_as(WirewatchOptions)
+    seeds = flags.seeds or DEFAULT_SEEDS
+    _check_seeds(seeds)
+    store_path = resolve_store_path(flags.store, env)
+    check_store_writable(store_path, "--store" if flags.store else "WIREWATCH_HOME")
+    if not 1 <= flags.max_seed_bytes <= 1024**3:
+        raise ConfigError(f"--max-seed-bytes must be between 1 and {1024**3}, got {flags.max_seed_bytes}")
+    started_at = now or dt.datetime.now(dt.UTC)
+    run_id = flags.run_id or f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    return IngestConfig(
+        seeds=seeds,
+        store_path=store_path,
+        max_seed_bytes=flags.max_seed_bytes,
+        run_id=run_id,
+        started_at=started_at,
+        version=__version__,
+    )
+
+
+def check_known_flags(argv: Sequence[str]) -> None:
+    """Refuse flags that neither Wirewatch nor Beam knows, so a typo is not silently ignored."""
+    parser = _BeamArgumentParser(allow_abbrev=False, add_help=False, conflict_handler="resolve")
+    known: set[str] = set()
+    # Like Beam's own get_all_options(): every options class is a direct subclass.
+    for cls in PipelineOptions.__subclasses__():
+        cls._add_argparse_args(parser)
+    for action in parser._actions:
+        known.update(s for s in action.option_strings if s.startswith("--"))
+    for arg in argv:
+        if not arg.startswith("--"):
+            continue
+        name = arg.split("=", 1)[0]
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"unknown flag {name}{hint}")

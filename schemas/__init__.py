@@ -1,0 +1,1 @@
+"""Wirewatch's records and pure helpers: pydantic models, shared types, ids. No Beam, no I/O."""

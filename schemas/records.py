@@ -1,0 +1,134 @@
+"""The records that cross pipeline stages: what a connector read, the normalized article, a dead letter."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from schemas.ids import stable_id
+from schemas.types import FROZEN, HexId, NonEmptyStr, Sha256Hex, UtcDatetime, WebUrl
+
+SourceKind = Literal["seed", "feed"]
+BodyFormat = Literal["text", "html"]
+
+# Dead letters keep the offending input so nothing is lost, but a 50 MB file must not be copied around.
+MAX_PAYLOAD_CHARS = 64 * 1024
+
+
+class Source(BaseModel):
+    """Where an article came from: a seed file, or an item of a feed."""
+
+    model_config = FROZEN
+
+    kind: SourceKind
+    name: NonEmptyStr
+    feed_url: str | None = None
+    file: str | None = None
+
+
+class RawRecord(BaseModel):
+    """What a connector read, before any cleaning."""
+
+    model_config = FROZEN
+
+    source: Source
+    uri: NonEmptyStr
+    body: str
+    body_format: BodyFormat = "text"
+    title: str | None = None
+    summary: str | None = None
+    url: str | None = None
+    guid: str | None = None
+    guid_is_permalink: bool = False
+    published_at: UtcDatetime | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    fetched_at: UtcDatetime
+
+
+class PipelineInfo(BaseModel):
+    """Which code and which run produced a document."""
+
+    model_config = FROZEN
+
+    version: NonEmptyStr
+    run_id: NonEmptyStr
+
+
+class Article(BaseModel):
+    """A normalized, validated news article: the document every store indexes."""
+
+    model_config = FROZEN
+
+    id: HexId
+    url: WebUrl | None = None
+    canonical_url: WebUrl | None = None
+    source: Source
+    title: NonEmptyStr
+    summary: str | None = None
+    body: str
+    published_at: UtcDatetime | None = None
+    ingested_at: UtcDatetime
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    word_count: int = Field(ge=0)
+    content_hash: Sha256Hex
+    pipeline: PipelineInfo
+
+
+class DeadLetter(BaseModel):
+    """A record a stage could not process, with the reason in one human line and the input kept."""
+
+    model_config = FROZEN
+
+    id: HexId
+    stage: NonEmptyStr
+    error_type: NonEmptyStr
+    error: NonEmptyStr
+    payload: str
+    source: str | None = None
+    occurred_at: UtcDatetime
+    run_id: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        stage: str,
+        error: str,
+        error_type: str,
+        payload: str | bytes,
+        source: str | None,
+        occurred_at: UtcDatetime,
+        run_id: str | None = None,
+    ) -> DeadLetter:
+        """Make a dead letter whose id is stable for the same input at the same stage.
+
+        Re-running over the same broken input replaces its dead letter instead of adding another.
+        """
+        text = payload_text(payload)
+        fingerprint = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return cls(
+            id=stable_id("dead-letter", f"{stage}\x00{source or ''}\x00{fingerprint}"),
+            stage=stage,
+            error_type=error_type,
+            error=one_line(error),
+            payload=text,
+            source=source,
+            occurred_at=occurred_at,
+            run_id=run_id,
+        )
+
+
+def one_line(message: str, limit: int = 500) -> str:
+    """Collapse a message to one line of bounded length, as shown to the user."""
+    flat = " ".join(message.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def payload_text(payload: str | bytes, limit: int = MAX_PAYLOAD_CHARS) -> str:
+    """A dead letter's payload as text: undecodable bytes escaped, long input cut with a marker."""
+    text = payload.decode("utf-8", "backslashreplace") if isinstance(payload, bytes) else payload
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n…[truncated {len(text) - limit} characters]"

@@ -1,0 +1,186 @@
+"""Pure text clean-up: Unicode and whitespace normalization, HTML to text, first sentence, word count."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+# C0/C1 controls except newline and tab, plus zero-width and bidi marks that break search and hashing.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"[^\S\n]+")  # any whitespace but newline, incl. NBSP and thin spaces
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+# A period after these does not end a sentence ("Mr. Kim", "the U.S. Treasury").
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "col",
+        "lt",
+        "maj",
+        "capt",
+        "sgt",
+        "adm",
+        "gov",
+        "sen",
+        "rep",
+        "st",
+        "jr",
+        "sr",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "no",
+        "vs",
+        "etc",
+        "approx",
+        "dept",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.n",
+        "u.k",
+        "e.g",
+        "i.e",
+    ]
+)
+_SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*(?=\s|$)")
+
+
+def clean_line(text: str) -> str:
+    """One line of clean text: NFC, no control characters, single spaces."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    return " ".join(text.split())
+
+
+def clean_text(text: str) -> str:
+    """Clean text that keeps its paragraphs: paragraphs joined by one blank line, lines inside joined.
+
+    Hard-wrapped lines inside a paragraph become one line, so the same article wrapped differently
+    cleans to the same text.
+    """
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub("", text)
+    paragraphs = (_SPACES.sub(" ", p).replace("\n", " ") for p in _PARAGRAPH_BREAK.split(text))
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of cleaned text."""
+    return [p for p in text.split("\n\n") if p]
+
+
+def count_words(text: str) -> int:
+    """Number of words (letters/digits, with inner apostrophes) in `text`."""
+    return len(_WORD.findall(text))
+
+
+def first_sentence(text: str, max_chars: int = 200) -> str:
+    """The first sentence of `text`, cut at a word boundary (with an ellipsis) when too long."""
+    text = clean_line(text)
+    for match in _SENTENCE_END.finditer(text):
+        before = text[: match.start()].rsplit(maxsplit=1)
+        last_word = before[-1].lower().rstrip(".") if before else ""
+        if match.group().startswith(".") and (
+            last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+        ):
+            continue
+        text = text[: match.end()]
+        break
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text; block elements end paragraphs, script/style and the like are skipped."""
+
+    _BLOCKS = frozenset(
+        [
+            "p",
+            "div",
+            "li",
+            "ul",
+            "ol",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "pre",
+            "table",
+            "tr",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "aside",
+            "figure",
+            "figcaption",
+            "hr",
+            "dd",
+            "dt",
+            "dl",
+        ]
+    )
+    _HIDDEN = frozenset(["script", "style", "noscript", "template", "head", "iframe", "object", "svg"])
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden_depth += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+        elif tag == "br":  # a line break inside a paragraph, not a new paragraph
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self._HIDDEN:  # a self-closed <svg/> opens nothing to hide
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden_depth:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment or page, paragraphs kept, entities decoded, then cleaned."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return clean_text("".join(extractor.parts))
+
+
+def looks_like_html(text: str) -> bool:
+    """Cheap check for markup in text that did not say what it is."""
+    return bool(re.search(r"<(?:p|br|div|span|a|b|i|em|strong|img|ul|li|h[1-6])\b[^>]*>", text, re.I))
