@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.pvalue import PCollection
 from apache_beam.runners.runner import PipelineResult
 from pydantic import BaseModel, Field
 
@@ -17,7 +19,7 @@ from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config
-from schemas.records import PipelineInfo
+from schemas.records import Article, DeadLetter, PipelineInfo
 from schemas.types import FROZEN
 
 
@@ -36,7 +38,14 @@ class RunSummary(BaseModel):
     elapsed_s: float = Field(ge=0)
 
 
-def build(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | None = None) -> None:
+class IngestOutputs(NamedTuple):
+    """What the graph produced, before the sinks: for tests and for stages added later."""
+
+    articles: PCollection[Article]
+    dead_letters: PCollection[DeadLetter]
+
+
+def build(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | None = None) -> IngestOutputs:
     """Wire the batch graph onto `pipeline`; tests call this with a TestPipeline."""
     sink = sink or LocalStoreSink(config.store_path)
     seeds = pipeline | "ReadSeedFiles" >> ReadSeedFiles(
@@ -47,12 +56,11 @@ def build(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | Non
         pipeline=PipelineInfo(version=config.version, run_id=config.run_id),
     )
     # Deduplicate, Tag and EvaluateAlerts slot in here, each adding its dead letters below.
-    _ = normalized.articles | "WriteArticles" >> sink.write_articles()
-    _ = (
-        (seeds.dead_letters, normalized.dead_letters)
-        | "FlattenDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> sink.write_dead_letters()
-    )
+    articles = normalized.articles
+    _ = articles | "WriteArticles" >> sink.write_articles()
+    dead_letters = (seeds.dead_letters, normalized.dead_letters) | "FlattenDeadLetters" >> beam.Flatten()
+    _ = dead_letters | "WriteDeadLetters" >> sink.write_dead_letters()
+    return IngestOutputs(articles, dead_letters)
 
 
 def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) -> RunSummary:

@@ -1,0 +1,123 @@
+"""The embedded store against a real SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import pathlib
+
+from connectors.localstore import LocalStore
+from schemas.records import Article, DeadLetter
+from schemas.store import WriteCounts
+from tests.conftest import PIPELINE, RUN_AT
+
+
+def _by_date(articles: list[Article], day: str) -> Article:
+    return next(a for a in articles if a.published_at and a.published_at.date().isoformat() == day)
+
+
+def test_rewriting_the_same_articles_is_a_counted_no_op(tmp_path: pathlib.Path, articles):
+    store = LocalStore(str(tmp_path / "w.db"))
+    assert store.write_articles(articles) == WriteCounts(written=2, duplicates=0)
+    assert store.write_articles(articles) == WriteCounts(written=0, duplicates=2)
+    store.close()
+
+    reopened = LocalStore(str(tmp_path / "w.db"))
+    assert reopened.stats().articles == 2
+    assert reopened.get(articles[0].id) == articles[0].model_dump(mode="json")
+    reopened.close()
+
+
+def test_search_ranks_the_right_seed_first(tmp_path: pathlib.Path, articles):
+    store = LocalStore(str(tmp_path / "w.db"))
+    store.write_articles(articles)
+    # Only the 2023-11-09 seed talks about satellites.
+    satellites = store.search("satellites", limit=5)
+    assert [h.id for h in satellites] == [_by_date(articles, "2023-11-09").id]
+    assert "[[satellites]]" in satellites[0].snippet
+    # Both mention Putin; the 2023-11-07 seed names him far more often.
+    putin = store.search("Putin", limit=5)
+    assert [h.id for h in putin] == [
+        _by_date(articles, "2023-11-07").id,
+        _by_date(articles, "2023-11-09").id,
+    ]
+    store.close()
+
+
+def test_free_text_that_is_not_fts_syntax_still_searches(tmp_path: pathlib.Path, articles):
+    store = LocalStore(str(tmp_path / "w.db"))
+    store.write_articles(articles)
+    assert len(store.search("Kim Jong-un", limit=5)) == 2
+    assert store.search('"unbalanced', limit=5) == []
+    assert store.search("   ", limit=5) == []
+    store.close()
+
+
+def test_get_accepts_a_unique_prefix(tmp_path: pathlib.Path, articles):
+    store = LocalStore(str(tmp_path / "w.db"))
+    store.write_articles(articles)
+    assert store.get(articles[1].id[:8]) == articles[1].model_dump(mode="json")
+    assert store.get(articles[1].id[:5]) is None  # too short to be trusted
+    assert store.get("0" * 32) is None
+    store.close()
+
+
+def test_dead_letters_are_replaced_not_repeated(tmp_path: pathlib.Path):
+    store = LocalStore(str(tmp_path / "w.db"))
+    letters = [
+        DeadLetter.build(
+            stage="read_seed",
+            error="empty file",
+            error_type="BadRecordError",
+            payload=b"",
+            source=f"seeds/{name}.txt",
+            occurred_at=RUN_AT,
+            run_id=run_id,
+        )
+        for name, run_id in (("a", "r1"), ("b", "r1"), ("a", "r2"))
+    ]
+    store.write_dead_letters(letters)
+    assert store.stats().dead_letters == 2
+    assert [d.source for d in store.dead_letters(limit=10, run_id="r2")] == ["seeds/a.txt"]
+    store.close()
+
+
+def _write_range(path: str, start: int, stop: int) -> None:
+    template = Article(
+        id="0" * 32,
+        source={"kind": "seed", "name": "synthetic", "file": "x.txt"},
+        title="Synthetic",
+        body="body",
+        ingested_at=RUN_AT,
+        word_count=1,
+        content_hash="0" * 64,
+        pipeline=PIPELINE,
+        published_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
+    store = LocalStore(path)
+    for i in range(start, stop, 10):
+        batch = [
+            template.model_copy(update={"id": f"{n:032x}", "title": f"Synthetic article {n}"})
+            for n in range(i, min(i + 10, stop))
+        ]
+        store.write_articles(batch)
+    store.close()
+
+
+def test_several_processes_can_write_at_once(tmp_path: pathlib.Path):
+    path = str(tmp_path / "w.db")
+    # Overlapping ranges: both processes insert ids 300-399.
+    ctx = multiprocessing.get_context("spawn")
+    workers = [
+        ctx.Process(target=_write_range, args=(path, 0, 400)),
+        ctx.Process(target=_write_range, args=(path, 300, 700)),
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    store = LocalStore(path)
+    assert store.stats().articles == 700
+    assert len(store.search("synthetic", limit=1000)) == 700
+    store.close()

@@ -1,0 +1,115 @@
+"""The `wirewatch` command end to end, in subprocesses, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import SEEDS
+
+pytestmark = pytest.mark.integration
+
+WIREWATCH = str(pathlib.Path(sys.executable).parent / "wirewatch")
+
+
+def wirewatch(*args: str, cwd: pathlib.Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [WIREWATCH, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_run_twice_then_stats_search_show(tmp_path: pathlib.Path):
+    store = str(tmp_path / "store")
+    first = wirewatch("run", "--seeds", str(SEEDS), "--store", store, "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert (summary["read"], summary["written"], summary["dead_letters"]) == (2, 2, 0)
+
+    second = wirewatch("run", "--seeds", str(SEEDS), "--store", store, "--json", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    again = json.loads(second.stdout)
+    assert (again["read"], again["written"], again["duplicates"]) == (2, 0, 2)
+
+    stats = wirewatch("stats", "--store", store, "--json", cwd=tmp_path)
+    assert json.loads(stats.stdout)["articles"] == 2
+
+    search = wirewatch("search", "ammunition", "--store", store, "--json", cwd=tmp_path)
+    hits = json.loads(search.stdout)
+    assert [h["published_at"] for h in hits] == ["2023-11-09T00:00:00Z"]
+    assert "[[ammunition]]" in hits[0]["snippet"]
+
+    show = wirewatch("show", hits[0]["id"], "--store", store, "--json", cwd=tmp_path)
+    assert json.loads(show.stdout)["source"]["file"].endswith("000_c188ed1eebfaaab7.txt")
+
+
+def test_human_summary_lists_dead_letters_and_exits_zero(tmp_path: pathlib.Path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "good.txt").write_bytes((SEEDS / "004_0150c9251e40f8c3.txt").read_bytes())
+    (seeds / "empty.txt").write_bytes(b"")
+    # WIREWATCH_HOME picks the store when --store is absent.
+    result = wirewatch("run", "--seeds", str(seeds), cwd=tmp_path, env={"WIREWATCH_HOME": str(tmp_path / "h")})
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^\s*dead letters\s+1$", result.stdout, re.M)
+    assert re.search(r"^\s*written\s+1$", result.stdout, re.M)
+    assert f"{seeds / 'empty.txt'}: empty file" in result.stdout
+    assert (tmp_path / "h" / "wirewatch.db").exists()
+    listed = wirewatch("deadletters", "--json", cwd=tmp_path, env={"WIREWATCH_HOME": str(tmp_path / "h")})
+    assert [d["error"] for d in json.loads(listed.stdout)] == ["empty file"]
+
+
+def test_two_worker_processes_store_the_same_documents(tmp_path: pathlib.Path):
+    stores = {}
+    for name, flags in (
+        ("one", ["--direct_num_workers=1"]),
+        ("two", ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]),
+    ):
+        store = str(tmp_path / name / "w.db")
+        result = wirewatch("run", "--seeds", str(SEEDS), "--store", store, "--json", *flags, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["written"] == 2
+        hits = json.loads(wirewatch("search", "Kim", "--store", store, "--json", cwd=tmp_path).stdout)
+        stores[name] = sorted(h["id"] for h in hits)
+    assert stores["one"] == stores["two"]
+    assert len(stores["one"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--seeds", "no/such/folder"], "wirewatch: --seeds: no such file or folder: no/such/folder"),
+        (["run", "--runer=FlinkRunner"], "wirewatch: unknown flag --runer (did you mean --runner?)"),
+        (["search", "x", "--store", "nowhere.db"], "wirewatch: no store at nowhere.db yet"),
+        (["show", "abc", "--store", "nowhere.db"], "wirewatch: no store at nowhere.db yet"),
+        (["search", "x", "--limit", "0"], "wirewatch: --limit must be at least 1, got 0"),
+    ],
+)
+def test_user_errors_are_one_clear_line(tmp_path: pathlib.Path, args: list[str], message: str):
+    (tmp_path / ".wirewatch").mkdir()
+    (tmp_path / ".wirewatch" / "wirewatch.db").write_bytes(b"")
+    result = wirewatch(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("wirewatch:")][0].startswith(message)
+    assert result.stdout == ""
+
+
+def test_unwritable_store_fails_with_one_line(tmp_path: pathlib.Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    result = wirewatch("run", "--seeds", str(SEEDS), "--store", str(blocker / "sub" / "w.db"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "wirewatch: --store: cannot create folder" in result.stderr
