@@ -5,9 +5,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# pip keeps downloaded wheels in its cache (~/.cache/pip), so a second install is offline-fast.
 PIP := $(BIN)/python -m pip
-PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check --prefer-binary -c requirements.lock
+PIP_FLAGS := --quiet --disable-pip-version-check --prefer-binary
+# Every wheel the project needs is kept here, outside the repo, so later installs work offline.
+WHEELS ?= $(HOME)/.cache/wirewatch/wheels
+
+# Install $(1) from the wheel cache alone when it holds everything; otherwise fill it, then install.
+define pip_install
+	$(PIP) install $(PIP_FLAGS) --no-index --find-links $(WHEELS) -c requirements.lock $(1) 2>/dev/null \
+	|| { $(PIP) download $(PIP_FLAGS) --dest $(WHEELS) -r requirements.lock "setuptools>=77" wheel "pip>=25.1" \
+	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
+endef
 
 .PHONY: help run install dev lint test unit clean lock
 
@@ -21,14 +29,14 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	# Dependency groups (the dev tools) need pip >= 25.1.
-	$(PIP) install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+	$(call pip_install,--upgrade "pip>=25.1")
 
 $(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
-	$(PIP_INSTALL) -e .
+	$(call pip_install,-e .)
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed
-	$(PIP_INSTALL) --group dev
+	$(call pip_install,--group dev)
 	touch $@
 
 install: $(VENV)/.installed
