@@ -135,7 +135,9 @@ def test_malformed_seed_reads_then_fails_to_parse(name):
     [
         pytest.param(b"", "empty file", id="empty"),
         pytest.param(b" \t\r\n\n  ", "empty file", id="whitespace-only"),
-        pytest.param(b"Kim met Putin.", "missing 'date YYYY-MM-DD' header at the start of the file", id="no-header"),
+        pytest.param(
+            b"Kim met Putin.", "missing 'date YYYY-MM-DD' header at the start of the file", id="no-header"
+        ),
         pytest.param(
             b"dated 2023-11-09 Body.",
             "missing 'date YYYY-MM-DD' header at the start of the file",
@@ -148,11 +150,15 @@ def test_malformed_seed_reads_then_fails_to_parse(name):
         ),
         pytest.param(b"date", "missing date after 'date': expected YYYY-MM-DD", id="date-only"),
         pytest.param(
-            b"date\n2023-11-09 Body.", "missing date after 'date': expected YYYY-MM-DD", id="date-on-next-line"
+            b"date\n2023-11-09 Body.",
+            "missing date after 'date': expected YYYY-MM-DD",
+            id="date-on-next-line",
         ),
         pytest.param(b"date 2023/11/09 Body.", "bad date '2023/11/09': expected YYYY-MM-DD", id="slashes"),
         pytest.param(b"date 09-11-2023 Body.", "bad date '09-11-2023': expected YYYY-MM-DD", id="day-first"),
-        pytest.param(b"date 2023-11-9 Body.", "bad date '2023-11-9': expected YYYY-MM-DD", id="one-digit-day"),
+        pytest.param(
+            b"date 2023-11-9 Body.", "bad date '2023-11-9': expected YYYY-MM-DD", id="one-digit-day"
+        ),
         pytest.param(
             b"date " + b"x" * 100 + b" Body.",
             "bad date '" + "x" * 40 + "': expected YYYY-MM-DD",
