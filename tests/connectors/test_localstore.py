@@ -7,7 +7,7 @@ import multiprocessing
 import pathlib
 
 from connectors.localstore import LocalStore
-from schemas.records import Article, DeadLetter
+from schemas.records import Article, DeadLetter, Source
 from schemas.store import WriteCounts
 from tests.conftest import PIPELINE, RUN_AT
 
@@ -85,7 +85,7 @@ def test_dead_letters_are_replaced_not_repeated(tmp_path: pathlib.Path):
 def _write_range(path: str, start: int, stop: int) -> None:
     template = Article(
         id="0" * 32,
-        source={"kind": "seed", "name": "synthetic", "file": "x.txt"},
+        source=Source(kind="seed", name="synthetic", file="x.txt"),
         title="Synthetic",
         body="body",
         ingested_at=RUN_AT,

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 WIREWATCH = str(pathlib.Path(sys.executable).parent / "wirewatch")
 
 
-def wirewatch(*args: str, cwd: pathlib.Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def wirewatch(
+    *args: str, cwd: pathlib.Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [WIREWATCH, *args],
         cwd=cwd,
@@ -60,7 +62,9 @@ def test_human_summary_lists_dead_letters_and_exits_zero(tmp_path: pathlib.Path)
     (seeds / "good.txt").write_bytes((SEEDS / "004_0150c9251e40f8c3.txt").read_bytes())
     (seeds / "empty.txt").write_bytes(b"")
     # WIREWATCH_HOME picks the store when --store is absent.
-    result = wirewatch("run", "--seeds", str(seeds), cwd=tmp_path, env={"WIREWATCH_HOME": str(tmp_path / "h")})
+    result = wirewatch(
+        "run", "--seeds", str(seeds), cwd=tmp_path, env={"WIREWATCH_HOME": str(tmp_path / "h")}
+    )
     assert result.returncode == 0, result.stderr
     assert re.search(r"^\s*dead letters\s+1$", result.stdout, re.M)
     assert re.search(r"^\s*written\s+1$", result.stdout, re.M)
@@ -102,7 +106,8 @@ def test_user_errors_are_one_clear_line(tmp_path: pathlib.Path, args: list[str],
     result = wirewatch(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert [line for line in result.stderr.splitlines() if line.startswith("wirewatch:")][0].startswith(message)
+    first_line = next(line for line in result.stderr.splitlines() if line.startswith("wirewatch:"))
+    assert first_line.startswith(message)
     assert result.stdout == ""
 
 

@@ -72,13 +72,15 @@ def test_broken_files_become_dead_letters_with_reasons(tmp_path: pathlib.Path):
         reasons = out.dead_letters | "Project" >> _project()
         util.assert_that(reasons, util.equal_to(expected_dead), label="DeadLetterReasons")
     reader = LocalStore(str(store))
-    stored = sorted((d.stage, os.path.basename(d.source or ""), d.error) for d in reader.dead_letters(limit=50))
+    stored = sorted(
+        (d.stage, os.path.basename(d.source or ""), d.error) for d in reader.dead_letters(limit=50)
+    )
     assert stored == expected_dead
     assert reader.stats().articles == 2
     reader.close()
 
 
-def _project():  # type: ignore[no-untyped-def]
+def _project():
     import apache_beam as beam
 
     return beam.Map(lambda d: (d.stage, os.path.basename(d.source or ""), d.error))
