@@ -81,7 +81,8 @@ def parse_seed(path: str, data: bytes, *, read_at: dt.datetime) -> RawRecord:
     if not data.strip():
         raise BadRecordError("empty file")
     try:
-        text = data.decode("utf-8-sig")
+        # Plain utf-8, BOM removed after: utf-8-sig would report offsets 3 bytes short.
+        text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise BadRecordError(
             f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}"
