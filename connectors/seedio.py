@@ -78,7 +78,7 @@ def read_seed_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
 
 def parse_seed(path: str, data: bytes, *, read_at: dt.datetime) -> RawRecord:
     """Parse one seed file into a RawRecord; raises BadRecordError naming what is wrong."""
-    if not data.strip():
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise BadRecordError("empty file")
     try:
         # Plain utf-8, BOM removed after: utf-8-sig would report offsets 3 bytes short.

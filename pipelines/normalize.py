@@ -46,6 +46,8 @@ def normalize_record(raw: RawRecord, *, ingested_at: dt.datetime, pipeline: Pipe
     title = clean_line(_to_text(raw.title, html)) if raw.title else ""
     if not title and not body:
         raise BadRecordError("no text left after cleaning: both title and body are empty")
+    # A title cut from the body adds no evidence of the language; counting it twice would.
+    language = detect_language(f"{title}\n{body}" if title else body)
     title = title or first_sentence(body)
     summary = _to_text(raw.summary, html) if raw.summary else None
 
@@ -65,7 +67,7 @@ def normalize_record(raw: RawRecord, *, ingested_at: dt.datetime, pipeline: Pipe
         body=body,
         published_at=raw.published_at,
         ingested_at=ingested_at,
-        language=detect_language(f"{title}\n{body}"),
+        language=language,
         word_count=count_words(body or title),
         content_hash=hash_hex,
         pipeline=pipeline,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 # Parameters that only say how a reader arrived, never which article it is.
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "__twitter", "_hs")
@@ -40,9 +40,14 @@ def canonical_url(url: str) -> str:
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise ValueError(f"not an absolute http(s) URL: {url[:200]!r}")
     host = parts.hostname.rstrip(".")
-    if parts.port and parts.port != _DEFAULT_PORTS[scheme]:
+    if ":" in host:  # IPv6 literal: urlsplit took the brackets off
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS[scheme]:
         host = f"{host}:{parts.port}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
-    )
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+    # Filter the raw pairs, never re-encode them: `?id`, `a=x/y` and `;` stay as the site wrote them.
+    kept = [pair for pair in parts.query.split("&") if pair and not _is_tracking(_param_name(pair))]
+    return urlunsplit((scheme, host, parts.path or "/", "&".join(kept), ""))
+
+
+def _param_name(pair: str) -> str:
+    return unquote_plus(pair.split("=", 1)[0])

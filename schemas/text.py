@@ -7,59 +7,17 @@ import unicodedata
 from html.parser import HTMLParser
 
 # C0/C1 controls except newline and tab, plus zero-width and bidi marks that break search and hashing.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace but newline, incl. NBSP and thin spaces
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 
 # A period after these does not end a sentence ("Mr. Kim", "the U.S. Treasury").
 _ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "gen",
-        "col",
-        "lt",
-        "maj",
-        "capt",
-        "sgt",
-        "adm",
-        "gov",
-        "sen",
-        "rep",
-        "st",
-        "jr",
-        "sr",
-        "inc",
-        "corp",
-        "co",
-        "ltd",
-        "no",
-        "vs",
-        "etc",
-        "approx",
-        "dept",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "u.s",
-        "u.n",
-        "u.k",
-        "e.g",
-        "i.e",
-    ]
+    "mr mrs ms dr prof gen col lt maj capt sgt adm gov sen rep st jr sr inc corp co ltd vs "
+    "etc approx dept jan feb mar apr jun jul aug sep sept oct nov dec u.s u.n u.k e.g i.e".split()
 )
 _SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*(?=\s|$)")
 
@@ -114,36 +72,11 @@ class _TextExtractor(HTMLParser):
     """Collects visible text; block elements end paragraphs, script/style and the like are skipped."""
 
     _BLOCKS = frozenset(
-        [
-            "p",
-            "div",
-            "li",
-            "ul",
-            "ol",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "blockquote",
-            "pre",
-            "table",
-            "tr",
-            "section",
-            "article",
-            "header",
-            "footer",
-            "aside",
-            "figure",
-            "figcaption",
-            "hr",
-            "dd",
-            "dt",
-            "dl",
-        ]
+        "p div li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table tr section article header "
+        "footer aside figure figcaption hr dd dt dl".split()
     )
-    _HIDDEN = frozenset(["script", "style", "noscript", "template", "head", "iframe", "object", "svg"])
+    _CELLS = frozenset(["td", "th"])
+    _HIDDEN = frozenset("script style noscript template head iframe object svg".split())
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -157,6 +90,8 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n\n")
         elif tag == "br":  # a line break inside a paragraph, not a new paragraph
             self.parts.append("\n")
+        elif tag in self._CELLS:  # adjacent cells must not glue their words together
+            self.parts.append(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in self._HIDDEN:  # a self-closed <svg/> opens nothing to hide

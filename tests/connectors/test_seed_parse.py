@@ -180,6 +180,7 @@ def test_malformed_seed_reads_then_fails_to_parse(name):
             id="month-0",
         ),
         pytest.param(b"date 2023-11-09", "no article text after the date", id="no-body"),
+        pytest.param(b"\xef\xbb\xbf \n", "empty file", id="bom-only"),
         pytest.param(b"date 2023-11-09  \r\n\r\n \t\r\n", "no article text after the date", id="blank-body"),
         pytest.param(
             b"date 2023-11-09 caf\xe9",
