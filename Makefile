@@ -9,6 +9,7 @@ PIP := $(BIN)/python -m pip
 PIP_FLAGS := --quiet --disable-pip-version-check --prefer-binary
 # Every wheel the project needs is kept here, outside the repo, so later installs work offline.
 WHEELS ?= $(HOME)/.cache/wirewatch/wheels
+ES_LOCAL := $(PYTHON) deploy/elasticsearch/local_es.py
 
 # Install $(1) from the wheel cache alone when it holds everything; otherwise fill it, then install.
 define pip_install
@@ -17,12 +18,14 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install dev lint test unit clean lock
+.PHONY: help run install dev lint test unit bench clean lock es-start es-stop
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
 	@echo "make test   install dev tools, lint, type-check and run the whole test suite"
 	@echo "make lint   ruff (format + rules) and mypy --strict only"
+	@echo "make bench  benchmarks against a local Elasticsearch; figures in benchmarks/results/"
+	@echo "make es-start / es-stop   a local Elasticsearch on 127.0.0.1 (prints its URL)"
 	@echo "make clean  remove .venv, the local store and tool caches"
 	@echo "make lock   re-pin requirements.lock from the current .venv"
 
@@ -57,8 +60,27 @@ lint: dev
 unit: dev
 	$(BIN)/pytest -m "not integration"
 
+# The suite runs against a real Elasticsearch on 127.0.0.1, provisioned from Maven Central and cached
+# under ~/.cache/wirewatch; it is stopped on every exit path unless it was already running before.
+define with_es
+	@set -u; started=; \
+	if ! $(ES_LOCAL) status >/dev/null 2>&1; then $(ES_LOCAL) start >/dev/null || exit 1; started=1; fi; \
+	trap 'if [ -n "$$started" ]; then $(ES_LOCAL) stop >/dev/null; fi' EXIT; \
+	ELASTICSEARCH_URL=$$($(ES_LOCAL) url) $(1)
+endef
+
 test: lint
-	$(BIN)/pytest
+	$(call with_es,$(BIN)/pytest)
+
+# Benchmarks write their figures under benchmarks/results/.
+bench: install
+	$(call with_es,$(BIN)/python benchmarks/bench_es.py)
+
+es-start:
+	$(ES_LOCAL) start
+
+es-stop:
+	$(ES_LOCAL) stop
 
 lock: install dev
 	{ head -2 requirements.lock; $(PIP) freeze --exclude-editable | grep -v '^wirewatch'; } > requirements.lock.new

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -13,10 +11,10 @@ from apache_beam.pvalue import PCollection
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.localstore import LocalStore
+from connectors.progress import ProgressLog
 from schemas.records import Article, DeadLetter
 
 DEFAULT_BATCH_SIZE = 500
-_PROGRESS_EVERY_S = 5.0
 _log = logging.getLogger(__name__)
 
 
@@ -29,7 +27,7 @@ class _BatchWriteFn(beam.DoFn):
         self._batch_size = batch_size
         self._kind = kind
         self._store: LocalStore | None = None
-        self._buffer: list[Any] = []
+        self._buffer: list[Article | DeadLetter] = []
         if kind == "articles":
             self._written = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_WRITTEN)
             self._duplicates = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_DUPLICATE)
@@ -38,8 +36,7 @@ class _BatchWriteFn(beam.DoFn):
 
     def setup(self) -> None:
         self._store = LocalStore(self._path)
-        self._total = 0
-        self._last_report = time.monotonic()
+        self._progress = ProgressLog(_log, self._kind.replace("_", " "))
 
     def process(self, element: Article | DeadLetter) -> None:
         self._buffer.append(element)
@@ -59,26 +56,23 @@ class _BatchWriteFn(beam.DoFn):
             return
         assert self._store is not None, "setup() opens the store before any element arrives"
         if self._kind == "articles":
-            outcome = self._store.write_articles(self._buffer)
+            outcome = self._store.write_articles([a for a in self._buffer if isinstance(a, Article)])
             self._written.inc(outcome.written)
             self._duplicates.inc(outcome.duplicates)
         else:
-            self._written.inc(self._store.write_dead_letters(self._buffer))
-        self._total += len(self._buffer)
+            letters = [d for d in self._buffer if isinstance(d, DeadLetter)]
+            self._written.inc(self._store.write_dead_letters(letters))
+        self._progress.add(len(self._buffer))
         self._buffer = []
-        now = time.monotonic()
-        if now - self._last_report >= _PROGRESS_EVERY_S:
-            self._last_report = now
-            _log.info("%d %s stored by this worker so far", self._total, self._kind.replace("_", " "))
 
 
-class WriteToLocalStore(beam.PTransform[PCollection[Article], PCollection[Any]]):
+class WriteToLocalStore(beam.PTransform[PCollection[Article], PCollection[DeadLetter]]):
     """Writes articles to the embedded store at `path`.
 
     Bounded or unbounded. Idempotent: an id already stored is not written again and counts as a
     duplicate, so re-runs and retried bundles never create a second row. Metrics:
-    ``articles_written``, ``articles_duplicate``. Returns an empty PCollection (a write has no
-    output).
+    ``articles_written``, ``articles_duplicate``. Returns the articles the store rejected as dead
+    letters; SQLite accepts every valid Article, so that PCollection stays empty.
     """
 
     def __init__(self, *, path: str, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
@@ -87,14 +81,14 @@ class WriteToLocalStore(beam.PTransform[PCollection[Article], PCollection[Any]])
         self._path = path
         self._batch_size = batch_size
 
-    def expand(self, articles: PCollection[Article]) -> PCollection[Any]:
-        done: PCollection[Any] = articles | "WriteBatches" >> beam.ParDo(
+    def expand(self, articles: PCollection[Article]) -> PCollection[DeadLetter]:
+        rejected: PCollection[DeadLetter] = articles | "WriteBatches" >> beam.ParDo(
             _BatchWriteFn(self._path, self._batch_size, "articles")
-        )
-        return done
+        ).with_output_types(DeadLetter)
+        return rejected
 
 
-class WriteDeadLettersToLocalStore(beam.PTransform[PCollection[DeadLetter], PCollection[Any]]):
+class WriteDeadLettersToLocalStore(beam.PTransform[PCollection[DeadLetter], PCollection[None]]):
     """Writes dead letters to the embedded store's ``dead_letters`` table.
 
     Bounded or unbounded. The same input rejected again replaces its earlier row. Metric:
@@ -107,8 +101,8 @@ class WriteDeadLettersToLocalStore(beam.PTransform[PCollection[DeadLetter], PCol
         self._path = path
         self._batch_size = batch_size
 
-    def expand(self, letters: PCollection[DeadLetter]) -> PCollection[Any]:
-        done: PCollection[Any] = letters | "WriteBatches" >> beam.ParDo(
+    def expand(self, letters: PCollection[DeadLetter]) -> PCollection[None]:
+        done: PCollection[None] = letters | "WriteBatches" >> beam.ParDo(
             _BatchWriteFn(self._path, self._batch_size, "dead_letters")
         )
         return done

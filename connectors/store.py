@@ -36,8 +36,12 @@ class ArticleStore(Protocol):
 
 
 class ArticleSink(Protocol):
-    """Write side: the transforms the pipeline graph ends in."""
+    """Write side: the transforms the pipeline graph ends in.
 
-    def write_articles(self) -> beam.PTransform[PCollection[Article], PCollection[Any]]: ...
+    `write_articles` outputs the articles the store refused (e.g. a mapping conflict) as dead
+    letters, which the graph routes to `write_dead_letters` with every other stage's.
+    """
 
-    def write_dead_letters(self) -> beam.PTransform[PCollection[DeadLetter], PCollection[Any]]: ...
+    def write_articles(self) -> beam.PTransform[PCollection[Article], PCollection[DeadLetter]]: ...
+
+    def write_dead_letters(self) -> beam.PTransform[PCollection[DeadLetter], PCollection[None]]: ...

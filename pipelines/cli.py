@@ -9,14 +9,13 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connectors.localstore import LocalStore
 from connectors.store import ArticleStore, StoreError
-from pipelines import __version__
-from pipelines.store_location import ConfigError, resolve_store_path
+from pipelines import __version__, cli_es
+from pipelines.console import print_json
+from pipelines.store_location import ConfigError, es_index_prefix, resolve_store_path
 from schemas.records import DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
 
@@ -27,12 +26,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _log = logging.getLogger("wirewatch")
 
 
+@runtime_checkable
+class _RefreshableStore(Protocol):
+    def refresh(self) -> None: ...
+
+
 class UserError(Exception):
     """Something the user can fix; printed as one line, exit code 2."""
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _color() -> bool:
@@ -46,6 +46,17 @@ def _highlight(snippet: str) -> str:
 
 
 def _open_store(args: argparse.Namespace) -> ArticleStore:
+    """Elasticsearch when --es-url or $ELASTICSEARCH_URL is set, else the embedded store."""
+    from connectors.es_client import settings_from_env  # the client library loads only when needed
+
+    settings = settings_from_env(args.es_url, os.environ)
+    if settings is not None:
+        from connectors.es_client import make_client
+        from connectors.es_indices import IndexNames
+        from connectors.es_store import ElasticsearchStore
+
+        names = IndexNames(es_index_prefix(args.es_index_prefix, os.environ))
+        return ElasticsearchStore(make_client(settings), names, location=settings.url)
     path = resolve_store_path(args.store, os.environ)
     if not os.path.exists(path):
         raise UserError(f"no store at {path} yet: run `wirewatch run` first (or pass --store)")
@@ -61,27 +72,34 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.options import check_known_flags
 
     check_known_flags(beam_args)
-    if args.seeds:
-        beam_args += ["--seeds", args.seeds]
-    if args.store:
-        beam_args += ["--store", args.store]
+    for flag, value in (
+        ("--seeds", args.seeds),
+        ("--store", args.store),
+        ("--es-url", args.es_url),
+        ("--es-index-prefix", args.es_index_prefix),
+    ):
+        if value:
+            beam_args += [flag, value]
     runner = _flag_value(beam_args, "--runner") or "DirectRunner"
     _log.info("starting run on %s (Beam flags: %s)", runner, " ".join(beam_args) or "none")
     try:
         summary = run(beam_args)
-    except (ConfigError, StoreError):
+    except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001  (the CLI boundary: any pipeline failure → one line)
         _log.debug("run failed", exc_info=True)
-        print(f"wirewatch: run failed: {_cause(exc)}", file=sys.stderr)
+        hint = "" if args.verbose else " (-v shows the details)"
+        print(f"wirewatch: run failed: {_cause(exc)}{hint}", file=sys.stderr)
         return EXIT_FAILED
-    store = LocalStore(summary.store)
+    store = _open_store(args)
     try:
+        if isinstance(store, _RefreshableStore):
+            store.refresh()  # so that a search right after the run sees what it wrote
         rejected = store.dead_letters(limit=1000, run_id=summary.run_id)
     finally:
         store.close()
     if args.json:
-        _print_json({**summary.model_dump(mode="json"), "rejected": [_dl_json(d) for d in rejected]})
+        print_json({**summary.model_dump(mode="json"), "rejected": [_dl_json(d) for d in rejected]})
     else:
         _print_summary(summary, runner, rejected)
     return EXIT_OK
@@ -143,7 +161,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json([h.model_dump(mode="json") for h in hits])
+        print_json([h.model_dump(mode="json") for h in hits])
         return EXIT_OK
     if not hits:
         print(f"No articles match {args.query!r}.")
@@ -166,7 +184,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if doc is None:
         raise UserError(f"no article with id {args.id!r} (ids come from `wirewatch search`)")
     if args.json:
-        _print_json(doc)
+        print_json(doc)
         return EXIT_OK
     source = doc["source"]
     print(doc["title"])
@@ -189,7 +207,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(stats.model_dump(mode="json"))
+        print_json(stats.model_dump(mode="json"))
         return EXIT_OK
     print(f"store         {stats.location}")
     print(f"articles      {stats.articles}")
@@ -207,7 +225,7 @@ def _cmd_deadletters(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json([d.model_dump(mode="json") for d in letters])
+        print_json([d.model_dump(mode="json") for d in letters])
         return EXIT_OK
     if not letters:
         print("No dead letters.")
@@ -224,6 +242,14 @@ def _cmd_deadletters(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="store file or folder (default: $WIREWATCH_HOME or ./.wirewatch)")
+    common.add_argument(
+        "--es-url",
+        help="use Elasticsearch at this URL (default: $ELASTICSEARCH_URL; unset: the embedded store)",
+    )
+    common.add_argument(
+        "--es-index-prefix",
+        help="prefix of the Elasticsearch aliases (default: $WIREWATCH_ES_INDEX_PREFIX or wirewatch)",
+    )
     common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     common.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
@@ -248,6 +274,7 @@ def _parser() -> argparse.ArgumentParser:
     dead = command("deadletters", "List rejected inputs and why they were rejected.")
     dead.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     dead.add_argument("--run", help="only those of this run id")
+    cli_es.add_parser(commands, common)
     return parser
 
 
@@ -256,6 +283,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "show": _cmd_show,
     "stats": _cmd_stats,
     "deadletters": _cmd_deadletters,
+    "es": cli_es.run_es,
 }
 
 
@@ -274,6 +302,11 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     ours = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     for name in ("wirewatch", "connectors", "pipelines"):
         logging.getLogger(name).setLevel(ours)
+    if not verbose:
+        # A failed run ends with one line from us; Beam's worker tracebacks and the client's
+        # per-node connection warnings say the same thing at length.
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,8 @@ from apache_beam.runners.runner import PipelineResult
 from pydantic import BaseModel, Field
 
 from connectors import counters
+from connectors.elasticsearchio import ElasticsearchSink
+from connectors.es_indices import IndexNames
 from connectors.localstoreio import LocalStoreSink
 from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
@@ -45,9 +47,22 @@ class IngestOutputs(NamedTuple):
     dead_letters: PCollection[DeadLetter]
 
 
+def sink_for(config: IngestConfig) -> ArticleSink:
+    """Elasticsearch when a URL was given, else the embedded store."""
+    if config.elasticsearch is not None:
+        return ElasticsearchSink(config.elasticsearch, IndexNames(config.es_index_prefix), config.es_retry)
+    return LocalStoreSink(config.store_path)
+
+
+def store_location(config: IngestConfig) -> str:
+    if config.elasticsearch is not None:
+        return f"{config.elasticsearch.url} ({IndexNames(config.es_index_prefix).articles_alias})"
+    return config.store_path
+
+
 def build(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | None = None) -> IngestOutputs:
     """Wire the batch graph onto `pipeline`; tests call this with a TestPipeline."""
-    sink = sink or LocalStoreSink(config.store_path)
+    sink = sink or sink_for(config)
     seeds = pipeline | "ReadSeedFiles" >> ReadSeedFiles(
         pattern=config.seeds, max_bytes=config.max_seed_bytes, run_id=config.run_id
     )
@@ -57,8 +72,12 @@ def build(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | Non
     )
     # Deduplicate, Tag and EvaluateAlerts slot in here, each adding its dead letters below.
     articles = normalized.articles
-    _ = articles | "WriteArticles" >> sink.write_articles()
-    dead_letters = (seeds.dead_letters, normalized.dead_letters) | "FlattenDeadLetters" >> beam.Flatten()
+    refused = articles | "WriteArticles" >> sink.write_articles()
+    dead_letters = (
+        seeds.dead_letters,
+        normalized.dead_letters,
+        refused,
+    ) | "FlattenDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> sink.write_dead_letters()
     return IngestOutputs(articles, dead_letters)
 
@@ -72,7 +91,7 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
         totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
     return RunSummary(
         run_id=config.run_id,
-        store=config.store_path,
+        store=store_location(config),
         read=totals.get(counters.RECORDS_READ, 0),
         normalized=totals.get(counters.ARTICLES_NORMALIZED, 0),
         duplicates=totals.get(counters.ARTICLES_DUPLICATE, 0),

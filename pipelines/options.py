@@ -11,9 +11,16 @@ from collections.abc import Mapping, Sequence
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 from pydantic import BaseModel, Field
 
+from connectors.es_client import EsSettings, RetryPolicy, settings_from_env
 from connectors.seedio import DEFAULT_MAX_BYTES, expand_seed_pattern, list_seed_paths
 from pipelines import __version__
-from pipelines.store_location import ConfigError, check_store_writable, resolve_store_path
+from pipelines.store_location import (
+    DEFAULT_INDEX_PREFIX,
+    ConfigError,
+    check_store_writable,
+    es_index_prefix,
+    resolve_store_path,
+)
 from schemas.types import FROZEN, NonEmptyStr, UtcDatetime
 
 DEFAULT_SEEDS = "seeds"
@@ -42,6 +49,25 @@ class WirewatchOptions(PipelineOptions):
             help="seed files larger than this become dead letters",
         )
         parser.add_argument("--run-id", dest="run_id", default=None, help="label for this run")
+        parser.add_argument(
+            "--es-url",
+            dest="es_url",
+            default=None,
+            help="write to Elasticsearch at this URL instead of the embedded store (or $ELASTICSEARCH_URL)",
+        )
+        parser.add_argument(
+            "--es-index-prefix",
+            dest="es_index_prefix",
+            default=None,
+            help=f"prefix of the Elasticsearch aliases and templates (default {DEFAULT_INDEX_PREFIX})",
+        )
+        parser.add_argument(
+            "--es-max-retry-seconds",
+            dest="es_max_retry_seconds",
+            type=float,
+            default=None,
+            help="give up on an unavailable or throttling Elasticsearch after this long (default 180)",
+        )
 
 
 class IngestConfig(BaseModel):
@@ -51,6 +77,9 @@ class IngestConfig(BaseModel):
 
     seeds: NonEmptyStr
     store_path: NonEmptyStr
+    elasticsearch: EsSettings | None = None
+    es_index_prefix: NonEmptyStr = DEFAULT_INDEX_PREFIX
+    es_retry: RetryPolicy = RetryPolicy()
     max_seed_bytes: int = Field(ge=1, le=1024**3)
     run_id: NonEmptyStr
     started_at: UtcDatetime
@@ -79,7 +108,17 @@ def load_config(
     seeds = flags.seeds or DEFAULT_SEEDS
     _check_seeds(seeds)
     store_path = resolve_store_path(flags.store, env)
-    check_store_writable(store_path, "--store" if flags.store else "WIREWATCH_HOME")
+    es = settings_from_env(flags.es_url, env)
+    if es is None:
+        check_store_writable(store_path, "--store" if flags.store else "WIREWATCH_HOME")
+    prefix = es_index_prefix(flags.es_index_prefix, env)
+    retry = RetryPolicy()
+    if flags.es_max_retry_seconds is not None:
+        if not 0 < flags.es_max_retry_seconds <= 24 * 3600:
+            raise ConfigError(
+                f"--es-max-retry-seconds must be between 0 and 86400, got {flags.es_max_retry_seconds}"
+            )
+        retry = retry.model_copy(update={"max_elapsed_s": flags.es_max_retry_seconds})
     if not 1 <= flags.max_seed_bytes <= 1024**3:
         raise ConfigError(f"--max-seed-bytes must be between 1 and {1024**3}, got {flags.max_seed_bytes}")
     started_at = now or dt.datetime.now(dt.UTC)
@@ -87,6 +126,9 @@ def load_config(
     return IngestConfig(
         seeds=seeds,
         store_path=store_path,
+        elasticsearch=es,
+        es_index_prefix=prefix,
+        es_retry=retry,
         max_seed_bytes=flags.max_seed_bytes,
         run_id=run_id,
         started_at=started_at,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 STORE_FILENAME = "wirewatch.db"
 DEFAULT_HOME = ".wirewatch"
+DEFAULT_INDEX_PREFIX = "wirewatch"
 
 
 class ConfigError(ValueError):
@@ -36,3 +37,8 @@ def check_store_writable(path: str, flag: str = "--store") -> None:
         raise ConfigError(f"{flag}: cannot create folder {folder}: {exc.strerror}") from exc
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise ConfigError(f"{flag}: {path} is not writable")
+
+
+def es_index_prefix(flag: str | None, env: Mapping[str, str]) -> str:
+    """--es-index-prefix wins, then $WIREWATCH_ES_INDEX_PREFIX, then "wirewatch"."""
+    return flag or env.get("WIREWATCH_ES_INDEX_PREFIX") or DEFAULT_INDEX_PREFIX

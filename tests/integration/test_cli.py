@@ -24,7 +24,8 @@ def wirewatch(
     return subprocess.run(
         [WIREWATCH, *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        # The embedded store unless a test asks for Elasticsearch: `make test` exports its URL.
+        env={**{k: v for k, v in os.environ.items() if k != "ELASTICSEARCH_URL"}, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,0 +1,218 @@
+"""Beam transforms that write articles and dead letters to Elasticsearch through bounded bulk calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import apache_beam as beam
+import orjson
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import PCollection
+from elasticsearch import Elasticsearch
+
+import connectors.coders  # noqa: F401  (registers the record coders)
+from connectors import counters
+from connectors.es_client import (
+    BulkOutcome,
+    EsSettings,
+    RetryPolicy,
+    bulk_write,
+    make_client,
+    raise_if_exhausted,
+)
+from connectors.es_indices import IndexNames, article_document, dead_letter_document, ensure_indices
+from connectors.progress import ProgressLog
+from schemas.records import Article, DeadLetter
+
+STAGE = "write_elasticsearch"
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_MAX_BATCH_BYTES = 10 * 1024 * 1024
+_log = logging.getLogger(__name__)
+
+
+class _EsWriteFn(beam.DoFn):
+    """Shared life cycle: a client per worker, opened in setup(), closed in teardown(); the
+    templates and aliases are installed once per worker (idempotent, safe under races)."""
+
+    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
+        self._settings = settings
+        self._names = names
+        self._retry = retry
+        self._max_batch_bytes = max_batch_bytes
+        self._client: Elasticsearch | None = None
+
+    def setup(self) -> None:
+        self._client = make_client(self._settings)
+        ensure_indices(self._client, self._names)
+
+    def teardown(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _bulk(
+        self, index: str, docs: Sequence[tuple[str, dict[str, object]]], op_type: Literal["create", "index"]
+    ) -> list[BulkOutcome]:
+        assert self._client is not None, "setup() opens the client before any element arrives"
+        outcomes = bulk_write(
+            self._client,
+            index,
+            docs,
+            op_type=op_type,
+            retry=self._retry,
+            chunk_size=max(1, len(docs)),
+            max_chunk_bytes=self._max_batch_bytes,
+        )
+        # Past the retry bound the bundle fails loudly; the runner may retry it, and because every
+        # write is a `create` with a deterministic id, the retry cannot duplicate anything.
+        raise_if_exhausted(outcomes, self._settings.url)
+        return outcomes
+
+
+class _WriteArticlesFn(_EsWriteFn):
+    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
+        super().__init__(settings, names, retry, max_batch_bytes)
+        self._created = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_WRITTEN)
+        self._duplicate = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_DUPLICATE)
+        self._rejected = Metrics.counter(counters.NAMESPACE, "es_rejected")
+
+    def setup(self) -> None:
+        super().setup()
+        self._progress = ProgressLog(_log, "articles")
+
+    def process(self, batch: list[Article]) -> Iterator[DeadLetter]:
+        docs = [(a.id, article_document(a)) for a in batch]
+        outcomes = self._bulk(self._names.articles_alias, docs, "create")
+        now = dt.datetime.now(dt.UTC)
+        for article, (_, doc), outcome in zip(batch, docs, outcomes, strict=True):
+            if outcome.status == "created":
+                self._created.inc()
+            elif outcome.status == "duplicate":
+                self._duplicate.inc()
+            else:
+                self._rejected.inc()
+                yield _rejection(article, doc, outcome, now)
+        self._progress.add(len(batch))
+
+
+def _rejection(
+    article: Article, doc: dict[str, object], outcome: BulkOutcome, now: dt.datetime
+) -> DeadLetter:
+    """A document Elasticsearch refused: keep it whole, with the server's reason."""
+    return DeadLetter.build(
+        stage=STAGE,
+        error_type=f"rejected_{outcome.http_status or 'unknown'}",
+        error=outcome.reason or "rejected by Elasticsearch",
+        payload=orjson.dumps(doc).decode(),
+        source=article.url or article.source.file or article.id,
+        occurred_at=now,
+        run_id=article.pipeline.run_id,
+    )
+
+
+class _WriteDeadLettersFn(_EsWriteFn):
+    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
+        super().__init__(settings, names, retry, max_batch_bytes)
+        self._written = Metrics.counter(counters.NAMESPACE, counters.DEAD_LETTERS)
+
+    def process(self, batch: list[DeadLetter]) -> None:
+        docs = [(d.id, dead_letter_document(d)) for d in batch]
+        outcomes = self._bulk(self._names.deadletters_alias, docs, "index")
+        refused = [o for o in outcomes if o.status == "rejected"]
+        if refused:
+            # A dead letter has nowhere further to go: failing loudly is the only way not to lose it.
+            raise RuntimeError(
+                f"Elasticsearch refused {len(refused)} dead letters, first: {refused[0].reason}"
+            )
+        self._written.inc(len(outcomes))
+
+
+def _batches(batch_size: int) -> beam.BatchElements:
+    # Bounded batches: a bulk request never exceeds batch_size documents (and max bytes, enforced
+    # by the bulk helper's own chunking).
+    return beam.BatchElements(min_batch_size=1, max_batch_size=batch_size)
+
+
+def _check(batch_size: int, max_batch_bytes: int) -> None:
+    if not 1 <= batch_size <= 10_000:
+        raise ValueError(f"batch_size must be between 1 and 10000, got {batch_size}")
+    if not 64 * 1024 <= max_batch_bytes <= 100 * 1024 * 1024:
+        raise ValueError(f"max_batch_bytes must be between 64 KiB and 100 MiB, got {max_batch_bytes}")
+
+
+class WriteToElasticsearch(beam.PTransform[PCollection[Article], PCollection[DeadLetter]]):
+    """Writes articles to the articles alias with `create` and their deterministic ids.
+
+    Bounded or unbounded. At-least-once attempts, exactly-once documents: a 409 on create means
+    the document is already there and counts as a duplicate. Documents the server rejects (400,
+    404, mapping errors) come out as DeadLetters carrying the document and the server's reason.
+    429, 5xx, timeouts and refused connections are retried with exponential backoff and jitter up
+    to the retry policy's bound; then the bundle fails with one clear line. Metrics:
+    ``articles_written``, ``articles_duplicate``, ``es_rejected``.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: EsSettings,
+        names: IndexNames,
+        retry: RetryPolicy | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    ) -> None:
+        super().__init__()
+        _check(batch_size, max_batch_bytes)
+        self._fn = _WriteArticlesFn(settings, names, retry or RetryPolicy(), max_batch_bytes)
+        self._batch_size = batch_size
+
+    def expand(self, articles: PCollection[Article]) -> PCollection[DeadLetter]:
+        rejected: PCollection[DeadLetter] = (
+            articles
+            | "Batch" >> _batches(self._batch_size)
+            | "BulkCreate" >> beam.ParDo(self._fn).with_output_types(DeadLetter)
+        )
+        return rejected
+
+
+class WriteDeadLettersToElasticsearch(beam.PTransform[PCollection[DeadLetter], PCollection[None]]):
+    """Writes dead letters to the dead-letter alias (`index` by id: the same input rejected again
+    replaces its dead letter). Same retry bound as the article sink; a refused dead letter fails
+    the bundle. Metric: ``dead_letters``."""
+
+    def __init__(
+        self,
+        *,
+        settings: EsSettings,
+        names: IndexNames,
+        retry: RetryPolicy | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    ) -> None:
+        super().__init__()
+        _check(batch_size, max_batch_bytes)
+        self._fn = _WriteDeadLettersFn(settings, names, retry or RetryPolicy(), max_batch_bytes)
+        self._batch_size = batch_size
+
+    def expand(self, letters: PCollection[DeadLetter]) -> PCollection[None]:
+        done: PCollection[None] = (
+            letters | "Batch" >> _batches(self._batch_size) | "BulkIndex" >> beam.ParDo(self._fn)
+        )
+        return done
+
+
+class ElasticsearchSink:
+    """Elasticsearch as the pipeline's sink (see connectors.store.ArticleSink)."""
+
+    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.names = names
+        self.retry = retry
+
+    def write_articles(self) -> WriteToElasticsearch:
+        return WriteToElasticsearch(settings=self.settings, names=self.names, retry=self.retry)
+
+    def write_dead_letters(self) -> WriteDeadLettersToElasticsearch:
+        return WriteDeadLettersToElasticsearch(settings=self.settings, names=self.names, retry=self.retry)

@@ -1,0 +1,600 @@
+"""Elasticsearch connection settings, a client factory and a bulk write that sorts every document's fate.
+
+Plain typed functions, no Beam: the sinks in `elasticsearchio.py` and the CLI both build on them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http
+import logging
+import os
+import random
+import re
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal, NamedTuple
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch, helpers
+from elasticsearch.exceptions import UnsupportedProductError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from connectors.store import StoreError
+from pipelines.store_location import ConfigError
+from schemas.records import one_line
+
+URL_ENV = "ELASTICSEARCH_URL"
+API_KEY_ENV = "ELASTICSEARCH_API_KEY"
+USERNAME_ENV = "ELASTICSEARCH_USERNAME"
+PASSWORD_ENV = "ELASTICSEARCH_PASSWORD"
+CA_CERTS_ENV = "ELASTICSEARCH_CA_CERTS"
+# Dangerous: "false" accepts any certificate, so anyone on the path can read and change the traffic.
+VERIFY_CERTS_ENV = "ELASTICSEARCH_VERIFY_CERTS"
+URL_FLAG = "--es-url"
+
+REASON_LIMIT = 300
+# Elasticsearch refuses longer ids with a 400 for the *whole* bulk request, sinking every neighbour.
+MAX_ID_BYTES = 512
+_REDACTED = "***"
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+_log = logging.getLogger(__name__)
+
+OutcomeStatus = Literal["created", "duplicate", "rejected", "retry_exhausted"]
+Verdict = Literal["created", "duplicate", "rejected", "retry"]
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def _split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """(url without user:pass@, user, password): credentials must live where redaction can find them."""
+    parts = urlsplit(url.strip())
+    if "@" not in parts.netloc:
+        return url.strip(), None, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+    return clean, unquote(user) or None, unquote(password) if has_password else None
+
+
+class EsSettings(BaseModel):
+    """Where Elasticsearch is and how to authenticate; secrets stay masked in repr and errors."""
+
+    # hide_input_in_errors: a ValidationError would otherwise print the password it refused.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, validate_default=True)
+
+    url: str
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_certs: str | None = None
+    verify_certs: bool = True
+    request_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _move_url_credentials(cls, data: Any) -> Any:
+        """user:pass@ in the URL becomes username/password, so `url` is always safe to print."""
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        clean, user, password = _split_userinfo(data["url"])
+        if user is None and password is None:
+            return data
+        if any(data.get(key) is not None for key in ("username", "password", "api_key")):
+            raise ValueError("url carries user:password and credentials are also given separately; use one")
+        return {**data, "url": clean, "username": user, "password": password}
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        """An absolute http(s) URL with a host; http needs its port (Elasticsearch is rarely on 80)."""
+        parts = urlsplit(value.strip())
+        example = "e.g. http://localhost:9200"
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host, {example}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"has an invalid port, {example}") from None
+        if port is None and parts.scheme.lower() == "http":
+            raise ValueError(f"needs a port, {example}")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query string or fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("api_key", "password")
+    @classmethod
+    def _non_empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("username")
+    @classmethod
+    def _one_kind_of_auth(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("api_key") is not None:
+            raise ValueError("cannot be combined with an API key; use one")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password_with_username(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if (value is None) != (info.data.get("username") is None):
+            raise ValueError("username and password must be given together")
+        return value
+
+    @field_validator("ca_certs")
+    @classmethod
+    def _check_ca_certs(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Fail at startup, not at the first request, when the bundle is missing or cannot apply."""
+        if value is None:
+            return None
+        if not os.path.isfile(value):
+            raise ValueError(f"no such file: {value}")
+        url = info.data.get("url")
+        if isinstance(url, str) and not url.lower().startswith("https://"):
+            raise ValueError("a CA bundle needs an https:// URL")
+        return value
+
+
+def _env_value(env: Mapping[str, str], name: str) -> str | None:
+    """An exported-but-empty variable counts as unset, as shells and CI templates produce them."""
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _parse_bool(name: str, value: str | None) -> bool:
+    if value is None:
+        return True
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value[:20]!r}")
+
+
+def _config_error(exc: ValidationError, names: Mapping[str, str]) -> ConfigError:
+    """The first validation problem as one line naming the flag or variable, never its value."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    message = first["msg"].removeprefix("Value error, ")
+    return ConfigError(f"{names.get(field, 'Elasticsearch settings')}: {message}")
+
+
+def settings_from_env(url: str | None = None, env: Mapping[str, str] | None = None) -> EsSettings | None:
+    """Settings from --es-url (wins) or $ELASTICSEARCH_URL and the ELASTICSEARCH_* variables.
+
+    ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME with ELASTICSEARCH_PASSWORD (or user:pass@
+    in the URL); ELASTICSEARCH_CA_CERTS, a CA bundle for https. ELASTICSEARCH_VERIFY_CERTS=false
+    turns certificate checks off: dangerous, anyone on the path can then read the credentials.
+    None when no URL is set: the caller then uses the embedded store. Every wrong value raises
+    ConfigError with one line naming the flag or variable, never echoing a secret.
+    """
+    env = os.environ if env is None else env
+    url_name = URL_FLAG if url and url.strip() else URL_ENV
+    raw_url = url.strip() if url and url.strip() else _env_value(env, URL_ENV)
+    if raw_url is None:
+        return None
+    clean_url, url_user, url_password = _split_userinfo(raw_url)
+    api_key = _env_value(env, API_KEY_ENV)
+    username = _env_value(env, USERNAME_ENV)
+    password = _env_value(env, PASSWORD_ENV)
+    if (username is None) != (password is None):
+        given = USERNAME_ENV if username is not None else PASSWORD_ENV
+        raise ConfigError(f"{USERNAME_ENV} and {PASSWORD_ENV} must be set together (only {given} is set)")
+    if url_user is not None or url_password is not None:
+        if api_key is not None or username is not None:
+            other = API_KEY_ENV if api_key is not None else USERNAME_ENV
+            raise ConfigError(f"{url_name}: carries user:password while {other} is also set; use one")
+        if url_user is None or url_password is None:
+            raise ConfigError(f"{url_name}: user:password in the URL needs both a user name and a password")
+        username, password = url_user, url_password
+    if api_key is not None and username is not None:
+        raise ConfigError(f"{API_KEY_ENV} and {USERNAME_ENV} are both set; use one")
+    names = {
+        "url": url_name,
+        "api_key": API_KEY_ENV,
+        "username": USERNAME_ENV,
+        "password": PASSWORD_ENV,
+        "ca_certs": CA_CERTS_ENV,
+        "verify_certs": VERIFY_CERTS_ENV,
+    }
+    try:
+        return EsSettings(
+            url=clean_url,
+            api_key=SecretStr(api_key) if api_key is not None else None,
+            username=username,
+            password=SecretStr(password) if password is not None else None,
+            ca_certs=_env_value(env, CA_CERTS_ENV),
+            verify_certs=_parse_bool(VERIFY_CERTS_ENV, _env_value(env, VERIFY_CERTS_ENV)),
+        )
+    except ValidationError as exc:
+        raise _config_error(exc, names) from None
+
+
+def make_client(settings: EsSettings) -> Elasticsearch:
+    """An elasticsearch 9.x client that never retries by itself: bulk_write owns the retry policy,
+    and retries in two layers would multiply the attempts and blur the time bound."""
+    options: dict[str, Any] = {
+        "request_timeout": settings.request_timeout_s,
+        "max_retries": 0,
+        "retry_on_timeout": False,
+        "retry_on_status": (),
+    }
+    if settings.api_key is not None:
+        options["api_key"] = settings.api_key.get_secret_value()
+    elif settings.username is not None and settings.password is not None:
+        options["basic_auth"] = (settings.username, settings.password.get_secret_value())
+    # The client refuses TLS options on an http:// URL, even the default ones.
+    if settings.url.lower().startswith("https://"):
+        options["verify_certs"] = settings.verify_certs
+        if settings.ca_certs is not None:
+            options["ca_certs"] = settings.ca_certs
+    try:
+        return Elasticsearch(settings.url, **options)
+    except ValueError as exc:
+        raise StoreError(f"cannot configure the Elasticsearch client: {redact(str(exc), settings)}") from None
+
+
+def _secret_forms(settings: EsSettings) -> list[str]:
+    """Every shape a secret can take on the wire or in a message: raw, URL-quoted, in a header."""
+    forms: list[str] = []
+    if settings.api_key is not None:
+        key = settings.api_key.get_secret_value()
+        forms += [key, quote(key, safe="")]
+        try:
+            decoded = base64.b64decode(key, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        if ":" in decoded:  # an encoded "id:api_key" pair: the key half is the secret
+            forms += [decoded, decoded.partition(":")[2]]
+    if settings.password is not None:
+        password = settings.password.get_secret_value()
+        forms += [password, quote(password, safe="")]
+        pair = f"{settings.username or ''}:{password}".encode()
+        forms.append(base64.b64encode(pair).decode("ascii"))
+    return sorted({f for f in forms if f}, key=len, reverse=True)
+
+
+def redact(text: str, settings: EsSettings) -> str:
+    """`text` with every secret of `settings` (and any credential-looking token) replaced by ***."""
+    for secret in _secret_forms(settings):
+        text = text.replace(secret, _REDACTED)
+    return _scrub(text)
+
+
+_AUTH_TOKEN = re.compile(r"\b(ApiKey|Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{4,}")
+_URL_USERINFO = re.compile(r"://[^/\s@]+@")
+_OBJECT_REPR = re.compile(r"<[^<>]*? object at 0x[0-9a-fA-F]+>:?\s*")
+
+
+def _scrub(text: str) -> str:
+    """Strip credentials bulk_write cannot know (it has a client, not the settings)."""
+    text = _AUTH_TOKEN.sub(rf"\1 {_REDACTED}", text)
+    return _URL_USERINFO.sub(f"://{_REDACTED}@", text)
+
+
+# --- retry policy ----------------------------------------------------------------------------
+
+
+class RetryPolicy(BaseModel):
+    """How long bulk_write keeps trying documents refused for transient reasons (429, 5xx, network)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    initial_backoff_s: float = Field(default=0.5, ge=0)
+    max_backoff_s: float = Field(default=30.0, ge=0)
+    # Never retry past this, whatever max_attempts says: a stuck cluster must fail the run, not hang it.
+    max_elapsed_s: float = Field(default=180.0, gt=0)
+
+    @model_validator(mode="after")
+    def _cap_not_below_start(self) -> RetryPolicy:
+        if self.max_backoff_s < self.initial_backoff_s:
+            raise ValueError("max_backoff_s must be at least initial_backoff_s")
+        return self
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt `attempt` (1-based): exponential with full jitter,
+        so many workers throttled together do not come back together."""
+        if attempt < 1:
+            raise ValueError(f"attempt must be at least 1, got {attempt}")
+        cap = min(self.max_backoff_s, self.initial_backoff_s * 2.0 ** min(attempt - 1, 60))
+        return rng.uniform(0.0, cap)
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+# --- bulk write ------------------------------------------------------------------------------
+
+
+class BulkOutcome(BaseModel):
+    """What became of one document: stored, already there, refused for good, or given up on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    status: OutcomeStatus
+    http_status: int | None = None
+    reason: str | None = None
+    # How many bulk requests carried this document, and seconds from the first to its outcome.
+    attempts: int = Field(default=1, ge=1)
+    elapsed_s: float = Field(default=0.0, ge=0)
+
+
+def classify(http_status: int | None, op_type: str) -> Verdict:
+    """The one place that decides what a status means for a document.
+
+    None is a connection error or timeout. Statuses outside 2xx/4xx/5xx (a redirecting proxy)
+    are retried: they end as retry_exhausted, which fails loudly, never as a silent success.
+    """
+    if http_status is None or http_status == 429 or http_status >= 500:
+        return "retry"
+    if 200 <= http_status < 300:
+        return "created"
+    if http_status == 409 and op_type == "create":
+        return "duplicate"
+    if 400 <= http_status < 500:
+        return "rejected"
+    return "retry"
+
+
+class _Result(NamedTuple):
+    """One document's answer in one round."""
+
+    http_status: int | None
+    reason: str | None
+
+
+def _reason(text: str) -> str:
+    return one_line(_scrub(_OBJECT_REPR.sub("", text)), limit=REASON_LIMIT)
+
+
+def _error_reason(error: Any) -> str:
+    """'type: reason (caused by: type: reason)' from an Elasticsearch error object or string."""
+    if not isinstance(error, Mapping):
+        return _reason(str(error))
+    text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    cause = error.get("caused_by")
+    if isinstance(cause, Mapping):
+        text += f" (caused by: {cause.get('type', 'error')}: {cause.get('reason', '')})"
+    return _reason(text)
+
+
+def _api_error_reason(exc: ApiError) -> str:
+    """A whole-request refusal: the server's error if it sent JSON, else the HTTP reason phrase."""
+    if isinstance(exc.body, Mapping) and "error" in exc.body:
+        return _error_reason(exc.body["error"])
+    try:
+        return http.HTTPStatus(exc.status_code).phrase.lower()
+    except ValueError:
+        return _reason(exc.message)
+
+
+def _check_whole_request(exc: ApiError) -> None:
+    """Refusals no retry and no dead letter can fix: wrong credentials or not Elasticsearch at all."""
+    if isinstance(exc, UnsupportedProductError):
+        # The helper would report each document as failed with status 200, which reads as success.
+        raise StoreError("the server answered but is not Elasticsearch (no X-Elastic-Product header)")
+    if exc.status_code in (401, 403):
+        raise StoreError(f"Elasticsearch refused the credentials: {exc.status_code} {_api_error_reason(exc)}")
+
+
+def _item_result(info: Mapping[str, Any]) -> _Result:
+    exception = info.get("exception")
+    if isinstance(exception, ApiError):
+        _check_whole_request(exception)
+        return _Result(http_status=exception.status_code, reason=_api_error_reason(exception))
+    status = info.get("status")
+    http_status = status if isinstance(status, int) else None
+    if http_status is not None and 200 <= http_status < 300:
+        return _Result(http_status=http_status, reason=None)
+    return _Result(http_status=http_status, reason=_error_reason(info.get("error", "no status")))
+
+
+def _actions(
+    index: str, docs: Sequence[tuple[str, Mapping[str, Any]]], positions: Sequence[int], op_type: str
+) -> Iterator[dict[str, Any]]:
+    for position in positions:
+        doc_id, source = docs[position]
+        yield {"_op_type": op_type, "_index": index, "_id": doc_id, "_source": dict(source)}
+
+
+def _send_round(
+    client: Elasticsearch,
+    index: str,
+    docs: Sequence[tuple[str, Mapping[str, Any]]],
+    positions: Sequence[int],
+    *,
+    op_type: str,
+    chunk_size: int,
+    max_chunk_bytes: int,
+) -> dict[int, _Result]:
+    """One pass of streaming_bulk over `positions`; every position gets a result, even when the
+    connection dies half-way (the rest are then connection failures, to be retried)."""
+    # Failed items carry no source and the same id may be sent twice: match answers by _id, in order.
+    waiting: dict[str, deque[int]] = defaultdict(deque)
+    for position in positions:
+        waiting[docs[position][0]].append(position)
+    results: dict[int, _Result] = {}
+    try:
+        for _ok, item in helpers.streaming_bulk(
+            client,
+            _actions(index, docs, positions, op_type),
+            chunk_size=chunk_size,
+            max_chunk_bytes=max_chunk_bytes,
+            raise_on_error=False,
+            raise_on_exception=False,
+            max_retries=0,
+        ):
+            ((_op, info),) = item.items()
+            queue = waiting.get(str(info.get("_id")))
+            if queue:
+                results[queue.popleft()] = _item_result(info)
+        missing = _Result(http_status=None, reason="no answer for this document in the bulk response")
+    except (TransportConnectionError, ConnectionTimeout) as exc:
+        # The helper turns only HTTP errors into per-item failures; network errors escape it. The
+        # client re-raises them without `errors`, so str(exc) is a bare "Connection error".
+        missing = _Result(http_status=None, reason=_reason(f"{type(exc).__name__}: {exc.message or exc}"))
+    for position in positions:
+        results.setdefault(position, missing)
+    return results
+
+
+def _check_bulk_arguments(chunk_size: int, max_chunk_bytes: int) -> None:
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    if max_chunk_bytes < 1:
+        raise ValueError(f"max_chunk_bytes must be at least 1, got {max_chunk_bytes}")
+
+
+def _outcome(
+    doc_id: str, status: OutcomeStatus, result: _Result, attempts: int, elapsed: float
+) -> BulkOutcome:
+    return BulkOutcome(
+        id=doc_id,
+        status=status,
+        http_status=result.http_status,
+        reason=result.reason,
+        attempts=attempts,
+        elapsed_s=elapsed,
+    )
+
+
+def _invalid_id(doc_id: str) -> str | None:
+    """Why Elasticsearch would refuse this id, or None; such ids are rejected here, unsent."""
+    if not doc_id:
+        return "invalid _id: empty"
+    size = len(doc_id.encode("utf-8"))
+    if size > MAX_ID_BYTES:
+        return f"invalid _id: {size} bytes, Elasticsearch allows at most {MAX_ID_BYTES}"
+    return None
+
+
+def bulk_write(
+    client: Elasticsearch,
+    index: str,
+    docs: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    op_type: Literal["create", "index"] = "create",
+    retry: RetryPolicy = DEFAULT_RETRY,
+    chunk_size: int = 500,
+    max_chunk_bytes: int = 10 * 1024 * 1024,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+) -> list[BulkOutcome]:
+    """Write `docs` (id, source) to `index`; exactly one outcome per doc, in input order.
+
+    Transient refusals (429, 5xx, refused connections, timeouts, whole or per item) are re-sent,
+    only those documents, with backoff until the policy runs out; then they are retry_exhausted.
+    Raises StoreError only for what no retry fixes: rejected credentials, a server that is not
+    Elasticsearch.
+    """
+    _check_bulk_arguments(chunk_size, max_chunk_bytes)
+    rng = rng if rng is not None else random.Random()
+    started = clock()
+    outcomes: dict[int, BulkOutcome] = {}
+    pending: list[int] = []
+    for position, (doc_id, _source) in enumerate(docs):
+        problem = _invalid_id(doc_id)
+        if problem is None:
+            pending.append(position)
+        else:
+            outcomes[position] = BulkOutcome(id=doc_id, status="rejected", reason=problem)
+    attempt = 0
+    while pending:
+        attempt += 1
+        results = _send_round(
+            client,
+            index,
+            docs,
+            pending,
+            op_type=op_type,
+            chunk_size=chunk_size,
+            max_chunk_bytes=max_chunk_bytes,
+        )
+        elapsed = max(0.0, clock() - started)
+        retry_later: list[int] = []
+        for position in pending:
+            verdict = classify(results[position].http_status, op_type)
+            if verdict == "retry":
+                retry_later.append(position)
+            else:
+                outcomes[position] = _outcome(docs[position][0], verdict, results[position], attempt, elapsed)
+        pending = retry_later
+        if not pending:
+            break
+        delay = retry.delay(attempt, rng)
+        last = results[pending[-1]]
+        if attempt >= retry.max_attempts or elapsed + delay > retry.max_elapsed_s:
+            for position in pending:
+                outcomes[position] = _outcome(
+                    docs[position][0], "retry_exhausted", results[position], attempt, elapsed
+                )
+            break
+        _log.warning(
+            "Elasticsearch bulk: retrying %d of %d documents in %.1f s (attempt %d of %d failed: %s %s)",
+            len(pending),
+            len(docs),
+            delay,
+            attempt,
+            retry.max_attempts,
+            last.http_status if last.http_status is not None else "no response",
+            last.reason,
+        )
+        sleep(delay)
+    return [outcomes[position] for position in range(len(docs))]
+
+
+class BulkRetryExhaustedError(StoreError):
+    """Elasticsearch stayed unavailable or throttling past the retry policy; a StoreError (and so a
+    RuntimeError) so the CLI reports it like any other store failure."""
+
+    def __init__(self, message: str, outcomes: Sequence[BulkOutcome]) -> None:
+        super().__init__(message)
+        self.outcomes = tuple(outcomes)
+
+
+def _last_failure(outcome: BulkOutcome) -> str:
+    if outcome.http_status is None:
+        return outcome.reason or "no response"
+    return f"{outcome.http_status} {outcome.reason or ''}".strip()
+
+
+def raise_if_exhausted(outcomes: Sequence[BulkOutcome], settings_or_url: EsSettings | str) -> None:
+    """Raise BulkRetryExhaustedError (one line, no secrets) when any document ran out of retries."""
+    exhausted = [o for o in outcomes if o.status == "retry_exhausted"]
+    if not exhausted:
+        return
+    if isinstance(settings_or_url, EsSettings):
+        url = settings_or_url.url
+    else:
+        url = _split_userinfo(settings_or_url)[0]
+    attempts = max(o.attempts for o in exhausted)
+    elapsed = max(o.elapsed_s for o in exhausted)
+    documents = "document" if len(exhausted) == 1 else "documents"
+    message = one_line(
+        f"Elasticsearch at {url} did not accept {len(exhausted)} {documents} after {attempts} "
+        f"attempt{'' if attempts == 1 else 's'} over {elapsed:.0f} s (last: {_last_failure(exhausted[-1])})"
+    )
+    if isinstance(settings_or_url, EsSettings):
+        message = redact(message, settings_or_url)
+    raise BulkRetryExhaustedError(_scrub(message), exhausted)

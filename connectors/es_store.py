@@ -1,0 +1,184 @@
+"""The read side of Elasticsearch (search, show, stats, dead letters), answering like the embedded store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from connectors.es_indices import IndexNames, server_errors
+from schemas.records import DeadLetter
+from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats
+
+# The same "shortest prefix worth trusting" as the embedded store.
+MIN_ID_PREFIX = 6
+SNIPPET_CHARS = 200
+# Highlighting re-analyzes the text; past this many characters it stops instead of failing the search.
+MAX_HIGHLIGHT_CHARS = 1_000_000
+_HIT_FIELDS = ["id", "title", "published_at"]
+# index.max_result_window: a larger `size` is refused, where the embedded store just returns everything.
+MAX_HITS = 10_000
+
+
+def _search_query(query: str) -> dict[str, Any]:
+    """Free text as an analyst types it: every word required, "quoted phrases", prefix*, a | b.
+
+    simple_query_string never fails on bad syntax (an unbalanced quote is just text), which is
+    what the embedded store also promises.
+    """
+    return {
+        "simple_query_string": {
+            "query": query,
+            "fields": ["title^4", "body"],
+            "default_operator": "and",
+        }
+    }
+
+
+_HIGHLIGHT: dict[str, Any] = {
+    "pre_tags": [HIGHLIGHT_START],
+    "post_tags": [HIGHLIGHT_END],
+    "max_analyzed_offset": MAX_HIGHLIGHT_CHARS,
+    "fields": {
+        "body": {"fragment_size": 160, "number_of_fragments": 1, "no_match_size": SNIPPET_CHARS},
+        "title": {"number_of_fragments": 0},
+    },
+}
+
+
+def _snippet(highlight: dict[str, list[str]], title: str) -> str:
+    """The body passage that matched; else the title if only it matched; else the body's start."""
+    body = highlight.get("body", [])
+    marked_title = highlight.get("title", [])
+    if body and HIGHLIGHT_START in body[0]:
+        return body[0]
+    if marked_title:
+        return marked_title[0]
+    return body[0] if body else title[:SNIPPET_CHARS]
+
+
+def _datetime(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _millis(value: float | None) -> dt.datetime | None:
+    """A date aggregation's value (epoch milliseconds, None over no documents) as a UTC datetime."""
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC) if value is not None else None
+
+
+class ElasticsearchStore:
+    """Articles and dead letters behind the write aliases of `names` (see connectors.store.ArticleStore).
+
+    Nothing written yet (no alias) reads as an empty store, not an error. The store owns `client`:
+    close() closes it.
+    """
+
+    def __init__(self, client: Elasticsearch, names: IndexNames, location: str) -> None:
+        self._client = client
+        self._names = names
+        self._location = location
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def close(self) -> None:
+        self._client.close()
+
+    def refresh(self) -> None:
+        """Make everything written so far searchable now rather than within the refresh interval."""
+        with server_errors(self._location):
+            self._client.indices.refresh(
+                index=[self._names.articles_alias, self._names.deadletters_alias], ignore_unavailable=True
+            )
+
+    def _search(self, index: str, *, size: int, **request: Any) -> list[dict[str, Any]]:
+        """The hits of one search (at most MAX_HITS); an alias that does not exist yet has none."""
+        size = min(max(size, 0), MAX_HITS)
+        with server_errors(self._location):
+            try:
+                response = self._client.search(index=index, size=size, **request)
+                hits: list[dict[str, Any]] = response["hits"]["hits"]
+            except NotFoundError:
+                return []
+        return hits
+
+    def search(self, query: str, *, limit: int = 10) -> list[SearchHit]:
+        """Articles matching every word of `query`, best first (title matches count 4x)."""
+        if not query.strip():
+            return []
+        hits = self._search(
+            self._names.articles_alias,
+            query=_search_query(query),
+            highlight=_HIGHLIGHT,
+            source_includes=_HIT_FIELDS,
+            # Ties (same score) go to the newer article, as in the embedded store.
+            sort=["_score", {"published_at": {"order": "desc", "missing": "_last"}}],
+            size=limit,
+        )
+        return [
+            SearchHit(
+                id=hit["_source"]["id"],
+                published_at=_datetime(hit["_source"].get("published_at")),
+                title=hit["_source"]["title"],
+                snippet=_snippet(hit.get("highlight", {}), hit["_source"]["title"]),
+                score=float(hit["_score"]),
+            )
+            for hit in hits
+        ]
+
+    def get(self, article_id: str) -> dict[str, Any] | None:
+        """The stored document for an id, or for a unique id prefix of at least 6 characters.
+
+        A term query rather than GET by id: after a rollover the alias spans several indices,
+        where a single-document GET is refused.
+        """
+        hits = self._search(self._names.articles_alias, query={"term": {"id": article_id}}, size=1)
+        if not hits and len(article_id) >= MIN_ID_PREFIX:
+            hits = self._search(self._names.articles_alias, query={"prefix": {"id": article_id}}, size=2)
+            hits = hits if len(hits) == 1 else []
+        return dict(hits[0]["_source"]) if hits else None
+
+    def _count(self, index: str) -> int:
+        with server_errors(self._location):
+            try:
+                return int(self._client.count(index=index)["count"])
+            except NotFoundError:
+                return 0
+
+    def _published_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        with server_errors(self._location):
+            try:
+                aggs = self._client.search(
+                    index=self._names.articles_alias,
+                    size=0,
+                    aggs={
+                        "earliest": {"min": {"field": "published_at"}},
+                        "latest": {"max": {"field": "published_at"}},
+                    },
+                )["aggregations"]
+            except NotFoundError:
+                return None, None
+        return _millis(aggs["earliest"]["value"]), _millis(aggs["latest"]["value"])
+
+    def stats(self) -> StoreStats:
+        earliest, latest = self._published_range()
+        return StoreStats(
+            location=self._location,
+            articles=self._count(self._names.articles_alias),
+            dead_letters=self._count(self._names.deadletters_alias),
+            earliest_published=earliest,
+            latest_published=latest,
+        )
+
+    def dead_letters(self, *, limit: int = 100, run_id: str | None = None) -> list[DeadLetter]:
+        """Most recent dead letters first, optionally only those of one run."""
+        query = {"term": {"run_id": run_id}} if run_id else {"match_all": {}}
+        hits = self._search(
+            self._names.deadletters_alias,
+            query=query,
+            sort=[{"occurred_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
+            size=limit,
+        )
+        return [DeadLetter.model_validate(hit["_source"]) for hit in hits]

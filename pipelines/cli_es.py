@@ -1,0 +1,75 @@
+"""`wirewatch es setup|status|reset`: manage the Elasticsearch templates, aliases and indices."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from pipelines.console import print_json
+from pipelines.store_location import ConfigError, es_index_prefix
+
+
+def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    es = commands.add_parser(
+        "es",
+        help="Manage Elasticsearch indices (setup, status, reset).",
+        description="Manage the Elasticsearch index templates, aliases and indices Wirewatch writes to.",
+        parents=[common],
+    )
+    es.add_argument("action", choices=["setup", "status", "reset"])
+    es.add_argument("--yes", action="store_true", help="reset without asking")
+
+
+def run_es(args: argparse.Namespace) -> int:
+    # The client library loads only for this command and for stores that need it.
+    from connectors.es_client import make_client, settings_from_env
+    from connectors.es_indices import IndexNames, ensure_indices, index_status, reset_indices
+
+    settings = settings_from_env(args.es_url, os.environ)
+    if settings is None:
+        raise ConfigError("wirewatch es needs --es-url or $ELASTICSEARCH_URL")
+    names = IndexNames(es_index_prefix(args.es_index_prefix, os.environ))
+    client = make_client(settings)
+    try:
+        if args.action == "setup":
+            created = ensure_indices(client, names)
+            _report(
+                args,
+                {"url": settings.url, "alias": names.articles_alias, "created": created},
+                f"{'installed' if created else 'already in place'}: templates and aliases "
+                f"{names.articles_alias}, {names.deadletters_alias} at {settings.url}",
+            )
+        elif args.action == "status":
+            status = index_status(client, names)
+            if args.json:
+                print_json(status)
+            else:
+                for key, value in status.items():
+                    print(f"{key:<16} {value}")
+        else:
+            if not args.yes and not _confirm(names, settings.url):
+                print("wirewatch: reset cancelled", file=sys.stderr)
+                return 1
+            deleted = reset_indices(client, names)
+            _report(args, {"deleted": deleted}, f"deleted: {', '.join(deleted) or 'nothing'}")
+    finally:
+        client.close()
+    return 0
+
+
+def _confirm(names: Any, url: str) -> bool:
+    if not sys.stdin.isatty():
+        raise ConfigError("wirewatch es reset deletes data: pass --yes to confirm when not on a terminal")
+    answer = input(
+        f"Delete every index behind {names.articles_alias} and {names.deadletters_alias} at {url}? [y/N] "
+    )
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _report(args: argparse.Namespace, data: dict[str, Any], line: str) -> None:
+    if args.json:
+        print_json(data)
+    else:
+        print(line)
