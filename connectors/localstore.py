@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -101,15 +102,32 @@ class LocalStore:
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            self._initialize()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+    def _initialize(self) -> None:
+        """WAL mode and the schema, once per file, safe when several worker processes open it at once.
+
+        Switching to WAL needs an exclusive lock and SQLite reports "database is locked" at once
+        instead of waiting, so that one step is retried; WAL then stays set in the file.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            return
+        # One immediate transaction: concurrent openers wait on the lock, then find the schema there.
+        self._db.executescript(
+            f"BEGIN IMMEDIATE; {_SCHEMA} "
+            f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+        )
 
     @property
     def location(self) -> str:

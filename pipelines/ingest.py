@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from connectors import counters
 from connectors.elasticsearchio import ElasticsearchSink
 from connectors.es_indices import IndexNames
+from connectors.localstore import LocalStore
 from connectors.localstoreio import LocalStoreSink
 from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
@@ -105,6 +106,8 @@ def run(argv: Sequence[str], config: IngestConfig | None = None) -> RunSummary:
     """Run the batch pipeline with Beam flags `argv` and wait for it; raises if the run fails."""
     options = PipelineOptions(list(argv))
     config = config or load_config(options)
+    if config.elasticsearch is None:
+        LocalStore(config.store_path).close()  # create the file and schema before workers race to
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build(pipeline, config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import pathlib
+from typing import Any
 
 from connectors.localstore import LocalStore
 from schemas.records import Article, DeadLetter, Source
@@ -82,7 +83,7 @@ def test_dead_letters_are_replaced_not_repeated(tmp_path: pathlib.Path):
     store.close()
 
 
-def _write_range(path: str, start: int, stop: int) -> None:
+def _write_range(path: str, start: int, stop: int, go: Any = None) -> None:
     template = Article(
         id="0" * 32,
         source=Source(kind="seed", name="synthetic", file="x.txt"),
@@ -94,6 +95,8 @@ def _write_range(path: str, start: int, stop: int) -> None:
         pipeline=PIPELINE,
         published_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     )
+    if go is not None:
+        go.wait(60)  # every process opens the new file at the same moment
     store = LocalStore(path)
     for i in range(start, stop, 10):
         batch = [
@@ -106,12 +109,12 @@ def _write_range(path: str, start: int, stop: int) -> None:
 
 def test_several_processes_can_write_at_once(tmp_path: pathlib.Path):
     path = str(tmp_path / "w.db")
-    # Overlapping ranges: both processes insert ids 300-399.
+    # Four processes open the same new file at once (schema and WAL switch race) and write
+    # overlapping ranges: ids 300-399 and 500-599 come from two writers each.
     ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=_write_range, args=(path, 0, 400)),
-        ctx.Process(target=_write_range, args=(path, 300, 700)),
-    ]
+    ranges = ((0, 400), (300, 500), (500, 700), (500, 600))
+    go = ctx.Barrier(len(ranges))
+    workers = [ctx.Process(target=_write_range, args=(path, start, stop, go)) for start, stop in ranges]
     for w in workers:
         w.start()
     for w in workers:
