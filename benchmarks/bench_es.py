@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import random
@@ -113,11 +114,16 @@ def main() -> None:
     parser.add_argument("--es-url", default=os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200"))
     parser.add_argument("--docs", type=int, default=50_000)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
 
     with tempfile.TemporaryDirectory() as folder:
         paths = make_shards(folder, args.docs)
         size = sum(os.path.getsize(p) for p in paths) / args.docs
         runs: dict[str, float] = {}
+        # Warm the server (JIT, caches) so the first variant measured is not penalized.
+        warmup = IndexNames(f"bench-warmup-{uuid.uuid4().hex[:8]}")
+        bench_baseline(args.es_url, warmup, paths[:1])
+        count(args.es_url, warmup)
         variants = {
             "baseline_helpers_bulk": None,
             "sink_direct_1_worker": ["--direct_num_workers=1"],
