@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from connectors.store import StoreError
-from pipelines.store_location import ConfigError
+from schemas.errors import ConfigError
 from schemas.records import one_line
 
 URL_ENV = "ELASTICSEARCH_URL"
@@ -298,7 +298,8 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_attempts: int = Field(default=6, ge=1, le=50)
+    # With the default backoff, 10 attempts span about a minute: long enough for a node restart.
+    max_attempts: int = Field(default=10, ge=1, le=50)
     initial_backoff_s: float = Field(default=0.5, ge=0)
     max_backoff_s: float = Field(default=30.0, ge=0)
     # Never retry past this, whatever max_attempts says: a stuck cluster must fail the run, not hang it.

@@ -15,7 +15,8 @@ from connectors.localstore import LocalStore
 from connectors.store import ArticleStore, StoreError
 from pipelines import __version__, cli_es
 from pipelines.console import print_json
-from pipelines.store_location import ConfigError, es_index_prefix, resolve_store_path
+from pipelines.store_location import es_index_prefix, resolve_store_path
+from schemas.errors import ConfigError
 from schemas.records import DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
 

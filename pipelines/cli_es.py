@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from pipelines.console import print_json
-from pipelines.store_location import ConfigError, es_index_prefix
+from pipelines.store_location import es_index_prefix
+from schemas.errors import ConfigError
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -16,11 +16,11 @@ from connectors.seedio import DEFAULT_MAX_BYTES, expand_seed_pattern, list_seed_
 from pipelines import __version__
 from pipelines.store_location import (
     DEFAULT_INDEX_PREFIX,
-    ConfigError,
     check_store_writable,
     es_index_prefix,
     resolve_store_path,
 )
+from schemas.errors import ConfigError
 from schemas.types import FROZEN, NonEmptyStr, UtcDatetime
 
 DEFAULT_SEEDS = "seeds"

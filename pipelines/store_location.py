@@ -1,4 +1,4 @@
-"""Where the embedded store lives (--store, $WIREWATCH_HOME, ./.wirewatch) and the config error type.
+"""Where the stores live: the SQLite file (--store, $WIREWATCH_HOME, ./.wirewatch) and the ES index prefix.
 
 Kept free of Beam so the read-only commands start fast.
 """
@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from schemas.errors import ConfigError
+
 STORE_FILENAME = "wirewatch.db"
 DEFAULT_HOME = ".wirewatch"
 DEFAULT_INDEX_PREFIX = "wirewatch"
-
-
-class ConfigError(ValueError):
-    """A flag or environment value is wrong; the message names it and says what is allowed."""
 
 
 def resolve_store_path(flag: str | None, env: Mapping[str, str]) -> str:

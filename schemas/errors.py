@@ -7,3 +7,7 @@ class BadRecordError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ConfigError(ValueError):
+    """A flag or environment value is wrong; the message names it and says what is allowed."""

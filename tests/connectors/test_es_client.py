@@ -40,7 +40,7 @@ from connectors.es_client import (
     settings_from_env,
 )
 from connectors.store import StoreError
-from pipelines.store_location import ConfigError
+from schemas.errors import ConfigError
 
 INDEX = "articles"
 SECRET = "hunter2-Secret"
