@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
+import time
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
@@ -11,7 +13,9 @@ import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
-from elasticsearch import Elasticsearch
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
@@ -20,17 +24,20 @@ from connectors.es_client import (
     EsSettings,
     RetryPolicy,
     bulk_write,
+    classify,
     make_client,
     raise_if_exhausted,
 )
 from connectors.es_indices import IndexNames, article_document, dead_letter_document, ensure_indices
 from connectors.progress import ProgressLog
+from connectors.store import StoreError
 from schemas.records import Article, DeadLetter
 
 STAGE = "write_elasticsearch"
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_BATCH_BYTES = 10 * 1024 * 1024
 _log = logging.getLogger(__name__)
+_TRANSIENT = (TransportConnectionError, ConnectionTimeout)
 
 
 class _EsWriteFn(beam.DoFn):
@@ -46,7 +53,29 @@ class _EsWriteFn(beam.DoFn):
 
     def setup(self) -> None:
         self._client = make_client(self._settings)
-        ensure_indices(self._client, self._names)
+        self._ensure_indices()
+
+    def _ensure_indices(self) -> None:
+        """Install templates and aliases, waiting out a restarting or overloaded cluster within the
+        same retry bound as the writes; credentials or conflicting indices fail at once."""
+        assert self._client is not None
+        rng = random.Random()
+        started = time.monotonic()
+        for attempt in range(1, self._retry.max_attempts + 1):
+            try:
+                ensure_indices(self._client, self._names)
+                return
+            except StoreError as exc:
+                delay = self._retry.delay(attempt, rng)
+                transient = isinstance(exc.__cause__, _TRANSIENT) or (
+                    isinstance(exc.__cause__, ApiError)
+                    and classify(exc.__cause__.status_code, "index") == "retry"
+                )
+                out_of_time = time.monotonic() - started + delay > self._retry.max_elapsed_s
+                if not transient or attempt == self._retry.max_attempts or out_of_time:
+                    raise
+                _log.warning("Elasticsearch not ready (%s); retrying in %.1f s", exc, delay)
+                time.sleep(delay)
 
     def teardown(self) -> None:
         if self._client is not None:

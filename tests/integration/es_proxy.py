@@ -18,11 +18,15 @@ class Plan:
         self.statuses: list[int] = []  # answer the next bulk requests with these, then forward
         self.always: int | None = None  # answer every bulk request with this status
         self.down_after: int | None = None  # after this many bulk requests, drop every connection
+        self.drop_first = 0  # drop the connection of this many first requests (a node starting up)
         self.bulk_requests = 0
         self.forwarded_bulk = 0
 
     def next_action(self, is_bulk: bool) -> str | int:
         with self.lock:
+            if self.drop_first > 0:
+                self.drop_first -= 1
+                return "drop"
             if self.down_after is not None and self.bulk_requests >= self.down_after:
                 return "drop"
             if not is_bulk:
