@@ -84,6 +84,12 @@ def test_seeds_into_elasticsearch_twice(tmp_path: pathlib.Path, es_url: str, es_
     stats = wirewatch("stats", "--es-url", es_url, "--es-index-prefix", es_prefix, "--json", cwd=tmp_path)
     assert json.loads(stats.stdout)["articles"] == 2
 
+    show = wirewatch(
+        "show", hits[0]["id"][:8], "--es-url", es_url, "--es-index-prefix", es_prefix, cwd=tmp_path
+    )
+    assert show.returncode == 0, show.stderr
+    assert show.stdout.startswith("In a significant development")
+
 
 def test_rejected_document_becomes_a_dead_letter_and_the_batch_goes_on(es_url: str, es_prefix: str):
     names = IndexNames(es_prefix)
