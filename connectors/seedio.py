@@ -105,6 +105,7 @@ def parse_seed(path: str, data: bytes, *, read_at: dt.datetime) -> RawRecord:
         body=body,
         body_format="text",
         published_at=published,
+        date_source="seed",
         fetched_at=read_at,
     )
 

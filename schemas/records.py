@@ -12,6 +12,8 @@ from schemas.types import FROZEN, HexId, NonEmptyStr, Sha256Hex, UtcDatetime, We
 
 SourceKind = Literal["seed", "feed"]
 BodyFormat = Literal["text", "html"]
+# Which field a date came from: feeds are inconsistent, and "fetched" marks a fallback, not a fact.
+DateSource = Literal["seed", "published", "updated", "dc:date", "fetched"]
 
 # Dead letters keep the offending input so nothing is lost, but a 50 MB file must not be copied around.
 MAX_PAYLOAD_CHARS = 64 * 1024
@@ -43,6 +45,10 @@ class RawRecord(BaseModel):
     guid: str | None = None
     guid_is_permalink: bool = False
     published_at: UtcDatetime | None = None
+    date_source: DateSource | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    media_urls: tuple[str, ...] = ()
     metadata: dict[str, str] = Field(default_factory=dict)
     fetched_at: UtcDatetime
 
@@ -69,6 +75,10 @@ class Article(BaseModel):
     summary: str | None = None
     body: str
     published_at: UtcDatetime | None = None
+    date_source: DateSource | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    media_urls: tuple[str, ...] = ()
     ingested_at: UtcDatetime
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
     word_count: int = Field(ge=0)
