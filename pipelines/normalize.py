@@ -13,9 +13,9 @@ from pydantic import ValidationError
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from pipelines.language import detect_language
-from pipelines.urls import canonical_url
 from schemas.errors import BadRecordError
-from schemas.ids import article_id_from_content, article_id_from_url, content_hash
+from schemas.identity import record_canonical_url, record_id
+from schemas.ids import content_hash
 from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord
 from schemas.text import clean_line, clean_text, count_words, first_sentence, html_to_text
 
@@ -25,15 +25,6 @@ DEAD_LETTERS = "dead_letters"
 
 def _to_text(value: str, html: bool) -> str:
     return html_to_text(value) if html else clean_text(value)
-
-
-def _canonical_or_none(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return canonical_url(url)
-    except ValueError as exc:
-        raise BadRecordError(f"bad article URL: {exc}") from exc
 
 
 def normalize_record(raw: RawRecord, *, ingested_at: dt.datetime, pipeline: PipelineInfo) -> Article:
@@ -51,11 +42,9 @@ def normalize_record(raw: RawRecord, *, ingested_at: dt.datetime, pipeline: Pipe
     title = title or first_sentence(body)
     summary = _to_text(raw.summary, html) if raw.summary else None
 
-    canonical = _canonical_or_none(raw.url)
-    if raw.guid and raw.guid_is_permalink:
-        canonical = _canonical_or_none(raw.guid) or canonical
     hash_hex = content_hash(body or title)
-    article_id = article_id_from_url(canonical) if canonical else article_id_from_content(hash_hex)
+    canonical = record_canonical_url(raw)
+    article_id = record_id(raw, body or title)
 
     return Article(
         id=article_id,

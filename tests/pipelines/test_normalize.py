@@ -14,7 +14,7 @@ from connectors.seedio import parse_seed
 from pipelines.language import detect_language
 from pipelines.normalize import Normalize, normalize_record
 from schemas.errors import BadRecordError
-from schemas.ids import article_id_from_content, article_id_from_url, content_hash
+from schemas.ids import article_id_from_content, article_id_from_url, content_hash, stable_id
 from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord, Source
 from schemas.text import first_sentence
 
@@ -232,13 +232,22 @@ def test_permalink_guid_without_url():
     assert article.url is None
 
 
-def test_guid_that_is_not_a_permalink_is_ignored():
+def test_guid_that_is_not_a_permalink_identifies_the_item_within_its_feed():
+    # A stable GUID outranks the link (links gain tracking parameters, GUIDs are meant as identity).
     with_url = normalize(raw(url="https://example.com/a", guid="tag:example.com,2024:1"))
     assert with_url.canonical_url == "https://example.com/a"
-    assert with_url.id == article_id_from_url("https://example.com/a")
+    assert with_url.id == stable_id("guid", "https://example.com/rss\x00tag:example.com,2024:1")
     without_url = normalize(raw(guid="https://example.com/perma/3", guid_is_permalink=False))
     assert without_url.canonical_url is None
-    assert without_url.id == article_id_from_content(without_url.content_hash)
+    assert without_url.id == stable_id("guid", "https://example.com/rss\x00https://example.com/perma/3")
+
+
+def test_feed_item_without_guid_or_link_is_identified_by_title_and_date():
+    when = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    a = normalize(raw(title="Talks resume", published_at=when, date_source="published"))
+    b = normalize(raw(title="Talks  resume!", published_at=when, date_source="published", body="Other text."))
+    assert a.id == b.id
+    assert a.id != normalize(raw(title="Talks resume", published_at=when + dt.timedelta(days=1))).id
 
 
 def test_passes_through_metadata_fields():
@@ -282,7 +291,7 @@ def test_empty_record_is_rejected(record):
         ),
         pytest.param(
             {"url": "https://example.com/a", "guid": "urn:uuid:1234", "guid_is_permalink": True},
-            "bad article URL: not an absolute http(s) URL: 'urn:uuid:1234'",
+            "bad permalink GUID: not an absolute http(s) URL: 'urn:uuid:1234'",
             id="permalink-guid-not-a-url",
         ),
     ],

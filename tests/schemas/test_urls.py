@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.urls import canonical_url
+from schemas.urls import canonical_url
 
 
 @pytest.mark.parametrize(
