@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from apache_beam import coders
 from pydantic import BaseModel
 
+from schemas.feeds import FeedSpec
 from schemas.records import Article, DeadLetter, RawRecord
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -48,11 +49,16 @@ class DeadLetterCoder(_PydanticJsonCoder[DeadLetter]):
     model = DeadLetter
 
 
+class FeedSpecCoder(_PydanticJsonCoder[FeedSpec]):
+    model = FeedSpec
+
+
 def register_coders() -> None:
     """Register the coders; importing this module does it, calling again is harmless."""
     coders.registry.register_coder(RawRecord, RawRecordCoder)
     coders.registry.register_coder(Article, ArticleCoder)
     coders.registry.register_coder(DeadLetter, DeadLetterCoder)
+    coders.registry.register_coder(FeedSpec, FeedSpecCoder)
 
 
 register_coders()

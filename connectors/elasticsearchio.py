@@ -29,6 +29,7 @@ from connectors.es_client import (
     raise_if_exhausted,
 )
 from connectors.es_indices import IndexNames, article_document, dead_letter_document, ensure_indices
+from connectors.es_store import ElasticsearchStore
 from connectors.progress import ProgressLog
 from connectors.store import StoreError
 from schemas.records import Article, DeadLetter
@@ -245,3 +246,8 @@ class ElasticsearchSink:
 
     def write_dead_letters(self) -> WriteDeadLettersToElasticsearch:
         return WriteDeadLettersToElasticsearch(settings=self.settings, names=self.names, retry=self.retry)
+
+    def open_state_store(self) -> ElasticsearchStore:
+        client = make_client(self.settings)
+        ensure_indices(client, self.names)
+        return ElasticsearchStore(client, self.names, location=self.settings.url)

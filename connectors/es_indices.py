@@ -75,6 +75,11 @@ class IndexNames:
         return f"{self.prefix}-deadletters-000001"
 
     @property
+    def feedstate_index(self) -> str:
+        """One small index of per-feed polling state (validators, schedule, health); no rollover."""
+        return f"{self.prefix}-feedstate"
+
+    @property
     def component_templates(self) -> tuple[str, ...]:
         return tuple(f"{self.prefix}-{suffix}" for suffix, kind, _ in _TEMPLATES if kind == "component")
 
@@ -205,7 +210,36 @@ def ensure_indices(client: Elasticsearch, names: IndexNames) -> bool:
             created |= _ensure_template(client, name, kind, body)
         for alias, first_index in names.aliases:
             created |= _ensure_write_alias(client, alias, first_index)
+        created |= _ensure_feedstate_index(client, names.feedstate_index)
     return created
+
+
+_FEEDSTATE_MAPPINGS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "feed_url": {"type": "keyword"},
+        "next_poll_at": {"type": "date"},
+        "last_polled_at": {"type": "date"},
+        "disabled": {"type": "boolean"},
+        "consecutive_failures": {"type": "integer"},
+    },
+}
+
+
+def _ensure_feedstate_index(client: Elasticsearch, index: str) -> bool:
+    if client.indices.exists(index=index):
+        return False
+    try:
+        client.indices.create(
+            index=index,
+            mappings=_FEEDSTATE_MAPPINGS,
+            settings={"number_of_shards": 1, "number_of_replicas": 0},
+        )
+    except BadRequestError as exc:
+        if exc.error == "resource_already_exists_exception":
+            return False
+        raise StoreError(f"cannot create {index}: {_reason(exc)}") from exc
+    return True
 
 
 def _alias_indices(client: Elasticsearch, alias: str) -> dict[str, bool]:
@@ -277,6 +311,9 @@ def reset_indices(client: Elasticsearch, names: IndexNames) -> list[str]:
             if indices:
                 client.indices.delete(index=indices)
                 deleted.extend(indices)
+        with contextlib.suppress(NotFoundError):
+            client.indices.delete(index=names.feedstate_index)
+            deleted.append(names.feedstate_index)
         # Index templates first: a component template in use cannot be deleted.
         for name in names.index_templates:
             with contextlib.suppress(NotFoundError):
@@ -382,8 +419,15 @@ def server_errors(location: str) -> Iterator[None]:
         yield
     except (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout) as exc:
         raise StoreError(f"cannot reach Elasticsearch at {location}: {one_line(str(exc))}") from exc
-    except (AuthenticationException, AuthorizationException) as exc:
-        raise StoreError(f"Elasticsearch at {location} refused the request: {_reason(exc)}") from exc
+    except AuthenticationException as exc:
+        raise StoreError(
+            f"Elasticsearch at {location} refused the credentials (401): {_reason(exc)}; set "
+            "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
+        ) from exc
+    except AuthorizationException as exc:
+        raise StoreError(
+            f"Elasticsearch at {location} refused the request (403, a missing privilege): {_reason(exc)}"
+        ) from exc
     except ApiError as exc:
         if exc.status_code in _UNAVAILABLE:
             raise StoreError(f"Elasticsearch at {location} is unavailable: {_reason(exc)}") from exc

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
 from connectors.es_indices import IndexNames, server_errors
+from schemas.feeds import FeedState
+from schemas.ids import stable_id
 from schemas.records import DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats
 
@@ -182,3 +185,40 @@ class ElasticsearchStore:
             size=limit,
         )
         return [DeadLetter.model_validate(hit["_source"]) for hit in hits]
+
+    # --- feed state (polling validators, schedule, health) ------------------------------------
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of `ids` already stored as articles (any index behind the alias)."""
+        if not ids:
+            return set()
+        hits = self._search(
+            self._names.articles_alias, size=len(ids), query={"ids": {"values": list(ids)}}, _source=False
+        )
+        return {str(hit["_id"]) for hit in hits}
+
+    def feed_states(self, urls: Sequence[str] | None = None) -> dict[str, FeedState]:
+        """Stored states by feed URL: those of `urls` (read by id, so real-time), or all of them."""
+        index = self._names.feedstate_index
+        with server_errors(self._location):
+            if urls is None:
+                docs = [hit["_source"] for hit in self._search(index, size=10_000, query={"match_all": {}})]
+            else:
+                found = self._client.options(ignore_status=404).mget(
+                    index=index, ids=[_state_id(url) for url in urls]
+                )
+                docs = [d["_source"] for d in found.body.get("docs", []) if d.get("found")]
+        states = (FeedState.model_validate(doc) for doc in docs)
+        return {state.feed_url: state for state in states}
+
+    def put_feed_state(self, state: FeedState) -> None:
+        with server_errors(self._location):
+            self._client.index(
+                index=self._names.feedstate_index,
+                id=_state_id(state.feed_url),
+                document=state.model_dump(mode="json"),
+            )
+
+
+def _state_id(feed_url: str) -> str:
+    return stable_id("feed", feed_url)

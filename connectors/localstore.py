@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from connectors.store import StoreError
+from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats, WriteCounts
 
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_run ON dead_letters(run_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_state (feed_url TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 
 # Title matches count more than body matches.
@@ -250,3 +252,33 @@ class LocalStore:
             (*args, limit),
         ).fetchall()
         return [DeadLetter.model_validate_json(r[0]) for r in rows]
+
+    # --- feed state (polling validators, schedule, health) ------------------------------------
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of `ids` already stored as articles."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", chunk).fetchall()
+            found.update(r[0] for r in rows)
+        return found
+
+    def feed_states(self, urls: Sequence[str] | None = None) -> dict[str, FeedState]:
+        """Stored states by feed URL: all of them, or those of `urls`."""
+        if urls is None:
+            rows = self._db.execute("SELECT doc FROM feed_state").fetchall()
+        else:
+            marks = ",".join("?" * len(urls))
+            rows = self._db.execute(
+                f"SELECT doc FROM feed_state WHERE feed_url IN ({marks})", list(urls)
+            ).fetchall()
+        states = (FeedState.model_validate_json(r[0]) for r in rows)
+        return {s.feed_url: s for s in states}
+
+    def put_feed_state(self, state: FeedState) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO feed_state(feed_url, doc) VALUES (?, ?)",
+            [(state.feed_url, state.model_dump_json())],
+        )

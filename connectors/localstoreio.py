@@ -124,3 +124,6 @@ class LocalStoreSink:
 
     def write_dead_letters(self) -> WriteDeadLettersToLocalStore:
         return WriteDeadLettersToLocalStore(path=self.path)
+
+    def open_state_store(self) -> LocalStore:
+        return LocalStore(self.path)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from schemas.feeds import FeedState
 from schemas.records import DeadLetter
 from schemas.store import SearchHit, StoreStats
 
@@ -35,6 +37,18 @@ class ArticleStore(Protocol):
     def close(self) -> None: ...
 
 
+class FeedStateStore(Protocol):
+    """Per-feed polling state, kept beside the articles so a restart resumes where it stopped."""
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]: ...
+
+    def feed_states(self, urls: Sequence[str] | None = None) -> dict[str, FeedState]: ...
+
+    def put_feed_state(self, state: FeedState) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class ArticleSink(Protocol):
     """Write side: the transforms the pipeline graph ends in.
 
@@ -45,3 +59,7 @@ class ArticleSink(Protocol):
     def write_articles(self) -> beam.PTransform[PCollection[Article], PCollection[DeadLetter]]: ...
 
     def write_dead_letters(self) -> beam.PTransform[PCollection[DeadLetter], PCollection[None]]: ...
+
+    def open_state_store(self) -> FeedStateStore:
+        """Open the feed-state side of the same store (called in a worker's setup())."""
+        ...

@@ -121,9 +121,13 @@ def _cause(exc: BaseException) -> str:
     while exc.__cause__ is not None:
         exc = exc.__cause__
     text = str(exc) or type(exc).__name__
-    causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
-    line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
-    line = " ".join(line.split())
+    if isinstance(exc, StoreError):  # already written for the user
+        line = text
+    else:
+        causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
+        line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
+    # Beam appends the step it was running; the message already says what failed.
+    line = " ".join(re.sub(r"\s*\[while running '[^']*'\]", "", line).split())
     return line if len(line) <= 300 else line[:299] + "…"
 
 

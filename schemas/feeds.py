@@ -90,7 +90,9 @@ class FeedState(BaseModel):
     last_new_items: int = Field(default=0, ge=0)
     consecutive_failures: int = Field(default=0, ge=0)
     disabled: bool = False
-    # Ids of recently seen items, newest last, bounded: a restart does not re-send what was sent.
+    # Ids of the items the last successful poll emitted. The next poll sends its validators only
+    # when the store has all of them, so a crash before they were written costs a full fetch,
+    # never a missed item.
     seen_ids: tuple[str, ...] = ()
 
     @model_validator(mode="after")

@@ -300,10 +300,6 @@ def probe(url: str, wait: str = "", auth: Auth = None) -> tuple[int | None, Stat
         return None, None
 
 
-def health(url: str, wait: str = "", auth: Auth = None) -> State | None:
-    return probe(url, wait, auth)[1]
-
-
 def tail_log(node: Path, n: int = 30) -> str:
     # stdout.log is new on each start and also holds what ES prints before its logger is up.
     try:

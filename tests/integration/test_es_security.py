@@ -1,0 +1,214 @@
+"""The `wirewatch` command against an Elasticsearch with security on (basic auth, file realm).
+
+A separate node (`local_es.py start --name secure --security`) runs beside the one `make test`
+starts, so the default node stays open. Its password is random per module and reaches the node
+only through $LOCAL_ES_PASSWORD.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import pathlib
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.conftest import REPO, SEEDS
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LOCAL_ES = REPO / "deploy" / "elasticsearch" / "local_es.py"
+WIREWATCH = str(pathlib.Path(sys.executable).parent / "wirewatch")
+NODE = "secure"
+USER = "wirewatch-test"
+PREFIX = "test-sec"
+# local_es.py's own one-line errors when a prerequisite is absent: the only reasons to skip.
+MISSING_TOOLS = ("mvn not found on PATH", "no JDK >= ")
+LOCK_WAIT_S = 900.0
+
+
+@dataclass(frozen=True)
+class SecureNode:
+    url: str
+    password: str
+    start_s: float  # wall clock of `local_es.py start`, provisioning and user setup included
+
+
+def _local_es(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ELASTICSEARCH_URL"}
+    return subprocess.run(
+        [sys.executable, str(LOCAL_ES), *args, "--name", NODE],
+        env={**env, "LOCAL_ES_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@contextlib.contextmanager
+def _node_lock() -> Iterator[None]:
+    """Hold the node's name for this session: two test sessions on one machine (say, two `make
+    test` runs) would otherwise stop, or re-password, each other's node half-way."""
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    path = cache / "wirewatch" / "elasticsearch" / f"node-{NODE}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another test session held {path} for {LOCK_WAIT_S:.0f}s")
+                time.sleep(0.5)
+        yield  # closing the file releases the lock, also if this process dies
+
+
+@pytest.fixture(scope="module")
+def secure_node() -> Iterator[SecureNode]:
+    with _node_lock():
+        yield from _secure_node()
+
+
+def _secure_node() -> Iterator[SecureNode]:
+    password = secrets.token_urlsafe(24)
+    # Under the lock, a node of this name is a leftover of a session that died before its
+    # teardown; its password is lost, and `start` would refuse to reuse it.
+    _local_es("stop", password=password)
+    try:
+        t0 = time.monotonic()
+        start = _local_es("start", "--security", "--user", USER, password=password)
+        elapsed = time.monotonic() - t0
+        output = start.stdout + start.stderr
+        assert password not in output, "local_es.py printed the password"
+        if start.returncode != 0:
+            missing = any(marker in start.stderr for marker in MISSING_TOOLS)
+            if missing and not os.environ.get("CI"):
+                pytest.skip(f"cannot provision Elasticsearch here: {start.stderr.strip().splitlines()[-1]}")
+            pytest.fail(f"local_es.py start --name {NODE} --security failed:\n{start.stderr}")
+        yield SecureNode(url=start.stdout.strip(), password=password, start_s=elapsed)
+    finally:
+        _local_es("stop", password=password)
+
+
+def _delete_prefix(node: SecureNode) -> None:
+    """Everything under PREFIX: the node's data outlives a stop, and the run must write afresh."""
+    client = Elasticsearch(node.url, basic_auth=(USER, node.password), request_timeout=30)
+    try:
+        quiet = client.options(ignore_status=404)
+        quiet.indices.delete(index=f"{PREFIX}-*", expand_wildcards="all")
+        for template in quiet.indices.get_index_template(name=f"{PREFIX}-*").get("index_templates", []):
+            client.indices.delete_index_template(name=template["name"])
+        for component in quiet.cluster.get_component_template(name=f"{PREFIX}-*").get(
+            "component_templates", []
+        ):
+            client.cluster.delete_component_template(name=component["name"])
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def clean_prefix(secure_node: SecureNode) -> Iterator[SecureNode]:
+    _delete_prefix(secure_node)
+    yield secure_node
+    _delete_prefix(secure_node)
+
+
+def wirewatch(
+    *args: str, cwd: pathlib.Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k != "ELASTICSEARCH_URL"}
+    # Credentials come only from the test, never from the shell that runs it.
+    for name in ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY"):
+        base.pop(name, None)
+    return subprocess.run(
+        [WIREWATCH, *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _run_args(node: SecureNode, *extra: str) -> tuple[str, ...]:
+    return ("run", "--seeds", str(SEEDS), "--es-url", node.url, "--es-index-prefix", PREFIX, "--json", *extra)
+
+
+def _credentials(password: str) -> dict[str, str]:
+    return {"ELASTICSEARCH_USERNAME": USER, "ELASTICSEARCH_PASSWORD": password}
+
+
+def _error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single `wirewatch:` line a failed run ends with (log lines may come before it)."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("wirewatch:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_run_and_search_with_basic_auth(tmp_path: pathlib.Path, clean_prefix: SecureNode):
+    node = clean_prefix
+    env = _credentials(node.password)
+    run = wirewatch(*_run_args(node), cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert (summary["written"], summary["dead_letters"]) == (2, 0)
+
+    search = wirewatch(
+        "search", "satellites", "--es-url", node.url, "--es-index-prefix", PREFIX, "--json",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert search.returncode == 0, search.stderr
+    hits = json.loads(search.stdout)
+    assert hits, "no hits for 'satellites'"
+    assert hits[0]["published_at"] == "2023-11-09T00:00:00Z"
+    assert "[[satellites]]" in hits[0]["snippet"]
+    for result in (run, search):
+        assert node.password not in result.stdout + result.stderr
+
+
+def test_run_without_credentials_fails_in_one_line(tmp_path: pathlib.Path, secure_node: SecureNode):
+    result = wirewatch(*_run_args(secure_node), cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    line = _error_line(result)
+    assert "authentication" in line.lower(), line
+    assert "refused the credentials (401)" in line, line
+    assert "ELASTICSEARCH_USERNAME" in line, line
+    assert secure_node.url in line
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
+def test_wrong_password_fails_without_echoing_it(
+    tmp_path: pathlib.Path, secure_node: SecureNode, verbose: bool
+):
+    wrong = "wrong-" + secrets.token_urlsafe(18)
+    extra = ("-v",) if verbose else ()
+    result = wirewatch(*_run_args(secure_node, *extra), cwd=tmp_path, env=_credentials(wrong))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    basic = base64.b64encode(f"{USER}:{wrong}".encode()).decode("ascii")
+    for form in (wrong, quote(wrong, safe=""), basic, secure_node.password):
+        assert form not in output
+    line = _error_line(result)
+    assert re.search(rf"unable to authenticate user \[{re.escape(USER)}\]", line), line
+    if verbose:
+        assert "DEBUG" in result.stderr  # the debug logs really ran, and leaked nothing
+    else:
+        assert "Traceback" not in result.stderr
