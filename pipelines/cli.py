@@ -11,11 +11,10 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from connectors.localstore import LocalStore
-from connectors.store import ArticleStore, StoreError
-from pipelines import __version__, cli_es
+from connectors.store import StoreError
+from pipelines import __version__, cli_es, cli_feeds
 from pipelines.console import print_json
-from pipelines.store_location import es_index_prefix, resolve_store_path
+from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
@@ -46,22 +45,12 @@ def _highlight(snippet: str) -> str:
     return snippet
 
 
-def _open_store(args: argparse.Namespace) -> ArticleStore:
+def _open_store(args: argparse.Namespace) -> Store:
     """Elasticsearch when --es-url or $ELASTICSEARCH_URL is set, else the embedded store."""
-    from connectors.es_client import settings_from_env  # the client library loads only when needed
-
-    settings = settings_from_env(args.es_url, os.environ)
-    if settings is not None:
-        from connectors.es_client import make_client
-        from connectors.es_indices import IndexNames
-        from connectors.es_store import ElasticsearchStore
-
-        names = IndexNames(es_index_prefix(args.es_index_prefix, os.environ))
-        return ElasticsearchStore(make_client(settings), names, location=settings.url)
-    path = resolve_store_path(args.store, os.environ)
-    if not os.path.exists(path):
-        raise UserError(f"no store at {path} yet: run `wirewatch run` first (or pass --store)")
-    return LocalStore(path)
+    try:
+        return open_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
+    except NoStoreYetError as exc:
+        raise UserError(f"no store at {exc} yet: run `wirewatch run` first (or pass --store)") from exc
 
 
 # --- run -------------------------------------------------------------------------------------
@@ -75,6 +64,7 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     check_known_flags(beam_args)
     for flag, value in (
         ("--seeds", args.seeds),
+        ("--feeds", args.feeds),
         ("--store", args.store),
         ("--es-url", args.es_url),
         ("--es-index-prefix", args.es_index_prefix),
@@ -104,6 +94,61 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     else:
         _print_summary(summary, runner, rejected)
     return EXIT_OK
+
+
+def _cmd_stream(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.options import check_known_flags
+    from pipelines.stream import run_stream
+
+    check_known_flags(beam_args)
+    beam_args += ["--feeds", args.feeds or "seeds/feeds.yaml"]
+    for flag, value in (
+        ("--store", args.store),
+        ("--es-url", args.es_url),
+        ("--es-index-prefix", args.es_index_prefix),
+    ):
+        if value:
+            beam_args += [flag, value]
+    live = sys.stderr.isatty()
+    last_logged = [0.0]
+
+    def on_status(totals: dict[str, int], elapsed: float) -> None:
+        line = _status_line(totals, elapsed)
+        if live:
+            print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
+        elif elapsed - last_logged[0] >= 30:  # a log file gets a line every 30 s, not a flood
+            last_logged[0] = elapsed
+            _log.info("%s", line)
+
+    _log.info("streaming; Ctrl-C stops after the current polls")
+    try:
+        totals = run_stream(beam_args, on_status=on_status)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (the CLI boundary: any pipeline failure → one line)
+        _log.debug("stream failed", exc_info=True)
+        print(f"\nwirewatch: stream failed: {_cause(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    if live:
+        print(file=sys.stderr)
+    if args.json:
+        print_json(totals)
+    else:
+        print(f"stopped: {_status_line(totals, None)}")
+    return EXIT_OK
+
+
+def _status_line(totals: dict[str, int], elapsed: float | None) -> str:
+    parts = [
+        f"polls {totals.get('feeds_polled', 0)}",
+        f"unchanged {totals.get('feeds_not_modified', 0)}",
+        f"errors {totals.get('feeds_failed', 0)}",
+        f"new items {totals.get('records_read', 0)}",
+        f"written {totals.get('articles_written', 0)}",
+        f"dead letters {totals.get('dead_letters', 0)}",
+    ]
+    prefix = f"[{int(elapsed) // 60:d}:{int(elapsed) % 60:02d}] " if elapsed is not None else ""
+    return prefix + ", ".join(parts)
 
 
 def _flag_value(argv: Sequence[str], name: str) -> str | None:
@@ -269,7 +314,12 @@ def _parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help_text, description=help_text, parents=[common])
 
     run_cmd = command("run", "Run the batch pipeline (any Beam flag, e.g. --runner, is passed on).")
-    run_cmd.add_argument("--seeds", help="seed folder, glob or file (default: ./seeds/)")
+    run_cmd.add_argument(
+        "--seeds", help="seed folder, glob or file (default: ./seeds/ unless --feeds is given)"
+    )
+    run_cmd.add_argument("--feeds", help="also fetch every enabled feed of this catalog once")
+    stream_cmd = command("stream", "Poll the feeds continuously until Ctrl-C (Beam flags are passed on).")
+    stream_cmd.add_argument("--feeds", help="feed catalog (default: seeds/feeds.yaml)")
     search = command("search", "Full-text search, best matches first.")
     search.add_argument("query", help='words, or FTS5 syntax: "north korea" AND satellite*')
     search.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
@@ -280,6 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     dead.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     dead.add_argument("--run", help="only those of this run id")
     cli_es.add_parser(commands, common)
+    cli_feeds.add_parser(commands, common)
     return parser
 
 
@@ -289,6 +340,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stats": _cmd_stats,
     "deadletters": _cmd_deadletters,
     "es": cli_es.run_es,
+    "feeds": cli_feeds.run_feeds,
 }
 
 
@@ -318,11 +370,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     _configure_logging(args.verbose, args.quiet)
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "stream"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "run":
             return _cmd_run(args, list(extra))
+        if args.command == "stream":
+            return _cmd_stream(args, list(extra))
         return _COMMANDS[args.command](args)
     except (UserError, ConfigError, StoreError) as exc:
         print(f"wirewatch: {exc}", file=sys.stderr)

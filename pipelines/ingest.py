@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
@@ -16,13 +16,15 @@ from pydantic import BaseModel, Field
 from connectors import counters
 from connectors.elasticsearchio import ElasticsearchSink
 from connectors.es_indices import IndexNames
+from connectors.feed_schedule import ScheduleBounds
 from connectors.localstore import LocalStore
 from connectors.localstoreio import LocalStoreSink
+from connectors.rssio import PollFeeds, ReadFeeds
 from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config
-from schemas.records import Article, DeadLetter, PipelineInfo
+from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord
 from schemas.types import FROZEN
 
 
@@ -39,6 +41,16 @@ class RunSummary(BaseModel):
     written: int = Field(ge=0)
     dead_letters: int = Field(ge=0)
     elapsed_s: float = Field(ge=0)
+
+
+class SourceResult(Protocol):
+    """What every source transform returns: records, and the inputs it could not read."""
+
+    @property
+    def records(self) -> PCollection[RawRecord]: ...
+
+    @property
+    def dead_letters(self) -> PCollection[DeadLetter]: ...
 
 
 class IngestOutputs(NamedTuple):
@@ -61,13 +73,55 @@ def store_location(config: IngestConfig) -> str:
     return config.store_path
 
 
-def build(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | None = None) -> IngestOutputs:
-    """Wire the batch graph onto `pipeline`; tests call this with a TestPipeline."""
-    sink = sink or sink_for(config)
-    seeds = pipeline | "ReadSeedFiles" >> ReadSeedFiles(
-        pattern=config.seeds, max_bytes=config.max_seed_bytes, run_id=config.run_id
+def schedule_bounds(config: IngestConfig) -> ScheduleBounds:
+    """--poll-interval sets the default; the floor follows it down so short test intervals work."""
+    interval = config.poll_interval_s
+    return ScheduleBounds(
+        default_interval_s=interval, min_interval_s=min(interval, ScheduleBounds().min_interval_s)
     )
-    normalized = seeds.records | "Normalize" >> Normalize(
+
+
+def _batch_sources(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink) -> list[SourceResult]:
+    sources: list[SourceResult] = []
+    if config.seeds is not None:
+        sources.append(
+            pipeline
+            | "ReadSeedFiles"
+            >> ReadSeedFiles(pattern=config.seeds, max_bytes=config.max_seed_bytes, run_id=config.run_id)
+        )
+    if config.feeds:
+        sources.append(
+            pipeline
+            | "ReadFeeds"
+            >> ReadFeeds(feeds=config.feeds, sink=sink, run_id=config.run_id, bounds=schedule_bounds(config))
+        )
+    return sources
+
+
+def _stream_sources(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink) -> list[SourceResult]:
+    return [
+        pipeline
+        | "PollFeeds"
+        >> PollFeeds(
+            feeds=config.feeds,
+            sink=sink,
+            run_id=config.run_id,
+            start=config.started_at,
+            tick_s=config.poll_tick_s,
+            bounds=schedule_bounds(config),
+        )
+    ]
+
+
+def build(
+    pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | None = None, *, streaming: bool = False
+) -> IngestOutputs:
+    """Wire the graph onto `pipeline`: bounded reads for `run`, feed polling for `stream`; every
+    transform after the sources is shared. Tests call this with a TestPipeline."""
+    sink = sink or sink_for(config)
+    sources = _stream_sources(pipeline, config, sink) if streaming else _batch_sources(pipeline, config, sink)
+    records = [s.records for s in sources] | "FlattenSources" >> beam.Flatten()
+    normalized = records | "Normalize" >> Normalize(
         ingested_at=config.started_at,
         pipeline=PipelineInfo(version=config.version, run_id=config.run_id),
     )
@@ -75,7 +129,7 @@ def build(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleSink | Non
     articles = normalized.articles
     refused = articles | "WriteArticles" >> sink.write_articles()
     dead_letters = (
-        seeds.dead_letters,
+        *(s.dead_letters for s in sources),
         normalized.dead_letters,
         refused,
     ) | "FlattenDeadLetters" >> beam.Flatten()

@@ -12,6 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentP
 from pydantic import BaseModel, Field
 
 from connectors.es_client import EsSettings, RetryPolicy, settings_from_env
+from connectors.feed_catalog import load_catalog
 from connectors.seedio import DEFAULT_MAX_BYTES, expand_seed_pattern, list_seed_paths
 from pipelines import __version__
 from pipelines.store_location import (
@@ -21,6 +22,7 @@ from pipelines.store_location import (
     resolve_store_path,
 )
 from schemas.errors import ConfigError
+from schemas.feeds import FeedSpec
 from schemas.types import FROZEN, NonEmptyStr, UtcDatetime
 
 DEFAULT_SEEDS = "seeds"
@@ -35,6 +37,25 @@ class WirewatchOptions(PipelineOptions):
             "--seeds",
             default=None,
             help=f"seed folder, glob or file (default: ./{DEFAULT_SEEDS}/)",
+        )
+        parser.add_argument(
+            "--feeds",
+            default=None,
+            help="feed catalog (YAML) to fetch: once with `run`, continuously with `stream`",
+        )
+        parser.add_argument(
+            "--poll-tick",
+            dest="poll_tick",
+            type=float,
+            default=10.0,
+            help="stream: how often (seconds) to look for feeds whose next poll is due",
+        )
+        parser.add_argument(
+            "--poll-interval",
+            dest="poll_interval",
+            type=int,
+            default=900,
+            help="stream: seconds between polls of a feed that sets no interval and sends no hint",
         )
         parser.add_argument(
             "--store",
@@ -75,7 +96,10 @@ class IngestConfig(BaseModel):
 
     model_config = FROZEN
 
-    seeds: NonEmptyStr
+    seeds: NonEmptyStr | None
+    feeds: tuple[FeedSpec, ...] = ()
+    poll_tick_s: float = Field(default=10.0, ge=0.5, le=3600)
+    poll_interval_s: int = Field(default=900, ge=1, le=86400)
     store_path: NonEmptyStr
     elasticsearch: EsSettings | None = None
     es_index_prefix: NonEmptyStr = DEFAULT_INDEX_PREFIX
@@ -105,8 +129,19 @@ def load_config(
     """Validate the flags into an IngestConfig; raises ConfigError with one line naming the flag."""
     env = os.environ if env is None else env
     flags = options.view_as(WirewatchOptions)
-    seeds = flags.seeds or DEFAULT_SEEDS
-    _check_seeds(seeds)
+    feeds: tuple[FeedSpec, ...] = ()
+    if flags.feeds:
+        feeds = tuple(feed for feed in load_catalog(flags.feeds).feeds if feed.enabled)
+        if not feeds:
+            raise ConfigError(f"--feeds: {flags.feeds} has no enabled feed")
+    # Seeds are the default input; with a feed catalog they are read only when asked for.
+    seeds = flags.seeds or (None if feeds else DEFAULT_SEEDS)
+    if seeds is not None:
+        _check_seeds(seeds)
+    if not 1 <= flags.poll_interval <= 86400:
+        raise ConfigError(f"--poll-interval must be between 1 and 86400 seconds, got {flags.poll_interval}")
+    if not 0.5 <= flags.poll_tick <= 3600:
+        raise ConfigError(f"--poll-tick must be between 0.5 and 3600 seconds, got {flags.poll_tick}")
     store_path = resolve_store_path(flags.store, env)
     es = settings_from_env(flags.es_url, env)
     if es is None:
@@ -125,6 +160,9 @@ def load_config(
     run_id = flags.run_id or f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     return IngestConfig(
         seeds=seeds,
+        feeds=feeds,
+        poll_tick_s=flags.poll_tick,
+        poll_interval_s=flags.poll_interval,
         store_path=store_path,
         elasticsearch=es,
         es_index_prefix=prefix,

@@ -1,0 +1,41 @@
+"""Open the store a command talks to: Elasticsearch when a URL is set, else the embedded SQLite file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Protocol
+
+from connectors.localstore import LocalStore
+from connectors.store import ArticleStore, FeedStateStore
+from pipelines.store_location import es_index_prefix, resolve_store_path
+
+
+class Store(ArticleStore, FeedStateStore, Protocol):
+    """Both stores answer searches and keep feed state."""
+
+
+class NoStoreYetError(LookupError):
+    """The embedded store file does not exist: nothing has been run yet."""
+
+
+def open_store(
+    *, es_url: str | None, store: str | None, es_prefix: str | None, env: Mapping[str, str] | None = None
+) -> Store:
+    """The store for these flags; raises NoStoreYetError for a missing embedded store file."""
+    env = os.environ if env is None else env
+    # The client library loads only when Elasticsearch is asked for.
+    from connectors.es_client import settings_from_env
+
+    settings = settings_from_env(es_url, env)
+    if settings is not None:
+        from connectors.es_client import make_client
+        from connectors.es_indices import IndexNames
+        from connectors.es_store import ElasticsearchStore
+
+        names = IndexNames(es_index_prefix(es_prefix, env))
+        return ElasticsearchStore(make_client(settings), names, location=settings.url)
+    path = resolve_store_path(store, env)
+    if not os.path.exists(path):
+        raise NoStoreYetError(path)
+    return LocalStore(path)

@@ -1,0 +1,160 @@
+"""`wirewatch stream`: the streaming graph on Prism, a live status line, and a clean stop on a signal."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    PortableOptions,
+    PrismRunnerOptions,
+    StandardOptions,
+)
+from apache_beam.runners.runner import PipelineResult, PipelineState
+
+from connectors import counters
+from connectors.localstore import LocalStore
+from pipelines.ingest import build
+from pipelines.options import IngestConfig, load_config
+from pipelines.prism import prism_binary
+from schemas.errors import ConfigError
+
+_log = logging.getLogger(__name__)
+STATUS_EVERY_S = 2.0
+
+
+def counter_totals(result: PipelineResult) -> dict[str, int]:
+    """The wirewatch counters of a running or finished pipeline."""
+    # The portable runner caches its first metrics answer; drop it to read live values.
+    if hasattr(result, "_metrics"):
+        result._metrics = None
+    totals: dict[str, int] = {}
+    query = result.metrics().query(MetricsFilter().with_namespace(counters.NAMESPACE))
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
+    return totals
+
+
+def _wants_local_prism(options: PipelineOptions) -> bool:
+    # DirectRunner hangs on an unbounded source; Prism is Beam's local streaming runner.
+    return options.view_as(StandardOptions).runner in (None, "DirectRunner", "PrismRunner")
+
+
+@contextmanager
+def _prism_job_server(binary: str) -> Iterator[str]:
+    """A Prism job server in its own session, yielding its endpoint.
+
+    Its own session keeps a terminal's Ctrl-C (sent to the whole foreground group) from killing
+    the runner before the job is cancelled; Beam's own launcher would share our group.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, f"--job_port={port}", "--serve_http=false", "--log_level=warn"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ConfigError(f"the Prism runner ({binary}) did not start")
+            time.sleep(0.1)
+        yield f"localhost:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_stream(
+    argv: Sequence[str],
+    *,
+    on_status: Callable[[dict[str, int], float], None],
+    stop: threading.Event | None = None,
+) -> dict[str, int]:
+    """Run until SIGINT/SIGTERM (or `stop` is set); call `on_status` every few seconds with the
+    counters so far. Returns the final counters."""
+    options = PipelineOptions(list(argv))
+    options.view_as(StandardOptions).streaming = True
+    config: IngestConfig = load_config(options)
+    if not config.feeds:
+        raise ConfigError("wirewatch stream polls feeds: pass --feeds CATALOG (e.g. seeds/feeds.yaml)")
+    if config.elasticsearch is None:
+        LocalStore(config.store_path).close()  # create the file and schema before workers race to
+    if not _wants_local_prism(options):
+        return _run(options, config, on_status, stop)
+    binary = options.view_as(PrismRunnerOptions).prism_location or prism_binary()
+    with _prism_job_server(binary) as endpoint:
+        options.view_as(StandardOptions).runner = "PortableRunner"
+        portable = options.view_as(PortableOptions)
+        portable.job_endpoint = endpoint
+        portable.environment_type = "LOOPBACK"
+        return _run(options, config, on_status, stop)
+
+
+def _run(
+    options: PipelineOptions,
+    config: IngestConfig,
+    on_status: Callable[[dict[str, int], float], None],
+    stop: threading.Event | None,
+) -> dict[str, int]:
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, streaming=True)
+    started = time.monotonic()
+    result = pipeline.run()
+    stop = stop or threading.Event()
+    # After run(): while it runs, Beam's job-server wrapper owns SIGINT and would kill the runner
+    # before we could cancel cleanly.
+    previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failure: list[BaseException] = []
+    waiter = threading.Thread(target=_wait, args=(result, stop, failure), daemon=True)
+    waiter.start()
+    try:
+        while not stop.wait(STATUS_EVERY_S):
+            on_status(counter_totals(result), time.monotonic() - started)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if not PipelineState.is_terminal(result.state):
+            result.cancel()
+        waiter.join(timeout=30)
+    if failure and result.state == PipelineState.FAILED:
+        raise failure[0]
+    return counter_totals(result)
+
+
+def _setter(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _log.info("stopping after %s…", signal.Signals(signum).name)
+        stop.set()
+
+    return handler
+
+
+def _wait(result: PipelineResult, stop: threading.Event, failure: list[BaseException]) -> None:
+    """wait_until_finish() once, without a duration: a second call breaks the job's gRPC stream."""
+    try:
+        result.wait_until_finish()
+    except Exception as exc:  # noqa: BLE001  (a failed or cancelled job: reported by the caller)
+        failure.append(exc)
+    stop.set()
