@@ -188,6 +188,12 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
         ("written", summary.written),
         ("dead letters", summary.dead_letters),
     ]
+    if summary.feeds_polled:
+        rows[:0] = [
+            ("feeds polled", summary.feeds_polled),
+            ("  unchanged", summary.feeds_not_modified),
+            ("  failed", summary.feeds_failed),
+        ]
     print(f"Run {summary.run_id} on {runner}")
     for label, value in rows:
         print(f"  {label:<13}{value:>8}")

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 import apache_beam as beam
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import PCollection
 from apache_beam.runners.runner import PipelineResult
@@ -24,6 +23,7 @@ from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config
+from pipelines.run_metrics import counter_totals
 from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord
 from schemas.types import FROZEN
 
@@ -40,6 +40,9 @@ class RunSummary(BaseModel):
     duplicates: int = Field(ge=0)
     written: int = Field(ge=0)
     dead_letters: int = Field(ge=0)
+    feeds_polled: int = Field(default=0, ge=0)
+    feeds_not_modified: int = Field(default=0, ge=0)
+    feeds_failed: int = Field(default=0, ge=0)
     elapsed_s: float = Field(ge=0)
 
 
@@ -139,11 +142,7 @@ def build(
 
 def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) -> RunSummary:
     """Read the run's counters back; committed values where the runner has them."""
-    totals: dict[str, int] = {}
-    query = result.metrics().query(MetricsFilter().with_namespace(counters.NAMESPACE))
-    for counter in query["counters"]:
-        value = counter.committed if counter.committed is not None else counter.attempted
-        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
+    totals = counter_totals(result)
     return RunSummary(
         run_id=config.run_id,
         store=store_location(config),
@@ -152,6 +151,9 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
         duplicates=totals.get(counters.ARTICLES_DUPLICATE, 0),
         written=totals.get(counters.ARTICLES_WRITTEN, 0),
         dead_letters=totals.get(counters.DEAD_LETTERS, 0),
+        feeds_polled=totals.get(counters.FEEDS_POLLED, 0),
+        feeds_not_modified=totals.get(counters.FEEDS_NOT_MODIFIED, 0),
+        feeds_failed=totals.get(counters.FEEDS_FAILED, 0),
         elapsed_s=round(elapsed_s, 3),
     )
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from types import FrameType
 
 import apache_beam as beam
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import (
     PipelineOptions,
     PortableOptions,
@@ -23,28 +22,15 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
-from connectors import counters
 from connectors.localstore import LocalStore
 from pipelines.ingest import build
 from pipelines.options import IngestConfig, load_config
 from pipelines.prism import prism_binary
+from pipelines.run_metrics import counter_totals
 from schemas.errors import ConfigError
 
 _log = logging.getLogger(__name__)
 STATUS_EVERY_S = 2.0
-
-
-def counter_totals(result: PipelineResult) -> dict[str, int]:
-    """The wirewatch counters of a running or finished pipeline."""
-    # The portable runner caches its first metrics answer; drop it to read live values.
-    if hasattr(result, "_metrics"):
-        result._metrics = None
-    totals: dict[str, int] = {}
-    query = result.metrics().query(MetricsFilter().with_namespace(counters.NAMESPACE))
-    for counter in query["counters"]:
-        value = counter.committed if counter.committed is not None else counter.attempted
-        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
-    return totals
 
 
 def _wants_local_prism(options: PipelineOptions) -> bool:
