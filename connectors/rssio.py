@@ -149,6 +149,7 @@ class _PollFeedFn(beam.DoFn):
         self._unchanged = Metrics.counter(counters.NAMESPACE, counters.FEEDS_NOT_MODIFIED)
         self._failed = Metrics.counter(counters.NAMESPACE, counters.FEEDS_FAILED)
         self._read = Metrics.counter(counters.NAMESPACE, counters.RECORDS_READ)
+        self._skipped = Metrics.counter(counters.NAMESPACE, "feeds_skipped_disabled")
 
     def setup(self) -> None:
         self._store = self._sink.open_state_store()
@@ -163,6 +164,7 @@ class _PollFeedFn(beam.DoFn):
         now = dt.datetime.now(dt.UTC)
         state = self._store.feed_states([feed.url]).get(feed.url)
         if state is not None and state.disabled:
+            self._skipped.inc()  # shown by `feeds list`; `wirewatch feeds enable URL` brings it back
             return
         if self._only_when_due and not is_due(state, now):
             return

@@ -24,7 +24,7 @@ from schemas.feeds import FeedCatalog, FeedSpec
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     feeds = commands.add_parser(
         "feeds",
-        help="Manage the feed catalog (list, add, remove, import, export, check).",
+        help="Manage the feed catalog (list, add, remove, enable, import, export, check).",
         description="Manage the RSS/Atom feed catalog (default seeds/feeds.yaml, or --feeds FILE).",
     )
     catalog = argparse.ArgumentParser(add_help=False)
@@ -45,6 +45,10 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     add.add_argument("--allow-private", action="store_true", help="allow a private or loopback address")
     remove = actions.add_parser("remove", help="remove a feed", parents=parents)
     remove.add_argument("url")
+    enable = actions.add_parser(
+        "enable", help="re-enable a feed disabled after repeated failures", parents=parents
+    )
+    enable.add_argument("url")
     opml_in = actions.add_parser("import", help="add the feeds of an OPML file", parents=parents)
     opml_in.add_argument("file")
     opml_out = actions.add_parser("export", help="the catalog as OPML", parents=parents)
@@ -68,6 +72,12 @@ def run_feeds(args: argparse.Namespace) -> int:
         return _list(args, catalog)
     if args.action == "add":
         return _add(args, path, catalog)
+    if args.action == "enable":
+        from pipelines.feed_check import reenable
+
+        reenable(args, catalog, args.url)
+        print(f"re-enabled {args.url}: it is polled on the next run or tick")
+        return 0
     if args.action == "remove":
         save_catalog(path, without_feed(catalog, args.url))
         print(f"removed {args.url} from {path}")

@@ -28,6 +28,25 @@ def feed_states(args: argparse.Namespace, catalog: FeedCatalog) -> dict[str, Fee
         store.close()
 
 
+def reenable(args: argparse.Namespace, catalog: FeedCatalog, url: str) -> None:
+    """Clear an auto-disabled feed's failure streak so the next poll tries it again."""
+    if url not in {feed.url for feed in catalog.feeds}:
+        raise ConfigError(f"not in the catalog: {url}")
+    try:
+        store = open_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
+    except NoStoreYetError as exc:
+        raise ConfigError(f"no store at {exc} yet: nothing to re-enable") from exc
+    try:
+        state = store.feed_states([url]).get(url)
+        if state is None:
+            raise ConfigError(f"{url} has never been polled: nothing to re-enable")
+        store.put_feed_state(
+            state.model_copy(update={"disabled": False, "consecutive_failures": 0, "next_poll_at": None})
+        )
+    finally:
+        store.close()
+
+
 def check_one(feed: FeedSpec, session: requests.Session, policy: FetchPolicy) -> dict[str, Any]:
     """Fetch and parse one feed unconditionally; the report `feeds check` prints."""
     now = dt.datetime.now(dt.UTC)
