@@ -140,6 +140,7 @@ def _rejection(
         source=article.url or article.source.file or article.id,
         occurred_at=now,
         run_id=article.pipeline.run_id,
+        record_id=article.id,
     )
 
 

@@ -197,6 +197,20 @@ class ElasticsearchStore:
         )
         return {str(hit["_id"]) for hit in hits}
 
+    def accounted_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of `ids` stored as articles or as dead letters (by their record_id)."""
+        found = self.existing_ids(ids)
+        rest = [i for i in ids if i not in found]
+        if rest:
+            hits = self._search(
+                self._names.deadletters_alias,
+                size=len(rest),
+                query={"terms": {"record_id": rest}},
+                _source=["record_id"],
+            )
+            found.update(str(hit["_source"]["record_id"]) for hit in hits)
+        return found
+
     def feed_states(self, urls: Sequence[str] | None = None) -> dict[str, FeedState]:
         """Stored states by feed URL: those of `urls` (read by id, so real-time), or all of them."""
         index = self._names.feedstate_index

@@ -70,12 +70,18 @@ class _EntryError(ValueError):
 
 
 def parse_feed(
-    data: bytes, headers: Mapping[str, str], feed: FeedSpec, *, fetched_at: dt.datetime
+    data: bytes,
+    headers: Mapping[str, str],
+    feed: FeedSpec,
+    *,
+    fetched_at: dt.datetime,
+    fetched_from: str | None = None,
 ) -> FeedParseResult:
     """Parse a fetched feed document into RawRecords.
 
     `headers` are the HTTP response headers (any case): Content-Type's charset decides the
-    encoding, Content-Location (else the feed URL) is the base for relative links.
+    encoding, Content-Location (else `fetched_from`, the URL after redirects, else the feed URL) is
+    the base for relative links.
     `fetched_at` must be timezone-aware; it is every record's `fetched_at`, and the `published_at`
     of entries without a readable date (with `date_source="fetched"`).
     """
@@ -84,7 +90,7 @@ def parse_feed(
         return FeedParseResult(records=(), entries_seen=0, feed_error="empty document")
 
     lowered = {key.lower(): value for key, value in headers.items()}
-    base = _base_url(lowered.get("content-location"), feed.url)
+    base = _base_url(lowered.get("content-location"), fetched_from or feed.url)
     decode_report: dict[str, Any] = {}
     utf8 = convert_to_utf8(lowered, data, decode_report)
     doctype = _DOCTYPE.search(utf8)

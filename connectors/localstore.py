@@ -16,7 +16,7 @@ from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats, WriteCounts
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Writers from several DirectRunner workers queue on SQLite's lock instead of failing at once.
 BUSY_TIMEOUT_MS = 60_000
 
@@ -123,13 +123,18 @@ class LocalStore:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
-            return
         # One immediate transaction: concurrent openers wait on the lock, then find the schema there.
+        # Every statement is IF NOT EXISTS, so a file from an older version gains the new tables.
         self._db.executescript(
             f"BEGIN IMMEDIATE; {_SCHEMA} "
             f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(dead_letters)")}
+        if "record_id" not in columns:  # added in schema 2
+            self._db.executescript(
+                "BEGIN IMMEDIATE; ALTER TABLE dead_letters ADD COLUMN record_id TEXT; "
+                "CREATE INDEX IF NOT EXISTS dead_letters_record ON dead_letters(record_id); COMMIT;"
+            )
 
     @property
     def location(self) -> str:
@@ -190,13 +195,14 @@ class LocalStore:
                 d.source,
                 _iso(d.occurred_at),
                 d.run_id,
+                d.record_id,
                 d.model_dump_json(),
             )
             for d in letters
         ]
         self._write(
             "INSERT OR REPLACE INTO dead_letters(id, stage, error_type, error, source, occurred_at, "
-            "run_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "run_id, record_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         return len(rows)
@@ -262,6 +268,17 @@ class LocalStore:
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", chunk).fetchall()
+            found.update(r[0] for r in rows)
+        return found
+
+    def accounted_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of `ids` stored as articles or as dead letters."""
+        found = self.existing_ids(ids)
+        rest = [i for i in ids if i not in found]
+        for start in range(0, len(rest), 500):
+            chunk = rest[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT record_id FROM dead_letters WHERE record_id IN ({marks})", chunk)
             found.update(r[0] for r in rows)
         return found
 

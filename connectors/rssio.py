@@ -57,13 +57,12 @@ def _dead_letter(
     )
 
 
-def _validators(state: FeedState | None, store: FeedStateStore) -> tuple[str | None, str | None]:
-    """ETag/Last-Modified to send, or none when the last poll's items are not all stored yet."""
-    if state is None:
-        return None, None
-    if state.seen_ids and len(store.existing_ids(list(state.seen_ids))) < len(state.seen_ids):
-        return None, None  # a crash or failure lost some of them: fetch everything again
-    return state.etag, state.last_modified
+def _unconfirmed(state: FeedState | None, store: FeedStateStore) -> set[str]:
+    """Items the previous poll emitted that the store has neither stored nor dead-lettered:
+    lost in a crash between saving the feed state and writing the items."""
+    if state is None or not state.seen_ids:
+        return set()
+    return set(state.seen_ids) - store.accounted_ids(list(state.seen_ids))
 
 
 def poll_feed(
@@ -79,15 +78,18 @@ def poll_feed(
 ) -> PollOutcome:
     """One poll of one feed: the new records, the dead letters, and the feed's next state."""
     url = state.effective_url if state else feed.url
-    etag, last_modified = _validators(state, store)
+    missing = _unconfirmed(state, store)
+    # Validators only when everything emitted last time arrived: else fetch it all again.
+    etag, last_modified = (state.etag, state.last_modified) if state and not missing else (None, None)
     result = fetch_feed(url, etag=etag, last_modified=last_modified, policy=policy, session=session)
     dead: list[DeadLetter] = []
     new_records: list[RawRecord] = []
+    new_ids: list[str] = []
     ttl = period = None
     if result.outcome == "error":
         dead.append(_dead_letter("fetch_feed", feed, result.error or "fetch failed", "", now, run_id))
     elif result.outcome == "ok":
-        parsed = parse_feed(result.body, result.headers, feed, fetched_at=now)
+        parsed = parse_feed(result.body, result.headers, feed, fetched_at=now, fetched_from=result.final_url)
         ttl, period = parsed.ttl_minutes, parsed.update_period_s
         if parsed.feed_error:
             dead.append(
@@ -112,18 +114,19 @@ def poll_feed(
         stored = store.existing_ids([i for i, _ in identified])
         new_records = [r for i, r in identified if i not in stored]
         new_ids = [i for i, _ in identified if i not in stored]
+    new_ids = new_ids if result.outcome == "ok" else []
     next_state = update_state(
         state,
         feed,
         result,
-        new_item_ids=[],
+        new_item_ids=new_ids,
         now=now,
         ttl_minutes=ttl,
         update_period_s=period,
         bounds=bounds,
     )
     if result.outcome == "ok":
-        # What this poll emitted and the store has yet to confirm (see _validators).
+        # What the store must account for before validators are trusted again (see _unconfirmed).
         next_state = next_state.model_copy(update={"seen_ids": tuple(new_ids[-MAX_SEEN_IDS:])})
     return PollOutcome(new_records, dead, next_state, result)
 

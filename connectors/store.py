@@ -40,7 +40,13 @@ class ArticleStore(Protocol):
 class FeedStateStore(Protocol):
     """Per-feed polling state, kept beside the articles so a restart resumes where it stopped."""
 
-    def existing_ids(self, ids: Sequence[str]) -> set[str]: ...
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of `ids` stored as articles."""
+        ...
+
+    def accounted_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of `ids` stored as articles or as dead letters (rejected downstream)."""
+        ...
 
     def feed_states(self, urls: Sequence[str] | None = None) -> dict[str, FeedState]: ...
 

@@ -65,7 +65,7 @@ def check_one(feed: FeedSpec, session: requests.Session, policy: FetchPolicy) ->
         "moved_to": result.permanent_redirect,
     }
     if result.outcome == "ok":
-        parsed = parse_feed(result.body, result.headers, feed, fetched_at=now)
+        parsed = parse_feed(result.body, result.headers, feed, fetched_at=now, fetched_from=result.final_url)
         report.update(
             items=len(parsed.records), entry_errors=list(parsed.entry_errors), error=parsed.feed_error
         )

@@ -90,11 +90,19 @@ class _NormalizeFn(beam.DoFn):
                     source=raw.uri,
                     occurred_at=dt.datetime.now(dt.UTC),
                     run_id=self._pipeline.run_id,
+                    record_id=_record_id_or_none(raw),
                 ),
             )
             return
         self._ok.inc()
         yield article
+
+
+def _record_id_or_none(raw: RawRecord) -> str | None:
+    try:
+        return record_id(raw)
+    except BadRecordError:
+        return None
 
 
 def _validation_reason(exc: ValidationError) -> str:

@@ -99,6 +99,9 @@ class DeadLetter(BaseModel):
     source: str | None = None
     occurred_at: UtcDatetime
     run_id: str | None = None
+    # The article id the rejected record would have had, when it could be computed: lets the feed
+    # reader tell "rejected" from "lost" (see connectors.rssio).
+    record_id: str | None = None
 
     @classmethod
     def build(
@@ -111,6 +114,7 @@ class DeadLetter(BaseModel):
         source: str | None,
         occurred_at: UtcDatetime,
         run_id: str | None = None,
+        record_id: str | None = None,
     ) -> DeadLetter:
         """Make a dead letter whose id is stable for the same input at the same stage.
 
@@ -127,6 +131,7 @@ class DeadLetter(BaseModel):
             source=source,
             occurred_at=occurred_at,
             run_id=run_id,
+            record_id=record_id,
         )
 
 
