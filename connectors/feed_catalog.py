@@ -24,7 +24,8 @@ _HEADER = (
 )
 
 
-def _validation_line(exc: ValidationError, path: str) -> str:
+def validation_line(exc: ValidationError, path: str) -> str:
+    """The first problem as `where: field: message`, the way every catalog error is shown."""
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in first["loc"])
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
@@ -49,7 +50,7 @@ def load_catalog(path: str) -> FeedCatalog:
     try:
         return FeedCatalog.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_validation_line(exc, path)) from exc
+        raise ConfigError(validation_line(exc, path)) from exc
 
 
 def catalog_yaml(catalog: FeedCatalog) -> str:
@@ -115,10 +116,14 @@ def import_opml(data: bytes) -> tuple[list[FeedSpec], list[str]]:
         if not url:
             continue  # a folder, not a feed
         name = (outline.get("title") or outline.get("text") or url).strip()
+        if not url.lower().startswith(("http://", "https://")):
+            # An OPML file may come from anyone: it must not make Wirewatch read local files.
+            skipped.append(f"outline {name!r}: only http(s) feeds are imported, got {url[:100]!r}")
+            continue
         try:
             feeds.append(FeedSpec(url=url, name=name, **_wirewatch_attributes(outline)))
         except ValidationError as exc:
-            skipped.append(_validation_line(exc, f"outline {name!r}"))
+            skipped.append(validation_line(exc, f"outline {name!r}"))
     return feeds, skipped
 
 
@@ -129,6 +134,8 @@ def _wirewatch_attributes(outline: Element) -> dict[str, Any]:
         if not key.startswith("{urn:wirewatch}"):
             continue
         name = key.removeprefix("{urn:wirewatch}")
+        if name == "allow_private":
+            continue  # reaching private addresses is the catalog owner's decision, never a file's
         if name == "tags":
             fields[name] = tuple(t for t in value.split(",") if t)
         elif name in ("state_affiliated", "enabled", "allow_private"):

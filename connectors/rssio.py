@@ -92,6 +92,8 @@ def poll_feed(
         parsed = parse_feed(result.body, result.headers, feed, fetched_at=now, fetched_from=result.final_url)
         ttl, period = parsed.ttl_minutes, parsed.update_period_s
         if parsed.feed_error:
+            # A page that is not a feed (a paywall, an error page) is a failed poll, not a quiet one.
+            result = result.model_copy(update={"outcome": "error", "error": parsed.feed_error})
             dead.append(
                 _dead_letter(
                     "parse_feed",

@@ -7,12 +7,15 @@ import os
 import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 from connectors.feed_catalog import (
     DEFAULT_CATALOG,
     export_opml,
     import_opml,
     load_catalog,
     save_catalog,
+    validation_line,
     with_feeds,
     without_feed,
 )
@@ -67,7 +70,8 @@ def run_feeds(args: argparse.Namespace) -> int:
     path = catalog_path(args)
     if args.action == "import":
         return _import(args, path)
-    catalog = load_catalog(path)
+    # `add` may start a new catalog; every other action needs one.
+    catalog = FeedCatalog() if args.action == "add" and not os.path.exists(path) else load_catalog(path)
     if args.action == "list":
         return _list(args, catalog)
     if args.action == "add":
@@ -149,8 +153,8 @@ def _add(args: argparse.Namespace, path: str, catalog: FeedCatalog) -> int:
     }
     try:
         feed = FeedSpec.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValueError as exc:
-        raise ConfigError(f"feeds add: {' '.join(str(exc).split())}") from exc
+    except ValidationError as exc:
+        raise ConfigError(validation_line(exc, "feeds add")) from exc
     updated, added = with_feeds(catalog, [feed])
     if not added:
         raise ConfigError(f"{args.url} is already in {path}")

@@ -278,10 +278,7 @@ def test_a_feed_reader_export_imports_its_feeds_at_any_depth():
     catalog, added = with_feeds(FeedCatalog(), feeds)
     assert catalog.feeds == expected
     assert added == [f.url for f in expected]
-    assert skipped == [
-        "outline 'Broken export': url: Value error, must be an http(s) URL, a file:// URL or an absolute "
-        "path, got 'rss.xml'"
-    ]
+    assert skipped == ["outline 'Broken export': only http(s) feeds are imported, got 'rss.xml'"]
 
 
 def test_bad_wirewatch_fields_skip_the_outline_with_a_reason():
@@ -301,10 +298,32 @@ def test_bad_wirewatch_fields_skip_the_outline_with_a_reason():
     ]
 
 
+# What OPML carries between feed readers: web feeds. Local files and private-address permission
+# stay with the catalog's owner (an imported OPML file could come from anyone).
+PORTABLE = FeedCatalog(
+    feeds=tuple(
+        feed.model_copy(update={"allow_private": False}) for feed in FULL.feeds if feed.url.startswith("http")
+    )
+)
+
+
 def test_export_then_import_gives_the_same_catalog():
-    data = export_opml(FULL)
+    data = export_opml(PORTABLE)
     feeds, skipped = import_opml(data)
-    assert (tuple(feeds), skipped) == (FULL.feeds, [])
+    assert (tuple(feeds), skipped) == (PORTABLE.feeds, [])
+
+
+def test_import_refuses_local_files_and_private_address_permission():
+    feeds, skipped = import_opml(export_opml(FULL))
+    assert tuple(feeds) == PORTABLE.feeds
+    assert skipped == [
+        "outline 'Local file': only http(s) feeds are imported, got 'file:///srv/feeds/local.xml'",
+        "outline 'Absolute path': only http(s) feeds are imported, got '/srv/feeds/abs.xml'",
+    ]
+
+
+def test_export_keeps_wirewatch_fields_as_ww_attributes():
+    data = export_opml(FULL)
     text = data.decode("utf-8")
     assert text.startswith(
         '<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0" xmlns:ww="urn:wirewatch">'
@@ -319,7 +338,7 @@ def test_export_then_import_gives_the_same_catalog():
 
 def test_an_exported_catalog_reimports_after_a_save_and_load(tmp_path: pathlib.Path):
     path = str(tmp_path / "feeds.yaml")
-    save_catalog(path, FULL)
+    save_catalog(path, PORTABLE)
     feeds, _ = import_opml(export_opml(load_catalog(path)))
     restored = str(tmp_path / "restored.yaml")
     save_catalog(restored, with_feeds(FeedCatalog(), feeds)[0])

@@ -636,6 +636,9 @@ def test_a_page_that_is_not_a_feed_is_one_parse_feed_dead_letter_with_the_body(s
         page.decode(),
     )
     assert letter.error.startswith("not an RSS/Atom feed (an HTML page)")
+    # A paywall or error page is a failed poll: it counts toward backoff and shows in `feeds list`.
+    assert (outcome.state.consecutive_failures, outcome.state.last_error) == (1, letter.error)
+    assert outcome.state.etag is None
 
 
 # --- ReadFeeds on a TestPipeline ---------------------------------------------------------------
