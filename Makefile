@@ -74,7 +74,8 @@ test: lint
 
 # Benchmarks write their figures under benchmarks/results/.
 bench: install
-	$(call with_es,$(BIN)/python benchmarks/bench_es.py)
+	$(BIN)/python benchmarks/bench_parse.py
+	$(call with_es,$(BIN)/python benchmarks/bench_es.py && $(BIN)/python benchmarks/bench_stream.py)
 
 es-start:
 	$(ES_LOCAL) start
