@@ -120,7 +120,7 @@ def _cmd_stream(args: argparse.Namespace, beam_args: list[str]) -> int:
             last_logged[0] = elapsed
             _log.info("%s", line)
 
-    _log.info("streaming; Ctrl-C stops after the current polls")
+    _log.info("streaming; Ctrl-C stops (items in flight are fetched again on the next start)")
     try:
         totals = run_stream(beam_args, on_status=on_status)
     except ConfigError:

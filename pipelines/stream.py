@@ -49,7 +49,15 @@ def _prism_job_server(binary: str) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [binary, f"--job_port={port}", "--serve_http=false", "--log_level=warn"],
+        # Idle shutdown: if this process dies hard (SIGKILL, OOM), Prism exits on its own once the
+        # job is gone instead of lingering as an orphan holding its port.
+        [
+            binary,
+            f"--job_port={port}",
+            "--serve_http=false",
+            "--log_level=warn",
+            "--idle_shutdown_timeout=10s",
+        ],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -87,40 +95,53 @@ def run_stream(
         raise ConfigError("wirewatch stream polls feeds: pass --feeds CATALOG (e.g. seeds/feeds.yaml)")
     if config.elasticsearch is None:
         LocalStore(config.store_path).close()  # create the file and schema before workers race to
+    stop = stop or threading.Event()
     if not _wants_local_prism(options):
-        return _run(options, config, on_status, stop)
+        # Other runners start their job server inside run(), which owns SIGINT until it returns.
+        return _run(options, config, on_status, stop, handle_signals_after_run=True)
     binary = options.view_as(PrismRunnerOptions).prism_location or prism_binary()
-    with _prism_job_server(binary) as endpoint:
+    # Our own job server: signals are ours from before it starts, so a SIGTERM during start-up
+    # still stops it (a service manager sends SIGTERM whenever it likes).
+    with _signals_set(stop), _prism_job_server(binary) as endpoint:
         options.view_as(StandardOptions).runner = "PortableRunner"
         portable = options.view_as(PortableOptions)
         portable.job_endpoint = endpoint
         portable.environment_type = "LOOPBACK"
-        return _run(options, config, on_status, stop)
+        return _run(options, config, on_status, stop, handle_signals_after_run=False)
+
+
+@contextmanager
+def _signals_set(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` instead of killing the process, for the duration."""
+    previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(
     options: PipelineOptions,
     config: IngestConfig,
     on_status: Callable[[dict[str, int], float], None],
-    stop: threading.Event | None,
+    stop: threading.Event,
+    *,
+    handle_signals_after_run: bool,
 ) -> dict[str, int]:
     pipeline = beam.Pipeline(options=options)
     build(pipeline, config, streaming=True)
     started = time.monotonic()
     result = pipeline.run()
-    stop = stop or threading.Event()
-    # After run(): while it runs, Beam's job-server wrapper owns SIGINT and would kill the runner
-    # before we could cancel cleanly.
-    previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     failure: list[BaseException] = []
     waiter = threading.Thread(target=_wait, args=(result, stop, failure), daemon=True)
     waiter.start()
+    signals = _signals_set(stop) if handle_signals_after_run else contextlib.nullcontext()
     try:
-        while not stop.wait(STATUS_EVERY_S):
-            on_status(counter_totals(result), time.monotonic() - started)
+        with signals:
+            while not stop.wait(STATUS_EVERY_S):
+                on_status(counter_totals(result), time.monotonic() - started)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if not PipelineState.is_terminal(result.state):
             result.cancel()
         waiter.join(timeout=30)
