@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     source TEXT,
     occurred_at TEXT NOT NULL,
     run_id TEXT,
+    record_id TEXT,
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_run ON dead_letters(run_id);
@@ -129,12 +130,21 @@ class LocalStore:
             f"BEGIN IMMEDIATE; {_SCHEMA} "
             f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
         )
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(dead_letters)")}
-        if "record_id" not in columns:  # added in schema 2
-            self._db.executescript(
-                "BEGIN IMMEDIATE; ALTER TABLE dead_letters ADD COLUMN record_id TEXT; "
-                "CREATE INDEX IF NOT EXISTS dead_letters_record ON dead_letters(record_id); COMMIT;"
-            )
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a file from schema 1 up to date; under the write lock, so concurrent openers
+        cannot both add the same column."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(dead_letters)")}
+            if "record_id" not in columns:
+                self._db.execute("ALTER TABLE dead_letters ADD COLUMN record_id TEXT")
+            self._db.execute("CREATE INDEX IF NOT EXISTS dead_letters_record ON dead_letters(record_id)")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     @property
     def location(self) -> str:

@@ -24,7 +24,8 @@ from connectors.feed_parse import MAX_ENTRIES, REFUSED_ENTITIES, FeedParseResult
 from schemas.feeds import FeedSpec
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_FEEDS = REPO.parent / "shared" / "data" / "feeds"
+# The project convention is ../shared/data beside the checkout; a clone elsewhere can point at it.
+SHARED_FEEDS = Path(os.environ.get("WIREWATCH_SHARED_DATA") or REPO.parent / "shared" / "data") / "feeds"
 NEWS = SHARED_FEEDS / "news"
 MISC = SHARED_FEEDS / "misc"
 FETCHED_AT = dt.datetime(2026, 2, 17, 12, 0, tzinfo=dt.UTC)

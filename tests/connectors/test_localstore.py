@@ -124,3 +124,30 @@ def test_several_processes_can_write_at_once(tmp_path: pathlib.Path):
     assert store.stats().articles == 700
     assert len(store.search("synthetic", limit=1000)) == 700
     store.close()
+
+
+def test_a_store_from_schema_1_gains_the_record_id_column(tmp_path: pathlib.Path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE dead_letters (id TEXT PRIMARY KEY, stage TEXT NOT NULL, error_type TEXT NOT NULL, "
+        "error TEXT NOT NULL, source TEXT, occurred_at TEXT NOT NULL, run_id TEXT, doc TEXT NOT NULL);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+    )
+    old.close()
+    store = LocalStore(str(path))
+    letter = DeadLetter.build(
+        stage="normalize",
+        error="no text",
+        error_type="BadRecordError",
+        payload="{}",
+        source="x",
+        occurred_at=RUN_AT,
+        record_id="a" * 32,
+    )
+    store.write_dead_letters([letter])
+    assert store.accounted_ids(["a" * 32, "b" * 32]) == {"a" * 32}
+    store.close()
