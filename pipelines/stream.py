@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +40,13 @@ def _wants_local_prism(options: PipelineOptions) -> bool:
     return options.view_as(StandardOptions).runner in (None, "DirectRunner", "PrismRunner")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGTERM when we die, even by SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @contextmanager
 def _prism_job_server(binary: str) -> Iterator[str]:
     """A Prism job server in its own session, yielding its endpoint.
@@ -61,6 +70,7 @@ def _prism_job_server(binary: str) -> Iterator[str]:
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     try:
         deadline = time.monotonic() + 30

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pathlib
+from collections.abc import Iterator
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from connectors.seedio import parse_seed
 from pipelines.normalize import normalize_record
@@ -30,3 +33,28 @@ def seed_articles(folder: pathlib.Path = SEEDS) -> list[Article]:
 @pytest.fixture
 def articles() -> list[Article]:
     return seed_articles()
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    url = os.environ.get("ELASTICSEARCH_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but ELASTICSEARCH_URL is not: `make test` starts Elasticsearch")
+        pytest.skip("no ELASTICSEARCH_URL: run `make test` (it starts a local Elasticsearch)")
+    client = Elasticsearch(url, request_timeout=10)
+    try:
+        client.cluster.health(wait_for_status="yellow", timeout="30s")
+    except Exception as exc:  # noqa: BLE001  (any failure here means "no usable server")
+        pytest.fail(f"Elasticsearch at {url} is not usable: {exc}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture(scope="module")
+def es(es_url: str) -> Iterator[Elasticsearch]:
+    """A client for the test Elasticsearch (see es_url: in CI a missing server fails the test)."""
+    client = Elasticsearch(es_url, request_timeout=30)
+    yield client
+    client.close()

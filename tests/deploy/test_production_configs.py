@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import pathlib
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import Elasticsearch
 
 from connectors.es_indices import IndexNames, load_templates
 
@@ -142,23 +139,6 @@ def test_the_data_stream_template_does_not_collide_with_the_alias_layout():
 
 
 # --- against a real node ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def es() -> Iterator[Elasticsearch]:
-    url = os.environ.get("ELASTICSEARCH_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but ELASTICSEARCH_URL is not: `make test` starts Elasticsearch")
-        pytest.skip("no ELASTICSEARCH_URL: run `make test` (it starts a local Elasticsearch)")
-    client = Elasticsearch(url, request_timeout=30)
-    try:
-        client.cluster.health(wait_for_status="yellow", timeout="30s")
-    except (ApiError, TransportError) as exc:
-        client.close()
-        pytest.fail(f"Elasticsearch at {url} is not usable: {exc}")
-    yield client
-    client.close()
 
 
 @pytest.mark.integration

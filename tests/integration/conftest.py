@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
-
-
-@pytest.fixture(scope="session")
-def es_url() -> str:
-    url = os.environ.get("ELASTICSEARCH_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but ELASTICSEARCH_URL is not: `make test` starts Elasticsearch")
-        pytest.skip("no ELASTICSEARCH_URL: run `make test` (it starts a local Elasticsearch)")
-    client = Elasticsearch(url, request_timeout=10)
-    try:
-        client.cluster.health(wait_for_status="yellow", timeout="30s")
-    except Exception as exc:  # noqa: BLE001  (any failure here means "no usable server")
-        pytest.fail(f"Elasticsearch at {url} is not usable: {exc}")
-    finally:
-        client.close()
-    return url
 
 
 @pytest.fixture

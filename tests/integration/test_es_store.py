@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,8 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import pytest
-from elastic_transport import TransportError
-from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from connectors.es_indices import (
     IndexNames,
@@ -30,24 +28,6 @@ from schemas.records import Article, DeadLetter, Source
 from tests.conftest import RUN_AT, seed_articles
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def es() -> Iterator[Elasticsearch]:
-    """A client for $ELASTICSEARCH_URL; without one the tests skip, unless CI is set: then they fail."""
-    url = os.environ.get("ELASTICSEARCH_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but ELASTICSEARCH_URL is not: `make test` starts Elasticsearch")
-        pytest.skip("no ELASTICSEARCH_URL: run `make test` (it starts a local Elasticsearch)")
-    client = Elasticsearch(url, request_timeout=30)
-    try:
-        client.cluster.health(wait_for_status="yellow", timeout="30s")
-    except (ApiError, TransportError) as exc:
-        client.close()
-        pytest.fail(f"Elasticsearch at {url} is not usable: {exc}")
-    yield client
-    client.close()
 
 
 def _delete_everything_under(client: Elasticsearch, prefix: str) -> None:
