@@ -18,7 +18,7 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install dev lint test unit bench clean lock es-start es-stop
+.PHONY: help run install dev lint test unit bench clean lock es-start es-stop prism
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
@@ -69,8 +69,12 @@ define with_es
 	ELASTICSEARCH_URL=$$($(ES_LOCAL) url) $(1)
 endef
 
-test: lint
+test: lint prism
 	$(call with_es,$(BIN)/pytest)
+
+# Beam's streaming runner, built once with Go and cached (so no test waits for a build).
+prism: install
+	@$(BIN)/python -c "from pipelines.prism import prism_binary; print('prism:', prism_binary())"
 
 # Benchmarks write their figures under benchmarks/results/.
 bench: install
