@@ -174,7 +174,27 @@ def _check(batch_size: int, max_batch_bytes: int) -> None:
         raise ValueError(f"max_batch_bytes must be between 64 KiB and 100 MiB, got {max_batch_bytes}")
 
 
-class WriteToElasticsearch(beam.PTransform[PCollection[Article], PCollection[DeadLetter]]):
+class _BulkSink:
+    """The checked, keyword-only constructor both sinks share."""
+
+    _fn_class: type[_EsWriteFn]
+
+    def __init__(
+        self,
+        *,
+        settings: EsSettings,
+        names: IndexNames,
+        retry: RetryPolicy | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    ) -> None:
+        super().__init__()
+        _check(batch_size, max_batch_bytes)
+        self._fn = self._fn_class(settings, names, retry or RetryPolicy(), max_batch_bytes)
+        self._batch_size = batch_size
+
+
+class WriteToElasticsearch(_BulkSink, beam.PTransform[PCollection[Article], PCollection[DeadLetter]]):
     """Writes articles to the articles alias with `create` and their deterministic ids.
 
     Bounded or unbounded. At-least-once attempts, exactly-once documents: a 409 on create means
@@ -185,19 +205,7 @@ class WriteToElasticsearch(beam.PTransform[PCollection[Article], PCollection[Dea
     ``articles_written``, ``articles_duplicate``, ``es_rejected``.
     """
 
-    def __init__(
-        self,
-        *,
-        settings: EsSettings,
-        names: IndexNames,
-        retry: RetryPolicy | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-    ) -> None:
-        super().__init__()
-        _check(batch_size, max_batch_bytes)
-        self._fn = _WriteArticlesFn(settings, names, retry or RetryPolicy(), max_batch_bytes)
-        self._batch_size = batch_size
+    _fn_class = _WriteArticlesFn
 
     def expand(self, articles: PCollection[Article]) -> PCollection[DeadLetter]:
         rejected: PCollection[DeadLetter] = (
@@ -208,24 +216,12 @@ class WriteToElasticsearch(beam.PTransform[PCollection[Article], PCollection[Dea
         return rejected
 
 
-class WriteDeadLettersToElasticsearch(beam.PTransform[PCollection[DeadLetter], PCollection[None]]):
+class WriteDeadLettersToElasticsearch(_BulkSink, beam.PTransform[PCollection[DeadLetter], PCollection[None]]):
     """Writes dead letters to the dead-letter alias (`index` by id: the same input rejected again
     replaces its dead letter). Same retry bound as the article sink; a refused dead letter fails
     the bundle. Metric: ``dead_letters``."""
 
-    def __init__(
-        self,
-        *,
-        settings: EsSettings,
-        names: IndexNames,
-        retry: RetryPolicy | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-    ) -> None:
-        super().__init__()
-        _check(batch_size, max_batch_bytes)
-        self._fn = _WriteDeadLettersFn(settings, names, retry or RetryPolicy(), max_batch_bytes)
-        self._batch_size = batch_size
+    _fn_class = _WriteDeadLettersFn
 
     def expand(self, letters: PCollection[DeadLetter]) -> PCollection[None]:
         done: PCollection[None] = (

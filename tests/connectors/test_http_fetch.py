@@ -6,7 +6,6 @@ import gzip
 import ipaddress
 import socket
 import tracemalloc
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,21 +29,6 @@ FEED = (
 )
 FEED_2 = FEED.replace(b"</channel>", b"<item><guid>2</guid></item></channel>")
 LOCAL = FetchPolicy(allow_private=True, timeout_s=5.0)
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy set on the machine would swallow requests meant for the local server."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as running:
-        yield running
 
 
 def fields(result: FetchResult) -> dict[str, object]:

@@ -43,7 +43,6 @@ BOUNDS = ScheduleBounds(
     max_backoff_s=3600,
     disable_after_failures=3,
 )
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 A1 = ("a1", "Parliament passes the budget")
 A2 = ("a2", "Floods close the northern highway")
@@ -131,20 +130,6 @@ def dead_letter_fields(letter: DeadLetter) -> tuple[str, str, str, str, str | No
         letter.occurred_at,
         letter.run_id,
     )
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy set on the machine would swallow requests meant for the local server."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as running:
-        yield running
 
 
 @pytest.fixture
