@@ -34,6 +34,7 @@ import requests
 import urllib3
 from pydantic import BaseModel, Field
 
+from connectors.files import FileTooLargeError, read_at_most
 from pipelines import __version__
 from schemas.records import one_line
 from schemas.types import FROZEN
@@ -273,13 +274,11 @@ def _local_path(url: str) -> str | None:
 
 def _read_file(path: str, max_bytes: int) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        return read_at_most(path, max_bytes)
     except OSError as exc:
         raise _Failure(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > max_bytes:
-        raise _Failure(f"file larger than {max_bytes} bytes")
-    return data
+    except FileTooLargeError as exc:
+        raise _Failure(f"file {exc}") from exc
 
 
 # --- HTTP --------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from apache_beam.pvalue import PBegin, PCollection, TaggedOutput
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
+from connectors.files import FileTooLargeError, read_at_most
 from schemas.errors import BadRecordError
 from schemas.records import DeadLetter, RawRecord, Source
 from schemas.text import clean_line, first_sentence
@@ -67,10 +68,11 @@ def read_seed_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         if os.path.isdir(path):
             raise BadRecordError("is a directory, not a seed file")
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(max_bytes + 1)
+            return read_at_most(path, max_bytes)
         except OSError as exc:
             raise BadRecordError(f"cannot read file: {exc.strerror or exc}") from exc
+        except FileTooLargeError as exc:
+            raise BadRecordError(f"file is {exc}") from exc
     if len(data) > max_bytes:
         raise BadRecordError(f"file is larger than the limit of {max_bytes} bytes")
     return data

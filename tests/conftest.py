@@ -58,3 +58,13 @@ def es(es_url: str) -> Iterator[Elasticsearch]:
     client = Elasticsearch(es_url, request_timeout=30)
     yield client
     client.close()
+
+
+def delete_prefix(client: Elasticsearch, prefix: str) -> None:
+    """Remove the indices and templates named `<prefix>-*` that a test created."""
+    quiet = client.options(ignore_status=404)
+    quiet.indices.delete(index=f"{prefix}-*", expand_wildcards="all")
+    for template in quiet.indices.get_index_template(name=f"{prefix}-*").get("index_templates", []):
+        client.indices.delete_index_template(name=template["name"])
+    for component in quiet.cluster.get_component_template(name=f"{prefix}-*").get("component_templates", []):
+        client.cluster.delete_component_template(name=component["name"])

@@ -580,7 +580,7 @@ def test_a_file_over_max_bytes_is_an_error(tmp_path):
     path.write_bytes(b"x" * 1001)
     result = fetch_feed(str(path), policy=FetchPolicy(max_bytes=1000))
     assert fields(result) == expected(
-        str(path), outcome="error", status=None, error="file larger than 1000 bytes"
+        str(path), outcome="error", status=None, error="file larger than the limit of 1000 bytes"
     )
     path.write_bytes(b"x" * 1000)
     assert fetch_feed(str(path), policy=FetchPolicy(max_bytes=1000)).body == b"x" * 1000

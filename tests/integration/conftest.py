@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
+from tests.conftest import delete_prefix
+
 
 @pytest.fixture
 def es_prefix(es_url: str) -> Iterator[str]:
@@ -16,15 +18,6 @@ def es_prefix(es_url: str) -> Iterator[str]:
     yield prefix
     client = Elasticsearch(es_url, request_timeout=30)
     try:
-        client.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all")
-        for template in (
-            client.options(ignore_status=404)
-            .indices.get_index_template(name=f"{prefix}-*")
-            .get("index_templates", [])
-        ):
-            client.indices.delete_index_template(name=template["name"])
-        components = client.options(ignore_status=404).cluster.get_component_template(name=f"{prefix}-*")
-        for component in components.get("component_templates", []):
-            client.cluster.delete_component_template(name=component["name"])
+        delete_prefix(client, prefix)
     finally:
         client.close()

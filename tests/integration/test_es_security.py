@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.conftest import REPO, SEEDS
+from tests.conftest import REPO, SEEDS, delete_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -109,14 +109,7 @@ def _delete_prefix(node: SecureNode) -> None:
     """Everything under PREFIX: the node's data outlives a stop, and the run must write afresh."""
     client = Elasticsearch(node.url, basic_auth=(USER, node.password), request_timeout=30)
     try:
-        quiet = client.options(ignore_status=404)
-        quiet.indices.delete(index=f"{PREFIX}-*", expand_wildcards="all")
-        for template in quiet.indices.get_index_template(name=f"{PREFIX}-*").get("index_templates", []):
-            client.indices.delete_index_template(name=template["name"])
-        for component in quiet.cluster.get_component_template(name=f"{PREFIX}-*").get(
-            "component_templates", []
-        ):
-            client.cluster.delete_component_template(name=component["name"])
+        delete_prefix(client, PREFIX)
     finally:
         client.close()
 

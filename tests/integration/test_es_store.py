@@ -25,23 +25,9 @@ from connectors.es_indices import (
 from connectors.es_store import ElasticsearchStore
 from connectors.store import StoreError
 from schemas.records import Article, DeadLetter, Source
-from tests.conftest import RUN_AT, seed_articles
+from tests.conftest import RUN_AT, delete_prefix, seed_articles
 
 pytestmark = pytest.mark.integration
-
-
-def _delete_everything_under(client: Elasticsearch, prefix: str) -> None:
-    """Remove indices and templates named `<prefix>-*`, by concrete name (no wildcard deletes)."""
-    pattern = f"{prefix}-*"
-    indices = list(client.indices.get(index=pattern, expand_wildcards="all"))
-    if indices:
-        client.indices.delete(index=indices)
-    found = client.options(ignore_status=404).indices.get_index_template(name=pattern)
-    for template in found.get("index_templates", []):
-        client.indices.delete_index_template(name=template["name"])
-    found = client.options(ignore_status=404).cluster.get_component_template(name=pattern)
-    for component in found.get("component_templates", []):
-        client.cluster.delete_component_template(name=component["name"])
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +35,7 @@ def module_prefix(es: Elasticsearch) -> Iterator[str]:
     """One `test-b-<uuid>` prefix for this module; each test derives its own names under it."""
     prefix = f"test-b-{uuid.uuid4().hex[:12]}"
     yield prefix
-    _delete_everything_under(es, prefix)
+    delete_prefix(es, prefix)
 
 
 @pytest.fixture

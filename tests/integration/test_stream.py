@@ -134,28 +134,10 @@ class Articles:
 
 
 @pytest.fixture
-def prefix(es_url: str) -> Iterator[str]:
-    """A unique `test-d-` index prefix; its indices and templates are deleted afterwards."""
-    value = f"test-d-{uuid.uuid4().hex[:10]}"
-    yield value
+def articles(es_url: str, es_prefix: str) -> Iterator[Articles]:
     client = Elasticsearch(es_url, request_timeout=30)
     try:
-        client.options(ignore_status=404).indices.delete(index=f"{value}-*", expand_wildcards="all")
-        templates = client.options(ignore_status=404).indices.get_index_template(name=f"{value}-*")
-        for template in templates.get("index_templates", []):
-            client.indices.delete_index_template(name=template["name"])
-        components = client.options(ignore_status=404).cluster.get_component_template(name=f"{value}-*")
-        for component in components.get("component_templates", []):
-            client.cluster.delete_component_template(name=component["name"])
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def articles(es_url: str, prefix: str) -> Iterator[Articles]:
-    client = Elasticsearch(es_url, request_timeout=30)
-    try:
-        yield Articles(client, prefix)
+        yield Articles(client, es_prefix)
     finally:
         client.close()
 
@@ -294,7 +276,7 @@ def feed(feed_server: FeedServer) -> Feed:
 
 @pytest.fixture
 def start_stream(
-    tmp_path: pathlib.Path, feed_server: FeedServer, es_url: str, prefix: str
+    tmp_path: pathlib.Path, feed_server: FeedServer, es_url: str, es_prefix: str
 ) -> Iterator[Callable[[], StreamProcess]]:
     """Start `wirewatch stream` on the test feed (again and again); everything is killed at the end."""
     catalog = tmp_path / "feeds.yaml"
@@ -305,7 +287,7 @@ def start_stream(
         "  allow_private: true\n",
         encoding="utf-8",
     )
-    argv = [WIREWATCH, "stream", "--feeds", str(catalog), "--es-url", es_url, "--es-index-prefix", prefix]
+    argv = [WIREWATCH, "stream", "--feeds", str(catalog), "--es-url", es_url, "--es-index-prefix", es_prefix]
     started: list[StreamProcess] = []
 
     def start() -> StreamProcess:
