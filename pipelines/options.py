@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from connectors.es_client import EsSettings, RetryPolicy, settings_from_env
 from connectors.feed_catalog import load_catalog
-from connectors.seedio import DEFAULT_MAX_BYTES, expand_seed_pattern, list_seed_paths
+from connectors.seedio import DEFAULT_MAX_BYTES, expand_seed_pattern, has_glob, list_seed_paths
 from pipelines import __version__
 from pipelines.store_location import (
     DEFAULT_INDEX_PREFIX,
@@ -114,7 +114,7 @@ def _check_seeds(pattern: str) -> None:
     if "://" in pattern:
         return  # remote filesystems are listed by the pipeline itself
     expanded = expand_seed_pattern(pattern)
-    if expanded == pattern and not any(c in pattern for c in "*?[") and not os.path.exists(pattern):
+    if expanded == pattern and not has_glob(pattern) and not os.path.exists(pattern):
         raise ConfigError(f"--seeds: no such file or folder: {pattern}")
     if not list_seed_paths(pattern):
         raise ConfigError(f"--seeds: nothing matches {expanded}")
