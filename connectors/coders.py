@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from apache_beam import coders
 from pydantic import BaseModel
 
+from schemas.dedup import LineageUpdate
 from schemas.feeds import FeedSpec
 from schemas.records import Article, DeadLetter, RawRecord
 
@@ -53,12 +54,17 @@ class FeedSpecCoder(_PydanticJsonCoder[FeedSpec]):
     model = FeedSpec
 
 
+class LineageUpdateCoder(_PydanticJsonCoder[LineageUpdate]):
+    model = LineageUpdate
+
+
 def register_coders() -> None:
     """Register the coders; importing this module does it, calling again is harmless."""
     coders.registry.register_coder(RawRecord, RawRecordCoder)
     coders.registry.register_coder(Article, ArticleCoder)
     coders.registry.register_coder(DeadLetter, DeadLetterCoder)
     coders.registry.register_coder(FeedSpec, FeedSpecCoder)
+    coders.registry.register_coder(LineageUpdate, LineageUpdateCoder)
 
 
 register_coders()

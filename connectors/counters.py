@@ -10,3 +10,7 @@ DEAD_LETTERS = "dead_letters"
 FEEDS_POLLED = "feeds_polled"
 FEEDS_NOT_MODIFIED = "feeds_not_modified"
 FEEDS_FAILED = "feeds_failed"
+ARTICLES_CANONICAL = "articles_canonical"
+ARTICLES_FOLDED = "articles_folded"  # copies recognised by deduplication (exact or near)
+ARTICLES_NEAR_DUPLICATE = "articles_near_duplicate"
+LINEAGE_UPDATES = "lineage_updates"

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import orjson
 
 from connectors.store import StoreError
+from schemas.dedup import Lineage, LineageUpdate, StoredDoc, merge_sightings
 from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats, WriteCounts
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Writers from several DirectRunner workers queue on SQLite's lock instead of failing at once.
 BUSY_TIMEOUT_MS = 60_000
+
+_FTS_UPDATE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS articles_fts_update AFTER UPDATE OF title, body ON articles BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, title, body)
+    VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO articles_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+END;
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -45,11 +55,7 @@ CREATE TRIGGER IF NOT EXISTS articles_fts_delete AFTER DELETE ON articles BEGIN
     INSERT INTO articles_fts(articles_fts, rowid, title, body)
     VALUES ('delete', old.rowid, old.title, old.body);
 END;
-CREATE TRIGGER IF NOT EXISTS articles_fts_update AFTER UPDATE ON articles BEGIN
-    INSERT INTO articles_fts(articles_fts, rowid, title, body)
-    VALUES ('delete', old.rowid, old.title, old.body);
-    INSERT INTO articles_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body);
-END;
+{fts_update}
 CREATE TABLE IF NOT EXISTS dead_letters (
     id TEXT PRIMARY KEY,
     stage TEXT NOT NULL,
@@ -64,7 +70,30 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_run ON dead_letters(run_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feed_state (feed_url TEXT PRIMARY KEY, doc TEXT NOT NULL);
-"""
+-- Deduplication state, kept small (see _dedup_key): an exact key (64-bit hash) → the article's
+-- rowid; and one "posting" per LSH band key of a canonical article, the band key's 36-bit hash
+-- and the rowid packed in one integer primary key, so a band is one range scan of one B-tree.
+CREATE TABLE IF NOT EXISTS dedup_exact (key INTEGER PRIMARY KEY, doc INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dedup_near (posting INTEGER PRIMARY KEY);
+""".replace("{fts_update}", _FTS_UPDATE_TRIGGER)
+
+# Packing of dedup_near postings: 36 bits of band key hash, then 27 bits of article rowid.
+_ROWID_BITS = 27
+_MAX_ROWID = (1 << _ROWID_BITS) - 1
+# The keys live in the dedup tables; the stored JSON leaves them out rather than keep them twice.
+NOT_IN_DOC = {"dedup_keys", "near_dup_keys"}
+
+
+def _dedup_key(key: str) -> int:
+    """A non-negative 63-bit integer for an exact key (collisions: ~1 in 10^7 at 10^6 articles)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def _band_range(key: str) -> tuple[int, int]:
+    """The first and last posting of a band key."""
+    bucket = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 28
+    return bucket << _ROWID_BITS, (bucket << _ROWID_BITS) | _MAX_ROWID
+
 
 # Title matches count more than body matches.
 _SEARCH = f"""
@@ -141,6 +170,14 @@ class LocalStore:
             if "record_id" not in columns:
                 self._db.execute("ALTER TABLE dead_letters ADD COLUMN record_id TEXT")
             self._db.execute("CREATE INDEX IF NOT EXISTS dead_letters_record ON dead_letters(record_id)")
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            # Schema 2 re-indexed the full text on every update; lineage updates touch `doc` only.
+            trigger = self._db.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_fts_update'"
+            ).fetchone()
+            if trigger and "UPDATE OF" not in trigger[0]:
+                self._db.execute("DROP TRIGGER articles_fts_update")
+                self._db.execute(_FTS_UPDATE_TRIGGER)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -171,8 +208,30 @@ class LocalStore:
         return changed
 
     def write_articles(self, articles: Iterable[Article]) -> WriteCounts:
-        """Insert articles that are not stored yet; ones already stored count as duplicates."""
-        rows = [
+        """Insert articles that are not stored yet, with their dedup keys; ones already stored count
+        as duplicates. One transaction per call."""
+        batch = list(articles)
+        if not batch:
+            return WriteCounts(written=0, duplicates=0)
+        inserted = 0
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for a in batch:
+                    inserted += self._insert_article(a)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
+        return WriteCounts(written=inserted, duplicates=len(batch) - inserted)
+
+    def _insert_article(self, a: Article) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO articles(id, published_at, ingested_at, source_kind, source_name, "
+            "language, title, body, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
             (
                 a.id,
                 _iso(a.published_at),
@@ -182,17 +241,25 @@ class LocalStore:
                 a.language,
                 a.title,
                 a.body,
-                a.model_dump_json(),
-            )
-            for a in articles
-        ]
-        inserted = self._write(
-            "INSERT INTO articles(id, published_at, ingested_at, source_kind, source_name, "
-            "language, title, body, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(id) DO NOTHING",
-            rows,
+                a.model_dump_json(exclude=NOT_IN_DOC),
+            ),
         )
-        return WriteCounts(written=inserted, duplicates=len(rows) - inserted)
+        if cursor.rowcount != 1:
+            return 0
+        rowid = cursor.lastrowid
+        assert rowid is not None
+        if rowid > _MAX_ROWID:
+            raise sqlite3.DataError(f"more than {_MAX_ROWID} articles: the dedup index is full")
+        # The first article with a key keeps it: a later copy resolves through duplicate_of anyway.
+        self._db.executemany(
+            "INSERT OR IGNORE INTO dedup_exact(key, doc) VALUES (?, ?)",
+            [(_dedup_key(k), rowid) for k in a.dedup_keys],
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO dedup_near(posting) VALUES (?)",
+            [(_band_range(k)[0] | rowid,) for k in a.near_dup_keys],
+        )
+        return 1
 
     def write_dead_letters(self, letters: Iterable[DeadLetter]) -> int:
         """Store dead letters; the same input rejected again replaces its earlier dead letter."""
@@ -268,6 +335,76 @@ class LocalStore:
             (*args, limit),
         ).fetchall()
         return [DeadLetter.model_validate_json(r[0]) for r in rows]
+
+    # --- deduplication (connectors.store.DedupIndex) ------------------------------------------
+
+    def lookup(self, exact_keys: Collection[str], near_keys: Collection[str]) -> list[StoredDoc]:
+        """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`."""
+        found: dict[int, tuple[set[str], set[str]]] = {}
+        by_int = {_dedup_key(k): k for k in exact_keys}
+        ints = list(by_int)
+        for start in range(0, len(ints), 500):  # SQLite caps the number of bound parameters
+            chunk = ints[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, doc in self._db.execute(
+                f"SELECT key, doc FROM dedup_exact WHERE key IN ({marks})", chunk
+            ):
+                found.setdefault(doc, (set(), set()))[0].add(by_int[key])
+        for band in near_keys:
+            low, high = _band_range(band)
+            for (posting,) in self._db.execute(
+                "SELECT posting FROM dedup_near WHERE posting BETWEEN ? AND ?", (low, high)
+            ):
+                found.setdefault(posting & _MAX_ROWID, (set(), set()))[1].add(band)
+        docs: list[StoredDoc] = []
+        rowids = list(found)
+        for start in range(0, len(rowids), 500):
+            chunk = rowids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT rowid, id, json_extract(doc, '$.duplicate_of'), body FROM articles "
+                f"WHERE rowid IN ({marks})",
+                chunk,
+            )
+            for rowid, article_id, duplicate_of, body in rows:
+                exact, near = found[rowid]
+                docs.append(StoredDoc(article_id, duplicate_of, frozenset(exact), frozenset(near), body))
+        return docs
+
+    def add_sightings(self, update: LineageUpdate) -> bool:
+        """Merge copies into a canonical article's lineage, in one write transaction."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT doc FROM articles WHERE id = ?", (update.canonical_id,)
+                ).fetchone()
+                if row is not None:
+                    article = Article.model_validate_json(row[0])
+                    merged = merge_sightings(article.sources_seen, update.sightings)
+                    if len(merged) != len(article.sources_seen):
+                        updated = article.model_copy(update=dict(Lineage.of(merged)))
+                        self._db.execute(
+                            "UPDATE articles SET doc = ? WHERE id = ?",
+                            (updated.model_dump_json(exclude=NOT_IN_DOC), update.canonical_id),
+                        )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
+        return row is not None
+
+    def dedup_state_bytes(self) -> int:
+        """Bytes the dedup tables take in the file (for benchmarks and `wirewatch stats`)."""
+        try:
+            row = self._db.execute(
+                "SELECT sum(pgsize) FROM dbstat WHERE name IN ('dedup_exact', 'dedup_near')"
+            ).fetchone()
+        except sqlite3.OperationalError:  # SQLite built without the dbstat table
+            return -1
+        return int(row[0] or 0)
 
     # --- feed state (polling validators, schedule, health) ------------------------------------
 

@@ -127,3 +127,6 @@ class LocalStoreSink:
 
     def open_state_store(self) -> LocalStore:
         return LocalStore(self.path)
+
+    def open_dedup_index(self) -> LocalStore:
+        return LocalStore(self.path)

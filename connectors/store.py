@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from schemas.dedup import LineageUpdate, StoredDoc
 from schemas.feeds import FeedState
 from schemas.records import DeadLetter
 from schemas.store import SearchHit, StoreStats
@@ -55,6 +56,21 @@ class FeedStateStore(Protocol):
     def close(self) -> None: ...
 
 
+class DedupIndex(Protocol):
+    """What deduplication asks of a store: earlier articles by key, and lineage updates."""
+
+    def lookup(self, exact_keys: Collection[str], near_keys: Collection[str]) -> list[StoredDoc]:
+        """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`."""
+        ...
+
+    def add_sightings(self, update: LineageUpdate) -> bool:
+        """Merge copies into a stored canonical article's lineage (idempotent); False when that
+        article is not stored (yet)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class ArticleSink(Protocol):
     """Write side: the transforms the pipeline graph ends in.
 
@@ -68,4 +84,8 @@ class ArticleSink(Protocol):
 
     def open_state_store(self) -> FeedStateStore:
         """Open the feed-state side of the same store (called in a worker's setup())."""
+        ...
+
+    def open_dedup_index(self) -> DedupIndex:
+        """Open the deduplication side of the same store (called in a worker's setup())."""
         ...

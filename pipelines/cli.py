@@ -184,7 +184,10 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
     rows = [
         ("read", summary.read),
         ("normalized", summary.normalized),
+        ("canonical", summary.canonical),
         ("duplicates", summary.duplicates),
+        ("  near", summary.near_duplicates),
+        ("already stored", summary.already_stored),
         ("written", summary.written),
         ("dead letters", summary.dead_letters),
     ]
@@ -196,9 +199,9 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
         ]
     print(f"Run {summary.run_id} on {runner}")
     for label, value in rows:
-        print(f"  {label:<13}{value:>8}")
-    print(f"  {'elapsed':<13}{summary.elapsed_s:>7.1f}s")
-    print(f"  store        {summary.store}")
+        print(f"  {label:<15}{value:>8}")
+    print(f"  {'elapsed':<15}{summary.elapsed_s:>7.1f}s")
+    print(f"  {'store':<15}{summary.store}")
     if rejected:
         print(f"\nRejected inputs ({len(rejected)}), see `wirewatch deadletters`:")
         for d in rejected:

@@ -16,11 +16,13 @@ from connectors import counters
 from connectors.elasticsearchio import ElasticsearchSink
 from connectors.es_indices import IndexNames
 from connectors.feed_schedule import ScheduleBounds
+from connectors.lineageio import WriteLineage
 from connectors.localstore import LocalStore
 from connectors.localstoreio import LocalStoreSink
 from connectors.rssio import PollFeeds, ReadFeeds
 from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
+from pipelines.dedup import Deduplicate
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config
 from pipelines.run_metrics import counter_totals
@@ -37,7 +39,10 @@ class RunSummary(BaseModel):
     store: str
     read: int = Field(ge=0)
     normalized: int = Field(ge=0)
-    duplicates: int = Field(ge=0)
+    canonical: int = Field(default=0, ge=0)  # new stories
+    duplicates: int = Field(default=0, ge=0)  # copies folded into a canonical article
+    near_duplicates: int = Field(default=0, ge=0)  # of which near (not exact) copies
+    already_stored: int = Field(ge=0)  # articles read again (re-runs), not written twice
     written: int = Field(ge=0)
     dead_letters: int = Field(ge=0)
     feeds_polled: int = Field(default=0, ge=0)
@@ -125,16 +130,21 @@ def build(
     sources = _stream_sources(pipeline, config, sink) if streaming else _batch_sources(pipeline, config, sink)
     records = [s.records for s in sources] | "FlattenSources" >> beam.Flatten()
     normalized = records | "Normalize" >> Normalize(
-        ingested_at=config.started_at,
+        ingested_at=None if streaming else config.started_at,
         pipeline=PipelineInfo(version=config.version, run_id=config.run_id),
     )
-    # Deduplicate, Tag and EvaluateAlerts slot in here, each adding its dead letters below.
-    articles = normalized.articles
+    deduplicated = normalized.articles | "Deduplicate" >> Deduplicate(
+        config=config.dedup, sink=sink, streaming=streaming
+    )
+    # Tag and EvaluateAlerts slot in here, each adding its dead letters below.
+    articles = deduplicated.articles
     refused = articles | "WriteArticles" >> sink.write_articles()
+    lineage_refused = deduplicated.lineage | "WriteLineage" >> WriteLineage(sink, run_id=config.run_id)
     dead_letters = (
         *(s.dead_letters for s in sources),
         normalized.dead_letters,
         refused,
+        lineage_refused,
     ) | "FlattenDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> sink.write_dead_letters()
     return IngestOutputs(articles, dead_letters)
@@ -148,7 +158,10 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
         store=store_location(config),
         read=totals.get(counters.RECORDS_READ, 0),
         normalized=totals.get(counters.ARTICLES_NORMALIZED, 0),
-        duplicates=totals.get(counters.ARTICLES_DUPLICATE, 0),
+        canonical=totals.get(counters.ARTICLES_CANONICAL, 0),
+        duplicates=totals.get(counters.ARTICLES_FOLDED, 0),
+        near_duplicates=totals.get(counters.ARTICLES_NEAR_DUPLICATE, 0),
+        already_stored=totals.get(counters.ARTICLES_DUPLICATE, 0),
         written=totals.get(counters.ARTICLES_WRITTEN, 0),
         dead_letters=totals.get(counters.DEAD_LETTERS, 0),
         feeds_polled=totals.get(counters.FEEDS_POLLED, 0),

@@ -64,11 +64,12 @@ def normalize_record(raw: RawRecord, *, ingested_at: dt.datetime, pipeline: Pipe
         word_count=count_words(body or title),
         content_hash=hash_hex,
         pipeline=pipeline,
+        guid=raw.guid.strip() if raw.guid and raw.guid.strip() else None,
     )
 
 
 class _NormalizeFn(beam.DoFn):
-    def __init__(self, ingested_at: dt.datetime, pipeline: PipelineInfo) -> None:
+    def __init__(self, ingested_at: dt.datetime | None, pipeline: PipelineInfo) -> None:
         self._ingested_at = ingested_at
         self._pipeline = pipeline
         self._ok = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_NORMALIZED)
@@ -76,7 +77,8 @@ class _NormalizeFn(beam.DoFn):
 
     def process(self, raw: RawRecord):  # type: ignore[no-untyped-def]
         try:
-            article = normalize_record(raw, ingested_at=self._ingested_at, pipeline=self._pipeline)
+            ingested_at = self._ingested_at or raw.fetched_at
+            article = normalize_record(raw, ingested_at=ingested_at, pipeline=self._pipeline)
         except (BadRecordError, ValidationError) as exc:
             self._bad.inc()
             reason = exc.reason if isinstance(exc, BadRecordError) else _validation_reason(exc)
@@ -128,9 +130,11 @@ class Normalize(beam.PTransform[PCollection[RawRecord], NormalizeResult]):
     ``normalize_rejected``.
     """
 
-    def __init__(self, *, ingested_at: dt.datetime, pipeline: PipelineInfo) -> None:
+    def __init__(self, *, ingested_at: dt.datetime | None, pipeline: PipelineInfo) -> None:
+        """`ingested_at`: one time for the whole run (batch), or None for each record's fetch time
+        (streaming, where a run lasts for days)."""
         super().__init__()
-        if ingested_at.tzinfo is None:
+        if ingested_at is not None and ingested_at.tzinfo is None:
             raise ValueError("ingested_at must be timezone-aware")
         self._ingested_at = ingested_at
         self._pipeline = pipeline

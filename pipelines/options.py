@@ -21,11 +21,13 @@ from pipelines.store_location import (
     es_index_prefix,
     resolve_store_path,
 )
+from schemas.dedup import DedupConfig
 from schemas.errors import ConfigError
 from schemas.feeds import FeedSpec
 from schemas.types import FROZEN, NonEmptyStr, UtcDatetime
 
 DEFAULT_SEEDS = "seeds"
+DEFAULT_DEDUP = DedupConfig()
 
 
 class WirewatchOptions(PipelineOptions):
@@ -89,6 +91,27 @@ class WirewatchOptions(PipelineOptions):
             default=None,
             help="give up on an unavailable or throttling Elasticsearch after this long (default 180)",
         )
+        parser.add_argument(
+            "--dedup-threshold",
+            dest="dedup_threshold",
+            type=float,
+            default=DEFAULT_DEDUP.near.threshold,
+            help="similarity (0-1, estimated Jaccard of 3-word shingles) at which a text is a near-copy "
+            f"(default {DEFAULT_DEDUP.near.threshold})",
+        )
+        parser.add_argument(
+            "--dedup-min-words",
+            dest="dedup_min_words",
+            type=int,
+            default=DEFAULT_DEDUP.min_words,
+            help=f"shorter texts are matched by exact keys only (default {DEFAULT_DEDUP.min_words})",
+        )
+        parser.add_argument(
+            "--no-dedup",
+            dest="no_dedup",
+            action="store_true",
+            help="keep every copy as its own canonical article (exact re-reads are still skipped)",
+        )
 
 
 class IngestConfig(BaseModel):
@@ -105,6 +128,7 @@ class IngestConfig(BaseModel):
     es_index_prefix: NonEmptyStr = DEFAULT_INDEX_PREFIX
     es_retry: RetryPolicy = RetryPolicy()
     max_seed_bytes: int = Field(ge=1, le=1024**3)
+    dedup: DedupConfig = DEFAULT_DEDUP
     run_id: NonEmptyStr
     started_at: UtcDatetime
     version: NonEmptyStr
@@ -156,6 +180,17 @@ def load_config(
         retry = retry.model_copy(update={"max_elapsed_s": flags.es_max_retry_seconds})
     if not 1 <= flags.max_seed_bytes <= 1024**3:
         raise ConfigError(f"--max-seed-bytes must be between 1 and {1024**3}, got {flags.max_seed_bytes}")
+    if not 0 < flags.dedup_threshold <= 1:
+        raise ConfigError(f"--dedup-threshold must be above 0 and at most 1, got {flags.dedup_threshold}")
+    if flags.dedup_min_words < 1:
+        raise ConfigError(f"--dedup-min-words must be at least 1, got {flags.dedup_min_words}")
+    dedup = DEFAULT_DEDUP.model_copy(
+        update={
+            "enabled": not flags.no_dedup,
+            "min_words": flags.dedup_min_words,
+            "near": DEFAULT_DEDUP.near.model_copy(update={"threshold": flags.dedup_threshold}),
+        }
+    )
     started_at = now or dt.datetime.now(dt.UTC)
     run_id = flags.run_id or f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     return IngestConfig(
@@ -168,6 +203,7 @@ def load_config(
         es_index_prefix=prefix,
         es_retry=retry,
         max_seed_bytes=flags.max_seed_bytes,
+        dedup=dedup,
         run_id=run_id,
         started_at=started_at,
         version=__version__,

@@ -62,6 +62,24 @@ class PipelineInfo(BaseModel):
     run_id: NonEmptyStr
 
 
+# How a copy was recognised: the same canonical URL, the same feed GUID, the same normalized text,
+# or a near-duplicate text (MinHash similarity at or above the threshold).
+DuplicateReason = Literal["url", "guid", "text", "near"]
+
+
+class Sighting(BaseModel):
+    """One outlet carrying a story: the canonical article's own appearance, or a copy folded into it."""
+
+    model_config = FROZEN
+
+    article_id: HexId
+    outlet: NonEmptyStr
+    url: str | None = None
+    feed_url: str | None = None
+    published_at: UtcDatetime | None = None
+    seen_at: UtcDatetime
+
+
 class Article(BaseModel):
     """A normalized, validated news article: the document every store indexes."""
 
@@ -84,6 +102,19 @@ class Article(BaseModel):
     word_count: int = Field(ge=0)
     content_hash: Sha256Hex
     pipeline: PipelineInfo
+    guid: str | None = None
+    # Deduplication (pipelines.dedup): the exact keys and LSH band keys later copies are looked up
+    # by; on a copy, which canonical article it repeats and why; on a canonical article, every
+    # outlet seen carrying it (itself first).
+    dedup_keys: tuple[str, ...] = ()
+    near_dup_keys: tuple[str, ...] = ()
+    duplicate_of: HexId | None = None
+    duplicate_reason: DuplicateReason | None = None
+    similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+    sources_seen: tuple[Sighting, ...] = ()
+    first_seen: UtcDatetime | None = None
+    source_count: int = Field(default=0, ge=0)
+    independent_source_count: int = Field(default=0, ge=0)
 
 
 class DeadLetter(BaseModel):

@@ -12,6 +12,7 @@ from elasticsearch import Elasticsearch
 
 from connectors.seedio import parse_seed
 from pipelines.normalize import normalize_record
+from schemas.dedup import Decision, DedupConfig, apply_decision, fingerprint, with_keys
 from schemas.records import Article, PipelineInfo
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -28,6 +29,11 @@ def seed_articles(folder: pathlib.Path = SEEDS) -> list[Article]:
         raw = parse_seed(str(path), path.read_bytes(), read_at=RUN_AT)
         articles.append(normalize_record(raw, ingested_at=RUN_AT, pipeline=PIPELINE))
     return articles
+
+
+def as_canonical(article: Article) -> Article:
+    """`article` as deduplication leaves a canonical one: its keys, and itself as only source."""
+    return with_keys(apply_decision(article, Decision(article.id)), fingerprint(article, DedupConfig()))
 
 
 @pytest.fixture

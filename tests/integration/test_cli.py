@@ -43,7 +43,7 @@ def test_run_twice_then_stats_search_show(tmp_path: pathlib.Path):
     second = wirewatch("run", "--seeds", str(SEEDS), "--store", store, "--json", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout)
-    assert (again["read"], again["written"], again["duplicates"]) == (2, 0, 2)
+    assert (again["read"], again["written"], again["already_stored"]) == (2, 0, 2)
 
     stats = wirewatch("stats", "--store", store, "--json", cwd=tmp_path)
     assert json.loads(stats.stdout)["articles"] == 2

@@ -62,7 +62,7 @@ def test_seeds_into_elasticsearch_twice(tmp_path: pathlib.Path, es_url: str, es_
     second = _run(tmp_path, es_url, es_prefix)
     assert second.returncode == 0, second.stderr
     summary = json.loads(second.stdout)
-    assert (summary["written"], summary["duplicates"]) == (0, 2)
+    assert (summary["written"], summary["already_stored"]) == (0, 2)
 
     alias = IndexNames(es_prefix).articles_alias
     assert _count(es_url, alias) == 2
@@ -138,7 +138,7 @@ def test_throttled_bulk_requests_are_retried_until_everything_is_in(
         result = _run(tmp_path, proxy_url, es_prefix, seeds=seeds)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert (summary["written"], summary["duplicates"], summary["dead_letters"]) == (300, 0, 0)
+    assert (summary["written"], summary["already_stored"], summary["dead_letters"]) == (300, 0, 0)
     assert plan.bulk_requests > plan.forwarded_bulk  # the refusals really happened
     assert _count(es_url, IndexNames(es_prefix).articles_alias) == 300
 
@@ -183,7 +183,7 @@ def test_elasticsearch_going_away_mid_run_then_rerun_is_exactly_once(
     rerun = _run(tmp_path, es_url, es_prefix, seeds=seeds)
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
-    assert (summary["written"], summary["duplicates"]) == (400 - partial, partial)
+    assert (summary["written"], summary["already_stored"]) == (400 - partial, partial)
     assert _count(es_url, alias) == 400
 
 

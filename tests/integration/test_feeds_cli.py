@@ -363,7 +363,7 @@ def test_run_twice_writes_once_then_polls_conditionally_and_list_shows_the_state
     counts = (
         "read",
         "written",
-        "duplicates",
+        "already_stored",
         "dead_letters",
         "feeds_polled",
         "feeds_not_modified",

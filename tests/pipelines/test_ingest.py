@@ -11,7 +11,7 @@ from apache_beam.testing import test_pipeline, util
 from connectors.localstore import LocalStore
 from pipelines.ingest import build
 from pipelines.options import IngestConfig
-from tests.conftest import PIPELINE, RUN_AT, SEEDS, seed_articles
+from tests.conftest import PIPELINE, RUN_AT, SEEDS, as_canonical, seed_articles
 
 
 def _config(seeds: pathlib.Path, store: pathlib.Path) -> IngestConfig:
@@ -42,7 +42,7 @@ def _broken_seed_folder(tmp_path: pathlib.Path) -> pathlib.Path:
 def test_seed_folder_becomes_articles(tmp_path: pathlib.Path):
     store = tmp_path / "w.db"
     # Articles carry the path they were read from, so expect them from the same folder.
-    expected = seed_articles(SEEDS)
+    expected = [as_canonical(a) for a in seed_articles(SEEDS)]
     with test_pipeline.TestPipeline() as p:
         out = build(p, _config(SEEDS, store))
         util.assert_that(out.articles, util.equal_to(expected))
@@ -56,7 +56,7 @@ def test_seed_folder_becomes_articles(tmp_path: pathlib.Path):
 def test_broken_files_become_dead_letters_with_reasons(tmp_path: pathlib.Path):
     folder = _broken_seed_folder(tmp_path)
     store = tmp_path / "w.db"
-    expected_articles = seed_articles(folder)
+    expected_articles = [as_canonical(a) for a in seed_articles(folder)]
     expected_dead = [
         ("read_seed", "bad-date.txt", "impossible date '2023-02-30': day is out of range for month"),
         ("read_seed", "dangling.txt", "cannot read file: No such file or directory"),

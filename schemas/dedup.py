@@ -1,0 +1,350 @@
+"""Which articles are copies of which: exact keys, near-duplicate signatures and syndication lineage.
+
+Pure and deterministic. `pipelines.dedup` runs `DuplicateResolver` inside Beam transforms; the
+stores keep the keys (`Article.dedup_keys`, `Article.near_dup_keys`) so that later runs, restarts
+and other workers recognise what was seen before.
+
+The rules:
+- exact copies share a key: the canonical URL, a globally unique feed GUID, or (for texts long
+  enough to mean something) the normalized content hash;
+- near copies have an estimated Jaccard similarity of their word shingles at or above the
+  threshold (`schemas.near_dup`), found through shared LSH band keys;
+- the first article seen is canonical; a copy points at it (`duplicate_of`, never at another copy)
+  and is added to its `sources_seen`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Self
+from urllib.parse import urlsplit
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.near_dup import DEFAULT_CONFIG, NearDupConfig, band_keys, minhash_signature
+from schemas.records import Article, DuplicateReason, Sighting
+from schemas.types import FROZEN, HexId, UtcDatetime
+
+# Prefix of each exact key kind, in the order they are trusted.
+_EXACT_KINDS: dict[str, DuplicateReason] = {"u": "url", "g": "guid", "t": "text"}
+_ID_KIND = "i"
+# Host labels that name another rendering of the same site, not another outlet.
+_RENDERING_LABELS = ("www.", "m.", "mobile.", "amp.")
+# A GUID this long and not just digits is taken to be unique beyond its feed (URLs, URNs, UUIDs);
+# short or numeric GUIDs ("12345") only mean something within one feed.
+_MIN_GLOBAL_GUID = 16
+
+
+class DedupConfig(BaseModel):
+    """The deduplication knobs (`--dedup-threshold`, `--dedup-min-words`, `--no-dedup`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    near: NearDupConfig = DEFAULT_CONFIG
+    # Below this many words a text is compared by exact keys only: a few shingles say too little
+    # (two different one-line items "Live: updates to follow" must not fold).
+    min_words: int = Field(default=25, ge=1)
+    # Streaming: how long the resolver remembers canonical articles it emitted, covering the time
+    # until the store has them (Elasticsearch makes writes searchable after a refresh).
+    memory_s: float = Field(default=900.0, gt=0)
+    memory_max: int = Field(default=5000, ge=1)
+
+
+class LineageUpdate(BaseModel):
+    """Copies to add to a canonical article that is already stored (or being written)."""
+
+    model_config = FROZEN
+
+    canonical_id: HexId
+    sightings: tuple[Sighting, ...] = Field(min_length=1)
+
+
+class Lineage(BaseModel):
+    """The lineage fields of a canonical article, derived from its sightings."""
+
+    model_config = FROZEN
+
+    sources_seen: tuple[Sighting, ...]
+    first_seen: UtcDatetime
+    source_count: int
+    independent_source_count: int
+
+    @classmethod
+    def of(cls, sightings: Sequence[Sighting]) -> Self:
+        return cls(
+            sources_seen=tuple(sightings),
+            first_seen=min(s.seen_at for s in sightings),
+            source_count=len(sightings),
+            independent_source_count=len({s.outlet for s in sightings}),
+        )
+
+
+def _short_hash(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.blake2b(value.encode('utf-8'), digest_size=8).hexdigest()}"
+
+
+def outlet_of(article: Article) -> str:
+    """The outlet that published an article: its link's host without www./m./amp., else the source."""
+    for url in (article.canonical_url, article.url):
+        host = urlsplit(url).hostname if url else None
+        if host:
+            for label in _RENDERING_LABELS:
+                if host.startswith(label) and host.count(".") >= 2:
+                    host = host[len(label) :]
+                    break
+            return host
+    return article.source.name
+
+
+def sighting_of(article: Article) -> Sighting:
+    return Sighting(
+        article_id=article.id,
+        outlet=outlet_of(article),
+        url=article.canonical_url or article.url,
+        feed_url=article.source.feed_url,
+        published_at=article.published_at,
+        seen_at=article.ingested_at,
+    )
+
+
+def exact_keys(article: Article, config: DedupConfig) -> tuple[str, ...]:
+    """The article's own id key (so a store finds it again on a re-run whatever its text), then its
+    exact-copy keys, most trusted first: canonical URL, global GUID, text hash."""
+    keys = [f"{_ID_KIND}:{article.id[:16]}"]
+    if article.canonical_url:
+        keys.append(_short_hash("u", article.canonical_url))
+    guid = article.guid
+    if guid and len(guid) >= _MIN_GLOBAL_GUID and not guid.isdigit():
+        keys.append(_short_hash("g", guid))
+    if article.word_count >= config.min_words:
+        keys.append(f"t:{article.content_hash[:16]}")
+    return tuple(keys)
+
+
+Signature = npt.NDArray[np.uint32]
+
+
+def signature_of(text: str, config: NearDupConfig) -> Signature:
+    return np.array(
+        minhash_signature(text, num_perm=config.num_perm, k=config.shingle_k, seed=config.seed),
+        dtype=np.uint32,
+    )
+
+
+def similarity(a: Signature, b: Signature) -> float:
+    return int(np.count_nonzero(a == b)) / int(a.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What deduplication needs of an article: small enough to gather a whole run in one place."""
+
+    article_id: str
+    order: tuple[str, str]  # first-seen order in a batch: (published or ingested time, id)
+    exact_keys: tuple[str, ...]
+    near_keys: tuple[str, ...]
+    signature: bytes  # uint32 values; empty when the text is too short for near-duplicate search
+    sighting: Sighting
+
+    def signature_array(self) -> Signature:
+        return np.frombuffer(self.signature, dtype=np.uint32)
+
+
+def fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
+    """Keys and signature of one article (the signature is over the body: headlines get rewritten)."""
+    when = article.published_at or article.ingested_at
+    near: tuple[str, ...] = ()
+    signature = b""
+    if article.word_count >= config.min_words:
+        sig = signature_of(article.body, config.near)
+        near = tuple(band_keys(tuple(sig.tolist()), config.near.bands, config.near.rows))
+        signature = sig.tobytes()
+    return Fingerprint(
+        article_id=article.id,
+        order=(when.isoformat(), article.id),
+        exact_keys=exact_keys(article, config),
+        near_keys=near,
+        signature=signature,
+        sighting=sighting_of(article),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDoc:
+    """An article a store found for some keys: enough to decide whether a new one copies it."""
+
+    article_id: str
+    duplicate_of: str | None
+    exact_keys: frozenset[str]  # its keys among those asked for
+    near_keys: frozenset[str]
+    body: str  # to compute its signature; stores keep text, not signatures
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What an article is: canonical, a copy of `duplicate_of`, or one already stored."""
+
+    article_id: str
+    duplicate_of: str | None = None
+    reason: DuplicateReason | None = None
+    similarity: float | None = None
+    already_stored: bool = False
+
+
+@dataclass
+class DuplicateResolver:
+    """Decides article after article, remembering the canonical ones it made.
+
+    Feed it articles in first-seen order with what the store holds for their keys; it never makes
+    a copy of a copy (a match on a stored copy resolves to that copy's canonical article).
+    """
+
+    config: DedupConfig
+    _exact: dict[str, str] = field(default_factory=dict)  # exact key → canonical id
+    _near: dict[str, list[str]] = field(default_factory=dict)  # band key → canonical ids
+    _signatures: dict[str, Signature] = field(default_factory=dict)  # canonical id → signature
+    _decided: dict[str, Decision] = field(default_factory=dict)
+    _seen_at: dict[str, float] = field(default_factory=dict)  # canonical id → when (for forgetting)
+    _stored_signatures: dict[str, Signature] = field(default_factory=dict)
+
+    def decide(self, fp: Fingerprint, stored: Iterable[StoredDoc] = (), now: float = 0.0) -> Decision:
+        earlier = self._decided.get(fp.article_id)
+        if earlier is not None:  # the same article read twice in one run (two feeds, one link)
+            return earlier
+        stored = list(stored)
+        decision = self._match(fp, stored)
+        if decision.duplicate_of is None and not decision.already_stored:
+            self._remember_canonical(fp, now)
+        elif decision.duplicate_of is not None:
+            for key in fp.exact_keys:
+                self._exact.setdefault(key, decision.duplicate_of)
+        self._decided[fp.article_id] = decision
+        return decision
+
+    def _match(self, fp: Fingerprint, stored: list[StoredDoc]) -> Decision:
+        for doc in stored:
+            if doc.article_id == fp.article_id:  # a re-run: the store already decided
+                return Decision(fp.article_id, duplicate_of=doc.duplicate_of, already_stored=True)
+        for key in fp.exact_keys:
+            if key[0] == _ID_KIND:
+                continue
+            canonical = self._exact.get(key)
+            if canonical is None:
+                canonical = next(
+                    (d.duplicate_of or d.article_id for d in stored if key in d.exact_keys), None
+                )
+            if canonical is not None and canonical != fp.article_id:
+                return Decision(fp.article_id, canonical, _EXACT_KINDS[key[0]], 1.0)
+        if not fp.signature:
+            return Decision(fp.article_id)
+        best = self._best_near(fp, stored)
+        if best is not None:
+            return Decision(fp.article_id, best[1], "near", round(best[0], 4))
+        return Decision(fp.article_id)
+
+    def _best_near(self, fp: Fingerprint, stored: list[StoredDoc]) -> tuple[float, str] | None:
+        """The most similar canonical article at or above the threshold; ties go to the older id."""
+        mine = fp.signature_array()
+        found: list[tuple[float, str]] = []
+        for key in fp.near_keys:
+            for canonical in self._near.get(key, ()):
+                found.append((similarity(mine, self._signatures[canonical]), canonical))
+        shared = set(fp.near_keys)
+        for doc in stored:
+            if doc.duplicate_of is None and doc.near_keys & shared:
+                found.append((similarity(mine, self._stored_signature(doc)), doc.article_id))
+        good = [f for f in found if f[0] >= self.config.near.threshold]
+        if not good:
+            return None
+        return min(good, key=lambda f: (-f[0], f[1]))
+
+    def _stored_signature(self, doc: StoredDoc) -> Signature:
+        sig = self._stored_signatures.get(doc.article_id)
+        if sig is None:
+            if len(self._stored_signatures) >= 10_000:
+                self._stored_signatures.clear()
+            sig = signature_of(doc.body, self.config.near)
+            self._stored_signatures[doc.article_id] = sig
+        return sig
+
+    def _remember_canonical(self, fp: Fingerprint, now: float) -> None:
+        for key in fp.exact_keys:
+            self._exact.setdefault(key, fp.article_id)
+        if fp.signature:
+            self._signatures[fp.article_id] = fp.signature_array()
+            for key in fp.near_keys:
+                self._near.setdefault(key, []).append(fp.article_id)
+        self._seen_at[fp.article_id] = now
+
+    def forget_before(self, cutoff: float) -> None:
+        """Drop canonical articles remembered before `cutoff` and keep at most `memory_max`; the
+        store answers for them from then on (streaming keeps the resolver in Beam state)."""
+        keep = sorted((t, i) for i, t in self._seen_at.items() if t >= cutoff)[-self.config.memory_max :]
+        if len(keep) == len(self._seen_at):
+            return
+        kept = {i for _, i in keep}
+        self._seen_at = {i: t for t, i in keep}
+        self._signatures = {i: s for i, s in self._signatures.items() if i in kept}
+        self._exact = {k: i for k, i in self._exact.items() if i in kept}
+        self._near = {k: v for k, ids in self._near.items() if (v := [i for i in ids if i in kept])}
+        self._decided = {i: d for i, d in self._decided.items() if (d.duplicate_of or i) in kept}
+        self._stored_signatures.clear()
+
+
+def merge_sightings(existing: Sequence[Sighting], new: Iterable[Sighting]) -> tuple[Sighting, ...]:
+    """`existing` followed by the sightings of `new` not in it yet (by article), in seen order.
+
+    Idempotent: a copy re-read by a re-run or a retried bundle adds nothing.
+    """
+    have = {s.article_id for s in existing}
+    added: dict[str, Sighting] = {}
+    for s in new:
+        if s.article_id not in have:
+            added.setdefault(s.article_id, s)
+    ordered = sorted(added.values(), key=lambda s: (s.seen_at, s.article_id))
+    return (*existing, *ordered)
+
+
+def apply_decision(article: Article, decision: Decision, copies: Sequence[Sighting] = ()) -> Article:
+    """The article with its dedup fields set: a copy points at its canonical article; a canonical
+    article lists itself and `copies` (the copies found in the same run) in `sources_seen`."""
+    own = sighting_of(article)
+    lineage = Lineage.of(merge_sightings((own,), copies) if decision.duplicate_of is None else (own,))
+    return article.model_copy(
+        update={
+            "duplicate_of": decision.duplicate_of,
+            "duplicate_reason": decision.reason,
+            "similarity": decision.similarity,
+            **dict(lineage),  # the models themselves: model_dump() would turn sightings into dicts
+        }
+    )
+
+
+def with_keys(article: Article, fp: Fingerprint) -> Article:
+    """The article carrying its lookup keys, for the store to index (band keys on canonicals only)."""
+    near = fp.near_keys if article.duplicate_of is None else ()
+    return article.model_copy(update={"dedup_keys": fp.exact_keys, "near_dup_keys": near})
+
+
+__all__ = [
+    "Decision",
+    "DedupConfig",
+    "DuplicateResolver",
+    "Fingerprint",
+    "Lineage",
+    "LineageUpdate",
+    "StoredDoc",
+    "apply_decision",
+    "exact_keys",
+    "fingerprint",
+    "merge_sightings",
+    "outlet_of",
+    "sighting_of",
+    "similarity",
+    "with_keys",
+]
