@@ -81,15 +81,18 @@ def test_the_seeds_stay_two_and_a_syndicated_copy_folds_in_with_lineage(
     summary = _run(seeds_with_copy, store)
     assert (summary.read, summary.canonical, summary.duplicates, summary.near_duplicates) == (3, 2, 1, 1)
     docs = _docs(store)
-    assert len(docs) == 3 and len(_canonical(docs)) == 2  # every copy stays retrievable
+    assert len(docs) == 3
+    assert len(_canonical(docs)) == 2
     (copy,) = [d for d in docs.values() if d["duplicate_of"]]
     original = docs[copy["duplicate_of"]]
     assert original["source"]["file"].endswith(KIM_PUTIN_NOV_9)
-    assert copy["duplicate_reason"] == "near" and 0.3 <= copy["similarity"] < 1
+    assert copy["duplicate_reason"] == "near"
+    assert 0.3 <= copy["similarity"] < 1
     assert [s["article_id"] for s in original["sources_seen"]] == [original["id"], copy["id"]]
     assert (original["source_count"], original["independent_source_count"]) == (2, 1)
     other = next(d for i, d in docs.items() if i not in (original["id"], copy["id"]))
-    assert other["duplicate_of"] is None and other["source_count"] == 1
+    assert other["duplicate_of"] is None
+    assert other["source_count"] == 1
 
 
 def test_rerunning_creates_no_canonical_article_and_a_later_copy_joins_the_stored_one(

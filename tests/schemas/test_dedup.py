@@ -19,6 +19,7 @@ from schemas.dedup import (
     outlet_of,
     with_keys,
 )
+from schemas.ids import article_id_from_url, content_hash, stable_id
 from schemas.near_dup import NearDupConfig
 from schemas.records import Article, Sighting, Source
 from tests.conftest import PIPELINE, RUN_AT, seed_articles
@@ -35,8 +36,6 @@ def _article(
     published: dt.datetime | None = None,
     feed: str = "https://feeds.example.org/world.xml",
 ) -> Article:
-    from schemas.ids import article_id_from_url, content_hash, stable_id
-
     article_id = article_id_from_url(url) if url else stable_id("test", f"{guid}\x00{body}")
     return Article(
         id=article_id,
@@ -103,7 +102,8 @@ def test_the_two_seeds_stay_distinct_and_a_syndicated_seed_folds_into_its_origin
     decision = resolver.decide(fingerprint(copy, CONFIG))
     assert decision.duplicate_of == second.id
     assert decision.reason == "near"
-    assert decision.similarity is not None and 0.5 < decision.similarity < 1.0
+    assert decision.similarity is not None
+    assert 0.5 < decision.similarity < 1.0
 
 
 def test_exact_copies_fold_by_url_guid_or_text():
