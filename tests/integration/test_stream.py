@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import os
 import pathlib
+import random
 import re
 import signal
 import subprocess
@@ -22,13 +23,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from email.utils import format_datetime
-from typing import IO
+from typing import IO, Any
 from xml.sax.saxutils import escape
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from tests.conftest import SEEDS
 from tests.feed_server import ConditionalFeed, FeedServer, RecordedRequest, Response
+from tests.pipelines.test_dedup import syndicate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,22 +62,29 @@ class Feed:
         self._lock = threading.Lock()
         self._conditional = ConditionalFeed(self._body())
 
-    def append(self) -> str:
-        """Publish one more item; returns its title."""
+    def append(self, *texts: str) -> list[str] | str:
+        """Publish one more item (or one per text, in one update); returns the title(s)."""
         with self._lock:
-            n = len(self.titles)
-            title = f"Stream item {n} {self.token}"
-            published = format_datetime(dt.datetime.now(dt.UTC), usegmt=True)
-            self._items.append(
-                f"<item><title>{escape(title)}</title>"
-                f'<guid isPermaLink="false">urn:wirewatch-test:{self.token}:{n}</guid>'
-                f"<pubDate>{published}</pubDate>"
-                f"<description>Item {n} of the streaming test: the minister spoke about the border "
-                f"talks and the ceasefire after the summit.</description></item>"
-            )
-            self.titles.append(title)
-            self._served[title] = threading.Event()
+            titles = [self._add(text) for text in texts or (None,)]
             self._conditional.update(self._body())
+        return titles if texts else titles[0]
+
+    def _add(self, text: str | None) -> str:
+        n = len(self.titles)
+        title = f"Stream item {n} {self.token}"
+        published = format_datetime(dt.datetime.now(dt.UTC), usegmt=True)
+        text = text or (
+            f"Item {n} of the streaming test: the minister spoke about the border "
+            "talks and the ceasefire after the summit."
+        )
+        self._items.append(
+            f"<item><title>{escape(title)}</title>"
+            f'<guid isPermaLink="false">urn:wirewatch-test:{self.token}:{n}</guid>'
+            f"<pubDate>{published}</pubDate>"
+            f"<description>{escape(text)}</description></item>"
+        )
+        self.titles.append(title)
+        self._served[title] = threading.Event()
         return title
 
     def wait_served(self, title: str, timeout_s: float) -> None:
@@ -131,6 +141,11 @@ class Articles:
 
     def refresh(self) -> None:
         self._client.indices.refresh(index=self.alias)
+
+    def by_title(self, title: str) -> dict[str, Any]:
+        hits = self._client.search(index=self.alias, query={"term": {"title.keyword": title}}).body
+        (hit,) = hits["hits"]["hits"]
+        return dict(hit["_source"])
 
 
 @pytest.fixture
@@ -343,6 +358,44 @@ def test_hard_kill_then_restart_loses_nothing_and_duplicates_nothing(feed, artic
     counts = {title: articles.count(title) for title in feed.titles}
     assert counts == dict.fromkeys(feed.titles, 1)
     assert articles.count() == len(feed.titles) == 4
+
+
+def test_copies_fold_in_the_stream_also_when_they_arrive_together_and_after_a_restart(
+    feed, articles, start_stream
+):
+    story = (SEEDS / "000_c188ed1eebfaaab7.txt").read_text(encoding="utf-8").split(" ", 3)[3]
+    other = (SEEDS / "004_0150c9251e40f8c3.txt").read_text(encoding="utf-8").split(" ", 3)[3]
+    stream = start_stream()
+    # The first poll takes a story and two wire copies of it at once: one canonical article.
+    first, *copies = feed.append(story, syndicate(story), syndicate(story, random.Random(1)))
+    for title in (first, *copies):
+        articles.wait_searchable(title, stream)
+    # A different article on the same story stays its own canonical article.
+    (distinct,) = feed.append(other)
+    articles.wait_searchable(distinct, stream)
+
+    prism = stream.prism_pid()
+    stream.signal_group(signal.SIGKILL)
+    kill_group(prism, signal.SIGKILL)
+    stream.wait(STOP_WITHIN_S)
+    restarted = start_stream()
+    (late,) = feed.append(syndicate(story, random.Random(2)))
+    articles.wait_searchable(late, restarted)
+
+    story_titles = [first, *copies, late]
+
+    def folded() -> bool:
+        articles.refresh()
+        return max(articles.by_title(t)["source_count"] for t in story_titles) == 4
+
+    wait_until(folded, SEARCHABLE_WITHIN_S, "the copies to reach the canonical article's lineage")
+    # The stream decides in arrival order: whichever copy of the story came first is canonical.
+    docs = {title: articles.by_title(title) for title in feed.titles}
+    (canonical,) = [t for t in story_titles if docs[t]["duplicate_of"] is None]
+    assert docs[distinct]["duplicate_of"] is None
+    assert {docs[t]["duplicate_of"] for t in story_titles if t != canonical} == {docs[canonical]["id"]}
+    assert {s["article_id"] for s in docs[canonical]["sources_seen"]} == {docs[t]["id"] for t in story_titles}
+    assert late != canonical  # the copy read after the restart was recognised from the store
 
 
 def test_ctrl_c_stops_cleanly_without_orphan_prism(feed, articles, start_stream):
