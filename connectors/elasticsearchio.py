@@ -28,6 +28,7 @@ from connectors.es_client import (
     make_client,
     raise_if_exhausted,
 )
+from connectors.es_dedup import ElasticsearchDedupIndex
 from connectors.es_indices import IndexNames, article_document, dead_letter_document, ensure_indices
 from connectors.es_store import ElasticsearchStore
 from connectors.progress import ProgressLog
@@ -39,6 +40,28 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_BATCH_BYTES = 10 * 1024 * 1024
 _log = logging.getLogger(__name__)
 _TRANSIENT = (TransportConnectionError, ConnectionTimeout)
+
+
+def _ensure_indices(client: Elasticsearch, names: IndexNames, retry: RetryPolicy) -> None:
+    """Install templates and aliases, waiting out a restarting or overloaded cluster within the
+    same retry bound as the writes; credentials or conflicting indices fail at once."""
+    rng = random.Random()
+    started = time.monotonic()
+    for attempt in range(1, retry.max_attempts + 1):
+        try:
+            ensure_indices(client, names)
+            return
+        except StoreError as exc:
+            delay = retry.delay(attempt, rng)
+            cause = exc.__cause__
+            transient = isinstance(cause, _TRANSIENT) or (
+                isinstance(cause, ApiError) and classify(cause.status_code, "index") == "retry"
+            )
+            out_of_time = time.monotonic() - started + delay > retry.max_elapsed_s
+            if not transient or attempt == retry.max_attempts or out_of_time:
+                raise
+            _log.warning("Elasticsearch not ready (%s); retrying in %.1f s", exc, delay)
+            time.sleep(delay)
 
 
 class _EsWriteFn(beam.DoFn):
@@ -54,29 +77,7 @@ class _EsWriteFn(beam.DoFn):
 
     def setup(self) -> None:
         self._client = make_client(self._settings)
-        self._ensure_indices()
-
-    def _ensure_indices(self) -> None:
-        """Install templates and aliases, waiting out a restarting or overloaded cluster within the
-        same retry bound as the writes; credentials or conflicting indices fail at once."""
-        assert self._client is not None
-        rng = random.Random()
-        started = time.monotonic()
-        for attempt in range(1, self._retry.max_attempts + 1):
-            try:
-                ensure_indices(self._client, self._names)
-                return
-            except StoreError as exc:
-                delay = self._retry.delay(attempt, rng)
-                transient = isinstance(exc.__cause__, _TRANSIENT) or (
-                    isinstance(exc.__cause__, ApiError)
-                    and classify(exc.__cause__.status_code, "index") == "retry"
-                )
-                out_of_time = time.monotonic() - started + delay > self._retry.max_elapsed_s
-                if not transient or attempt == self._retry.max_attempts or out_of_time:
-                    raise
-                _log.warning("Elasticsearch not ready (%s); retrying in %.1f s", exc, delay)
-                time.sleep(delay)
+        _ensure_indices(self._client, self._names, self._retry)
 
     def teardown(self) -> None:
         if self._client is not None:
@@ -244,7 +245,19 @@ class ElasticsearchSink:
     def write_dead_letters(self) -> WriteDeadLettersToElasticsearch:
         return WriteDeadLettersToElasticsearch(settings=self.settings, names=self.names, retry=self.retry)
 
-    def open_state_store(self) -> ElasticsearchStore:
+    def _open_client(self) -> Elasticsearch:
+        """A new client, with the templates and aliases in place (closed again if that fails); a
+        node still starting is waited for like the writers do."""
         client = make_client(self.settings)
-        ensure_indices(client, self.names)
-        return ElasticsearchStore(client, self.names, location=self.settings.url)
+        try:
+            _ensure_indices(client, self.names, self.retry or RetryPolicy())
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def open_state_store(self) -> ElasticsearchStore:
+        return ElasticsearchStore(self._open_client(), self.names, location=self.settings.url)
+
+    def open_dedup_index(self) -> ElasticsearchDedupIndex:
+        return ElasticsearchDedupIndex(self._open_client(), self.names)

@@ -95,6 +95,14 @@ class IndexNames:
             (self.deadletters_alias, self.deadletters_first_index),
         )
 
+    @property
+    def mapping_components(self) -> tuple[tuple[str, str], ...]:
+        """(alias, the component template holding the mappings of its indices) pairs."""
+        return (
+            (self.articles_alias, f"{self.prefix}-articles-mappings"),
+            (self.deadletters_alias, f"{self.prefix}-deadletters-mappings"),
+        )
+
 
 # --- templates ------------------------------------------------------------------------------
 
@@ -202,16 +210,64 @@ def ensure_indices(client: Elasticsearch, names: IndexNames) -> bool:
     """Install the templates and the write aliases; idempotent, and safe when several workers race.
 
     Returns True if this call created or upgraded anything. An upgraded template shapes the next
-    index (after a rollover); existing indices keep the mapping they were created with.
+    index (after a rollover); the indices already behind an alias get the new fields added to
+    their mapping (see _upgrade_mappings).
     """
     created = False
     with server_errors(server_url(client)):
-        for name, kind, body in _specs(names):
+        specs = list(_specs(names))
+        for name, kind, body in specs:
             created |= _ensure_template(client, name, kind, body)
         for alias, first_index in names.aliases:
             created |= _ensure_write_alias(client, alias, first_index)
+        bodies = {name: body for name, _, body in specs}
+        for alias, component in names.mapping_components:
+            created |= _upgrade_mappings(client, alias, bodies[component])
         created |= _ensure_feedstate_index(client, names.feedstate_index)
     return created
+
+
+def _managed_version(mappings: Mapping[str, Any]) -> int | None:
+    """The template version an index's mapping records, None for an index this code did not build."""
+    meta = mappings.get("_meta", {})
+    version = meta.get("template_version")
+    return version if meta.get("managed_by") == "wirewatch" and isinstance(version, int) else None
+
+
+def _upgrade_mappings(client: Elasticsearch, alias: str, component: Mapping[str, Any]) -> bool:
+    """Add the mapping of `component` to the indices behind `alias` built from an older version of
+    it; True if any index was changed. An index without Wirewatch's `_meta` was made by someone
+    else on purpose and is left as it is (documents it refuses become dead letters).
+
+    Mappings only grow: put_mapping adds the new fields, leaves identical ones as they are, and
+    replaces the mapping `_meta` so the index records the version it now has (a field mapped
+    differently is refused: StoreError). Documents written before keep their old indexing until
+    updated. Racing workers put the same body, which is harmless; an index at this version or a
+    newer one is left alone. (Should an older deployment race a newer one, `_meta` may end up
+    with the older version; the newer one's next call then adds its fields again.)
+    """
+    mappings = component["template"]["mappings"]
+    shipped = template_version(mappings)
+    try:
+        found = client.indices.get_mapping(index=alias)
+    except NotFoundError:
+        return False
+    versions = {index: _managed_version(entry["mappings"]) for index, entry in found.body.items()}
+    stale = sorted(index for index, version in versions.items() if version is not None and version < shipped)
+    if not stale:
+        return False
+    try:
+        client.indices.put_mapping(
+            index=stale,
+            properties=mappings["properties"],
+            meta=mappings["_meta"],
+            dynamic=mappings["dynamic"],
+        )
+    except BadRequestError as exc:
+        raise StoreError(
+            f"cannot upgrade the mapping of {', '.join(stale)} to template version {shipped}: {_reason(exc)}"
+        ) from exc
+    return True
 
 
 _FEEDSTATE_MAPPINGS: dict[str, Any] = {
@@ -252,6 +308,14 @@ def _alias_indices(client: Elasticsearch, alias: str) -> dict[str, bool]:
         index: bool(entry["aliases"][alias].get("is_write_index", False))
         for index, entry in sorted(found.body.items())
     }
+
+
+def alias_indices(client: Elasticsearch, alias: str) -> list[str]:
+    """The indices behind `alias`, the write index first, then the others newest first (by name:
+    rollover numbers them); empty when the alias does not exist."""
+    indices = _alias_indices(client, alias)
+    write = [index for index, is_write in indices.items() if is_write]
+    return write + sorted((index for index in indices if not indices[index]), reverse=True)
 
 
 def _count(client: Elasticsearch, alias: str) -> int:
@@ -380,6 +444,15 @@ def article_document(article: Article) -> dict[str, Any]:
     """
     doc: dict[str, Any] = _truncate_keywords(
         article.model_dump(mode="json"), _keyword_fields("articles-mappings.component.json")
+    )
+    return doc
+
+
+def article_fields_document(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Some fields of an article document (JSON values, as for a partial update), keyword values
+    cut like article_document's."""
+    doc: dict[str, Any] = _truncate_keywords(
+        dict(fields), _keyword_fields("articles-mappings.component.json")
     )
     return doc
 

@@ -64,15 +64,23 @@ EXPECTED_ARTICLE_MAPPING = {
     "pipeline.version": "keyword",
     "pipeline.run_id": "keyword",
     "pipeline.registry_version": "keyword",
-    # Reserved for the stages that come later (dedup, tagging, alerts); see ../shared/design.md.
-    "signature_bands": "keyword",
+    "guid": "keyword",
+    # Deduplication (schemas.dedup): lookup keys, the copy's pointer and the canonical's lineage.
+    "dedup_keys": "keyword",
+    "near_dup_keys": "keyword",
     "duplicate_of": "keyword",
+    "duplicate_reason": "keyword",
+    "similarity": "float",
+    "sources_seen.article_id": "keyword",
     "sources_seen.outlet": "keyword",
     "sources_seen.url": "keyword",
+    "sources_seen.feed_url": "keyword",
+    "sources_seen.published_at": "date",
     "sources_seen.seen_at": "date",
     "first_seen": "date",
     "source_count": "integer",
     "independent_source_count": "integer",
+    # Reserved for the stages that come later (tagging, alerts); see ../shared/design.md.
     "actors.id": "keyword",
     "actors.name": "keyword",
     "actors.kind": "keyword",
@@ -216,6 +224,9 @@ def test_local_settings_fit_a_single_node():
 def test_article_mapping_is_exactly_the_reviewed_one():
     assert _mapping("articles-mappings")["dynamic"] is False
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
+    # Version 3 added the dedup fields; a mapping change needs a new version, or ensure_indices
+    # never adds it to the indices that exist (connectors.es_indices._upgrade_mappings).
+    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 3
 
 
 def test_every_article_field_is_mapped_with_a_fitting_type():
@@ -320,6 +331,23 @@ def test_keyword_lists_and_lists_of_objects_are_cut_too():
     assert cut["topics"] == doc["topics"]
     assert cut["body"] == long
     assert doc["actor_ids"][1] == long  # the input is left as it was
+
+
+def test_partial_article_documents_cut_their_keywords_too():
+    long_url = "https://example.com/" + "é" * 20_000
+    fields: dict[str, Any] = {
+        "sources_seen": [{"article_id": "ab" * 16, "outlet": "example.com", "url": long_url}],
+        "source_count": 1,
+    }
+    doc = es_indices.article_fields_document(fields)
+    assert len(doc["sources_seen"][0]["url"].encode()) <= MAX_TERM_BYTES
+    assert long_url.startswith(doc["sources_seen"][0]["url"])
+    assert {k: v for k, v in doc["sources_seen"][0].items() if k != "url"} == {
+        "article_id": "ab" * 16,
+        "outlet": "example.com",
+    }
+    assert doc["source_count"] == 1
+    assert fields["sources_seen"][0]["url"] == long_url  # the input is left as it was
 
 
 def test_dead_letter_documents_cut_their_keywords():
