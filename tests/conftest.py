@@ -14,6 +14,7 @@ from connectors.seedio import parse_seed
 from pipelines.normalize import normalize_record
 from schemas.dedup import Decision, DedupConfig, apply_decision, fingerprint, with_keys
 from schemas.records import Article, PipelineInfo
+from tests.feed_server import FeedServer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -34,6 +35,13 @@ def seed_articles(folder: pathlib.Path = SEEDS) -> list[Article]:
 def as_canonical(article: Article) -> Article:
     """`article` as deduplication leaves a canonical one: its keys, and itself as only source."""
     return with_keys(apply_decision(article, Decision(article.id)), fingerprint(article, DedupConfig()))
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A real HTTP server on 127.0.0.1 serving the feeds a test routes to it."""
+    with FeedServer() as running:
+        yield running
 
 
 @pytest.fixture

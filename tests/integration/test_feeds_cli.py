@@ -7,7 +7,6 @@ import pathlib
 import re
 import socket
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -66,12 +65,6 @@ def validators_by_path(server: FeedServer) -> dict[str, list[str | None]]:
         assert "if-modified-since" not in request.headers
         seen.setdefault(request.path, []).append(request.headers.get("if-none-match"))
     return seen
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as running:
-        yield running
 
 
 # --- add / list / remove -----------------------------------------------------------------------
