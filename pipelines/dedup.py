@@ -12,7 +12,9 @@ other workers): `connectors.store.DedupIndex.lookup` by exact key and LSH band k
 
 from __future__ import annotations
 
+import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -145,6 +147,14 @@ def _apply(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
 _RESOLVER = ReadModifyWriteStateSpec("resolver", PickleCoder())
 _RESOLVER_STATE = beam.DoFn.StateParam(_RESOLVER)
 
+# Prism (Beam 2.77) splits a slow bundle of a stateful step and runs the rest concurrently, each
+# part reading the state as it was before the bundle: two copies in one poll could both become
+# canonical. The newest resolver is therefore also kept per process, under a lock, and the newer
+# of it and the state's is used. Runners that keep a key on one worker in order (Flink, Dataflow)
+# never need it; a retried bundle replays the same decisions (DuplicateResolver remembers them).
+_LIVE_LOCK = threading.Lock()
+_LIVE: dict[str, tuple[int, DuplicateResolver]] = {}
+
 
 class _ResolveStreamFn(beam.DoFn):
     """Decides each article as it arrives; one key, so one decision at a time, in arrival order.
@@ -157,6 +167,7 @@ class _ResolveStreamFn(beam.DoFn):
     def __init__(self, sink: ArticleSink, config: DedupConfig) -> None:
         self._sink = sink
         self._config = config
+        self._token = uuid.uuid4().hex  # the same for every copy of this DoFn in this pipeline
         self._index: DedupIndex | None = None
 
     def setup(self) -> None:
@@ -175,12 +186,17 @@ class _ResolveStreamFn(beam.DoFn):
     ) -> Iterator[Any]:
         assert self._index is not None, "setup() opens the index before any element arrives"
         article = element[1]
-        resolver: DuplicateResolver = resolver_state.read() or DuplicateResolver(self._config)
-        now = time.time()
-        resolver.forget_before(now - self._config.memory_s)
-        fp = fingerprint(article, self._config)
-        decision = resolver.decide(fp, relevant(fp, lookup_chunk(self._index, [fp])), now)
-        resolver_state.write(resolver)
+        with _LIVE_LOCK:
+            candidates = [v for v in (resolver_state.read(), _LIVE.get(self._token)) if v is not None]
+            version, resolver = max(
+                candidates, key=lambda v: v[0], default=(0, DuplicateResolver(self._config))
+            )
+            now = time.time()
+            resolver.forget_before(now - self._config.memory_s)
+            fp = fingerprint(article, self._config)
+            decision = resolver.decide(fp, relevant(fp, lookup_chunk(self._index, [fp])), now)
+            resolver_state.write((version + 1, resolver))
+            _LIVE[self._token] = (version + 1, resolver)
         self._counters.count(decision)
         yield with_keys(apply_decision(article, decision), fp)
         if decision.duplicate_of is not None and not decision.already_stored:

@@ -388,7 +388,11 @@ def test_copies_fold_in_the_stream_also_when_they_arrive_together_and_after_a_re
         articles.refresh()
         return max(articles.by_title(t)["source_count"] for t in story_titles) == 4
 
-    wait_until(folded, SEARCHABLE_WITHIN_S, "the copies to reach the canonical article's lineage")
+    try:
+        wait_until(folded, SEARCHABLE_WITHIN_S, "the copies to reach the story's lineage")
+    except AssertionError as exc:
+        seen = {t: (d["id"], d["duplicate_of"], d["source_count"]) for t in feed.titles if (d := articles.by_title(t))}
+        raise AssertionError(f"{exc}\n{seen}\n{stream.output()}\n{restarted.output()}") from None
     # The stream decides in arrival order: whichever copy of the story came first is canonical.
     docs = {title: articles.by_title(title) for title in feed.titles}
     (canonical,) = [t for t in story_titles if docs[t]["duplicate_of"] is None]

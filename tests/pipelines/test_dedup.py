@@ -21,6 +21,12 @@ from tests.connectors.test_feed_corpus import NEWS, _require
 KIM_PUTIN_NOV_9 = "000_c188ed1eebfaaab7.txt"
 
 
+@pytest.fixture(autouse=True)
+def _embedded_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the embedded store, even where `make test` exports an Elasticsearch URL."""
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+
+
 def syndicate(body: str, rng: random.Random | None = None) -> str:
     """A wire copy of `body`: byline and dateline added, one paragraph cut, a footer added, and
     (with `rng`) a few words changed."""
