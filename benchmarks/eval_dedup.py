@@ -8,8 +8,16 @@ truncation to 60-90 %, 1-5 % of words replaced, and combinations), each paired w
 Negatives: every pair of distinct articles (same-story articles from different outlets, and the
 two Kim-Putin seeds, included) and every "all edits" variant against every other article.
 
-Reports precision / recall / F1 over thresholds for shingle k in {2, 3, 4, 5}, LSH candidate
-recall for each bands x rows split of the signature, and signature throughput on one core.
+End to end, at the defaults: every original and variant, in a seeded shuffled order (a variant
+may come before its original), is fingerprinted (`schemas.dedup.fingerprint`) and decided by one
+`schemas.dedup.DuplicateResolver` with an empty store, as a batch run does. Each original and its
+variants are one cluster; a fold into an article of the same cluster is a true positive, a fold
+into another cluster a false positive; every member of a cluster but the first one seen should be
+folded (recall). The same pass is repeated over thresholds (`NearDupConfig(threshold=t)`).
+
+Pairwise: precision / recall / F1 over thresholds for shingle k in {2, 3, 4, 5}, LSH candidate
+recall for each bands x rows split of the signature (the band keys over its first bands * rows
+values), and signature throughput on one core.
 Results go to benchmarks/results/dedup_eval.json and .md.
 
     .venv/bin/python benchmarks/eval_dedup.py
@@ -27,6 +35,8 @@ import platform
 import random
 import sys
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +44,9 @@ import numpy as np
 
 from connectors.feed_parse import parse_feed
 from connectors.seedio import parse_seed
+from schemas.dedup import DedupConfig, DuplicateResolver, Fingerprint, fingerprint
 from schemas.feeds import FeedSpec
-from schemas.ids import canonical_text
+from schemas.ids import canonical_text, content_hash, stable_id
 from schemas.near_dup import (
     DEFAULT_CONFIG,
     NearDupConfig,
@@ -43,7 +54,8 @@ from schemas.near_dup import (
     minhash_signature,
     shingles,
 )
-from schemas.text import clean_text, html_to_text
+from schemas.records import Article, PipelineInfo, Source
+from schemas.text import clean_text, count_words, html_to_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -51,7 +63,7 @@ MIN_WORDS = 40
 NATURAL_CONTAINMENT = 0.5
 THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 19)]
 KS = (2, 3, 4, 5)
-SPLITS = ((128, 1), (64, 2), (32, 4), (16, 8))
+SPLITS = ((64, 2), (32, 2), (16, 2), (32, 3), (20, 3), (16, 3), (32, 4))
 
 _HEADLINES = (
     "BREAKING: {w} in focus as officials respond",
@@ -188,27 +200,177 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
-def throughput(texts: list[str], seconds: float, config: NearDupConfig, repeats: int = 3) -> dict[str, Any]:
+def throughput(
+    texts: list[str],
+    seconds: float,
+    config: NearDupConfig,
+    repeats: int = 3,
+    articles: list[Article] | None = None,
+) -> dict[str, Any]:
     """Signatures per second on this one core (numpy's element-wise kernels are single-threaded).
 
-    `repeats` runs of >= `seconds` each; the median is the figure reported (shared machines are noisy).
+    `minhash_signature` over `texts`, or, given `articles` (of those texts), the whole
+    `schemas.dedup.fingerprint` (exact keys, signature, band keys). `repeats` runs of >= `seconds`
+    each; the median is the figure reported (shared machines are noisy).
     """
     minhash_signature("warm up: builds the word-character table and permutations once")
+    dedup_config = DedupConfig(near=config)
+
+    def one_pass() -> int:
+        if articles is not None:
+            for article in articles:
+                fingerprint(article, dedup_config)
+            return len(articles)
+        for text in texts:
+            minhash_signature(text, num_perm=config.num_perm, k=config.shingle_k, seed=config.seed)
+        return len(texts)
+
     runs = []
     for _ in range(repeats):
         n = 0
         start = time.perf_counter()
         while True:
-            for text in texts:
-                minhash_signature(text, num_perm=config.num_perm, k=config.shingle_k, seed=config.seed)
-            n += len(texts)
+            n += one_pass()
             elapsed = time.perf_counter() - start
             if elapsed >= seconds:
                 break
         runs.append({"docs": n, "seconds": elapsed, "docs_per_s": n / elapsed})
     median = sorted(runs, key=lambda r: r["docs_per_s"])[len(runs) // 2]
-    mean_words = sum(len(canonical_text(t).split()) for t in texts) / len(texts)
-    return {**median, "runs_docs_per_s": [r["docs_per_s"] for r in runs], "mean_words": mean_words}
+    words = [len(canonical_text(t).split()) for t in texts]
+    return {
+        **median,
+        "min_seconds": seconds,
+        "runs_docs_per_s": [r["docs_per_s"] for r in runs],
+        "mean_words": float(np.mean(words)),
+        "median_words": float(np.median(words)),
+    }
+
+
+# -- end to end: fingerprint + DuplicateResolver ---------------------------------------------------
+
+_EVAL_AT = dt.datetime(2026, 2, 17, tzinfo=dt.UTC)
+_PIPELINE = PipelineInfo(version="eval", run_id="eval-dedup")
+
+
+def as_article(doc: Doc, position: int) -> Article:
+    """A minimal Article for `doc`, published in `position` order (what `fingerprint` needs)."""
+    kind, _, name = doc.source.partition(":")
+    return Article(
+        id=stable_id("eval", doc.key),
+        source=Source(kind="seed" if kind == "seed" else "feed", name=name or doc.source),
+        title=doc.title or " ".join(doc.text.split()[:8]) or doc.key,
+        body=doc.text,
+        published_at=_EVAL_AT + dt.timedelta(seconds=position),
+        ingested_at=_EVAL_AT + dt.timedelta(days=1),
+        word_count=count_words(doc.text),
+        content_hash=content_hash(doc.text),
+        pipeline=_PIPELINE,
+    )
+
+
+def end_to_end(
+    fps: Sequence[Fingerprint],
+    docs: Sequence[Doc],
+    excluded: set[int],
+    config: DedupConfig,
+) -> dict[str, Any]:
+    """Decide `fps` in order with one resolver (empty store) and score the folds by cluster.
+
+    `docs[i]` is the document of `fps[i]`; its cluster is `origin`. Clusters in `excluded` (captured
+    articles that already are near-duplicates of another) are decided but not scored.
+    """
+    cluster_of = {fp.article_id: doc.origin for fp, doc in zip(fps, docs, strict=True)}
+    resolver = DuplicateResolver(config)
+    first_kind: dict[int, str] = {}  # cluster → kind of its first member seen (its canonical article)
+    missed: Counter[str] = Counter()
+    canonicals: Counter[int] = Counter()
+    should: Counter[str] = Counter()
+    correct: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    tp = fp_ = 0
+    false_folds: list[dict[str, Any]] = []
+    key_of = {fp.article_id: doc.key for fp, doc in zip(fps, docs, strict=True)}
+    for fp, doc in zip(fps, docs, strict=True):
+        decision = resolver.decide(fp)
+        cluster = doc.origin
+        if cluster in excluded:
+            continue
+        # The first member of a cluster seen is its canonical article; every later one is a copy.
+        kind = doc.kind if doc.kind != "original" else "original after a variant"
+        expected = cluster in first_kind
+        first_kind.setdefault(cluster, doc.kind)
+        if expected:
+            should[kind] += 1
+        if decision.duplicate_of is not None and cluster_of[decision.duplicate_of] == cluster:
+            tp += 1
+            correct[kind] += 1
+            reasons[decision.reason or "?"] += 1
+            continue
+        if expected:
+            missed["original first" if first_kind[cluster] == "original" else "variant first"] += 1
+        if decision.duplicate_of is None:
+            canonicals[cluster] += 1
+        else:
+            fp_ += 1
+            if len(false_folds) < 10:
+                false_folds.append(
+                    {
+                        "doc": doc.key,
+                        "folded_into": key_of[decision.duplicate_of],
+                        "reason": decision.reason,
+                        "similarity": decision.similarity,
+                    }
+                )
+    fn = sum(should.values()) - tp
+    return {
+        "threshold": config.near.threshold,
+        **prf(tp, fp_, fn),
+        "should_fold": sum(should.values()),
+        "recall_by_kind": {
+            kind: {"should": n, "folded": correct[kind], "recall": correct[kind] / n}
+            for kind, n in sorted(should.items())
+        },
+        "fold_reasons": dict(reasons),
+        "missed_by_first_seen": {k: missed[k] for k in ("original first", "variant first")},
+        "clusters_first_seen_variant": sum(1 for k in first_kind.values() if k != "original"),
+        "clusters": len(first_kind),
+        "clusters_split": sum(1 for n in canonicals.values() if n > 1),
+        "false_folds": false_folds,
+    }
+
+
+def evaluate_end_to_end(
+    all_docs: Sequence[Doc], natural: Sequence[tuple[int, int, float]], seed: int
+) -> dict[str, Any]:
+    """The real resolver over every document in a seeded shuffled order, at the defaults and over
+    thresholds (the fingerprints do not depend on the threshold, so they are made once)."""
+    order = list(range(len(all_docs)))
+    random.Random(seed).shuffle(order)
+    docs = [all_docs[i] for i in order]
+    config = DedupConfig()
+    fps = [fingerprint(as_article(doc, pos), config) for pos, doc in enumerate(docs)]
+    excluded = {c for a, b, _ in natural for c in (a, b)}
+    default = end_to_end(fps, docs, excluded, config)
+    curve = []
+    for t in THRESHOLDS:
+        row = end_to_end(fps, docs, excluded, DedupConfig(near=NearDupConfig(threshold=t)))
+        curve.append({k: row[k] for k in ("threshold", "precision", "recall", "f1", "tp", "fp", "fn")})
+    first: Counter[int] = Counter()
+    originals_after_variant = 0
+    for doc in docs:
+        if doc.kind == "original" and first[doc.origin]:
+            originals_after_variant += 1
+        first[doc.origin] += 1
+    return {
+        "order_seed": seed,
+        "docs": len(docs),
+        "docs_scored": sum(1 for d in docs if d.origin not in excluded),
+        "clusters_excluded": sorted(excluded),
+        "originals_after_a_variant": originals_after_variant,
+        "min_words": config.min_words,
+        "default": default,
+        "curve": curve,
+    }
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,7 +418,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     for k in KS:
         t0 = time.perf_counter()
         sigs = np.array(
-            [minhash_signature(d.text, num_perm=128, k=k, seed=DEFAULT_CONFIG.seed) for d in all_docs],
+            [
+                minhash_signature(d.text, num_perm=DEFAULT_CONFIG.num_perm, k=k, seed=DEFAULT_CONFIG.seed)
+                for d in all_docs
+            ],
             dtype=np.uint32,
         )
         sig_s = time.perf_counter() - t0
@@ -312,13 +477,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         if k == DEFAULT_CONFIG.shingle_k:
             lsh = {}
             for bands, rows in SPLITS:
-                keys = [set(band_keys(tuple(s.tolist()), bands, rows)) for s in sigs]
+                keys = [set(band_keys(tuple(s[: bands * rows].tolist()), bands, rows)) for s in sigs]
                 pos_cand = np.array([bool(keys[a] & keys[b]) for a, b in pos])
                 thr = pos_est >= DEFAULT_CONFIG.threshold
                 neg_orig = [bool(keys[a] & keys[b]) for a, b in neg_pairs[:n_orig_pairs]]
                 lsh[f"{bands}x{rows}"] = {
                     "candidate_recall": float(pos_cand.mean()),
-                    "end_to_end_recall": float((pos_cand & thr).mean()),
+                    "recall_with_threshold": float((pos_cand & thr).mean()),
                     "negative_candidate_rate": float(np.mean(neg_orig)),
                     "s_curve_midpoint": (1 / bands) ** (1 / rows),
                 }
@@ -330,6 +495,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         for row in per_k[str(DEFAULT_CONFIG.shingle_k)]["curve"]
         if abs(row["threshold"] - DEFAULT_CONFIG.threshold) < 1e-9
     )
+    print("end to end: fingerprint + DuplicateResolver over thresholds", file=sys.stderr)
+    e2e = evaluate_end_to_end(all_docs, natural, args.seed)
     texts = [d.text for d in all_docs]
     seed_texts = [originals[i].text for i in seeds]
     return {
@@ -358,10 +525,14 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "mean_words": float(np.mean([len(d.text.split()) for d in originals])),
             "rng_seed": args.seed,
         },
+        "end_to_end": e2e,
         "default": default,
         "per_k": per_k,
         "throughput_eval_set": throughput(texts, args.seconds, DEFAULT_CONFIG),
         "throughput_seed_articles": throughput(seed_texts, args.seconds, DEFAULT_CONFIG),
+        "throughput_fingerprint_eval_set": throughput(
+            texts, args.seconds, DEFAULT_CONFIG, articles=[as_article(d, i) for i, d in enumerate(all_docs)]
+        ),
     }
 
 
@@ -369,7 +540,10 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
     cfg = res["config"]
     ds = res["dataset"]
     d = res["default"]
+    e2e = res["end_to_end"]
+    e = e2e["default"]
     k = str(cfg["shingle_k"])
+    default_split = f"{cfg['bands']}x{cfg['rows']}"
     lines = [
         "# Near-duplicate detection: evaluation",
         "",
@@ -385,6 +559,63 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
         "",
         f"Defaults: num_perm={cfg['num_perm']}, shingle_k={cfg['shingle_k']}, bands={cfg['bands']}, "
         f"rows={cfg['rows']}, threshold={cfg['threshold']}.",
+        "",
+        f"## At the defaults (end to end: {cfg['shingle_k']}-word shingles, LSH {cfg['bands']} bands x "
+        f"{cfg['rows']} rows, threshold {cfg['threshold']})",
+        "",
+        f"Every article and variant ({e2e['docs']:,}; {e2e['docs_scored']:,} scored: the clusters of the "
+        f"{len(e2e['clusters_excluded'])} captured articles listed under Data as already near-duplicates are "
+        "decided but not scored) through "
+        "`schemas.dedup.fingerprint` and one `DuplicateResolver` with an empty store, in a shuffled order "
+        f"(seed {e2e['order_seed']}; {e2e['originals_after_a_variant']} originals come after one of their "
+        "variants). A fold into an article of the same cluster (the original and its variants) is a true "
+        "positive, a fold into another cluster a false positive; every member of a cluster but the first "
+        f"seen should be folded. Texts under {e2e['min_words']} words are compared by exact keys only.",
+        "",
+        f"precision **{e['precision']:.4f}**, recall **{e['recall']:.4f}**, F1 **{e['f1']:.4f}** "
+        f"(TP {e['tp']}, FP {e['fp']}, FN {e['fn']}; {e['should_fold']} should fold). "
+        f"Folds by reason: {', '.join(f'{r} {n}' for r, n in sorted(e['fold_reasons'].items()))}. "
+        f"Clusters left with more than one canonical article: {e['clusters_split']} of {e['clusters']}. "
+        f"Misses: {e['missed_by_first_seen']['original first']} in clusters whose first article seen (their "
+        f"canonical one) is the original, {e['missed_by_first_seen']['variant first']} in the "
+        f"{e['clusters_first_seen_variant']} clusters where a variant came first: later members are compared "
+        "with that variant (the resolver compares with canonical articles only), and two edited variants "
+        "are further apart than either is from the original.",
+        "",
+        "| should fold | count | folded into its cluster | recall |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {kind} | {r['should']} | {r['folded']} | {r['recall']:.4f} |"
+            for kind, r in e["recall_by_kind"].items()
+        ],
+        "",
+        *(
+            [
+                "False folds (first 10):",
+                "",
+                *[
+                    f"- {f['doc']} -> {f['folded_into']} ({f['reason']}, {f['similarity']})"
+                    for f in e["false_folds"]
+                ],
+                "",
+            ]
+            if e["false_folds"]
+            else []
+        ),
+        "End to end over thresholds (same fingerprints and order; **bold**: the default):",
+        "",
+        "| threshold | precision | recall | F1 | TP | FP | FN |",
+        "|---|---|---|---|---|---|---|",
+        *[
+            (
+                f"| **{r['threshold']}** | **{r['precision']:.4f}** | **{r['recall']:.4f}** | "
+                f"**{r['f1']:.4f}** | {r['tp']} | {r['fp']} | {r['fn']} |"
+                if abs(r["threshold"] - cfg["threshold"]) < 1e-9
+                else f"| {r['threshold']} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | "
+                f"{r['tp']} | {r['fp']} | {r['fn']} |"
+            )
+            for r in e2e["curve"]
+        ],
         "",
         "## Data",
         "",
@@ -407,10 +638,13 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
             for r in ds["natural_duplicates_excluded"]
         ],
         "",
-        f"## At the defaults (k={k}, threshold={cfg['threshold']})",
+        f"## Pairwise, at k={k}, threshold={cfg['threshold']} (signatures compared directly, no LSH)",
         "",
         f"precision **{d['precision']:.4f}**, recall **{d['recall']:.4f}**, F1 **{d['f1']:.4f}** "
         f"(TP {d['tp']}, FP {d['fp']}, FN {d['fn']}).",
+        "",
+        "Pairwise tables below: every positive and negative pair's estimated Jaccard against the "
+        "threshold, then LSH candidate recall per bands x rows split.",
         "",
         "| shingle k | seed pair est. (exact) | max negative est. | max same-story est. | "
         "est. abs error | best F1 (threshold) |",
@@ -423,7 +657,7 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
             f"{r['negatives_max_estimate']:.3f} | {r['related_max_estimate']:.3f} | "
             f"{r['estimate_abs_error_mean']:.3f} | {best['f1']:.4f} ({best['threshold']}) |"
         )
-    lines += ["", "## Precision / recall over thresholds", ""]
+    lines += ["", "## Pairwise precision / recall over thresholds", ""]
     header = "| threshold | " + " | ".join(f"k={kk} P / R" for kk in res["per_k"]) + " |"
     lines += [header, "|---" * (1 + len(res["per_k"])) + "|"]
     for i, t in enumerate(THRESHOLDS):
@@ -444,16 +678,20 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
         )
     lines += [
         "",
-        f"## LSH (k={k}, 128 permutations)",
+        f"## LSH (k={k}, {cfg['num_perm']} permutations; band keys over the first bands x rows values)",
+        "",
+        "Pairwise: a positive pair is found when the two share a band key (candidate recall) and, with "
+        "the threshold, when its estimate also reaches it.",
         "",
         "| bands x rows | S-curve midpoint | candidate recall | recall with threshold | "
         "negative pairs that are candidates |",
         "|---|---|---|---|---|",
     ]
     for split, r in res["per_k"][k]["lsh"].items():
+        name = f"**{split}** (default)" if split == default_split else split
         lines.append(
-            f"| {split} | {r['s_curve_midpoint']:.3f} | {r['candidate_recall']:.4f} | "
-            f"{r['end_to_end_recall']:.4f} | {r['negative_candidate_rate']:.5f} |"
+            f"| {name} | {r['s_curve_midpoint']:.3f} | {r['candidate_recall']:.4f} | "
+            f"{r['recall_with_threshold']:.4f} | {r['negative_candidate_rate']:.5f} |"
         )
     lines += ["", f"## Hardest pairs (k={k})", "", "| negative est. | a | b |", "|---|---|---|"]
     for r in res["per_k"][k]["hardest_negatives"]:
@@ -465,18 +703,24 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
         lines.append(f"| {r['estimate']:.3f} | {r['kind']} | {r['exact']:.3f} |")
     lines += [
         "",
-        "## Signature throughput (one core, numpy only, 128 permutations)",
+        f"## Signature throughput (one core, numpy only, {cfg['num_perm']} permutations)",
         "",
         "Cost grows with length (about 40 % NFKC/casefold and word hashing, about half the "
         "128 x shingles min-hash matrix).",
         "",
     ]
-    for name in ("throughput_eval_set", "throughput_seed_articles"):
+    labels = {
+        "throughput_eval_set": "`minhash_signature`, eval set",
+        "throughput_seed_articles": "`minhash_signature`, seed articles",
+        "throughput_fingerprint_eval_set": "`fingerprint` (keys + signature + band keys), eval set",
+    }
+    for name, label in labels.items():
         r = res[name]
         lines.append(
-            f"- {name.removeprefix('throughput_').replace('_', ' ')}: **{r['docs_per_s']:,.0f} docs/s** "
-            f"median of {len(r['runs_docs_per_s'])} runs of >= {r['seconds']:.0f} s "
-            f"({', '.join(f'{x:,.0f}' for x in r['runs_docs_per_s'])}), mean {r['mean_words']:.0f} words/doc"
+            f"- {label}: **{r['docs_per_s']:,.0f} docs/s** "
+            f"median of {len(r['runs_docs_per_s'])} runs of >= {r['min_seconds']:g} s "
+            f"({', '.join(f'{x:,.0f}' for x in r['runs_docs_per_s'])}), {r['mean_words']:.0f} words/doc "
+            f"on average, median {r['median_words']:.0f}"
         )
     lines.append("")
     with open(path, "w", encoding="utf-8") as fh:
@@ -497,9 +741,12 @@ def main() -> None:
         fh.write("\n")
     write_markdown(res, os.path.join(RESULTS, "dedup_eval.md"))
     d = res["default"]
+    e = res["end_to_end"]["default"]
     print(
-        f"P={d['precision']:.4f} R={d['recall']:.4f} F1={d['f1']:.4f} "
-        f"{res['throughput_eval_set']['docs_per_s']:,.0f} docs/s"
+        f"end to end: P={e['precision']:.4f} R={e['recall']:.4f} F1={e['f1']:.4f}; "
+        f"pairwise: P={d['precision']:.4f} R={d['recall']:.4f} F1={d['f1']:.4f}; "
+        f"{res['throughput_eval_set']['docs_per_s']:,.0f} signatures/s, "
+        f"{res['throughput_fingerprint_eval_set']['docs_per_s']:,.0f} fingerprints/s"
     )
 
 

@@ -1,0 +1,1058 @@
+"""Benchmark: deduplication throughput on one core, and the size of the dedup state at 1M documents.
+
+The issue: "Throughput of signature computation and candidate lookup (docs/s per core) at 100k
+documents, and memory of the dedup state for 1M documents in the embedded store. Target:
+>= 5,000 docs/s/core for signatures; state for 1M documents <= 300 MB."
+
+Corpus: --docs synthetic articles (seeded RNG) of 3-5 KB, words drawn with their real frequencies
+from the RSS captures and seed articles, from 200 outlets (half of whose items end in the outlet's
+boilerplate), each with its own canonical URL and (mostly) a global GUID, built with
+`pipelines.normalize.normalize_record` like real feed items. ~10 % are syndicated near copies of an
+earlier article (new headline; byline, boilerplate, truncation, changed words and combinations)
+and ~2 % exact copies (same text, another outlet).
+
+Measured in one process pinned to one core, after a warm-up, one run each:
+
+1. signatures: `schemas.dedup.fingerprint` (exact keys + MinHash signature + LSH band keys), and
+   the baseline `schemas.near_dup.minhash_signature` alone;
+2. lookup + decision: the first half is decided and written to a fresh LocalStore with its keys
+   (as `pipelines.dedup` does); the second half is then looked up in chunks of 200
+   (`pipelines.dedup.lookup_chunk`) and decided by one `DuplicateResolver`, as a batch run does.
+   Baseline: brute force, every sampled document compared with the signatures of all stored
+   canonical articles held in memory;
+3. state at --state-docs canonical documents: the dedup rows (4 exact keys and 20 band keys per
+   article, packed with `connectors.localstore`'s own helpers, inserted in article order, 1,000
+   articles per transaction like `write_articles`) plus a minimal `articles` row each; size by
+   dbstat (`LocalStore.dedup_state_bytes`), file size, and a fresh process doing 10k lookups
+   against it (latency, peak RSS).
+
+Results go to benchmarks/results/dedup_bench.json and .md.
+
+    .venv/bin/python benchmarks/bench_dedup.py [--docs 100000] [--state-docs 1000000]
+    .venv/bin/python benchmarks/bench_dedup.py --docs 5000 --state-docs 50000   # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import json
+import os
+import platform
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from connectors.localstore import LocalStore, _band_range, _dedup_key
+from schemas.dedup import DedupConfig, Fingerprint, fingerprint
+from schemas.near_dup import minhash_signature
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+DEFAULT_FEEDS = REPO.parent / "shared" / "data" / "feeds" / "news"
+DEFAULT_SEEDS = REPO / "seeds"
+
+TARGET_SIGNATURES_PER_S = 5_000
+TARGET_STATE_BYTES = 300_000_000  # "300 MB", decimal (286 MiB)
+RNG_SEED = 20260217
+OUTLETS = 200
+NEAR_COPY_SHARE = 0.10
+EXACT_COPY_SHARE = 0.02
+LOOKUP_CHUNK = 200  # as pipelines.dedup.LOOKUP_CHUNK (checked when that module is imported)
+WRITE_BATCH = 1_000
+BRUTE_SAMPLE = 1_000
+# Share of real feed items whose exact keys include a global GUID (measured on the captures: 600 of
+# 607 items); the rest have the id, URL and text keys only.
+GLOBAL_GUID_SHARE = 0.98
+STATE_EXACT_KEYS = ("i", "u", "g", "t")
+STATE_NEAR_KEYS = 20
+START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
+_HEADLINES = (
+    "BREAKING: {w} in focus as officials respond",
+    "What we know so far about {w}",
+    "{w}: the latest",
+    "Explainer - why {w} matters",
+    "UPDATE 2-{w} developments continue",
+)
+_BYLINES = (
+    "By Maria Keller, Reuters\nMOSCOW (Reuters) -",
+    "By Staff Reporter\nNEW DELHI, Feb 18 (PTI)",
+    "AFP\nPARIS —",
+    "By James Ortega and Li Wei | Associated Press\nWASHINGTON (AP) —",
+    "Compiled by our correspondent\nLONDON:",
+)
+_BOILERPLATE = (
+    "Copyright 2026 The Associated Press. All rights reserved. This material may not be published, "
+    "broadcast, rewritten or redistributed without permission.",
+    "(Except for the headline, this story has not been edited by our staff and is published from a "
+    "syndicated feed.)",
+    "Reporting by Maria Keller; additional reporting by Li Wei; editing by James Ortega and Anna "
+    "Schmidt. Our standards: the Trust Principles.",
+)
+_FILLER = "the a officials said on monday reportedly government sources country minister new".split()
+_RECIPES = (
+    "byline",
+    "boilerplate",
+    "truncate",
+    "words",
+    "byline+words",
+    "truncate+boilerplate",
+    "all",
+)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def pin_to_one_core() -> int | None:
+    """Run on one CPU (the last one), so that every figure is per core."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def proc_status_bytes(field: str) -> int | None:
+    """A memory figure of this process from /proc/self/status: VmRSS (now) or VmHWM (peak)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def maxrss_bytes() -> int:
+    """resource.getrusage's peak RSS (kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.quantile(np.asarray(values), q))
+
+
+# -- corpus ---------------------------------------------------------------------------------------
+
+
+def real_texts(feeds: Path, seeds: Path) -> list[str]:
+    """Bodies (as text) of the captured feed items and the seed articles."""
+    from connectors.feed_parse import parse_feed
+    from connectors.seedio import parse_seed
+    from schemas.feeds import FeedSpec
+    from schemas.text import clean_text, html_to_text
+
+    now = dt.datetime.now(dt.UTC)
+    texts: list[str] = []
+    for path in sorted(feeds.glob("*.xml")):
+        spec = FeedSpec(url=f"https://feeds.example.com/{path.stem}.xml", name=path.stem)
+        for rec in parse_feed(path.read_bytes(), {}, spec, fetched_at=now).records:
+            raw = rec.body or rec.summary or ""
+            texts.append(html_to_text(raw) if rec.body_format == "html" or "<" in raw else clean_text(raw))
+    for name in sorted(glob.glob(str(seeds / "*.txt"))):
+        with open(name, "rb") as fh:
+            texts.append(parse_seed(name, fh.read(), read_at=now).body)
+    return [t for t in texts if t.strip()]
+
+
+@dataclass
+class Vocabulary:
+    words: list[str]
+    cdf: npt.NDArray[np.float64]
+    mean_chars: float  # mean length of a word plus its space, weighted by frequency
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> Vocabulary:
+        counts = Counter(w for t in texts for w in t.split())
+        if len(counts) < 1000:
+            raise SystemExit(f"only {len(counts)} distinct words in the real texts: check --feeds/--seeds")
+        words = [w for w, _ in counts.most_common()]
+        freq = np.array([counts[w] for w in words], dtype=np.float64)
+        p = freq / freq.sum()
+        mean_chars = float(np.dot(p, [len(w) + 1 for w in words]))
+        return cls(words, np.cumsum(p), mean_chars)
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[str]:
+        idx = np.searchsorted(self.cdf, rng.random(n) * self.cdf[-1], side="right")
+        idx = np.minimum(idx, len(self.words) - 1)
+        return [self.words[i] for i in idx.tolist()]
+
+
+def paragraphs(words: list[str], rng: random.Random) -> str:
+    """Words as paragraphs of 40-90 words (capitalized first word, final full stop)."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        n = rng.randint(40, 90)
+        chunk = words[i : i + n]
+        i += n
+        chunk[0] = chunk[0][:1].upper() + chunk[0][1:]
+        out.append(" ".join(chunk).rstrip(".,;:") + ".")
+    return "\n\n".join(out)
+
+
+def _replace_words(text: str, fraction: float, rng: random.Random) -> str:
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), min(len(words), max(1, round(len(words) * fraction)))):
+        words[i] = rng.choice(_FILLER)
+    return " ".join(words)
+
+
+def _truncate(text: str, fraction: float) -> str:
+    words = text.split(" ")
+    return " ".join(words[: max(1, int(len(words) * fraction))])
+
+
+def syndicate(body: str, recipe: str, rng: random.Random) -> str:
+    """A syndicated near copy of `body` (the headline is replaced separately)."""
+    if recipe == "byline":
+        return f"{rng.choice(_BYLINES)} {body}"
+    if recipe == "boilerplate":
+        return f"{body}\n\n{rng.choice(_BOILERPLATE)}"
+    if recipe == "truncate":
+        return _truncate(body, rng.uniform(0.6, 0.9))
+    if recipe == "words":
+        return _replace_words(body, rng.uniform(0.01, 0.05), rng)
+    if recipe == "byline+words":
+        return f"{rng.choice(_BYLINES)} {_replace_words(body, 0.02, rng)}"
+    if recipe == "truncate+boilerplate":
+        return f"{_truncate(body, rng.uniform(0.6, 0.9))}\n\n{rng.choice(_BOILERPLATE)}"
+    cut = _replace_words(_truncate(body, rng.uniform(0.6, 0.9)), rng.uniform(0.01, 0.05), rng)
+    return f"{rng.choice(_BYLINES)} {cut}\n\n{rng.choice(_BOILERPLATE)}"
+
+
+@dataclass
+class Corpus:
+    articles: list[Any]  # schemas.records.Article
+    origin: list[int | None]  # for a planted copy, the index of the article it copies
+    kind: list[str]  # "original", "exact" or the near-copy recipe
+    mean_body_bytes: float
+    mean_words: float
+    generate_seconds: float
+
+
+def make_corpus(n: int, vocab: Vocabulary, seed: int) -> Corpus:
+    """`n` articles in publication order, built from RawRecords by normalize_record."""
+    from pipelines.normalize import normalize_record
+    from schemas.records import PipelineInfo, RawRecord, Source
+
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    nrng = np.random.Generator(np.random.PCG64(seed))
+    info = PipelineInfo(version="bench", run_id="bench-dedup")
+    outlets = [
+        f"{rng.choice(('news', 'daily', 'times', 'post', 'wire'))}{o:03d}.example.com" for o in range(OUTLETS)
+    ]
+    footers = [paragraphs(vocab.sample(nrng, rng.randint(30, 50)), rng) for _ in range(OUTLETS)]
+    with_footer = [rng.random() < 0.5 for _ in range(OUTLETS)]
+    bodies: list[str] = []
+    titles: list[str] = []
+    originals: list[int] = []
+    articles: list[Any] = []
+    origin: list[int | None] = []
+    kinds: list[str] = []
+    for i in range(n):
+        outlet = rng.randrange(OUTLETS)
+        host = outlets[outlet]
+        roll = rng.random()
+        src: int | None = None
+        if originals and len(originals) >= 100 and roll < EXACT_COPY_SHARE:
+            src = rng.choice(originals)
+            body, kind = bodies[src], "exact"
+            title = rng.choice(_HEADLINES).format(w=" ".join(titles[src].split()[:4]))
+        elif originals and len(originals) >= 100 and roll < EXACT_COPY_SHARE + NEAR_COPY_SHARE:
+            src = rng.choice(originals)
+            kind = rng.choice(_RECIPES)
+            body = syndicate(bodies[src], kind, rng)
+            title = rng.choice(_HEADLINES).format(w=" ".join(titles[src].split()[:4]))
+        else:
+            target = rng.uniform(3000, 5000) - (len(footers[outlet]) + 2 if with_footer[outlet] else 0)
+            body = paragraphs(vocab.sample(nrng, max(50, int(target / vocab.mean_chars))), rng)
+            if with_footer[outlet]:
+                body = f"{body}\n\n{footers[outlet]}"
+            title = " ".join(body.split()[: rng.randint(6, 12)]).rstrip(".,;:")
+            kind = "original"
+            originals.append(i)
+        bodies.append(body)
+        titles.append(title)
+        published = START + dt.timedelta(seconds=3 * i)
+        url = f"https://www.{host}/{published:%Y/%m/%d}/story-{i:07d}"
+        guid_roll = rng.random()
+        if guid_roll < 0.7:
+            guid, permalink = url, True
+        elif guid_roll < GLOBAL_GUID_SHARE:
+            guid, permalink = f"tag:{host},2026:article-{i:07d}", False
+        else:
+            guid, permalink = None, False
+        raw = RawRecord(
+            source=Source(kind="feed", name=host, feed_url=f"https://{host}/rss.xml"),
+            uri=url,
+            body=body,
+            title=title,
+            url=url,
+            guid=guid,
+            guid_is_permalink=permalink,
+            published_at=published,
+            date_source="published",
+            fetched_at=published + dt.timedelta(minutes=5),
+        )
+        articles.append(normalize_record(raw, ingested_at=START + dt.timedelta(days=2), pipeline=info))
+        origin.append(src)
+        kinds.append(kind)
+        if (i + 1) % 10_000 == 0:
+            log(f"  generated {i + 1:,} / {n:,} articles")
+    return Corpus(
+        articles=articles,
+        origin=origin,
+        kind=kinds,
+        mean_body_bytes=float(np.mean([len(a.body.encode()) for a in articles])),
+        mean_words=float(np.mean([a.word_count for a in articles])),
+        generate_seconds=time.perf_counter() - started,
+    )
+
+
+# -- 1. signatures --------------------------------------------------------------------------------
+
+
+def bench_signatures(corpus: Corpus, config: DedupConfig) -> tuple[list[Fingerprint], dict[str, Any]]:
+    articles = corpus.articles
+    near = config.near
+    warm = articles[: min(500, len(articles))]
+    for a in warm:  # word-character table, permutations, powers of the hash base, allocator
+        fingerprint(a, config)
+        minhash_signature(a.body, num_perm=near.num_perm, k=near.shingle_k, seed=near.seed)
+
+    log(f"signatures: fingerprint() over {len(articles):,} articles")
+    started, cpu = time.perf_counter(), time.process_time()
+    fps = [fingerprint(a, config) for a in articles]
+    fp_s, fp_cpu = time.perf_counter() - started, time.process_time() - cpu
+
+    log(f"signatures: minhash_signature() over {len(articles):,} bodies")
+    started, cpu = time.perf_counter(), time.process_time()
+    for a in articles:
+        minhash_signature(a.body, num_perm=near.num_perm, k=near.shingle_k, seed=near.seed)
+    mh_s, mh_cpu = time.perf_counter() - started, time.process_time() - cpu
+
+    fp_rate = len(articles) / fp_s
+    mh_rate = len(articles) / mh_s
+    return fps, {
+        "docs": len(articles),
+        "fingerprint": {
+            "seconds": round(fp_s, 2),
+            "docs_per_s": round(fp_rate),
+            "cpu_seconds": round(fp_cpu, 2),
+            "docs_per_cpu_s": round(len(articles) / fp_cpu),
+        },
+        "baseline_minhash_signature": {
+            "seconds": round(mh_s, 2),
+            "docs_per_s": round(mh_rate),
+            "cpu_seconds": round(mh_cpu, 2),
+            "docs_per_cpu_s": round(len(articles) / mh_cpu),
+        },
+        "fingerprint_to_minhash_ratio": round(fp_rate / mh_rate, 3),
+        "keys_overhead_share": round(1 - mh_s / fp_s, 3),
+        "exact_keys_per_doc": round(float(np.mean([len(fp.exact_keys) for fp in fps])), 3),
+        "near_keys_per_doc": round(float(np.mean([len(fp.near_keys) for fp in fps])), 3),
+        "target_docs_per_s": TARGET_SIGNATURES_PER_S,
+        "pass": fp_rate >= TARGET_SIGNATURES_PER_S,
+    }
+
+
+# -- 2. lookup + decision -------------------------------------------------------------------------
+
+
+def prefill(
+    store: LocalStore, corpus: Corpus, fps: list[Fingerprint], half: int, config: DedupConfig
+) -> tuple[dict[str, Any], set[str]]:
+    """Decide the first half in one run (no store) and write it with its keys, as pipelines.dedup does."""
+    from schemas.dedup import DuplicateResolver, apply_decision, with_keys
+    from schemas.records import Sighting
+
+    started = time.perf_counter()
+    resolver = DuplicateResolver(config)
+    decisions = [resolver.decide(fp) for fp in fps[:half]]
+    copies: dict[str, list[Sighting]] = defaultdict(list)
+    for fp, d in zip(fps[:half], decisions, strict=True):
+        if d.duplicate_of is not None:
+            copies[d.duplicate_of].append(fp.sighting)
+    decide_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    written = 0
+    for lo in range(0, half, WRITE_BATCH):
+        batch = [
+            with_keys(apply_decision(a, d, copies.get(a.id, ()) if d.duplicate_of is None else ()), fp)
+            for a, fp, d in zip(
+                corpus.articles[lo : lo + WRITE_BATCH],
+                fps[lo : lo + WRITE_BATCH],
+                decisions[lo : lo + WRITE_BATCH],
+                strict=True,
+            )
+        ]
+        written += store.write_articles(batch).written
+        if (lo // WRITE_BATCH + 1) % 10 == 0:
+            log(f"  prefill: wrote {lo + len(batch):,} / {half:,}")
+    write_s = time.perf_counter() - started
+    canonical = {fp.article_id for fp, d in zip(fps[:half], decisions, strict=True) if d.duplicate_of is None}
+    return {
+        "docs": half,
+        "written": written,
+        "canonical": sum(1 for d in decisions if d.duplicate_of is None),
+        "canonical_share": round(sum(1 for d in decisions if d.duplicate_of is None) / half, 4),
+        "decide_seconds": round(decide_s, 2),
+        "write_seconds": round(write_s, 2),
+        "write_docs_per_s": round(half / write_s),
+        "dedup_state_bytes": store.dedup_state_bytes(),
+    }, canonical
+
+
+def bench_lookup(
+    store: LocalStore, corpus: Corpus, fps: list[Fingerprint], half: int, config: DedupConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Look up and decide the second half in chunks, against the store holding the first half."""
+    from pipelines import dedup as pdedup
+    from schemas.dedup import DuplicateResolver
+
+    assert pdedup.LOOKUP_CHUNK == LOOKUP_CHUNK, "the pipeline's chunk size changed"
+    todo = sorted(fps[half:], key=lambda fp: fp.order)  # what _ResolveRunFn does (already in order)
+    # Warm-up on a throwaway resolver: SQLite's page cache, the statement cache, numpy paths.
+    warm = DuplicateResolver(config)
+    for fp in todo[:LOOKUP_CHUNK]:
+        warm.decide(fp, pdedup.relevant(fp, pdedup.lookup_chunk(store, [fp])))
+
+    log(f"lookup: {len(todo):,} articles against {half:,} stored, chunks of {LOOKUP_CHUNK}")
+    resolver = DuplicateResolver(config)
+    decisions = []
+    returned = near_stored = near_memory = 0
+    lookup_s = decide_s = lookup_cpu = decide_cpu = 0.0
+    clock, cpu_clock = time.perf_counter, time.process_time
+    for lo in range(0, len(todo), LOOKUP_CHUNK):
+        chunk = todo[lo : lo + LOOKUP_CHUNK]
+        t0, c0 = clock(), cpu_clock()
+        stored = pdedup.lookup_chunk(store, chunk)
+        lookup_s += clock() - t0
+        lookup_cpu += cpu_clock() - c0
+        for fp in chunk:
+            # Untimed: the candidates of this run (the resolver's own band index) before deciding.
+            near_memory += len({c for k in fp.near_keys for c in resolver._near.get(k, ())})
+            t0, c0 = clock(), cpu_clock()
+            mine = pdedup.relevant(fp, stored)
+            decisions.append(resolver.decide(fp, mine))
+            decide_s += clock() - t0
+            decide_cpu += cpu_clock() - c0
+            # Untimed: canonical stored articles sharing a band key (their similarity is computed).
+            shared = set(fp.near_keys)
+            returned += len(mine)
+            near_stored += sum(1 for d in mine if d.duplicate_of is None and d.near_keys & shared)
+    total_s = lookup_s + decide_s
+
+    by_id = {a.id: i for i, a in enumerate(corpus.articles)}
+    stats: Counter[str] = Counter()
+    for fp, d in zip(todo, decisions, strict=True):
+        i = by_id[fp.article_id]
+        src = corpus.origin[i]
+        kind = corpus.kind[i]
+        group = "exact" if kind == "exact" else "near" if src is not None else "original"
+        stats[f"{group}_planted"] += 1
+        if d.duplicate_of is None:
+            continue
+        stats[f"{group}_folded"] += 1
+        if src is not None and d.duplicate_of == corpus.articles[src].id:
+            stats[f"{group}_folded_to_own_original"] += 1
+            stats[f"{group}_from_{'store' if src < half else 'this_run'}"] += 1
+    n = len(todo)
+    return {
+        "docs": n,
+        "stored_docs": half,
+        "seconds": round(total_s, 2),
+        "docs_per_s": round(n / total_s),
+        "docs_per_cpu_s": round(n / (lookup_cpu + decide_cpu)),
+        "lookup_seconds": round(lookup_s, 2),
+        "decide_seconds": round(decide_s, 2),
+        "stored_docs_returned_per_doc": round(returned / n, 3),
+        "candidates_verified_per_doc": round((near_stored + near_memory) / n, 3),
+        "candidates_from_store_per_doc": round(near_stored / n, 3),
+        "candidates_from_run_per_doc": round(near_memory / n, 3),
+        "copies": {
+            "exact_planted": stats["exact_planted"],
+            "exact_found": stats["exact_folded"],
+            "exact_found_to_own_original": stats["exact_folded_to_own_original"],
+            "near_planted": stats["near_planted"],
+            "near_found": stats["near_folded"],
+            "near_found_to_own_original": stats["near_folded_to_own_original"],
+            "found_original_in_store": stats["exact_from_store"] + stats["near_from_store"],
+            "found_original_in_this_run": stats["exact_from_this_run"] + stats["near_from_this_run"],
+            "originals": stats["original_planted"],
+            "originals_folded_wrongly": stats["original_folded"],
+        },
+    }, {fp.article_id: d for fp, d in zip(todo, decisions, strict=True)}
+
+
+def bench_brute_force(
+    fps: list[Fingerprint],
+    half: int,
+    canonical: set[str],
+    decided: dict[str, Any],
+    config: DedupConfig,
+    sample: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Every sampled document against the signatures of all stored canonical articles, in memory.
+
+    `canonical`: the stored canonical ids; `decided`: the LSH path's decision for each later id.
+    """
+    stored_ids: list[str] = []
+    rows: list[npt.NDArray[np.uint32]] = []
+    for fp in fps[:half]:
+        if fp.article_id in canonical and fp.signature:
+            stored_ids.append(fp.article_id)
+            rows.append(fp.signature_array())
+    matrix = np.vstack(rows)
+    todo = fps[half:]
+    picks = sorted(random.Random(seed).sample(range(len(todo)), min(sample, len(todo))))
+    threshold = config.near.threshold
+    # Warm-up.
+    for i in picks[:20]:
+        (matrix == todo[i].signature_array()).sum(axis=1)
+    log(f"baseline: brute force, {len(picks):,} articles x {matrix.shape[0]:,} stored signatures")
+    found: dict[int, str | None] = {}
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in picks:
+        fp = todo[i]
+        if not fp.signature:
+            found[i] = None
+            continue
+        agree = (matrix == fp.signature_array()).sum(axis=1)
+        best = int(agree.argmax())
+        found[i] = stored_ids[best] if agree[best] / matrix.shape[1] >= threshold else None
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    rate = len(picks) / seconds
+    matches = [i for i in picks if found[i] is not None]
+    lsh_same = sum(1 for i in matches if decided[todo[i].article_id].duplicate_of == found[i])
+    lsh_any = sum(1 for i in matches if decided[todo[i].article_id].duplicate_of is not None)
+    return {
+        "sample": len(picks),
+        "stored_signatures": int(matrix.shape[0]),
+        "seconds": round(seconds, 2),
+        "docs_per_s": round(rate, 1),
+        "docs_per_cpu_s": round(len(picks) / cpu_s, 1),
+        "docs_per_s_extrapolated_1m": round(rate * matrix.shape[0] / 1_000_000, 2),
+        "sample_with_stored_match": len(matches),
+        "lsh_folded_same_article": lsh_same,
+        "lsh_folded_any": lsh_any,
+        "signature_matrix_bytes": int(matrix.nbytes),
+    }
+
+
+# -- 3. state at 1M documents ---------------------------------------------------------------------
+
+
+U64 = npt.NDArray[np.uint64]
+_STATE_SLOTS = 32  # values per synthetic document: 2 for the id, 4 exact keys, 20 band keys, 1 GUID roll
+
+
+def _splitmix64(x: U64) -> U64:
+    """splitmix64: a stateless generator, so that any document's keys can be made again alone."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def state_keys(docs: Sequence[int]) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """Ids, exact keys and band keys of the synthetic state documents numbered `docs`.
+
+    Same shapes as the real keys (`schemas.dedup.exact_keys`: id, URL, global GUID for 98 %, text;
+    `schemas.near_dup.band_keys`: "<band>-<16 hex digits>"); the real ones are 64-bit hashes, as
+    uniform as these values.
+    """
+    counters: U64 = np.asarray(docs, dtype=np.uint64)[:, None] * np.uint64(_STATE_SLOTS)
+    counters = counters + np.arange(_STATE_SLOTS, dtype=np.uint64)[None, :] + np.uint64(RNG_SEED)
+    values = _splitmix64(counters.astype(np.uint64, copy=False))
+    rows: list[list[int]] = values.tolist()
+    ids: list[str] = []
+    exact: list[list[str]] = []
+    near: list[list[str]] = []
+    n_exact = len(STATE_EXACT_KEYS)
+    for row in rows:
+        article_id = f"{row[0]:016x}{row[1]:016x}"
+        has_guid = (row[2 + n_exact + STATE_NEAR_KEYS] >> 11) / 2**53 < GLOBAL_GUID_SHARE
+        ids.append(article_id)
+        exact.append(
+            [f"i:{article_id[:16]}"]
+            + [
+                f"{kind}:{v:016x}"
+                for kind, v in zip(STATE_EXACT_KEYS[1:], row[3 : 2 + n_exact], strict=True)
+                if kind != "g" or has_guid
+            ]
+        )
+        near.append(
+            [f"{b:02d}-{v:016x}" for b, v in enumerate(row[2 + n_exact : 2 + n_exact + STATE_NEAR_KEYS])]
+        )
+    return ids, exact, near
+
+
+def fill_state(path: str, docs: int) -> dict[str, Any]:
+    LocalStore(path).close()  # the schema, WAL mode
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute("PRAGMA cache_size = -1048576")  # 1 GiB: the fill is bound by hashing, not I/O
+    ingested = (START + dt.timedelta(days=2)).isoformat()
+    started = time.perf_counter()
+    exact_rows = near_rows = 0
+    for batch in range((docs + WRITE_BATCH - 1) // WRITE_BATCH):
+        lo = batch * WRITE_BATCH
+        size = min(WRITE_BATCH, docs - lo)
+        ids, exact, near = state_keys(range(lo, lo + size))
+        art: list[tuple[Any, ...]] = []
+        ex: list[tuple[int, int]] = []
+        nr: list[tuple[int]] = []
+        for j in range(size):
+            rowid = lo + j + 1
+            art.append((rowid, ids[j], ingested, ingested, "feed", "bench", "en", "t", "", "{}"))
+            # In article order, as _insert_article does: the B-trees grow by random inserts.
+            ex.extend((_dedup_key(k), rowid) for k in exact[j])
+            nr.extend((_band_range(k)[0] | rowid,) for k in near[j])
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT INTO articles(rowid, id, published_at, ingested_at, source_kind, source_name, "
+            "language, title, body, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            art,
+        )
+        exact_rows += db.executemany("INSERT OR IGNORE INTO dedup_exact(key, doc) VALUES (?, ?)", ex).rowcount
+        near_rows += db.executemany("INSERT OR IGNORE INTO dedup_near(posting) VALUES (?)", nr).rowcount
+        db.execute("COMMIT")
+        if (batch + 1) % 100 == 0:
+            rate = (lo + size) / (time.perf_counter() - started)
+            log(f"  state: {lo + size:,} / {docs:,} articles ({rate:,.0f}/s)")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    fill_s = time.perf_counter() - started
+
+    tables: dict[str, dict[str, Any]] = {}
+    for name, pages, size, unused in db.execute(
+        "SELECT name, count(*), sum(pgsize), sum(unused) FROM dbstat "
+        "WHERE name IN ('dedup_exact', 'dedup_near') AND pagetype = 'leaf' GROUP BY name"
+    ):
+        tables[name] = {"leaf_pages": pages, "leaf_bytes": size, "leaf_fill": round(1 - unused / size, 3)}
+    for name, size in db.execute(
+        "SELECT name, sum(pgsize) FROM dbstat WHERE name IN ('dedup_exact', 'dedup_near') GROUP BY name"
+    ):
+        tables[name]["bytes"] = size
+    tables["dedup_exact"]["rows"] = exact_rows
+    tables["dedup_near"]["rows"] = near_rows
+    for t in tables.values():
+        t["bytes_per_row"] = round(t["bytes"] / t["rows"], 2)
+        t["bytes_per_doc"] = round(t["bytes"] / docs, 1)
+
+    # What the same rows take once packed (VACUUM rebuilds a table in key order, pages ~full).
+    log("state: measuring the packed size (tables copied in key order)")
+    packed: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
+        db.execute("ATTACH DATABASE ? AS packed", (os.path.join(tmp, "packed.db"),))
+        db.execute("CREATE TABLE packed.dedup_exact (key INTEGER PRIMARY KEY, doc INTEGER NOT NULL)")
+        db.execute("CREATE TABLE packed.dedup_near (posting INTEGER PRIMARY KEY)")
+        db.execute("BEGIN")
+        db.execute("INSERT INTO packed.dedup_exact SELECT key, doc FROM main.dedup_exact ORDER BY key")
+        db.execute("INSERT INTO packed.dedup_near SELECT posting FROM main.dedup_near ORDER BY posting")
+        db.execute("COMMIT")
+        for name, size in db.execute(
+            "SELECT name, sum(pgsize) FROM dbstat('packed') WHERE name IN ('dedup_exact', 'dedup_near') "
+            "GROUP BY name"
+        ):
+            packed[name] = size
+        db.execute("DETACH DATABASE packed")
+    db.close()
+
+    store = LocalStore(path)
+    state_bytes = store.dedup_state_bytes()
+    store.close()
+    file_bytes = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
+    dominant = max(tables, key=lambda name: tables[name]["bytes"])
+    return {
+        "docs": docs,
+        "exact_keys_per_doc": round(exact_rows / docs, 3),
+        "near_keys_per_doc": round(near_rows / docs, 3),
+        "fill_seconds": round(fill_s, 1),
+        "dedup_state_bytes": state_bytes,
+        "dedup_state_mb": round(state_bytes / 1e6, 1),
+        "dedup_state_mib": round(state_bytes / 2**20, 1),
+        "bytes_per_doc": round(state_bytes / docs, 1),
+        "tables": tables,
+        "dominant_table": dominant,
+        "packed_bytes": sum(packed.values()),
+        "packed_tables": packed,
+        "file_bytes": file_bytes,
+        "file_note": "the whole SQLite file: dedup tables plus one minimal articles row per document "
+        "(empty body) and its FTS and id index, not real article text",
+        "target_bytes": TARGET_STATE_BYTES,
+        "pass": 0 <= state_bytes <= TARGET_STATE_BYTES,
+        "over_target_bytes": max(0, state_bytes - TARGET_STATE_BYTES),
+    }
+
+
+def lookup_worker(path: str, docs: int, lookups: int) -> dict[str, Any]:
+    """Run in a fresh process: single and chunked lookups against the filled store; peak RSS."""
+    rng = random.Random(RNG_SEED)
+    picks = [rng.randrange(docs) for _ in range((lookups + 1) // 2)]
+    _, old_exact, old_near = state_keys(picks)
+    queries: list[tuple[bool, list[str], list[str]]] = [
+        (True, e, n) for e, n in zip(old_exact, old_near, strict=True)
+    ]
+    # New documents: the same key shapes, numbered past the stored ones.
+    _, new_exact, new_near = state_keys(range(docs, docs + lookups // 2))
+    queries += [(False, e, n) for e, n in zip(new_exact, new_near, strict=True)]
+    rng.shuffle(queries)
+    rss_before = proc_status_bytes("VmRSS")
+    store = LocalStore(path)
+    for _, exact, near in queries[:200]:  # warm-up
+        store.lookup(exact, near)
+
+    latency: dict[bool, list[float]] = {True: [], False: []}
+    found_counts: Counter[str] = Counter()
+    for existing, exact, near in queries:
+        t0 = time.perf_counter()
+        found = store.lookup(exact, near)
+        latency[existing].append(time.perf_counter() - t0)
+        found_counts[f"{'existing' if existing else 'new'}:{len(found)}"] += 1
+    started = time.perf_counter()
+    for lo in range(0, len(queries), LOOKUP_CHUNK):
+        chunk = queries[lo : lo + LOOKUP_CHUNK]
+        store.lookup({k for q in chunk for k in q[1]}, {k for q in chunk for k in q[2]})
+    chunked_s = time.perf_counter() - started
+    store.close()
+    every = latency[True] + latency[False]
+
+    def ms(values: list[float]) -> dict[str, float]:
+        return {
+            "mean_ms": round(1000 * statistics.fmean(values), 3),
+            "p50_ms": round(1000 * percentile(values, 0.5), 3),
+            "p99_ms": round(1000 * percentile(values, 0.99), 3),
+        }
+
+    return {
+        "lookups": len(queries),
+        "docs_found": dict(sorted(found_counts.items())),
+        "existing": ms(latency[True]),
+        "new": ms(latency[False]),
+        "single_docs_per_s": round(len(every) / sum(every)),
+        "chunked_docs_per_s": round(len(queries) / chunked_s),
+        "rss_before_lookups_bytes": rss_before,
+        "peak_rss_bytes": proc_status_bytes("VmHWM"),
+        "ru_maxrss_bytes": maxrss_bytes(),
+    }
+
+
+def bench_state(folder: str, docs: int, lookups: int) -> dict[str, Any]:
+    path = os.path.join(folder, "state.db")
+    log(f"state: filling the dedup tables for {docs:,} canonical articles")
+    result = fill_state(path, docs)
+    log(
+        f"state: {result['dedup_state_bytes']:,} bytes ({result['bytes_per_doc']} per doc); "
+        f"{lookups:,} lookups in a fresh process"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--lookup-worker",
+            path,
+            "--state-docs",
+            str(docs),
+            "--lookups",
+            str(lookups),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    result["lookups"] = json.loads(proc.stdout)
+    return result
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    import numpy
+
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "pinned_to_cpu": None,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def write_markdown(res: dict[str, Any], path: Path) -> None:
+    m = res["machine"]
+    cfg = res["config"]
+    sig = res["signatures"]
+    lk = res["lookup"]
+    bf = res["baseline_brute_force"]
+    st = res["state"]
+    sl = st["lookups"]
+    c = lk["copies"]
+    corp = res["corpus"]
+    near = cfg["near"]
+    fp_rate = sig["fingerprint"]["docs_per_s"]
+    brute_at_state = bf["docs_per_s_extrapolated_1m"] * 1_000_000 / st["docs"]
+    p_bucket = st["tables"]["dedup_near"]["rows"] / 2**36  # postings keep 36 bits of the band key hash
+
+    def ok(flag: bool) -> str:
+        return "**pass**" if flag else "**FAIL**"
+
+    lines = [
+        f"# Deduplication benchmark ({res['date']})",
+        "",
+        f"Reproduce: `{res['command']}` (about {res['total_seconds'] / 60:.0f} min here).",
+        "",
+        f"{m['machine']}, {m['cores']} cores (the benchmark is pinned to one), Python {m['python']}, "
+        f"numpy {m['numpy']}, SQLite {m['sqlite']}; load average {m['load_average_at_start']} at start, "
+        f"{m['load_average_at_end']} at the end (other processes share the machine: docs/s is wall "
+        "time, docs/CPU-s counts only the time this process ran). "
+        f"Defaults: {near['num_perm']} permutations, {near['shingle_k']}-word shingles, "
+        f"LSH {near['bands']} bands x {near['rows']} rows, threshold {near['threshold']}, "
+        f"min_words {cfg['min_words']}.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | result |",
+        "|---|---|---|",
+        f"| signatures >= {TARGET_SIGNATURES_PER_S:,} docs/s/core | {fp_rate:,} docs/s "
+        f"({sig['fingerprint']['docs_per_cpu_s']:,} docs/CPU-s; `fingerprint`, {corp['docs']:,} docs of "
+        f"~{corp['mean_body_bytes'] / 1000:.1f} KB) | {ok(sig['pass'])} |",
+        f"| dedup state for {st['docs']:,} documents <= 300 MB | {st['dedup_state_mb']:,} MB "
+        f"({st['dedup_state_mib']:,} MiB, {st['bytes_per_doc']} bytes/doc) | {ok(st['pass'])} |",
+        "",
+        f"## Corpus ({corp['docs']:,} synthetic articles, RNG seed {corp['rng_seed']})",
+        "",
+        f"Bodies of {corp['mean_body_bytes']:,.0f} bytes / {corp['mean_words']:,.0f} words on average, "
+        f"words drawn with their frequencies in {corp['vocabulary_source']} "
+        f"({corp['vocabulary_words']:,} distinct); "
+        f"{OUTLETS} outlets, half of them with a boilerplate footer. Planted copies: "
+        f"{corp['near_copies']:,} near ({', '.join(_RECIPES)}; new headline each) and "
+        f"{corp['exact_copies']:,} exact (same text, other outlet). Built by `normalize_record` in "
+        f"{corp['generate_seconds']:.0f} s.",
+        "",
+        "## Throughput on one core",
+        "",
+        "| step | docs/s | docs/CPU-s | baseline | docs/s | docs/CPU-s | ratio (docs/s) |",
+        "|---|---:|---:|---|---:|---:|---:|",
+        f"| signatures: `fingerprint` (keys + MinHash + band keys), {sig['docs']:,} docs | "
+        f"{sig['fingerprint']['docs_per_s']:,} | {sig['fingerprint']['docs_per_cpu_s']:,} | "
+        f"`minhash_signature` alone | {sig['baseline_minhash_signature']['docs_per_s']:,} | "
+        f"{sig['baseline_minhash_signature']['docs_per_cpu_s']:,} | {sig['fingerprint_to_minhash_ratio']} |",
+        f"| lookup (chunks of {LOOKUP_CHUNK}) + `decide`, {lk['docs']:,} docs against {lk['stored_docs']:,} "
+        f"stored | {lk['docs_per_s']:,} | {lk['docs_per_cpu_s']:,} | brute force vs all "
+        f"{bf['stored_signatures']:,} stored signatures in memory ({bf['sample']:,} sampled) | "
+        f"{bf['docs_per_s']:,} | {bf['docs_per_cpu_s']:,} | {lk['docs_per_s'] / bf['docs_per_s']:.0f} |",
+        f"| `lookup` alone, single documents, {st['docs']:,} stored | {sl['single_docs_per_s']:,} | | "
+        f"brute force extrapolated to {st['docs']:,} | {brute_at_state:,.2f} | | "
+        f"{sl['single_docs_per_s'] / brute_at_state:,.0f} |",
+        "",
+        f"Lookup + decide at {lk['stored_docs']:,} stored: {lk['lookup_seconds']} s in `lookup`, "
+        f"{lk['decide_seconds']} s in `relevant` + `decide` (which re-computes the signature of every stored "
+        f"candidate from its body). Per document: {lk['stored_docs_returned_per_doc']} stored articles "
+        f"returned, {lk['candidates_verified_per_doc']} candidates verified "
+        f"({lk['candidates_from_store_per_doc']} stored, {lk['candidates_from_run_per_doc']} of this run).",
+        "",
+        f"Copies found: exact {c['exact_found']:,} / {c['exact_planted']:,} "
+        f"({c['exact_found_to_own_original']:,} to their own original), near {c['near_found']:,} / "
+        f"{c['near_planted']:,} ({c['near_found_to_own_original']:,} to their own original); "
+        f"{c['found_original_in_store']:,} of them copies of a stored article, "
+        f"{c['found_original_in_this_run']:,} of one of this run. Originals folded wrongly: "
+        f"{c['originals_folded_wrongly']:,} / {c['originals']:,}. "
+        f"Brute force found a stored match >= threshold for {bf['sample_with_stored_match']} of its "
+        f"{bf['sample']} sampled articles; the LSH path folded {bf['lsh_folded_same_article']} of them into "
+        f"the same article ({bf['lsh_folded_any']} folded at all).",
+        "",
+        "Writing the first half (`write_articles`, FTS included): "
+        f"{res['prefill']['write_docs_per_s']:,} docs/s.",
+        "",
+        f"## Dedup state at {st['docs']:,} documents",
+        "",
+        f"Every document canonical (the worst case: copies keep no band keys), "
+        f"{st['exact_keys_per_doc']} exact keys and {st['near_keys_per_doc']:.0f} band keys each, "
+        f"inserted in article order, {WRITE_BATCH:,} per transaction (filled in {st['fill_seconds']:.0f} s).",
+        "",
+        "| table | rows | bytes | bytes/row | bytes/doc | leaf page fill | packed bytes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, t in st["tables"].items():
+        lines.append(
+            f"| {name} | {t['rows']:,} | {t['bytes']:,} | {t['bytes_per_row']} | {t['bytes_per_doc']} | "
+            f"{t['leaf_fill']:.0%} | {st['packed_tables'].get(name, 0):,} |"
+        )
+    lines += [
+        f"| **total** (`dedup_state_bytes`) | | **{st['dedup_state_bytes']:,}** | | "
+        f"**{st['bytes_per_doc']}** | | {st['packed_bytes']:,} |",
+        "",
+    ]
+    if not st["pass"]:
+        lines += [
+            f"Over the target by {st['over_target_bytes'] / 1e6:,.1f} MB "
+            f"({st['dedup_state_bytes'] / TARGET_STATE_BYTES - 1:.0%}); `{st['dominant_table']}` dominates "
+            f"({st['tables'][st['dominant_table']]['bytes'] / st['dedup_state_bytes']:.0%}).",
+            "",
+        ]
+    lines += [
+        "Packed: the same rows copied in key order (what VACUUM would give). "
+        f"With the corpus's mix instead ({res['prefill']['canonical_share']:.0%} canonical; copies keep "
+        f"their exact keys but no band keys): about {st['mix_estimate_bytes'] / 1e6:,.0f} MB.",
+        "",
+    ]
+    lines += [
+        f"File: {st['file_bytes']:,} bytes ({st['file_note']}).",
+        "",
+        f"Lookups against it, in a fresh process ({sl['lookups']:,}: half the full key set of a random "
+        f"stored document, half new keys; documents returned per lookup: {sl['docs_found']}):",
+        "",
+        "| lookups | mean ms | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {kind} | {sl[kind]['mean_ms']} | {sl[kind]['p50_ms']} | {sl[kind]['p99_ms']} |"
+            for kind in ("existing", "new")
+        ],
+        "",
+        f"Single lookups {sl['single_docs_per_s']:,} docs/s; in chunks of {LOOKUP_CHUNK}: "
+        f"{sl['chunked_docs_per_s']:,} docs/s. Peak RSS of that process: "
+        f"{sl['peak_rss_bytes'] / 2**20:,.0f} MiB (VmHWM; getrusage ru_maxrss "
+        f"{sl['ru_maxrss_bytes'] / 2**20:,.0f} MiB), of which "
+        f"{sl['rss_before_lookups_bytes'] / 2**20:,.0f} MiB before the store was opened (interpreter, "
+        "imports, the query keys). The store's own connection keeps SQLite's default page cache "
+        "(2 MiB); the file is read through the OS page cache, which RSS does not count. (ru_maxrss is "
+        "not this process's own figure: Linux carries the parent's peak over fork + exec.)",
+        "",
+        f"A new document's lookup returned a stored one {sl['docs_found'].get('new:1', 0)} times in "
+        f"{sl['lookups'] // 2:,}: a `dedup_near` posting keeps 36 bits of the band key's hash, so at "
+        f"{st['tables']['dedup_near']['rows']:,} postings a band key meets a stranger's bucket with "
+        f"probability {p_bucket:.1e} (x {STATE_NEAR_KEYS} keys = {1 - (1 - p_bucket) ** STATE_NEAR_KEYS:.2%} "
+        "of lookups); `decide` then verifies and rejects it, at the cost of reading its body.",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--docs", type=int, default=100_000, help="articles for the throughput runs")
+    parser.add_argument("--state-docs", type=int, default=1_000_000, help="documents in the state store")
+    parser.add_argument("--lookups", type=int, default=10_000, help="lookups against the state store")
+    parser.add_argument("--brute-sample", type=int, default=BRUTE_SAMPLE, help="articles brute-forced")
+    parser.add_argument("--feeds", type=Path, default=DEFAULT_FEEDS, help="RSS captures for the vocabulary")
+    parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS, help="seed articles for the vocabulary")
+    parser.add_argument("--tmp", default=None, help="folder for the SQLite files (default: system temp)")
+    parser.add_argument("--lookup-worker", metavar="DB", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    cpu = pin_to_one_core()
+    if args.lookup_worker:
+        print(json.dumps(lookup_worker(args.lookup_worker, args.state_docs, args.lookups)))
+        return
+    if args.docs < 2 * LOOKUP_CHUNK or args.state_docs < WRITE_BATCH:
+        raise SystemExit(f"--docs must be >= {2 * LOOKUP_CHUNK} and --state-docs >= {WRITE_BATCH}")
+
+    began = time.perf_counter()
+    info = machine()
+    info["pinned_to_cpu"] = cpu
+    config = DedupConfig()
+    command = ".venv/bin/python benchmarks/bench_dedup.py" + "".join(
+        f" --{flag} {value}"
+        for flag, value, default in (
+            ("docs", args.docs, 100_000),
+            ("state-docs", args.state_docs, 1_000_000),
+            ("lookups", args.lookups, 10_000),
+            ("brute-sample", args.brute_sample, BRUTE_SAMPLE),
+        )
+        if value != default
+    )
+    with tempfile.TemporaryDirectory(dir=args.tmp, prefix="bench-dedup-") as folder:
+        # The state first, while this process is small (the lookup worker is a fresh process).
+        state = bench_state(folder, args.state_docs, args.lookups)
+
+        log("corpus: vocabulary from the real texts")
+        texts = real_texts(args.feeds, args.seeds)
+        vocab = Vocabulary.of(texts)
+        log(f"corpus: {args.docs:,} articles")
+        corpus = make_corpus(args.docs, vocab, RNG_SEED)
+        fps, signatures = bench_signatures(corpus, config)
+        log(f"signatures: {signatures['fingerprint']['docs_per_s']:,} docs/s (fingerprint)")
+
+        half = args.docs // 2
+        store = LocalStore(os.path.join(folder, "lookup.db"))
+        log(f"prefill: deciding and writing {half:,} articles")
+        filled, canonical = prefill(store, corpus, fps, half, config)
+        lookup, decided = bench_lookup(store, corpus, fps, half, config)
+        store.close()
+        log(f"lookup: {lookup['docs_per_s']:,} docs/s")
+        brute = bench_brute_force(fps, half, canonical, decided, config, args.brute_sample, RNG_SEED)
+
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": info,
+        "config": config.model_dump(),
+        "corpus": {
+            "docs": args.docs,
+            "rng_seed": RNG_SEED,
+            "vocabulary_source": f"{len(texts)} real texts ({args.feeds.name}/*.xml, seeds/*.txt)",
+            "vocabulary_words": len(vocab.words),
+            "mean_body_bytes": round(corpus.mean_body_bytes),
+            "mean_words": round(corpus.mean_words),
+            "near_copies": sum(1 for k in corpus.kind if k not in ("original", "exact")),
+            "exact_copies": corpus.kind.count("exact"),
+            "copies_by_recipe": dict(Counter(corpus.kind)),
+            "generate_seconds": round(corpus.generate_seconds, 1),
+        },
+        "signatures": signatures,
+        "prefill": filled,
+        "lookup": lookup,
+        "baseline_brute_force": brute,
+        "lookup_to_brute_force_ratio": round(lookup["docs_per_s"] / brute["docs_per_s"], 1),
+        "state": {
+            **state,
+            "mix_estimate_bytes": round(
+                state["tables"]["dedup_exact"]["bytes"]
+                + state["tables"]["dedup_near"]["bytes"] * filled["canonical_share"]
+            ),
+        },
+        "total_seconds": round(time.perf_counter() - began),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "dedup_bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_markdown(result, RESULTS / "dedup_bench.md")
+    print(
+        json.dumps({k: result[k] for k in ("signatures", "lookup", "lookup_to_brute_force_ratio")}, indent=2)
+    )
+    print(json.dumps({k: v for k, v in state.items() if k != "tables"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
