@@ -18,13 +18,14 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install dev lint test unit bench clean lock es-start es-stop prism
+.PHONY: help run install dev lint test unit bench eval-dedup clean lock es-start es-stop prism
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
 	@echo "make test   install dev tools, lint, type-check and run the whole test suite"
 	@echo "make lint   ruff (format + rules) and mypy --strict only"
 	@echo "make bench  benchmarks against a local Elasticsearch; figures in benchmarks/results/"
+	@echo "make eval-dedup  near-duplicate precision/recall on real articles (benchmarks/results/dedup_eval.md)"
 	@echo "make es-start / es-stop   a local Elasticsearch on 127.0.0.1 (prints its URL)"
 	@echo "make clean  remove .venv, the local store and tool caches"
 	@echo "make lock   re-pin requirements.lock from the current .venv"
@@ -77,8 +78,12 @@ prism: install
 	@$(BIN)/python -c "from pipelines.prism import prism_binary; print('prism:', prism_binary())"
 
 # Benchmarks write their figures under benchmarks/results/.
+eval-dedup: install
+	$(BIN)/python benchmarks/eval_dedup.py
+
 bench: install
 	$(BIN)/python benchmarks/bench_parse.py
+	$(BIN)/python benchmarks/bench_dedup.py
 	$(call with_es,$(BIN)/python benchmarks/bench_es.py && $(BIN)/python benchmarks/bench_stream.py)
 
 es-start:

@@ -81,7 +81,15 @@ class WriteLineage(beam.PTransform[PCollection[LineageUpdate], PCollection[DeadL
         self._run_id = run_id
 
     def expand(self, updates: PCollection[LineageUpdate]) -> PCollection[DeadLetter]:
-        refused: PCollection[DeadLetter] = updates | "AddSightings" >> beam.ParDo(
-            _AddSightingsFn(self._sink, self._wait_s, self._run_id)
-        ).with_output_types(DeadLetter)
+        # A fusion break: in a stream, a copy's update is made in the same bundle as its canonical
+        # article, which the article sink writes only when that bundle finishes. Waiting for the
+        # article inside that bundle would wait for ever; in a bundle of its own it waits seconds.
+        refused: PCollection[DeadLetter] = (
+            updates
+            | "Detach" >> beam.Reshuffle()
+            | "AddSightings"
+            >> beam.ParDo(_AddSightingsFn(self._sink, self._wait_s, self._run_id)).with_output_types(
+                DeadLetter
+            )
+        )
         return refused

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from connectors.store import StoreError
-from schemas.dedup import Lineage, LineageUpdate, StoredDoc, merge_sightings
+from schemas.dedup import Lineage, LineageUpdate, StoredDoc, document_keys, is_id_key, merge_sightings
 from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats, WriteCounts
@@ -70,29 +70,36 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_run ON dead_letters(run_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feed_state (feed_url TEXT PRIMARY KEY, doc TEXT NOT NULL);
--- Deduplication state, kept small (see _dedup_key): an exact key (64-bit hash) → the article's
--- rowid; and one "posting" per LSH band key of a canonical article, the band key's 36-bit hash
--- and the rowid packed in one integer primary key, so a band is one range scan of one B-tree.
-CREATE TABLE IF NOT EXISTS dedup_exact (key INTEGER PRIMARY KEY, doc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS dedup_near (posting INTEGER PRIMARY KEY);
+-- Deduplication state, kept small (see posting()): one integer per key of an article, the key's
+-- hash and the article's rowid packed in one integer primary key, so finding a key's articles is
+-- one range scan. The id key is not stored: articles.id answers for it.
+CREATE TABLE IF NOT EXISTS dedup_index (posting INTEGER PRIMARY KEY);
 """.replace("{fts_update}", _FTS_UPDATE_TRIGGER)
 
-# Packing of dedup_near postings: 36 bits of band key hash, then 27 bits of article rowid.
-_ROWID_BITS = 27
-_MAX_ROWID = (1 << _ROWID_BITS) - 1
-# The keys live in the dedup tables; the stored JSON leaves them out rather than keep them twice.
+# A posting: 31 bits of key hash, then 25 bits of article rowid. 56 bits take 8 bytes in SQLite's
+# varint where 63 would take 9; 25 bits allow 33 million articles. A 31-bit hash lets unrelated
+# keys share a bucket (about 1 lookup in 50 at a million articles): lookups check every exact key
+# against the article's own fields, and band-key candidates are compared by text anyway.
+_ROWID_BITS = 25
+MAX_ROWID = (1 << _ROWID_BITS) - 1
+_HASH_BITS = 31
+# The keys live in the dedup index; the stored JSON leaves them out rather than keep them twice.
 NOT_IN_DOC = {"dedup_keys", "near_dup_keys"}
 
 
-def _dedup_key(key: str) -> int:
-    """A non-negative 63-bit integer for an exact key (collisions: ~1 in 10^7 at 10^6 articles)."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
+def _bucket(key: str) -> int:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> (64 - _HASH_BITS)
 
 
-def _band_range(key: str) -> tuple[int, int]:
-    """The first and last posting of a band key."""
-    bucket = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 28
-    return bucket << _ROWID_BITS, (bucket << _ROWID_BITS) | _MAX_ROWID
+def posting(key: str, rowid: int) -> int:
+    """The dedup_index entry saying that the article at `rowid` has `key`."""
+    return (_bucket(key) << _ROWID_BITS) | rowid
+
+
+def _posting_range(key: str) -> tuple[int, int]:
+    """The first and last possible posting of `key`."""
+    return posting(key, 0), posting(key, MAX_ROWID)
 
 
 # Title matches count more than body matches.
@@ -248,16 +255,11 @@ class LocalStore:
             return 0
         rowid = cursor.lastrowid
         assert rowid is not None
-        if rowid > _MAX_ROWID:
-            raise sqlite3.DataError(f"more than {_MAX_ROWID} articles: the dedup index is full")
-        # The first article with a key keeps it: a later copy resolves through duplicate_of anyway.
+        if rowid > MAX_ROWID:
+            raise sqlite3.DataError(f"more than {MAX_ROWID} articles: the dedup index is full")
+        keys = [k for k in (*a.dedup_keys, *a.near_dup_keys) if not is_id_key(k)]
         self._db.executemany(
-            "INSERT OR IGNORE INTO dedup_exact(key, doc) VALUES (?, ?)",
-            [(_dedup_key(k), rowid) for k in a.dedup_keys],
-        )
-        self._db.executemany(
-            "INSERT OR IGNORE INTO dedup_near(posting) VALUES (?)",
-            [(_band_range(k)[0] | rowid,) for k in a.near_dup_keys],
+            "INSERT OR IGNORE INTO dedup_index(posting) VALUES (?)", [(posting(k, rowid),) for k in keys]
         )
         return 1
 
@@ -341,34 +343,36 @@ class LocalStore:
     def lookup(self, exact_keys: Collection[str], near_keys: Collection[str]) -> list[StoredDoc]:
         """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`."""
         found: dict[int, tuple[set[str], set[str]]] = {}
-        by_int = {_dedup_key(k): k for k in exact_keys}
-        ints = list(by_int)
-        for start in range(0, len(ints), 500):  # SQLite caps the number of bound parameters
-            chunk = ints[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, doc in self._db.execute(
-                f"SELECT key, doc FROM dedup_exact WHERE key IN ({marks})", chunk
-            ):
-                found.setdefault(doc, (set(), set()))[0].add(by_int[key])
-        for band in near_keys:
-            low, high = _band_range(band)
-            for (posting,) in self._db.execute(
-                "SELECT posting FROM dedup_near WHERE posting BETWEEN ? AND ?", (low, high)
-            ):
-                found.setdefault(posting & _MAX_ROWID, (set(), set()))[1].add(band)
+        for key, is_band in (*((k, False) for k in exact_keys), *((k, True) for k in near_keys)):
+            if is_id_key(key):  # an id prefix: the articles' own unique index answers
+                prefix = key.split(":", 1)[1]
+                rows = self._db.execute(
+                    "SELECT rowid FROM articles WHERE id >= ? AND id < ?", (prefix, prefix + "g")
+                )
+            else:
+                rows = self._db.execute(
+                    "SELECT posting FROM dedup_index WHERE posting BETWEEN ? AND ?", _posting_range(key)
+                )
+            for (value,) in rows:
+                found.setdefault(value & MAX_ROWID, (set(), set()))[is_band].add(key)
         docs: list[StoredDoc] = []
-        rowids = list(found)
-        for start in range(0, len(rowids), 500):
-            chunk = rowids[start : start + 500]
+        ordered = sorted(found)
+        for start in range(0, len(ordered), 500):  # SQLite caps the number of bound parameters
+            chunk = ordered[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT rowid, id, json_extract(doc, '$.duplicate_of'), body FROM articles "
-                f"WHERE rowid IN ({marks})",
+                "SELECT rowid, id, json_extract(doc, '$.duplicate_of'), body, "
+                "json_extract(doc, '$.canonical_url'), json_extract(doc, '$.guid'), "
+                f"json_extract(doc, '$.content_hash') FROM articles WHERE rowid IN ({marks})",
                 chunk,
             )
-            for rowid, article_id, duplicate_of, body in rows:
-                exact, near = found[rowid]
-                docs.append(StoredDoc(article_id, duplicate_of, frozenset(exact), frozenset(near), body))
+            for rowid, article_id, duplicate_of, body, url, guid, text_hash in rows:
+                exact_hits, near_hits = found[rowid]
+                # A shared 31-bit bucket is not a shared key: an exact key must be the article's own.
+                exact = frozenset(document_keys(article_id, url, guid, text_hash).intersection(exact_hits))
+                bands = frozenset(near_hits) if duplicate_of is None else frozenset()
+                if exact or bands:
+                    docs.append(StoredDoc(article_id, duplicate_of, exact, bands, body))
         return docs
 
     def add_sightings(self, update: LineageUpdate) -> bool:
@@ -399,9 +403,7 @@ class LocalStore:
     def dedup_state_bytes(self) -> int:
         """Bytes the dedup tables take in the file (for benchmarks and `wirewatch stats`)."""
         try:
-            row = self._db.execute(
-                "SELECT sum(pgsize) FROM dbstat WHERE name IN ('dedup_exact', 'dedup_near')"
-            ).fetchone()
+            row = self._db.execute("SELECT sum(pgsize) FROM dbstat WHERE name = 'dedup_index'").fetchone()
         except sqlite3.OperationalError:  # SQLite built without the dbstat table
             return -1
         return int(row[0] or 0)

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.near_dup import DEFAULT_CONFIG, NearDupConfig, band_keys, minhash_signature
+from schemas.near_dup import DEFAULT_CONFIG, NearDupConfig, band_keys, minhash_array
 from schemas.records import Article, DuplicateReason, Sighting
 from schemas.types import FROZEN, HexId, UtcDatetime
 
@@ -114,25 +114,47 @@ def sighting_of(article: Article) -> Sighting:
 
 def exact_keys(article: Article, config: DedupConfig) -> tuple[str, ...]:
     """The article's own id key (so a store finds it again on a re-run whatever its text), then its
-    exact-copy keys, most trusted first: canonical URL, global GUID, text hash."""
-    keys = [f"{_ID_KIND}:{article.id[:16]}"]
-    if article.canonical_url:
-        keys.append(_short_hash("u", article.canonical_url))
-    guid = article.guid
+    exact-copy keys, most trusted first: canonical URL, global GUID, text hash (long texts only)."""
+    keys = _keys(article.id, article.canonical_url, article.guid)
+    if article.word_count >= config.min_words:
+        keys.append(_text_key(article.content_hash))
+    return tuple(keys)
+
+
+def document_keys(
+    article_id: str, canonical_url: str | None, guid: str | None, content_hash: str | None
+) -> set[str]:
+    """Every exact key a stored article can have, from its own fields: what a store checks a
+    hashed index hit against."""
+    keys = set(_keys(article_id, canonical_url, guid))
+    if content_hash:
+        keys.add(_text_key(content_hash))
+    return keys
+
+
+def is_id_key(key: str) -> bool:
+    return key.startswith(f"{_ID_KIND}:")
+
+
+def _keys(article_id: str, canonical_url: str | None, guid: str | None) -> list[str]:
+    keys = [f"{_ID_KIND}:{article_id[:16]}"]
+    if canonical_url:
+        keys.append(_short_hash("u", canonical_url))
     if guid and len(guid) >= _MIN_GLOBAL_GUID and not guid.isdigit():
         keys.append(_short_hash("g", guid))
-    if article.word_count >= config.min_words:
-        keys.append(f"t:{article.content_hash[:16]}")
-    return tuple(keys)
+    return keys
+
+
+def _text_key(content_hash: str) -> str:
+    return f"t:{content_hash[:16]}"
 
 
 Signature = npt.NDArray[np.uint32]
 
 
 def signature_of(text: str, config: NearDupConfig) -> Signature:
-    return np.array(
-        minhash_signature(text, num_perm=config.num_perm, k=config.shingle_k, seed=config.seed),
-        dtype=np.uint32,
+    return minhash_array(text, num_perm=config.num_perm, k=config.shingle_k, seed=config.seed).astype(
+        np.uint32
     )
 
 
@@ -162,7 +184,7 @@ def fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
     signature = b""
     if article.word_count >= config.min_words:
         sig = signature_of(article.body, config.near)
-        near = tuple(band_keys(tuple(sig.tolist()), config.near.bands, config.near.rows))
+        near = tuple(band_keys(sig, config.near.bands, config.near.rows))
         signature = sig.tobytes()
     return Fingerprint(
         article_id=article.id,
@@ -231,7 +253,7 @@ class DuplicateResolver:
             if doc.article_id == fp.article_id:  # a re-run: the store already decided
                 return Decision(fp.article_id, duplicate_of=doc.duplicate_of, already_stored=True)
         for key in fp.exact_keys:
-            if key[0] == _ID_KIND:
+            if is_id_key(key):
                 continue
             canonical = self._exact.get(key)
             if canonical is None:
@@ -340,8 +362,10 @@ __all__ = [
     "LineageUpdate",
     "StoredDoc",
     "apply_decision",
+    "document_keys",
     "exact_keys",
     "fingerprint",
+    "is_id_key",
     "merge_sightings",
     "outlet_of",
     "sighting_of",

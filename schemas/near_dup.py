@@ -14,10 +14,9 @@ from Python's salted `hash()`. The implementation needs only numpy; see
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -40,13 +39,14 @@ __all__ = [
 # recall 0.997. Unrelated and same-story articles stay below 0.2 (the two Kim-Putin seeds: 0.03),
 # while the hardest variants (new headline + byline + truncation + changed words + boilerplate) sit
 # at Jaccard 0.24-0.3; 5-word shingles lose recall, 2-word ones raise the same-story floor.
-# LSH: 20 bands of 3 rows over the first 60 signature values. Rows of 2 made 0.2 % of unrelated
+# LSH: 16 bands of 3 rows over the first 48 signature values. Rows of 2 made 0.2 % of unrelated
 # pairs candidates (outlets repeat boilerplate), which at a million stored articles means
-# thousands of candidates per lookup; 3 rows cut that to 0.002 % and 20 bands still put 99 % of
-# the true pairs in a shared band. Fewer keys per article also keep the stored index small.
+# thousands of candidates per lookup; 3 rows cut that to 0.002 %, and 16 bands still put ~98.5 %
+# of the true pairs in a shared band while keeping the stored index at 16 keys per article
+# (the embedded store's budget is 300 bytes of dedup state per article).
 DEFAULT_NUM_PERM = 128
 DEFAULT_SHINGLE_K = 3
-DEFAULT_BANDS = 20
+DEFAULT_BANDS = 16
 DEFAULT_ROWS = 3
 DEFAULT_THRESHOLD = 0.3
 DEFAULT_SEED = 20231109
@@ -222,22 +222,23 @@ def _shingle_hashes(text: str, k: int) -> U64:
         return _mix(acc ^ np.uint64(span))
 
 
-_perm_cache: dict[tuple[int, int], U64] = {}
+_probe_cache: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
+_EMPTY = np.uint64(1 << 32)  # above every 32-bit value: marks a bin no shingle fell into
 
 
-def _permutations(num_perm: int, seed: int) -> U64:
-    """`num_perm` odd multipliers a of the hashes h(x) = (a*x mod 2**64) >> 32, fixed by `seed`.
+def _probes(num_perm: int, seed: int) -> npt.NDArray[np.intp]:
+    """For every bin, a fixed random order of all bins: where an empty bin borrows its value.
 
     PCG64 with an explicit seed yields the same numbers on every platform and numpy version that
-    keeps its documented stream (numpy guarantees this for `Generator(PCG64(seed)).integers`).
+    keeps its documented stream (numpy guarantees this for `Generator(PCG64(seed)).permuted`).
     """
     key = (num_perm, seed)
-    cached = _perm_cache.get(key)
+    cached = _probe_cache.get(key)
     if cached is None:
         rng = np.random.Generator(np.random.PCG64(seed))
-        a = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-        cached = a[:, None].copy()
-        _perm_cache[key] = cached
+        order = np.tile(np.arange(num_perm, dtype=np.intp), (num_perm, 1))
+        cached = rng.permuted(order, axis=1)
+        _probe_cache[key] = cached
     return cached
 
 
@@ -248,12 +249,28 @@ def minhash_signature(
     k: int = DEFAULT_SHINGLE_K,
     seed: int = DEFAULT_SEED,
 ) -> tuple[int, ...]:
+    """`minhash_array` as a tuple of ints."""
+    result: list[int] = minhash_array(text, num_perm=num_perm, k=k, seed=seed).tolist()
+    return tuple(result)
+
+
+def minhash_array(
+    text: str,
+    *,
+    num_perm: int = DEFAULT_NUM_PERM,
+    k: int = DEFAULT_SHINGLE_K,
+    seed: int = DEFAULT_SEED,
+) -> npt.NDArray[np.uint64]:
     """The MinHash signature (`num_perm` 32-bit values) of `text`'s `k`-word shingle set.
 
-    Value i is the minimum over the shingles of permutation i applied to the shingle's 64-bit hash;
-    two texts agree on value i with probability ~ the Jaccard similarity of their shingle sets.
-    Signatures depend only on the text, `num_perm`, `k` and `seed`, so they can be stored and
-    compared across runs. An empty text gets all-maximum values (similar only to other empty texts).
+    One permutation hashing with optimal densification (Li, Owen & Zhang 2012; Shrivastava 2017):
+    each shingle's hash picks one of `num_perm` bins and a value, each bin keeps its minimum, and a
+    bin no shingle fell into takes the value of the first filled bin in its fixed probe order. Two
+    texts agree on a position with probability ~ the Jaccard similarity of their shingle sets, as
+    with `num_perm` independent permutations, at the cost of one hash per shingle instead of
+    `num_perm` (benchmarks/results/dedup_bench.md). Signatures depend only on the text,
+    `num_perm`, `k` and `seed`, so they can be stored and compared across runs. An empty text gets
+    all-maximum values (similar only to other empty texts).
     """
     if num_perm < 1:
         raise ValueError(f"num_perm must be >= 1, got {num_perm}")
@@ -261,12 +278,21 @@ def minhash_signature(
         raise ValueError(f"k must be in 1..{len(_SHINGLE_MULT)}, got {k}")
     hashes = _shingle_hashes(text, k)
     if hashes.shape[0] == 0:
-        return (_MAX_SIG,) * num_perm
-    a = _permutations(num_perm, seed)
-    # x -> a*x mod 2**64 (a odd) is a bijection; with x already well mixed, its top 32 bits are a
-    # multiply-shift universal hash. The shift is monotonic, so it is applied to the row minima only.
-    minima: list[int] = (np.multiply(a, hashes[None, :]).min(axis=1) >> np.uint64(32)).tolist()
-    return tuple(minima)
+        return np.full(num_perm, _MAX_SIG, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = _mix(hashes ^ np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF))
+        # Bin from the high 32 bits (multiply-shift: any num_perm, no modulo bias to speak of),
+        # value from the low 32 bits.
+        bins = ((mixed >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)
+    values = mixed & np.uint64(_MAX_SIG)
+    signature = np.full(num_perm, _EMPTY, dtype=np.uint64)
+    np.minimum.at(signature, bins.astype(np.intp), values)
+    empty = signature == _EMPTY
+    if empty.any():
+        probes = _probes(num_perm, seed)[empty]
+        first_filled = np.argmax(~empty[probes], axis=1)
+        signature[empty] = signature[probes[np.arange(probes.shape[0]), first_filled]]
+    return signature
 
 
 def estimated_jaccard(a: tuple[int, ...] | list[int], b: tuple[int, ...] | list[int]) -> float:
@@ -287,12 +313,15 @@ def is_near_duplicate(
     return estimated_jaccard(a, b) >= threshold
 
 
-def band_keys(signature: tuple[int, ...] | list[int], bands: int, rows: int) -> list[str]:
+_BAND_SALT = np.uint64(0x2545F4914F6CDD1D)
+
+
+def band_keys(signature: tuple[int, ...] | list[int] | npt.NDArray[Any], bands: int, rows: int) -> list[str]:
     """One LSH key per band over the first `bands * rows` values: `"<band>-<16 hex digits>"`.
 
-    Two signatures share a key iff they agree on every row of that band; the band number keeps
-    equal values in different bands apart. The keys are short ASCII strings, fit for keyword
-    fields and SQLite text keys.
+    Two signatures share a key iff they agree on every row of that band (up to 64-bit hash
+    collisions); the band number keeps equal values in different bands apart. The keys are short
+    ASCII strings, fit for keyword fields and SQLite text keys, and stable across processes.
     """
     if bands < 1 or rows < 1:
         raise ValueError(f"bands and rows must be >= 1, got {bands} and {rows}")
@@ -300,10 +329,14 @@ def band_keys(signature: tuple[int, ...] | list[int], bands: int, rows: int) -> 
         raise ValueError(
             f"bands * rows must not exceed the signature length: {bands} * {rows} > {len(signature)}"
         )
-    keys: list[str] = []
-    for band in range(bands):
-        chunk = signature[band * rows : (band + 1) * rows]
-        payload = b"".join(int(v).to_bytes(8, "little") for v in chunk)
-        digest = hashlib.blake2b(payload, digest_size=8, person=b"wirewatch-lsh").hexdigest()
-        keys.append(f"{band:02d}-{digest}")
-    return keys
+    table = np.asarray(signature[: bands * rows], dtype=np.uint64).reshape(bands, rows)
+    with np.errstate(over="ignore"):
+        # Each row times its own odd constant (a bijection), summed with the band's salt, then one
+        # full mix: equal bands give equal keys, different ones collide with odds ~2**-64.
+        acc = table @ _row_multipliers(rows) + np.arange(bands, dtype=np.uint64) * _BAND_SALT
+        keys: list[int] = _mix(acc).tolist()
+    return [f"{band:02d}-{value:016x}" for band, value in enumerate(keys)]
+
+
+def _row_multipliers(rows: int) -> npt.NDArray[np.uint64]:
+    return np.array([_SHINGLE_MULT[r % len(_SHINGLE_MULT)] for r in range(rows)], dtype=np.uint64)

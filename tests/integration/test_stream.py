@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import pathlib
 import random
@@ -29,6 +30,7 @@ from xml.sax.saxutils import escape
 import pytest
 from elasticsearch import Elasticsearch
 
+from connectors.localstore import LocalStore
 from tests.conftest import SEEDS
 from tests.feed_server import ConditionalFeed, FeedServer, RecordedRequest, Response
 from tests.pipelines.test_dedup import syndicate
@@ -146,6 +148,48 @@ class Articles:
         hits = self._client.search(index=self.alias, query={"term": {"title.keyword": title}}).body
         (hit,) = hits["hits"]["hits"]
         return dict(hit["_source"])
+
+
+class EmbeddedArticles:
+    """The same questions asked of the embedded store (SQLite commits are visible at once)."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.flags = ("--store", str(path))
+        self._path = path
+
+    def _docs(self, title: str) -> list[dict[str, Any]]:
+        if not self._path.exists():
+            return []
+        store = LocalStore(str(self._path))
+        try:
+            rows = store._db.execute("SELECT doc FROM articles WHERE title = ?", (title,)).fetchall()
+        finally:
+            store.close()
+        return [json.loads(row[0]) for row in rows]
+
+    def count(self, title: str) -> int:
+        return len(self._docs(title))
+
+    def wait_searchable(self, title: str, stream: StreamProcess) -> None:
+        wait_until(
+            lambda: self.count(title) > 0, SEARCHABLE_WITHIN_S, f"{title!r} stored:\n{stream.output()}"
+        )
+
+    def refresh(self) -> None:
+        pass
+
+    def by_title(self, title: str) -> dict[str, Any]:
+        (doc,) = self._docs(title)
+        return doc
+
+
+@pytest.fixture(params=["elasticsearch", "embedded"])
+def any_store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Articles | EmbeddedArticles:
+    """Each store in turn, read the way a user sees it."""
+    if request.param == "embedded":
+        return EmbeddedArticles(tmp_path / "store" / "wirewatch.db")
+    articles: Articles = request.getfixturevalue("articles")
+    return articles
 
 
 @pytest.fixture
@@ -292,7 +336,7 @@ def feed(feed_server: FeedServer) -> Feed:
 @pytest.fixture
 def start_stream(
     tmp_path: pathlib.Path, feed_server: FeedServer, es_url: str, es_prefix: str
-) -> Iterator[Callable[[], StreamProcess]]:
+) -> Iterator[Callable[..., StreamProcess]]:
     """Start `wirewatch stream` on the test feed (again and again); everything is killed at the end."""
     catalog = tmp_path / "feeds.yaml"
     catalog.write_text(
@@ -302,11 +346,13 @@ def start_stream(
         "  allow_private: true\n",
         encoding="utf-8",
     )
-    argv = [WIREWATCH, "stream", "--feeds", str(catalog), "--es-url", es_url, "--es-index-prefix", es_prefix]
+    argv = [WIREWATCH, "stream", "--feeds", str(catalog)]
     started: list[StreamProcess] = []
 
-    def start() -> StreamProcess:
-        process = StreamProcess([*argv, *POLL_FLAGS], tmp_path, f"stream-{len(started)}")
+    def start(*store_flags: str) -> StreamProcess:
+        """Into the test's Elasticsearch prefix, unless `store_flags` (e.g. --store PATH) say otherwise."""
+        flags = store_flags or ("--es-url", es_url, "--es-index-prefix", es_prefix)
+        process = StreamProcess([*argv, *flags, *POLL_FLAGS], tmp_path, f"stream-{len(started)}")
         started.append(process)
         return process
 
@@ -361,11 +407,13 @@ def test_hard_kill_then_restart_loses_nothing_and_duplicates_nothing(feed, artic
 
 
 def test_copies_fold_in_the_stream_also_when_they_arrive_together_and_after_a_restart(
-    feed, articles, start_stream
+    feed, any_store, start_stream
 ):
+    articles = any_store
+    flags = getattr(articles, "flags", ())
     story = (SEEDS / "000_c188ed1eebfaaab7.txt").read_text(encoding="utf-8").split(" ", 3)[3]
     other = (SEEDS / "004_0150c9251e40f8c3.txt").read_text(encoding="utf-8").split(" ", 3)[3]
-    stream = start_stream()
+    stream = start_stream(*flags)
     # The first poll takes a story and two wire copies of it at once: one canonical article.
     first, *copies = feed.append(story, syndicate(story), syndicate(story, random.Random(1)))
     for title in (first, *copies):
@@ -378,7 +426,7 @@ def test_copies_fold_in_the_stream_also_when_they_arrive_together_and_after_a_re
     stream.signal_group(signal.SIGKILL)
     kill_group(prism, signal.SIGKILL)
     stream.wait(STOP_WITHIN_S)
-    restarted = start_stream()
+    restarted = start_stream(*flags)
     (late,) = feed.append(syndicate(story, random.Random(2)))
     articles.wait_searchable(late, restarted)
 
@@ -386,12 +434,16 @@ def test_copies_fold_in_the_stream_also_when_they_arrive_together_and_after_a_re
 
     def folded() -> bool:
         articles.refresh()
-        return max(articles.by_title(t)["source_count"] for t in story_titles) == 4
+        return max(int(articles.by_title(t)["source_count"]) for t in story_titles) == 4
 
     try:
         wait_until(folded, SEARCHABLE_WITHIN_S, "the copies to reach the story's lineage")
     except AssertionError as exc:
-        seen = {t: (d["id"], d["duplicate_of"], d["source_count"]) for t in feed.titles if (d := articles.by_title(t))}
+        seen = {
+            t: (d["id"], d["duplicate_of"], d["source_count"])
+            for t in feed.titles
+            if (d := articles.by_title(t))
+        }
         raise AssertionError(f"{exc}\n{seen}\n{stream.output()}\n{restarted.output()}") from None
     # The stream decides in arrival order: whichever copy of the story came first is canonical.
     docs = {title: articles.by_title(title) for title in feed.titles}

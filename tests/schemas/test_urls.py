@@ -779,8 +779,8 @@ def test_canonical_url_rejects_malformed_authority(url, message):
 
 
 def _all_cases() -> list[str]:
-    urls = [p.values[0] for cases in (SHAPES, TRACKING, REAL_LINKS) for p in cases]
-    urls += [p.values[1] for cases in (SHAPES, TRACKING, REAL_LINKS) for p in cases]
+    urls = [str(p.values[0]) for cases in (SHAPES, TRACKING, REAL_LINKS) for p in cases]
+    urls += [str(p.values[1]) for cases in (SHAPES, TRACKING, REAL_LINKS) for p in cases]
     return urls
 
 
@@ -797,7 +797,9 @@ def _links_and_guids(path: Path) -> tuple[list[str], list[tuple[str, bool]]]:
     """Every `<link>` (RSS text or Atom href) and every `<guid>` (text, is it a permalink) of a capture."""
     links: list[str] = []
     guids: list[tuple[str, bool]] = []
-    for element in SafeET.parse(path).getroot().iter():
+    root = SafeET.parse(path).getroot()
+    assert root is not None
+    for element in root.iter():
         tag = element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
         if tag == "link":
             value = element.get("href") or element.text or ""
@@ -841,6 +843,7 @@ def test_every_captured_link_and_guid_canonicalizes(name):
 def test_captured_permalink_and_link_are_one_article(name):
     _require(NEWS)
     root = SafeET.parse(NEWS / name).getroot()
+    assert root is not None
     for item in root.iter("item"):
         link, guid = item.findtext("link"), item.find("guid")
         if link and guid is not None and guid.get("isPermaLink", "true") != "false" and guid.text:
