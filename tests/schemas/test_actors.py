@@ -132,11 +132,6 @@ def test_every_person_has_a_role_and_a_country(registry):
     assert any(role.title == "President of Russia" and role.current for role in putin.roles)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="only persons whose QID could be checked with the available look-up tools are listed "
-    "(under 300); the rest are left out rather than guessed",
-)
 def test_at_least_300_persons(registry):
     assert len(registry.of_kind("person")) >= MIN_PERSONS
 
