@@ -13,18 +13,22 @@ and ~2 % exact copies (same text, another outlet).
 
 Measured in one process pinned to one core, after a warm-up, one run each:
 
-1. signatures: `schemas.dedup.fingerprint` (exact keys + MinHash signature + LSH band keys), and
-   the baseline `schemas.near_dup.minhash_signature` alone;
+1. signatures: `schemas.near_dup.minhash_array` alone (one-permutation hashing), the whole
+   `schemas.dedup.fingerprint` (exact keys + signature + LSH band keys), and as the baseline the
+   classic k-permutation MinHash implemented here: the same shingle hashes
+   (`schemas.near_dup._shingle_hashes`) through 128 multiply-shift permutations, the minimum of each;
 2. lookup + decision: the first half is decided and written to a fresh LocalStore with its keys
    (as `pipelines.dedup` does); the second half is then looked up in chunks of 200
    (`pipelines.dedup.lookup_chunk`) and decided by one `DuplicateResolver`, as a batch run does.
    Baseline: brute force, every sampled document compared with the signatures of all stored
    canonical articles held in memory;
-3. state at --state-docs canonical documents: the dedup rows (4 exact keys and 20 band keys per
-   article, packed with `connectors.localstore`'s own helpers, inserted in article order, 1,000
-   articles per transaction like `write_articles`) plus a minimal `articles` row each; size by
-   dbstat (`LocalStore.dedup_state_bytes`), file size, and a fresh process doing 10k lookups
-   against it (latency, peak RSS).
+3. state at --state-docs canonical documents: the postings of each article's exact keys (URL,
+   global GUID, text; made by `schemas.dedup.document_keys`, the id key is not stored) and band keys
+   (`DEFAULT_CONFIG.bands` of them) in the one `dedup_index` table, packed by
+   `connectors.localstore.posting`, inserted in article order, 1,000 articles per transaction like
+   `write_articles`, plus a minimal `articles` row each whose `doc` JSON carries the fields `lookup`
+   verifies exact keys against; size by dbstat (`LocalStore.dedup_state_bytes`), file size, and a
+   fresh process doing 10k lookups against it (latency, peak RSS, false candidates).
 
 Results go to benchmarks/results/dedup_bench.json and .md.
 
@@ -38,6 +42,7 @@ import argparse
 import datetime as dt
 import glob
 import json
+import math
 import os
 import platform
 import random
@@ -57,14 +62,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from connectors.localstore import LocalStore, _band_range, _dedup_key
-from schemas.dedup import DedupConfig, Fingerprint, fingerprint
-from schemas.near_dup import minhash_signature
+from connectors.localstore import _HASH_BITS, MAX_ROWID, LocalStore, posting
+from schemas.dedup import DedupConfig, Fingerprint, document_keys, fingerprint, is_id_key
+from schemas.near_dup import DEFAULT_CONFIG, _shingle_hashes, minhash_array
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_FEEDS = REPO.parent / "shared" / "data" / "feeds" / "news"
 DEFAULT_SEEDS = REPO / "seeds"
+
+U64 = npt.NDArray[np.uint64]
 
 TARGET_SIGNATURES_PER_S = 5_000
 TARGET_STATE_BYTES = 300_000_000  # "300 MB", decimal (286 MiB)
@@ -78,8 +85,10 @@ BRUTE_SAMPLE = 1_000
 # Share of real feed items whose exact keys include a global GUID (measured on the captures: 600 of
 # 607 items); the rest have the id, URL and text keys only.
 GLOBAL_GUID_SHARE = 0.98
-STATE_EXACT_KEYS = ("i", "u", "g", "t")
-STATE_NEAR_KEYS = 20
+PERMALINK_GUID_SHARE = 0.7  # GUIDs that are the item's URL (the rest: tag: URIs and the like)
+STATE_NEAR_KEYS = DEFAULT_CONFIG.bands  # band keys per canonical article
+BASELINE_NUM_PERM = 128  # the k-permutation MinHash baseline
+BASELINE_SEED = 20260218
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 
 _HEADLINES = (
@@ -333,47 +342,118 @@ def make_corpus(n: int, vocab: Vocabulary, seed: int) -> Corpus:
 # -- 1. signatures --------------------------------------------------------------------------------
 
 
+class KPermutationMinHash:
+    """The baseline: classic MinHash with `num_perm` independent hash functions (the textbook one).
+
+    Each shingle hash x goes through every permutation h_i(x) = ((a_i * x + b_i) mod 2**64) >> 32
+    (multiply-shift, a_i odd, 32-bit values as in `minhash_array`), and position i of the signature
+    is the minimum of h_i over the shingle set: `num_perm` hashes per shingle where one-permutation
+    hashing computes one. Same shingle hashes as `minhash_array` (`_shingle_hashes`), vectorized
+    with numpy the same way, so the ratio of the two measures the signature scheme alone.
+    """
+
+    def __init__(self, num_perm: int, seed: int) -> None:
+        rng = np.random.Generator(np.random.PCG64(seed))
+        self.a: U64 = (rng.integers(0, 2**64, size=num_perm, dtype=np.uint64) | np.uint64(1))[:, None]
+        self.b: U64 = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64)[:, None]
+        self.num_perm = num_perm
+
+    def __call__(self, text: str, k: int) -> U64:
+        hashes = _shingle_hashes(text, k)
+        if hashes.shape[0] == 0:
+            return np.full(self.num_perm, (1 << 32) - 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            values = np.multiply.outer(self.a[:, 0], hashes)  # (num_perm, shingles)
+            values += self.b
+        values >>= np.uint64(32)
+        result: U64 = values.min(axis=1)
+        return result
+
+
+def _timed(label: str, n: int, run: Any) -> dict[str, Any]:
+    """Wall and CPU time of `run()` over `n` documents."""
+    log(f"signatures: {label} over {n:,} articles")
+    started, cpu = time.perf_counter(), time.process_time()
+    run()
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "seconds": round(seconds, 2),
+        "docs_per_s": round(n / seconds),
+        "cpu_seconds": round(cpu_s, 2),
+        "docs_per_cpu_s": round(n / cpu_s),
+    }
+
+
 def bench_signatures(corpus: Corpus, config: DedupConfig) -> tuple[list[Fingerprint], dict[str, Any]]:
     articles = corpus.articles
     near = config.near
-    warm = articles[: min(500, len(articles))]
-    for a in warm:  # word-character table, permutations, powers of the hash base, allocator
+    n = len(articles)
+    baseline = KPermutationMinHash(BASELINE_NUM_PERM, BASELINE_SEED)
+
+    def oph(text: str) -> U64:
+        return minhash_array(text, num_perm=near.num_perm, k=near.shingle_k, seed=near.seed)
+
+    for a in articles[: min(500, n)]:  # word-character table, probe orders, powers of the hash base
         fingerprint(a, config)
-        minhash_signature(a.body, num_perm=near.num_perm, k=near.shingle_k, seed=near.seed)
+        oph(a.body)
+        baseline(a.body, near.shingle_k)
 
-    log(f"signatures: fingerprint() over {len(articles):,} articles")
-    started, cpu = time.perf_counter(), time.process_time()
-    fps = [fingerprint(a, config) for a in articles]
-    fp_s, fp_cpu = time.perf_counter() - started, time.process_time() - cpu
+    fps: list[Fingerprint] = []
 
-    log(f"signatures: minhash_signature() over {len(articles):,} bodies")
-    started, cpu = time.perf_counter(), time.process_time()
-    for a in articles:
-        minhash_signature(a.body, num_perm=near.num_perm, k=near.shingle_k, seed=near.seed)
-    mh_s, mh_cpu = time.perf_counter() - started, time.process_time() - cpu
+    def run_fingerprint() -> None:
+        fps.extend(fingerprint(a, config) for a in articles)
 
-    fp_rate = len(articles) / fp_s
-    mh_rate = len(articles) / mh_s
+    def run_minhash() -> None:
+        for a in articles:
+            oph(a.body)
+
+    def run_shingles() -> None:
+        for a in articles:
+            _shingle_hashes(a.body, near.shingle_k)
+
+    def run_baseline() -> None:
+        for a in articles:
+            baseline(a.body, near.shingle_k)
+
+    fp_t = _timed("fingerprint()", n, run_fingerprint)
+    mh_t = _timed("minhash_array()", n, run_minhash)
+    sh_t = _timed("_shingle_hashes()", n, run_shingles)
+    kp_t = _timed(f"baseline {BASELINE_NUM_PERM}-permutation MinHash", n, run_baseline)
+
+    # The two schemes estimate the same Jaccard similarity: check it on the planted near copies.
+    pairs = [(i, src) for i, src in enumerate(corpus.origin) if src is not None][:2000]
+    err_oph: list[float] = []
+    err_kperm: list[float] = []
+    for i, src in pairs:
+        x, y = articles[i].body, articles[src].body
+        sx, sy = _shingle_hashes(x, near.shingle_k), _shingle_hashes(y, near.shingle_k)
+        ux, uy = set(sx.tolist()), set(sy.tolist())
+        true = len(ux & uy) / len(ux | uy) if ux | uy else 1.0
+        err_oph.append(abs(float(np.mean(oph(x) == oph(y))) - true))
+        kx, ky = baseline(x, near.shingle_k), baseline(y, near.shingle_k)
+        err_kperm.append(abs(float(np.mean(kx == ky)) - true))
+
     return fps, {
-        "docs": len(articles),
-        "fingerprint": {
-            "seconds": round(fp_s, 2),
-            "docs_per_s": round(fp_rate),
-            "cpu_seconds": round(fp_cpu, 2),
-            "docs_per_cpu_s": round(len(articles) / fp_cpu),
+        "docs": n,
+        "fingerprint": fp_t,
+        "minhash_array": mh_t,
+        "shingle_hashes": sh_t,
+        "baseline_kperm_minhash": {**kp_t, "num_perm": BASELINE_NUM_PERM, "hash": "multiply-shift"},
+        "minhash_to_kperm_ratio": round(mh_t["docs_per_s"] / kp_t["docs_per_s"], 2),
+        "minhash_to_kperm_cpu_ratio": round(mh_t["docs_per_cpu_s"] / kp_t["docs_per_cpu_s"], 2),
+        "fingerprint_to_kperm_ratio": round(fp_t["docs_per_s"] / kp_t["docs_per_s"], 2),
+        "fingerprint_to_minhash_ratio": round(fp_t["docs_per_s"] / mh_t["docs_per_s"], 3),
+        "keys_overhead_share": round(1 - mh_t["seconds"] / fp_t["seconds"], 3),
+        "shingle_share_of_minhash": round(sh_t["seconds"] / mh_t["seconds"], 3),
+        "jaccard_error_near_copies": {
+            "pairs": len(pairs),
+            "minhash_array_mean_abs": round(statistics.fmean(err_oph), 4) if pairs else None,
+            "kperm_mean_abs": round(statistics.fmean(err_kperm), 4) if pairs else None,
         },
-        "baseline_minhash_signature": {
-            "seconds": round(mh_s, 2),
-            "docs_per_s": round(mh_rate),
-            "cpu_seconds": round(mh_cpu, 2),
-            "docs_per_cpu_s": round(len(articles) / mh_cpu),
-        },
-        "fingerprint_to_minhash_ratio": round(fp_rate / mh_rate, 3),
-        "keys_overhead_share": round(1 - mh_s / fp_s, 3),
-        "exact_keys_per_doc": round(float(np.mean([len(fp.exact_keys) for fp in fps])), 3),
-        "near_keys_per_doc": round(float(np.mean([len(fp.near_keys) for fp in fps])), 3),
+        "exact_keys_per_doc": round(float(np.mean([len(f.exact_keys) for f in fps])), 3),
+        "near_keys_per_doc": round(float(np.mean([len(f.near_keys) for f in fps])), 3),
         "target_docs_per_s": TARGET_SIGNATURES_PER_S,
-        "pass": fp_rate >= TARGET_SIGNATURES_PER_S,
+        "pass": fp_t["docs_per_s"] >= TARGET_SIGNATURES_PER_S,
     }
 
 
@@ -399,12 +479,13 @@ def prefill(
     started = time.perf_counter()
     written = 0
     for lo in range(0, half, WRITE_BATCH):
+        hi = min(lo + WRITE_BATCH, half)
         batch = [
             with_keys(apply_decision(a, d, copies.get(a.id, ()) if d.duplicate_of is None else ()), fp)
             for a, fp, d in zip(
-                corpus.articles[lo : lo + WRITE_BATCH],
-                fps[lo : lo + WRITE_BATCH],
-                decisions[lo : lo + WRITE_BATCH],
+                corpus.articles[lo:hi],
+                fps[lo:hi],
+                decisions[lo:hi],
                 strict=True,
             )
         ]
@@ -507,6 +588,61 @@ def bench_lookup(
     }, {fp.article_id: d for fp, d in zip(todo, decisions, strict=True)}
 
 
+def bench_lsh_candidates(
+    corpus: Corpus, fps: list[Fingerprint], half: int, config: DedupConfig
+) -> dict[str, Any]:
+    """What each signature scheme's band keys (same bands x rows) make candidates, in memory.
+
+    The originals of the first half are indexed by band key; every article of the second half
+    collects the ones sharing a band key with it. A candidate other than the article's own original
+    (for a planted copy) is unrelated: `decide` reads its body and computes its signature for
+    nothing. Recall: planted near copies of a first-half original that share a band key with it.
+    """
+    from schemas.dedup import outlet_of
+    from schemas.near_dup import band_keys
+
+    near = config.near
+    baseline = KPermutationMinHash(BASELINE_NUM_PERM, BASELINE_SEED)
+    log(f"lsh: band keys of the {BASELINE_NUM_PERM}-permutation baseline for {len(fps):,} articles")
+    schemes: dict[str, list[tuple[str, ...]]] = {
+        "minhash_array": [fp.near_keys for fp in fps],
+        "baseline_kperm_minhash": [
+            tuple(band_keys(baseline(a.body, near.shingle_k), near.bands, near.rows)) for a in corpus.articles
+        ],
+    }
+    outlets = [outlet_of(a) for a in corpus.articles]
+    out: dict[str, Any] = {"bands": near.bands, "rows": near.rows}
+    for name, keys in schemes.items():
+        index: dict[str, list[int]] = defaultdict(list)
+        stored = 0
+        for i in range(half):
+            if corpus.kind[i] == "original":
+                stored += 1
+                for k in keys[i]:
+                    index[k].append(i)
+        unrelated = with_unrelated = same_outlet = near_copies = near_found = 0
+        for i in range(half, len(fps)):
+            cands = {c for k in keys[i] for c in index.get(k, ())}
+            own = corpus.origin[i]
+            wrong = [c for c in cands if c != own]
+            unrelated += len(wrong)
+            with_unrelated += bool(wrong)
+            same_outlet += sum(1 for c in wrong if outlets[c] == outlets[i])
+            if own is not None and own < half and corpus.kind[i] != "exact":
+                near_copies += 1
+                near_found += own in cands
+        n = len(fps) - half
+        out[name] = {
+            "stored_originals": stored,
+            "unrelated_candidates_per_doc": round(unrelated / n, 4),
+            "docs_with_unrelated_candidate": round(with_unrelated / n, 4),
+            "unrelated_same_outlet_share": round(same_outlet / unrelated, 3) if unrelated else None,
+            "near_copy_recall": round(near_found / near_copies, 4) if near_copies else None,
+            "near_copies": near_copies,
+        }
+    return out
+
+
 def bench_brute_force(
     fps: list[Fingerprint],
     half: int,
@@ -566,8 +702,9 @@ def bench_brute_force(
 # -- 3. state at 1M documents ---------------------------------------------------------------------
 
 
-U64 = npt.NDArray[np.uint64]
-_STATE_SLOTS = 32  # values per synthetic document: 2 for the id, 4 exact keys, 20 band keys, 1 GUID roll
+# Values per synthetic document: 2 for the id, 4 for the content hash, 1 for the GUID, 1 per band key.
+_STATE_SLOTS = 7 + STATE_NEAR_KEYS
+_KIND_ORDER = "iugt"  # id, URL, GUID, text: the order of schemas.dedup.exact_keys
 
 
 def _splitmix64(x: U64) -> U64:
@@ -579,40 +716,68 @@ def _splitmix64(x: U64) -> U64:
         return z ^ (z >> np.uint64(31))
 
 
-def state_keys(docs: Sequence[int]) -> tuple[list[str], list[list[str]], list[list[str]]]:
-    """Ids, exact keys and band keys of the synthetic state documents numbered `docs`.
+@dataclass
+class StateDoc:
+    """A synthetic stored article: the fields `LocalStore.lookup` verifies exact keys against, and
+    its keys as `schemas.dedup.fingerprint` would give them (the id key first, then URL, GUID, text)."""
 
-    Same shapes as the real keys (`schemas.dedup.exact_keys`: id, URL, global GUID for 98 %, text;
-    `schemas.near_dup.band_keys`: "<band>-<16 hex digits>"); the real ones are 64-bit hashes, as
-    uniform as these values.
+    article_id: str
+    canonical_url: str
+    guid: str | None
+    content_hash: str
+    exact_keys: list[str]
+    near_keys: list[str]
+
+    def doc_json(self) -> str:
+        """The `articles.doc` JSON, reduced to what `lookup` reads."""
+        return json.dumps(
+            {
+                "id": self.article_id,
+                "canonical_url": self.canonical_url,
+                "guid": self.guid,
+                "content_hash": self.content_hash,
+            },
+            separators=(",", ":"),
+        )
+
+
+def state_docs(docs: Sequence[int]) -> list[StateDoc]:
+    """The synthetic state documents numbered `docs`.
+
+    The exact keys come from `schemas.dedup.document_keys` over a canonical URL, a GUID (the URL
+    for 70 %, a tag: URI for 28 %, none for 2 %, as in the corpus) and a content hash; the band
+    keys have the shape of `schemas.near_dup.band_keys` ("<band>-<16 hex digits>", one per band of
+    `DEFAULT_CONFIG`), their values as uniform as the real 64-bit hashes.
     """
     counters: U64 = np.asarray(docs, dtype=np.uint64)[:, None] * np.uint64(_STATE_SLOTS)
     counters = counters + np.arange(_STATE_SLOTS, dtype=np.uint64)[None, :] + np.uint64(RNG_SEED)
     values = _splitmix64(counters.astype(np.uint64, copy=False))
     rows: list[list[int]] = values.tolist()
-    ids: list[str] = []
-    exact: list[list[str]] = []
-    near: list[list[str]] = []
-    n_exact = len(STATE_EXACT_KEYS)
-    for row in rows:
+    out: list[StateDoc] = []
+    for n, row in zip(docs, rows, strict=True):
         article_id = f"{row[0]:016x}{row[1]:016x}"
-        has_guid = (row[2 + n_exact + STATE_NEAR_KEYS] >> 11) / 2**53 < GLOBAL_GUID_SHARE
-        ids.append(article_id)
-        exact.append(
-            [f"i:{article_id[:16]}"]
-            + [
-                f"{kind}:{v:016x}"
-                for kind, v in zip(STATE_EXACT_KEYS[1:], row[3 : 2 + n_exact], strict=True)
-                if kind != "g" or has_guid
-            ]
+        content_hash = "".join(f"{v:016x}" for v in row[2:6])
+        host = f"news{n % OUTLETS:03d}.example.com"
+        url = f"https://www.{host}/2026/01/05/story-{n:08d}"
+        guid_roll = (row[6] >> 11) / 2**53
+        guid = (
+            url
+            if guid_roll < PERMALINK_GUID_SHARE
+            else f"tag:{host},2026:article-{n:08d}"
+            if guid_roll < GLOBAL_GUID_SHARE
+            else None
         )
-        near.append(
-            [f"{b:02d}-{v:016x}" for b, v in enumerate(row[2 + n_exact : 2 + n_exact + STATE_NEAR_KEYS])]
+        exact = sorted(
+            document_keys(article_id, url, guid, content_hash), key=lambda k: _KIND_ORDER.index(k[0])
         )
-    return ids, exact, near
+        near = [f"{b:02d}-{v:016x}" for b, v in enumerate(row[7 : 7 + STATE_NEAR_KEYS])]
+        out.append(StateDoc(article_id, url, guid, content_hash, exact, near))
+    return out
 
 
 def fill_state(path: str, docs: int) -> dict[str, Any]:
+    if docs > MAX_ROWID:
+        raise SystemExit(f"--state-docs must be <= {MAX_ROWID:,} (the postings' rowid field)")
     LocalStore(path).close()  # the schema, WAL mode
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")
@@ -623,24 +788,26 @@ def fill_state(path: str, docs: int) -> dict[str, Any]:
     for batch in range((docs + WRITE_BATCH - 1) // WRITE_BATCH):
         lo = batch * WRITE_BATCH
         size = min(WRITE_BATCH, docs - lo)
-        ids, exact, near = state_keys(range(lo, lo + size))
         art: list[tuple[Any, ...]] = []
-        ex: list[tuple[int, int]] = []
+        ex: list[tuple[int]] = []
         nr: list[tuple[int]] = []
-        for j in range(size):
+        for j, d in enumerate(state_docs(range(lo, lo + size))):
             rowid = lo + j + 1
-            art.append((rowid, ids[j], ingested, ingested, "feed", "bench", "en", "t", "", "{}"))
-            # In article order, as _insert_article does: the B-trees grow by random inserts.
-            ex.extend((_dedup_key(k), rowid) for k in exact[j])
-            nr.extend((_band_range(k)[0] | rowid,) for k in near[j])
+            art.append(
+                (rowid, d.article_id, ingested, ingested, "feed", "bench", "en", "t", "", d.doc_json())
+            )
+            # As _insert_article does: no id key (articles.id answers for it), one posting per key.
+            ex.extend((posting(k, rowid),) for k in d.exact_keys if not is_id_key(k))
+            nr.extend((posting(k, rowid),) for k in d.near_keys)
         db.execute("BEGIN IMMEDIATE")
         db.executemany(
             "INSERT INTO articles(rowid, id, published_at, ingested_at, source_kind, source_name, "
             "language, title, body, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             art,
         )
-        exact_rows += db.executemany("INSERT OR IGNORE INTO dedup_exact(key, doc) VALUES (?, ?)", ex).rowcount
-        near_rows += db.executemany("INSERT OR IGNORE INTO dedup_near(posting) VALUES (?)", nr).rowcount
+        # Postings are spread over the whole key space whatever the order: random B-tree inserts.
+        exact_rows += db.executemany("INSERT OR IGNORE INTO dedup_index(posting) VALUES (?)", ex).rowcount
+        near_rows += db.executemany("INSERT OR IGNORE INTO dedup_index(posting) VALUES (?)", nr).rowcount
         db.execute("COMMIT")
         if (batch + 1) % 100 == 0:
             rate = (lo + size) / (time.perf_counter() - started)
@@ -648,38 +815,45 @@ def fill_state(path: str, docs: int) -> dict[str, Any]:
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     fill_s = time.perf_counter() - started
 
-    tables: dict[str, dict[str, Any]] = {}
-    for name, pages, size, unused in db.execute(
-        "SELECT name, count(*), sum(pgsize), sum(unused) FROM dbstat "
-        "WHERE name IN ('dedup_exact', 'dedup_near') AND pagetype = 'leaf' GROUP BY name"
-    ):
-        tables[name] = {"leaf_pages": pages, "leaf_bytes": size, "leaf_fill": round(1 - unused / size, 3)}
-    for name, size in db.execute(
-        "SELECT name, sum(pgsize) FROM dbstat WHERE name IN ('dedup_exact', 'dedup_near') GROUP BY name"
-    ):
-        tables[name]["bytes"] = size
-    tables["dedup_exact"]["rows"] = exact_rows
-    tables["dedup_near"]["rows"] = near_rows
-    for t in tables.values():
-        t["bytes_per_row"] = round(t["bytes"] / t["rows"], 2)
-        t["bytes_per_doc"] = round(t["bytes"] / docs, 1)
+    postings = exact_rows + near_rows
+    pages, leaf_bytes, unused = db.execute(
+        "SELECT count(*), sum(pgsize), sum(unused) FROM dbstat "
+        "WHERE name = 'dedup_index' AND pagetype = 'leaf'"
+    ).fetchone()
+    (table_bytes,) = db.execute("SELECT sum(pgsize) FROM dbstat WHERE name = 'dedup_index'").fetchone()
+    (counted,) = db.execute("SELECT count(*) FROM dedup_index").fetchone()
+    per_posting = table_bytes / postings
+    table = {
+        "rows": counted,
+        "bytes": table_bytes,
+        "bytes_per_posting": round(per_posting, 2),
+        "bytes_per_doc": round(table_bytes / docs, 1),
+        "leaf_pages": pages,
+        "leaf_bytes": leaf_bytes,
+        "leaf_fill": round(1 - unused / leaf_bytes, 3),
+    }
+    breakdown = {
+        kind: {
+            "postings": rows,
+            "per_doc": round(rows / docs, 3),
+            "bytes": round(rows * per_posting),
+            "bytes_per_doc": round(rows * per_posting / docs, 1),
+            "share": round(rows / postings, 3),
+        }
+        for kind, rows in (("exact", exact_rows), ("near", near_rows))
+    }
 
     # What the same rows take once packed (VACUUM rebuilds a table in key order, pages ~full).
-    log("state: measuring the packed size (tables copied in key order)")
-    packed: dict[str, int] = {}
+    log("state: measuring the packed size (the table copied in key order)")
     with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
         db.execute("ATTACH DATABASE ? AS packed", (os.path.join(tmp, "packed.db"),))
-        db.execute("CREATE TABLE packed.dedup_exact (key INTEGER PRIMARY KEY, doc INTEGER NOT NULL)")
-        db.execute("CREATE TABLE packed.dedup_near (posting INTEGER PRIMARY KEY)")
+        db.execute("CREATE TABLE packed.dedup_index (posting INTEGER PRIMARY KEY)")
         db.execute("BEGIN")
-        db.execute("INSERT INTO packed.dedup_exact SELECT key, doc FROM main.dedup_exact ORDER BY key")
-        db.execute("INSERT INTO packed.dedup_near SELECT posting FROM main.dedup_near ORDER BY posting")
+        db.execute("INSERT INTO packed.dedup_index SELECT posting FROM main.dedup_index ORDER BY posting")
         db.execute("COMMIT")
-        for name, size in db.execute(
-            "SELECT name, sum(pgsize) FROM dbstat('packed') WHERE name IN ('dedup_exact', 'dedup_near') "
-            "GROUP BY name"
-        ):
-            packed[name] = size
+        (packed,) = db.execute(
+            "SELECT sum(pgsize) FROM dbstat('packed') WHERE name = 'dedup_index'"
+        ).fetchone()
         db.execute("DETACH DATABASE packed")
     db.close()
 
@@ -687,23 +861,26 @@ def fill_state(path: str, docs: int) -> dict[str, Any]:
     state_bytes = store.dedup_state_bytes()
     store.close()
     file_bytes = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
-    dominant = max(tables, key=lambda name: tables[name]["bytes"])
     return {
         "docs": docs,
         "exact_keys_per_doc": round(exact_rows / docs, 3),
         "near_keys_per_doc": round(near_rows / docs, 3),
+        "postings": postings,
         "fill_seconds": round(fill_s, 1),
         "dedup_state_bytes": state_bytes,
         "dedup_state_mb": round(state_bytes / 1e6, 1),
         "dedup_state_mib": round(state_bytes / 2**20, 1),
         "bytes_per_doc": round(state_bytes / docs, 1),
-        "tables": tables,
-        "dominant_table": dominant,
-        "packed_bytes": sum(packed.values()),
-        "packed_tables": packed,
+        "bytes_per_posting": round(state_bytes / postings, 2),
+        "table": table,
+        "breakdown": breakdown,
+        "packed_bytes": packed,
+        "packed_bytes_per_doc": round(packed / docs, 1),
+        "packed_bytes_per_posting": round(packed / postings, 2),
         "file_bytes": file_bytes,
-        "file_note": "the whole SQLite file: dedup tables plus one minimal articles row per document "
-        "(empty body) and its FTS and id index, not real article text",
+        "file_note": "the whole SQLite file: the dedup index plus one minimal articles row per document "
+        "(empty body, a doc JSON of id, canonical URL, GUID and content hash) and its FTS and id index, "
+        "not real article text",
         "target_bytes": TARGET_STATE_BYTES,
         "pass": 0 <= state_bytes <= TARGET_STATE_BYTES,
         "over_target_bytes": max(0, state_bytes - TARGET_STATE_BYTES),
@@ -711,36 +888,73 @@ def fill_state(path: str, docs: int) -> dict[str, Any]:
 
 
 def lookup_worker(path: str, docs: int, lookups: int) -> dict[str, Any]:
-    """Run in a fresh process: single and chunked lookups against the filled store; peak RSS."""
+    """Run in a fresh process: single and chunked lookups against the filled store; peak RSS; then,
+    untimed, what the answers were (own article verified, false candidates, bucket collisions)."""
     rng = random.Random(RNG_SEED)
     picks = [rng.randrange(docs) for _ in range((lookups + 1) // 2)]
-    _, old_exact, old_near = state_keys(picks)
-    queries: list[tuple[bool, list[str], list[str]]] = [
-        (True, e, n) for e, n in zip(old_exact, old_near, strict=True)
-    ]
     # New documents: the same key shapes, numbered past the stored ones.
-    _, new_exact, new_near = state_keys(range(docs, docs + lookups // 2))
-    queries += [(False, e, n) for e, n in zip(new_exact, new_near, strict=True)]
+    queries: list[tuple[bool, StateDoc]] = [(True, d) for d in state_docs(picks)]
+    queries += [(False, d) for d in state_docs(range(docs, docs + lookups // 2))]
     rng.shuffle(queries)
     rss_before = proc_status_bytes("VmRSS")
     store = LocalStore(path)
-    for _, exact, near in queries[:200]:  # warm-up
-        store.lookup(exact, near)
+    for _, d in queries[:200]:  # warm-up
+        store.lookup(d.exact_keys, d.near_keys)
 
     latency: dict[bool, list[float]] = {True: [], False: []}
-    found_counts: Counter[str] = Counter()
-    for existing, exact, near in queries:
+    answers: list[list[Any]] = []
+    for existing, d in queries:
         t0 = time.perf_counter()
-        found = store.lookup(exact, near)
+        found = store.lookup(d.exact_keys, d.near_keys)
         latency[existing].append(time.perf_counter() - t0)
-        found_counts[f"{'existing' if existing else 'new'}:{len(found)}"] += 1
+        answers.append(found)
     started = time.perf_counter()
     for lo in range(0, len(queries), LOOKUP_CHUNK):
         chunk = queries[lo : lo + LOOKUP_CHUNK]
-        store.lookup({k for q in chunk for k in q[1]}, {k for q in chunk for k in q[2]})
+        store.lookup({k for q in chunk for k in q[1].exact_keys}, {k for q in chunk for k in q[1].near_keys})
     chunked_s = time.perf_counter() - started
+    peak_rss = proc_status_bytes("VmHWM")
+    ru_maxrss = maxrss_bytes()
     store.close()
     every = latency[True] + latency[False]
+
+    # Untimed: what came back.
+    found_counts: Counter[str] = Counter()
+    tally: Counter[str] = Counter()
+    for (existing, d), found in zip(queries, answers, strict=True):
+        found_counts[f"{'existing' if existing else 'new'}:{len(found)}"] += 1
+        others = [s for s in found if s.article_id != d.article_id]
+        if existing:
+            own = [s for s in found if s.article_id == d.article_id]
+            tally["existing_own_found"] += bool(own)
+            tally["existing_own_all_exact_keys"] += bool(own) and own[0].exact_keys == set(d.exact_keys)
+            tally["existing_own_all_near_keys"] += bool(own) and own[0].near_keys == set(d.near_keys)
+            tally["existing_with_other_docs"] += bool(others)
+        else:
+            tally["new_with_false_candidate"] += bool(others)
+            tally["new_false_candidates"] += len(others)
+            tally["new_false_exact_matches"] += sum(1 for s in others if s.exact_keys)
+    # Bucket collisions of the new documents' keys, before verification: an exact key's bucket
+    # holding a stranger's posting is dropped by lookup (it checks the article's own fields); a band
+    # key's cannot be checked there and becomes a candidate that decide compares by text.
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    for existing, d in queries:
+        if existing:
+            continue
+        hit: dict[str, int] = {"exact": 0, "near": 0}
+        for kind, keys in (("exact", [k for k in d.exact_keys if not is_id_key(k)]), ("near", d.near_keys)):
+            for key in keys:
+                tally[f"new_{kind}_keys"] += 1
+                (n,) = db.execute(
+                    "SELECT count(*) FROM dedup_index WHERE posting BETWEEN ? AND ?",
+                    (posting(key, 0), posting(key, MAX_ROWID)),
+                ).fetchone()
+                hit[kind] += n
+                tally[f"new_{kind}_keys_in_used_bucket"] += bool(n)
+        for kind, n in hit.items():
+            tally[f"new_with_{kind}_bucket_hit"] += bool(n)
+    db.close()
+    new = lookups // 2
 
     def ms(values: list[float]) -> dict[str, float]:
         return {
@@ -752,13 +966,17 @@ def lookup_worker(path: str, docs: int, lookups: int) -> dict[str, Any]:
     return {
         "lookups": len(queries),
         "docs_found": dict(sorted(found_counts.items())),
+        "answers": dict(sorted(tally.items())),
+        "false_candidate_rate": round(tally["new_with_false_candidate"] / new, 5) if new else None,
+        "false_candidates_per_new_lookup": round(tally["new_false_candidates"] / new, 5) if new else None,
         "existing": ms(latency[True]),
         "new": ms(latency[False]),
+        "all": ms(every),
         "single_docs_per_s": round(len(every) / sum(every)),
         "chunked_docs_per_s": round(len(queries) / chunked_s),
         "rss_before_lookups_bytes": rss_before,
-        "peak_rss_bytes": proc_status_bytes("VmHWM"),
-        "ru_maxrss_bytes": maxrss_bytes(),
+        "peak_rss_bytes": peak_rss,
+        "ru_maxrss_bytes": ru_maxrss,
     }
 
 
@@ -815,14 +1033,25 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
     sig = res["signatures"]
     lk = res["lookup"]
     bf = res["baseline_brute_force"]
+    lsh = res["lsh_candidates"]
     st = res["state"]
     sl = st["lookups"]
+    ans = sl["answers"]
     c = lk["copies"]
     corp = res["corpus"]
     near = cfg["near"]
-    fp_rate = sig["fingerprint"]["docs_per_s"]
+    fp = sig["fingerprint"]
+    mh = sig["minhash_array"]
+    kp = sig["baseline_kperm_minhash"]
+    sh = sig["shingle_hashes"]
+    jerr = sig["jaccard_error_near_copies"]
+    fp_rate = fp["docs_per_s"]
     brute_at_state = bf["docs_per_s_extrapolated_1m"] * 1_000_000 / st["docs"]
-    p_bucket = st["tables"]["dedup_near"]["rows"] / 2**36  # postings keep 36 bits of the band key hash
+    new_lookups = sl["lookups"] // 2
+    # A key's 31-bit bucket holds some posting with probability 1 - exp(-postings / 2**31).
+    p_bucket = 1 - math.exp(-st["postings"] / 2**_HASH_BITS)
+    bands = near["bands"]
+    n_exact = st["exact_keys_per_doc"]
 
     def ok(flag: bool) -> str:
         return "**pass**" if flag else "**FAIL**"
@@ -836,8 +1065,8 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         f"numpy {m['numpy']}, SQLite {m['sqlite']}; load average {m['load_average_at_start']} at start, "
         f"{m['load_average_at_end']} at the end (other processes share the machine: docs/s is wall "
         "time, docs/CPU-s counts only the time this process ran). "
-        f"Defaults: {near['num_perm']} permutations, {near['shingle_k']}-word shingles, "
-        f"LSH {near['bands']} bands x {near['rows']} rows, threshold {near['threshold']}, "
+        f"Defaults: {near['num_perm']}-value one-permutation MinHash signatures, {near['shingle_k']}-word "
+        f"shingles, LSH {bands} bands x {near['rows']} rows, threshold {near['threshold']}, "
         f"min_words {cfg['min_words']}.",
         "",
         "## Targets",
@@ -845,8 +1074,9 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         "| target | measured | result |",
         "|---|---|---|",
         f"| signatures >= {TARGET_SIGNATURES_PER_S:,} docs/s/core | {fp_rate:,} docs/s "
-        f"({sig['fingerprint']['docs_per_cpu_s']:,} docs/CPU-s; `fingerprint`, {corp['docs']:,} docs of "
-        f"~{corp['mean_body_bytes'] / 1000:.1f} KB) | {ok(sig['pass'])} |",
+        f"({fp['docs_per_cpu_s']:,} docs/CPU-s; the whole `fingerprint`, {corp['docs']:,} docs of "
+        f"~{corp['mean_body_bytes'] / 1000:.1f} KB; `minhash_array` alone {mh['docs_per_s']:,}) | "
+        f"{ok(sig['pass'])} |",
         f"| dedup state for {st['docs']:,} documents <= 300 MB | {st['dedup_state_mb']:,} MB "
         f"({st['dedup_state_mib']:,} MiB, {st['bytes_per_doc']} bytes/doc) | {ok(st['pass'])} |",
         "",
@@ -864,10 +1094,13 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         "",
         "| step | docs/s | docs/CPU-s | baseline | docs/s | docs/CPU-s | ratio (docs/s) |",
         "|---|---:|---:|---|---:|---:|---:|",
-        f"| signatures: `fingerprint` (keys + MinHash + band keys), {sig['docs']:,} docs | "
-        f"{sig['fingerprint']['docs_per_s']:,} | {sig['fingerprint']['docs_per_cpu_s']:,} | "
-        f"`minhash_signature` alone | {sig['baseline_minhash_signature']['docs_per_s']:,} | "
-        f"{sig['baseline_minhash_signature']['docs_per_cpu_s']:,} | {sig['fingerprint_to_minhash_ratio']} |",
+        f"| signatures: `minhash_array` alone (one-permutation hashing, {near['num_perm']} values), "
+        f"{sig['docs']:,} docs | {mh['docs_per_s']:,} | {mh['docs_per_cpu_s']:,} | "
+        f"classic MinHash, {kp['num_perm']} multiply-shift permutations over the same shingle hashes | "
+        f"{kp['docs_per_s']:,} | {kp['docs_per_cpu_s']:,} | {sig['minhash_to_kperm_ratio']} |",
+        f"| signatures: `fingerprint` whole (exact keys + signature + {bands} band keys), {sig['docs']:,} "
+        f"docs | {fp['docs_per_s']:,} | {fp['docs_per_cpu_s']:,} | the same classic MinHash | "
+        f"{kp['docs_per_s']:,} | {kp['docs_per_cpu_s']:,} | {sig['fingerprint_to_kperm_ratio']} |",
         f"| lookup (chunks of {LOOKUP_CHUNK}) + `decide`, {lk['docs']:,} docs against {lk['stored_docs']:,} "
         f"stored | {lk['docs_per_s']:,} | {lk['docs_per_cpu_s']:,} | brute force vs all "
         f"{bf['stored_signatures']:,} stored signatures in memory ({bf['sample']:,} sampled) | "
@@ -875,6 +1108,15 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         f"| `lookup` alone, single documents, {st['docs']:,} stored | {sl['single_docs_per_s']:,} | | "
         f"brute force extrapolated to {st['docs']:,} | {brute_at_state:,.2f} | | "
         f"{sl['single_docs_per_s'] / brute_at_state:,.0f} |",
+        "",
+        f"Signatures: of `minhash_array`'s {mh['seconds']} s, {sh['seconds']} s "
+        f"({sig['shingle_share_of_minhash']:.0%}) go to hashing the shingles (`_shingle_hashes`, "
+        f"{sh['docs_per_s']:,} docs/s alone), which the baseline shares; `fingerprint` spends "
+        f"{sig['keys_overhead_share']:.0%} of its time outside `minhash_array` (exact keys, band keys, "
+        "the sighting). Both schemes estimate the same Jaccard similarity: on "
+        f"{jerr['pairs']:,} planted near-copy pairs the mean absolute error against the exact Jaccard of "
+        f"the shingle sets is {jerr['minhash_array_mean_abs']} for `minhash_array` and "
+        f"{jerr['kperm_mean_abs']} for the {kp['num_perm']}-permutation baseline.",
         "",
         f"Lookup + decide at {lk['stored_docs']:,} stored: {lk['lookup_seconds']} s in `lookup`, "
         f"{lk['decide_seconds']} s in `relevant` + `decide` (which re-computes the signature of every stored "
@@ -892,33 +1134,62 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         f"{bf['sample']} sampled articles; the LSH path folded {bf['lsh_folded_same_article']} of them into "
         f"the same article ({bf['lsh_folded_any']} folded at all).",
         "",
+        f"Band-key candidates of the two signature schemes ({lsh['bands']} bands x {lsh['rows']} rows "
+        f"each, in memory: the second half against the "
+        f"{lsh['minhash_array']['stored_originals']:,} originals of the first):",
+        "",
+        "| signatures | unrelated candidates per doc | docs with one | of them same outlet | "
+        "near copies sharing a band with their original |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {label} | {lsh[key]['unrelated_candidates_per_doc']} | "
+            f"{lsh[key]['docs_with_unrelated_candidate']:.2%} | "
+            f"{lsh[key]['unrelated_same_outlet_share'] or 0:.0%} | "
+            f"{lsh[key]['near_copy_recall'] or 0:.2%} of {lsh[key]['near_copies']:,} |"
+            for key, label in (
+                ("minhash_array", "`minhash_array` (one-permutation hashing)"),
+                ("baseline_kperm_minhash", f"classic MinHash ({kp['num_perm']} permutations)"),
+            )
+        ],
+        "",
+        "Unrelated candidates grow with the number of stored articles (of the same outlets); each "
+        "costs `decide` a body read and a signature.",
+        "",
         "Writing the first half (`write_articles`, FTS included): "
         f"{res['prefill']['write_docs_per_s']:,} docs/s.",
         "",
         f"## Dedup state at {st['docs']:,} documents",
         "",
-        f"Every document canonical (the worst case: copies keep no band keys), "
-        f"{st['exact_keys_per_doc']} exact keys and {st['near_keys_per_doc']:.0f} band keys each, "
-        f"inserted in article order, {WRITE_BATCH:,} per transaction (filled in {st['fill_seconds']:.0f} s).",
+        f"Every document canonical (the worst case: copies keep no band keys), {n_exact} exact keys "
+        "(URL, GUID for 98 %, text; made by `document_keys`; the id key is not stored) and "
+        f"{st['near_keys_per_doc']:.0f} band keys each, one `dedup_index` posting per key "
+        f"(`posting()`: {_HASH_BITS}-bit key hash, {MAX_ROWID.bit_length()}-bit rowid), inserted in "
+        f"article order, {WRITE_BATCH:,} articles per transaction (filled in {st['fill_seconds']:.0f} s).",
         "",
-        "| table | rows | bytes | bytes/row | bytes/doc | leaf page fill | packed bytes |",
+        "| `dedup_index` | postings | bytes | bytes/posting | bytes/doc | leaf page fill | packed bytes |",
         "|---|---:|---:|---:|---:|---:|---:|",
+        f"| **total** (`dedup_state_bytes`) | {st['postings']:,} | **{st['dedup_state_bytes']:,}** | "
+        f"{st['bytes_per_posting']} | **{st['bytes_per_doc']}** | {st['table']['leaf_fill']:.0%} | "
+        f"{st['packed_bytes']:,} ({st['packed_bytes_per_posting']}/posting, "
+        f"{st['packed_bytes_per_doc']}/doc) |",
     ]
-    for name, t in st["tables"].items():
+    for kind, label in (("exact", "exact keys"), ("near", "band keys")):
+        b = st["breakdown"][kind]
         lines.append(
-            f"| {name} | {t['rows']:,} | {t['bytes']:,} | {t['bytes_per_row']} | {t['bytes_per_doc']} | "
-            f"{t['leaf_fill']:.0%} | {st['packed_tables'].get(name, 0):,} |"
+            f"| {label} | {b['postings']:,} ({b['per_doc']}/doc) | ~{b['bytes']:,} | | "
+            f"~{b['bytes_per_doc']} | "
+            f"| ~{round(b['postings'] * st['packed_bytes_per_posting']):,} |"
         )
     lines += [
-        f"| **total** (`dedup_state_bytes`) | | **{st['dedup_state_bytes']:,}** | | "
-        f"**{st['bytes_per_doc']}** | | {st['packed_bytes']:,} |",
+        "",
+        "One table, so the split by key kind is the posting counts times the table's bytes per posting.",
         "",
     ]
     if not st["pass"]:
         lines += [
             f"Over the target by {st['over_target_bytes'] / 1e6:,.1f} MB "
-            f"({st['dedup_state_bytes'] / TARGET_STATE_BYTES - 1:.0%}); `{st['dominant_table']}` dominates "
-            f"({st['tables'][st['dominant_table']]['bytes'] / st['dedup_state_bytes']:.0%}).",
+            f"({st['dedup_state_bytes'] / TARGET_STATE_BYTES - 1:.0%}); band-key postings are "
+            f"{st['breakdown']['near']['share']:.0%} of the index.",
             "",
         ]
     lines += [
@@ -926,18 +1197,17 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         f"With the corpus's mix instead ({res['prefill']['canonical_share']:.0%} canonical; copies keep "
         f"their exact keys but no band keys): about {st['mix_estimate_bytes'] / 1e6:,.0f} MB.",
         "",
-    ]
-    lines += [
         f"File: {st['file_bytes']:,} bytes ({st['file_note']}).",
         "",
-        f"Lookups against it, in a fresh process ({sl['lookups']:,}: half the full key set of a random "
-        f"stored document, half new keys; documents returned per lookup: {sl['docs_found']}):",
+        f"Lookups against it, in a fresh process ({sl['lookups']:,}: half the full key set, id key "
+        "included, of a random stored document, half new keys; documents returned per lookup: "
+        f"{sl['docs_found']}):",
         "",
         "| lookups | mean ms | p50 ms | p99 ms |",
         "|---|---:|---:|---:|",
         *[
             f"| {kind} | {sl[kind]['mean_ms']} | {sl[kind]['p50_ms']} | {sl[kind]['p99_ms']} |"
-            for kind in ("existing", "new")
+            for kind in ("existing", "new", "all")
         ],
         "",
         f"Single lookups {sl['single_docs_per_s']:,} docs/s; in chunks of {LOOKUP_CHUNK}: "
@@ -949,11 +1219,27 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         "(2 MiB); the file is read through the OS page cache, which RSS does not count. (ru_maxrss is "
         "not this process's own figure: Linux carries the parent's peak over fork + exec.)",
         "",
-        f"A new document's lookup returned a stored one {sl['docs_found'].get('new:1', 0)} times in "
-        f"{sl['lookups'] // 2:,}: a `dedup_near` posting keeps 36 bits of the band key's hash, so at "
-        f"{st['tables']['dedup_near']['rows']:,} postings a band key meets a stranger's bucket with "
-        f"probability {p_bucket:.1e} (x {STATE_NEAR_KEYS} keys = {1 - (1 - p_bucket) ** STATE_NEAR_KEYS:.2%} "
-        "of lookups); `decide` then verifies and rejects it, at the cost of reading its body.",
+        f"Every stored document's lookup found it: {ans.get('existing_own_found', 0):,} / "
+        f"{sl['lookups'] - new_lookups:,}, with all its exact keys verified against its row "
+        f"({ans.get('existing_own_all_exact_keys', 0):,}) and all its band keys "
+        f"({ans.get('existing_own_all_near_keys', 0):,}); {ans.get('existing_with_other_docs', 0):,} "
+        "of those lookups also returned another document.",
+        "",
+        "False candidates: a new document's lookup returned a stored one "
+        f"{ans.get('new_with_false_candidate', 0):,} "
+        f"times in {new_lookups:,} ({sl['false_candidate_rate']:.2%}; "
+        f"{ans.get('new_false_candidates', 0):,} documents, {ans.get('new_false_exact_matches', 0)} of them "
+        f"on an exact key). A posting keeps {_HASH_BITS} bits of its key's hash, so at "
+        f"{st['postings']:,} postings a key's bucket holds a stranger's posting with probability "
+        f"{p_bucket:.2e} (measured: {ans.get('new_near_keys_in_used_bucket', 0):,} of "
+        f"{ans.get('new_near_keys', 0):,} band keys, {ans.get('new_exact_keys_in_used_bucket', 0):,} of "
+        f"{ans.get('new_exact_keys', 0):,} exact keys). An exact key's hit is checked against the "
+        f"article's own fields and dropped ({ans.get('new_with_exact_bucket_hit', 0):,} lookups had one); "
+        f"a band key's cannot be, so with {bands} band keys about "
+        f"{1 - (1 - p_bucket) ** bands:.2%} of lookups return a stranger "
+        f"(measured {ans.get('new_with_near_bucket_hit', 0):,} / {new_lookups:,}), which `decide` "
+        "then rejects by comparing signatures, at the cost of reading its body and computing its "
+        "signature.",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -1012,6 +1298,7 @@ def main() -> None:
         store.close()
         log(f"lookup: {lookup['docs_per_s']:,} docs/s")
         brute = bench_brute_force(fps, half, canonical, decided, config, args.brute_sample, RNG_SEED)
+        lsh = bench_lsh_candidates(corpus, fps, half, config)
 
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result = {
@@ -1035,12 +1322,17 @@ def main() -> None:
         "prefill": filled,
         "lookup": lookup,
         "baseline_brute_force": brute,
+        "lsh_candidates": lsh,
         "lookup_to_brute_force_ratio": round(lookup["docs_per_s"] / brute["docs_per_s"], 1),
         "state": {
             **state,
+            # Copies keep their exact keys but no band keys.
             "mix_estimate_bytes": round(
-                state["tables"]["dedup_exact"]["bytes"]
-                + state["tables"]["dedup_near"]["bytes"] * filled["canonical_share"]
+                state["bytes_per_posting"]
+                * (
+                    state["breakdown"]["exact"]["postings"]
+                    + state["breakdown"]["near"]["postings"] * filled["canonical_share"]
+                )
             ),
         },
         "total_seconds": round(time.perf_counter() - began),
@@ -1051,7 +1343,7 @@ def main() -> None:
     print(
         json.dumps({k: result[k] for k in ("signatures", "lookup", "lookup_to_brute_force_ratio")}, indent=2)
     )
-    print(json.dumps({k: v for k, v in state.items() if k != "tables"}, indent=2))
+    print(json.dumps({k: v for k, v in state.items() if k not in ("table", "breakdown")}, indent=2))
 
 
 if __name__ == "__main__":
