@@ -1,0 +1,1146 @@
+"""The pure actor and topic matcher: registry + taxonomy in, tags with evidence out (no Beam, no I/O).
+
+Build a `Tagger` once per worker (`Tagger.from_files()` or `Tagger(registry, taxonomy)`, ~0.2 s) and
+call `tag(title, body)` per article; it is deterministic and thread-safe (nothing is mutated).
+
+The tagged text
+---------------
+Every offset in a `TagResult` points into the *document text* `title + "\\n\\n" + body`
+(`document_text(title, body)`): `text[span.start:span.end] == span.text`. The title is characters
+`[0, len(title))`, the body starts at `len(title) + 2`.
+
+How matching works (and why it is fast)
+---------------------------------------
+1. The text is mapped, keeping its length, to a *matching text*: every ASCII character that is not
+   a letter or digit, and every Unicode punctuation/space character (U+2000-U+206F, NBSP, «, », ·,
+   the soft hyphen...), becomes one space; ASCII letters are lower-cased; one space is added at each
+   end. This is done on UTF-8 bytes with `bytes.translate` and two byte regexes, so it costs a few
+   microseconds whatever the script. Hyphens and apostrophes thus become word breaks: `Kim Jong-un`
+   reads `kim jong un`, `Putin's`/`Putin’s` read `putin s`, `U.S.` reads `u s`.
+2. Every topic phrase and context cue is mapped the same way, lower-cased and padded with one
+   space at each end (`" spy satellite "`), so a plain substring hit *is* a whole-word hit; a
+   phrase ending in `*` is padded only in front (a prefix). Every alias, surname and block phrase is
+   mapped keeping its case, in the case forms it may take (as written, first word capitalized,
+   every word capitalized, all capitals; acronyms only as written), padded after the name; the
+   space before it is checked per hit. Scripts without spaces between words (Han, kana, Hangul,
+   Thai...) are not padded.
+3. Two Aho-Corasick automata (`ahocorasick_rs`, Rust) find the hits in one pass each. Actors: over
+   the case-kept text *reversed*, with reversed patterns, leftmost-longest and non-overlapping, so
+   that in reading order the match ending last, and of those the longest, wins: `North Korean`
+   over `Korea` and over `the North` ("the North Korean leader"), `UN Security Council` over `UN`,
+   `Kim Jong Un` over the surname `Kim`, a context rule's `block` phrase (`Washington Post`) over
+   `Washington`. Overlaps are thus resolved in Rust and the case rule is the automaton's: a
+   capital the registry writes is required (`Turkey`, not `turkey`; `China`, not `china`; `US`,
+   not `us`). Topics and cues: over the lower-cased text, overlapping. For texts that are ASCII once
+   mapped (nearly all English copy) each automaton has a bytes DFA over its ASCII patterns.
+4. Python then applies the rules to the few tens of hits per article:
+   - ambiguity: an alias flagged `ambiguous` in the registry (Georgia, Jordan, Chad, Turkey, Niger,
+     `the North`, Washington, America...) is accepted only with context, see `ContextRule`;
+   - surnames: a person's `surnames` (`Kim`, `Putin`) count only after the person was named in full
+     earlier in the same text (a surname in the title may be resolved by the full name anywhere),
+     resolved to the person named in full most recently before it;
+   - demonyms also match their plural (`Americans`, `North Koreans`), except those ending in
+     s/sh/ch/ese/x/z (`Swiss`, `French`, `Chinese`).
+   Korean and Chinese name order needs no rule here: the registry lists the variants (`Kim Jong Un`,
+   `Kim Jong-un`, `김정은`, `金正恩`).
+5. Topics: every phrase hit adds its weight (evidence adds up, see seeds/topics.yaml);
+   `topic_score` turns the sum into [0, 1]; a topic is assigned at its threshold, and a parent
+   whenever one of its children is.
+
+Salience and confidence of an actor
+-----------------------------------
+Each mention carries the weight of the alias that made it (1.0 for a name, about 0.7 for a capital,
+0.5 for `the North`). `confidence = 1 - prod(1 - weight)` over the mentions; `salience =
+0.4 * (best weight in the title) + 0.25 * (best weight in the lead: the body's first paragraph, at
+most 600 characters) + 0.35 * (1 - exp(-sum of weights / 3))`, so a capital-only mention weighs less
+than a name and an actor named in the headline and lead outranks one named once further down.
+
+Countries
+---------
+`countries` lists the ISO 3166-1 alpha-3 codes of the countries and territories tagged, plus the
+country of every person tagged (a head of state speaks for the country). An organisation's or armed
+group's `country` (its seat) is *not* added: every UN story would otherwise land on New York.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import ahocorasick_rs
+
+from schemas.actors import DEFAULT_FOLDER, Actor, Registry, iter_alias_rows, load_registry, normalize_alias
+from schemas.topics import DEFAULT_FILE as DEFAULT_TOPICS_FILE
+from schemas.topics import Taxonomy, TaxonomyError, load_taxonomy, validate_taxonomy
+
+_COUNTRY_KINDS = ("country", "territory", "person")  # whose `country` goes into TagResult.countries
+SEPARATOR = "\n\n"  # between the title and the body in the document text
+LEAD_CHARS = 600  # the lead is the body's first paragraph, at most this long
+MAX_SPANS = 25  # evidence spans kept per tag (the count is always complete)
+SALIENCE_TITLE, SALIENCE_LEAD, SALIENCE_FREQUENCY = 0.4, 0.25, 0.35
+FREQUENCY_SCALE = 3.0  # sum of mention weights at which the frequency part reaches 1 - 1/e
+TITLE_FACTOR = 1.5  # a topic phrase in the title counts this many hits
+REPEAT_STEP, REPEAT_CAP = 0.25, 5  # a rule hit n times weighs 1 + 0.25 * (min(n, 5) - 1)
+
+# --- the matching text ---------------------------------------------------------------------------
+
+# ASCII: letters and digits are kept, every other byte (space, punctuation, controls) becomes a space.
+_TABLE = bytes(
+    c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c >= 128) else 32 for c in range(256)
+)
+# General Punctuation (U+2000-U+206F: spaces, dashes, quotes, bullets, ellipsis, invisible marks).
+_PUNCT3 = re.compile(rb"\xe2\x80[\x80-\xbf]|\xe2\x81[\x80-\xaf]")
+# Latin-1 punctuation and symbols (NBSP, ¡, «, », ·, soft hyphen, ...), not the letters ª µ º.
+_PUNCT2 = re.compile(rb"\xc2[\xa0-\xa9\xab-\xb4\xb6-\xb9\xbb-\xbf]")
+_NONSPACE = re.compile(r"\S*")
+_FIRST, _THIRD = itemgetter(0), itemgetter(2)
+_UNSPACED = re.compile(
+    r"^[\s\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff"
+    r"\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]+$"
+)
+_PLURAL_NO = ("s", "sh", "ch", "ese", "x", "z")
+_LATIN = re.compile(r"^[A-Za-z\u00c0-\u024f .'’-]+$")
+
+
+def _map_bytes(text: str) -> bytes:
+    """`text` as UTF-8 with every separator turned into one space byte (characters keep their count)."""
+    data = text.encode("utf-8", "surrogatepass").translate(_TABLE)
+    if b"\xe2" in data:
+        data = _PUNCT3.sub(b" ", data)
+    if b"\xc2" in data:
+        data = _PUNCT2.sub(b" ", data)
+    return data
+
+
+def matching_text(text: str, *, fold: bool = True) -> str:
+    """The text the automata and topic regexes read: mapped, lower-cased (ASCII) when `fold`, padded.
+
+    `matching_text(t)[i + 1]` corresponds to `t[i]`; the length is `len(t) + 2`.
+    """
+    data = _map_bytes(text)
+    return (b" " + (data.lower() if fold else data) + b" ").decode("utf-8", "surrogatepass")
+
+
+def document_text(title: str, body: str) -> str:
+    """The text every offset of a `TagResult` points into."""
+    return f"{title}{SEPARATOR}{body}"
+
+
+# --- output types (NamedTuples: cheap to build, immutable, `_asdict()` for JSON) -----------------
+
+
+class Span(NamedTuple):
+    """One piece of evidence: `document_text(...)[start:end] == text`, matched through `via`."""
+
+    start: int
+    end: int
+    text: str
+    via: str  # the registry alias / surname, or the topic rule, that matched
+    weight: float
+
+
+class ActorTag(NamedTuple):
+    id: str
+    name: str
+    kind: str
+    country: str | None
+    mentions: int
+    salience: float
+    confidence: float
+    spans: tuple[Span, ...]
+
+
+class TopicTag(NamedTuple):
+    id: str
+    label: str
+    score: float
+    spans: tuple[Span, ...]  # may be empty for a parent assigned through a child
+
+
+class TagResult(NamedTuple):
+    actors: tuple[ActorTag, ...]  # most salient first
+    topics: tuple[TopicTag, ...]  # highest score first
+    actor_ids: tuple[str, ...]
+    actor_names: tuple[str, ...]
+    countries: tuple[str, ...]  # ISO 3166-1 alpha-3, see the module docstring
+    topic_ids: tuple[str, ...]
+    registry_version: str
+    taxonomy_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tags and spans as dicts)."""
+        return {
+            "actors": [
+                {**tag._asdict(), "spans": [span._asdict() for span in tag.spans]} for tag in self.actors
+            ],
+            "topics": [
+                {**tag._asdict(), "spans": [span._asdict() for span in tag.spans]} for tag in self.topics
+            ],
+            "actor_ids": list(self.actor_ids),
+            "actor_names": list(self.actor_names),
+            "countries": list(self.countries),
+            "topic_ids": list(self.topic_ids),
+            "registry_version": self.registry_version,
+            "taxonomy_version": self.taxonomy_version,
+        }
+
+
+# --- context rules for ambiguous names -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    """When an ambiguous alias (`ambiguous: true` in the registry, or listed here) names its actor.
+
+    The alias is accepted when `support > against`, or on a tie when `default` is true, where
+    - support = hits of the `support` phrases + unambiguous mentions of the actor itself or of any
+      actor of its country (Tbilisi, a Georgian minister) + unambiguous mentions of actors of
+      `support_countries` or with an id in `support_actors`;
+    - against = hits of the `against` phrases + unambiguous mentions of actors of `against_countries`.
+    `block` phrases are longer names containing the alias that mean something else (`Washington
+    Post`, `Niger Delta`); they win the overlap and hide the alias (every form is listed: no `*`).
+    With `name_neighbour`, a body mention directly after or before another capitalized word (`Chad
+    Smith`, `Michael Jordan`) is a personal name, not the country. Support and against phrases follow
+    the topic syntax (case-insensitive, a trailing `*` is a prefix); block phrases follow the alias
+    case rule.
+    """
+
+    aliases: tuple[str, ...]
+    default: bool = False
+    support: tuple[str, ...] = ()
+    against: tuple[str, ...] = ()
+    block: tuple[str, ...] = ()
+    support_countries: tuple[str, ...] = ()
+    against_countries: tuple[str, ...] = ()
+    support_actors: tuple[str, ...] = ()
+    name_neighbour: bool = False
+
+
+def _p(phrases: str) -> tuple[str, ...]:
+    """A tuple of phrases written as one `|`-separated string (the rule table stays legible)."""
+    return tuple(phrase.strip() for phrase in phrases.split("|") if phrase.strip())
+
+
+CONTEXT_RULES: tuple[ContextRule, ...] = (
+    ContextRule(
+        aliases=("Georgia", "Georgian"),
+        support=_p(
+            "Caucasus|Abkhazia|South Ossetia|Georgian Dream|Saakashvili|Kobakhidze|Zourabichvili|"
+            "Ivanishvili|Batumi|Kutaisi|Black Sea|Kavelashvili"
+        ),
+        against=_p(
+            "Atlanta|Savannah|Augusta|Macon|Fulton County|Peach State|Kemp|Raffensperger|Ossoff|Warnock|"
+            "county|Republican*|Democrat*|governor|U.S. state|US state|state legislature|Alabama|Florida|"
+            "Tennessee|South Carolina|North Carolina"
+        ),
+        block=_p(
+            "Georgia Tech|Georgia State|University of Georgia|Georgia Bulldogs|Georgia Power|"
+            "Georgia Aquarium|Georgia O'Keeffe|Georgia Southern|Georgian era|Georgian architecture"
+        ),
+        support_countries=("RUS", "ARM", "AZE", "UKR", "TUR"),
+        name_neighbour=True,
+    ),
+    ContextRule(
+        aliases=("Jordan",),
+        support=_p("Hashemite|King Abdullah|Queen Rania|Middle East|West Bank|Gaza|Arab*"),
+        against=_p("NBA|Bulls|basketball|Nike|sneaker*|Chicago"),
+        block=_p(
+            "Michael Jordan|Air Jordan|Jordan River|River Jordan|Jordan Peterson|Jim Jordan|Jordan Brand|"
+            "Jordan Spieth|Jordan Henderson|Jordan Pickford"
+        ),
+        support_countries=("ISR", "PSE", "SYR", "IRQ", "SAU", "EGY", "LBN"),
+        name_neighbour=True,
+    ),
+    ContextRule(
+        aliases=("Chad",),
+        support=_p("Sahel|Sahara|Africa|African*|Deby|Déby|junta|Darfur"),
+        block=_p("Lake Chad"),
+        support_countries=("SDN", "NER", "NGA", "CMR", "LBY", "CAF", "FRA", "MLI", "BFA"),
+        name_neighbour=True,
+    ),
+    ContextRule(
+        aliases=("Niger",),
+        support=_p("Sahel|Africa|African*|junta|coup|Tiani|Bazoum|ECOWAS|uranium"),
+        block=_p("Niger Delta|Niger River|River Niger|Niger State"),
+        support_countries=("NGA", "MLI", "BFA", "DZA", "TCD", "BEN", "LBY", "FRA"),
+    ),
+    ContextRule(
+        aliases=("Turkey",),
+        default=True,
+        support=_p("Erdogan|Erdoğan|Istanbul|Anatolia*|Bosphorus|Kurdish"),
+        against=_p("Thanksgiving|roast*|stuffing|gravy|poultry|recipe*|gobble*|feathers"),
+        block=_p("Wild Turkey|Turkey Day|Turkey Trot|Turkey Point"),
+    ),
+    ContextRule(
+        aliases=("the North",),
+        support=_p("Korea|Korean*|DMZ|demilitarized zone|demilitarised zone|Panmunjom"),
+        support_countries=("KOR",),
+    ),
+    ContextRule(
+        aliases=("Washington",),
+        default=True,
+        support=_p("White House|State Department|Pentagon|Congress|Capitol Hill|Oval Office|administration"),
+        against=_p("Seattle|Spokane|Tacoma|Olympia|Puget Sound|Redmond|Pacific Northwest"),
+        block=_p(
+            "Washington Post|Washington Times|Washington Examiner|George Washington|Washington state|"
+            "University of Washington|Washington Nationals|Washington Commanders|Washington Wizards|"
+            "Washington Capitals|Washington Mystics|Washington Huskies|Denzel Washington|Kerry Washington|"
+            "Booker T. Washington|Washington Irving|Lake Washington|Mount Washington|Fort Washington|"
+            "Washington Monument|Washington Square"
+        ),
+    ),
+    ContextRule(
+        aliases=("America", "American"),
+        default=True,
+        block=_p(
+            "Latin America|Latin American|Latin Americans|South America|South American|South Americans|"
+            "North America|North American|North Americans|Central America|Central American|"
+            "Central Americans|Native American|Native Americans|African American|African Americans|"
+            "Asian American|Asian Americans|Mexican American|Mexican Americans|Bank of America|"
+            "Captain America|Miss America|American Airlines|American Express|Pan American|"
+            "American football|American Indian|American Indians|Organization of American States"
+        ),
+    ),
+    ContextRule(
+        aliases=("Security Council",),
+        support=_p("United Nations|resolution*|veto*|permanent member*"),
+        against=_p("Medvedev|Shoigu|Patrushev|deputy chairman"),
+        block=_p(
+            "National Security Council|Security Council of Russia|Russian Security Council|"
+            "Supreme National Security Council|Security Council secretary"
+        ),
+        support_actors=("Q1065",),
+    ),
+    ContextRule(aliases=("IS",), support=_p("caliphate|jihadi*|militant*|extremist*|Raqqa|Mosul")),
+    ContextRule(aliases=("AU",), support=_p("Africa|African*|Addis Ababa|ECOWAS|Sahel|peacekeep*")),
+    ContextRule(aliases=("Polish",), default=True),
+    ContextRule(
+        aliases=("Indian",),
+        default=True,
+        block=_p(
+            "Indian Ocean|American Indian|American Indians|West Indian|West Indians|East Indian|East Indians|"
+            "Indian Premier League|Indian Wells|Indian River"
+        ),
+    ),
+    ContextRule(aliases=("Tripoli",), default=True, against_countries=("LBN",)),
+    ContextRule(
+        aliases=("Macedonia",),
+        against=_p("Thessaloniki|Alexander the Great|ancient"),
+        against_countries=("GRC",),
+    ),
+    ContextRule(
+        aliases=("Guinea",), default=True, block=_p("Guinea pig|Guinea pigs|Guinea fowl|Guinea worm")
+    ),
+    ContextRule(
+        aliases=("Jersey",),
+        support=_p("Channel Islands|Guernsey|States of Jersey|St Helier|Crown Dependenc*"),
+        block=_p("New Jersey|Jersey City|Jersey Shore"),
+    ),
+)
+GENERIC_RULE = ContextRule(aliases=())  # an ambiguous alias with no rule: only the actor's own support
+
+# Capitalized words that may stand right before a country name without making it part of a name.
+_FUNCTION_WORDS = frozenset(
+    "The A An In On At To From For With And By Of As But Or If When While After Before Since Both Between "
+    "Against About Into Like Unlike Near Across Over Under Why How What Where Neighbouring Neighboring "
+    "Northern Southern Eastern Western Central Rural Oil-rich Landlocked Only Even Also Including "
+    "Visit Visiting Sources Officials".split()
+)
+# Capitalized words that may follow a country name (titles, institutions).
+_FOLLOWING_OK = frozenset(
+    "King Queen President Prime Premier Foreign Defence Defense Army Armed Government Ministry Minister "
+    "Parliament Embassy Ambassador Military Police National Central State Airways Air".split()
+)
+
+# --- build-time tables ---------------------------------------------------------------------------
+
+# What an actor-automaton pattern is: the kinds of `_ActorPattern.kind`.
+_PLAIN, _OTHER = 0, 1  # _PLAIN: one unambiguous, space-padded name and nothing else (the hot path)
+_NAME, _AMBIGUOUS, _SURNAME, _BLOCK, _NONE = range(5)  # `_ActorPattern.role` when kind is _OTHER
+
+
+_P = TypeVar("_P")
+
+
+class _ActorPattern(NamedTuple):
+    """One pattern of the actor automaton (reversed text, case kept, leftmost-longest)."""
+
+    start_adjust: int  # text start = len(hay) - hit end + start_adjust
+    end_adjust: int  # text end = len(hay) - hit start + end_adjust; -2: padded after, check before
+    kind: int  # _PLAIN or _OTHER
+    role: int  # _NAME, _AMBIGUOUS, _SURNAME, _BLOCK or _NONE (only topic phrases)
+    actor: int  # actor index (names and ambiguous names), -1 otherwise
+    weight: float
+    rule: int  # context rule index (ambiguous names), -1 otherwise
+    via: str  # the registry alias that matched
+    surnames: tuple[tuple[int, str], ...]  # (actor index, surname) of the persons with this surname
+    topic_rules: tuple[int, ...]  # case-exact topic rules (indexes into Tagger._topic_rules)
+
+
+class _TopicPattern(NamedTuple):
+    """One pattern of the topic automaton (forward text, lower-cased, overlapping)."""
+
+    start_adjust: int  # text start = hit start + start_adjust
+    end_adjust: int  # text end = hit end + end_adjust
+    prefix: bool  # the pattern ends inside a word: extend the evidence to the end of the word
+    topic_rules: tuple[int, ...]
+    cues: tuple[tuple[int, int], ...]  # (context rule index, +1 support / -1 against)
+
+
+def _split_prefix(phrase: str) -> tuple[str, bool]:
+    return (phrase[:-1], True) if phrase.endswith("*") else (phrase, False)
+
+
+def _spacings(mapped: str) -> list[str]:
+    """A mapped form collapsed to single spaces, and as written (`U.N. Security` keeps two spaces)."""
+    out = [" ".join(mapped.split())]
+    if mapped.strip() != out[0]:
+        out.append(mapped.strip())
+    return [form for form in out if form]
+
+
+def _cased_forms(text: str, *, exact: bool) -> list[str]:
+    """The case-kept patterns an alias is matched as.
+
+    A case-exact alias (acronyms) only as written. Any other alias also with its first word
+    capitalized (`The Kremlin`, `Al-Qaeda` at a sentence start), with every word capitalized (`Kim
+    Jong-un` written `Kim Jong-Un`) and in capitals (headlines): capitals the registry writes are
+    thus required, which is the case rule (`Turkey`, not `turkey`; `China`, not `china`).
+    """
+    out: list[str] = []
+    for spaced in _spacings(_map_bytes(text).decode("utf-8", "surrogatepass")):
+        forms = [spaced]
+        if not exact:
+            words = spaced.split(" ")
+            forms.append(" ".join([words[0][:1].upper() + words[0][1:], *words[1:]]))
+            forms.append(" ".join(word[:1].upper() + word[1:] for word in words))
+            forms.append(spaced.upper())
+        for form in forms:
+            if form not in out and len(form) == len(spaced):  # ß -> SS would shift the offsets
+                out.append(form)
+    return out
+
+
+def _folded_forms(text: str) -> list[str]:
+    """The lower-cased (ASCII, like the text) patterns a topic phrase or cue is matched as."""
+    mapped = _map_bytes(text).lower().decode("utf-8", "surrogatepass")
+    return _spacings(mapped)
+
+
+def _plural(text: str) -> str | None:
+    """The plural of a Latin-script demonym (`Afghans`), or None where English adds nothing."""
+    if not _LATIN.match(text) or text.lower().endswith(_PLURAL_NO):
+        return None
+    return f"{text}s"
+
+
+def topic_score(raw: float) -> float:
+    """A topic's score in [0, 1] from the summed weight of its evidence: 1 - exp(-raw), 0 when raw <= 0."""
+    return 0.0 if raw <= 0.0 else 1.0 - math.exp(-raw)
+
+
+def _repeat(count: float) -> float:
+    """How much a rule hit `count` times weighs, in units of its weight."""
+    return 1.0 + REPEAT_STEP * (min(count, REPEAT_CAP) - 1.0)
+
+
+class _ActorSlot:
+    """What the build collects for one actor-automaton pattern."""
+
+    __slots__ = ("block", "names", "surnames", "topic_rules")
+
+    def __init__(self) -> None:
+        self.names: list[tuple[int, float, int, str]] = []  # (actor, weight, rule, via)
+        self.surnames: list[tuple[int, str]] = []
+        self.block = False
+        self.topic_rules: list[int] = []
+
+
+class _TopicSlot:
+    __slots__ = ("cues", "prefix", "topic_rules")
+
+    def __init__(self, prefix: bool) -> None:
+        self.prefix = prefix
+        self.topic_rules: list[int] = []
+        self.cues: list[tuple[int, int]] = []
+
+
+def _padded(pattern: str, prefix: bool) -> tuple[str, int, int]:
+    """The automaton key of a pattern and how to turn a hit on the padded text into text offsets."""
+    if _UNSPACED.match(pattern):
+        return pattern, -1, -1  # no spaces between words in this script: no boundaries to ask for
+    if prefix:
+        return f" {pattern}", 0, -1
+    return f" {pattern} ", 0, -2
+
+
+class _Automaton(Generic[_P]):
+    """One pattern set, searchable two ways.
+
+    Wire copy is almost always ASCII once punctuation is mapped (curly quotes and dashes become
+    spaces), so the patterns that are ASCII also get a DFA over bytes, whose byte offsets are then
+    character offsets; any other text goes through the general automaton over all patterns.
+    """
+
+    def __init__(self, keys: list[str], table: tuple[_P, ...], kind: ahocorasick_rs.MatchKind) -> None:
+        self.table = table
+        self.search: ahocorasick_rs.AhoCorasick | None = (
+            ahocorasick_rs.AhoCorasick(keys, matchkind=kind) if keys else None
+        )
+        ascii_keys = [i for i, key in enumerate(keys) if key.isascii()]
+        self.ascii_table: tuple[_P, ...] = tuple(table[i] for i in ascii_keys)
+        self.ascii_search: ahocorasick_rs.BytesAhoCorasick | None = (
+            ahocorasick_rs.BytesAhoCorasick(
+                [keys[i].encode("ascii") for i in ascii_keys],
+                matchkind=kind,
+                implementation=ahocorasick_rs.Implementation.DFA,
+            )
+            if ascii_keys
+            else None
+        )
+
+
+# --- the tagger ----------------------------------------------------------------------------------
+
+
+class Tagger:
+    """Tags actors and topics in articles. Build once (per worker), then `tag()` many times."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        taxonomy: Taxonomy,
+        rules: Sequence[ContextRule] = CONTEXT_RULES,
+    ) -> None:
+        started = time.perf_counter()
+        self.registry = registry
+        self.taxonomy = taxonomy
+        self.registry_version = registry.version
+        self.taxonomy_version = taxonomy.version
+        self._actors: tuple[Actor, ...] = registry.actors
+        self._topics = taxonomy.topics
+        self._rules: tuple[ContextRule, ...] = (GENERIC_RULE, *rules)
+        index = {actor.id: i for i, actor in enumerate(self._actors)}
+        self._actor_country: tuple[str | None, ...] = tuple(actor.country for actor in self._actors)
+        self._rule_support_actors = tuple(
+            frozenset(index[a] for a in rule.support_actors if a in index) for rule in self._rules
+        )
+        topic_index = {topic.id: i for i, topic in enumerate(self._topics)}
+        self._parents = tuple(topic_index.get(t.parent, -1) if t.parent else -1 for t in self._topics)
+        self._thresholds = tuple(topic.threshold for topic in self._topics)
+        # (topic index, via, weight) of every phrase/exact/regex rule
+        self._topic_rules: list[tuple[int, str, float]] = []
+        self._regexes: list[tuple[int, re.Pattern[str]]] = []  # (rule index, compiled)
+
+        actor_slots: dict[str, _ActorSlot] = {}
+        topic_slots: dict[str, _TopicSlot] = {}
+
+        def actor_slot(pattern: str) -> _ActorSlot:
+            slot = actor_slots.get(pattern)
+            if slot is None:
+                slot = actor_slots[pattern] = _ActorSlot()
+            return slot
+
+        def topic_slot(pattern: str, prefix: bool) -> _TopicSlot:
+            key = f"{pattern}\x00{int(prefix)}"
+            slot = topic_slots.get(key)
+            if slot is None:
+                slot = topic_slots[key] = _TopicSlot(prefix)
+            return slot
+
+        rule_by_key: dict[str, int] = {}
+        for number, context in enumerate(self._rules):
+            for name in context.aliases:
+                rule_by_key[normalize_alias(name)] = number
+        for key, alias, actor in iter_alias_rows(registry):
+            rule = rule_by_key.get(key, 0) if (alias.ambiguous or key in rule_by_key) else -1
+            texts = [alias.text]
+            if alias.type == "demonym" and (plural := _plural(alias.text)) is not None:
+                texts.append(plural)
+            for text in texts:
+                for pattern in _cased_forms(text, exact=alias.case == "exact"):
+                    slot = actor_slot(pattern)
+                    entry = (index[actor.id], alias.weight, rule, alias.text)
+                    if entry not in slot.names:
+                        slot.names.append(entry)
+        for actor in self._actors:
+            for surname in actor.surnames:
+                for pattern in _cased_forms(surname, exact=False):
+                    slot = actor_slot(pattern)
+                    if (index[actor.id], surname) not in slot.surnames:
+                        slot.surnames.append((index[actor.id], surname))
+        for number, context in enumerate(self._rules):
+            for phrase in context.block:
+                if phrase.endswith("*"):
+                    raise ValueError(f"block phrase {phrase!r}: list every form, `*` is not supported")
+                for pattern in _cased_forms(phrase, exact=False):
+                    actor_slot(pattern).block = True
+            for sign, phrases in ((1, context.support), (-1, context.against)):
+                for phrase in phrases:
+                    body, prefix = _split_prefix(phrase)
+                    for pattern in _folded_forms(body):
+                        topic_slot(pattern, prefix).cues.append((number, sign))
+        for number, topic in enumerate(self._topics):
+            for kind, text, weight in topic.rules():
+                rule_id = len(self._topic_rules)
+                self._topic_rules.append((number, f"/{text}/" if kind == "regex" else text, weight))
+                if kind == "regex":
+                    self._regexes.append((rule_id, re.compile(text)))
+                elif kind == "exact":
+                    if text.endswith("*"):
+                        raise ValueError(f"topic {topic.id}: exact phrase {text!r} cannot be a prefix")
+                    for pattern in _cased_forms(text, exact=True):
+                        actor_slot(pattern).topic_rules.append(rule_id)
+                else:
+                    body, prefix = _split_prefix(text)
+                    for pattern in _folded_forms(body):
+                        topic_slot(pattern, prefix).topic_rules.append(rule_id)
+
+        self._actor_automaton = self._build_actor_automaton(actor_slots)
+        self._topic_automaton = self._build_topic_automaton(topic_slots)
+        rule_topic = tuple(topic for topic, _, _ in self._topic_rules)
+        # per topic, the patterns (by index in each table) that can give it evidence
+        self._topic_patterns = tuple(
+            tuple(
+                frozenset(
+                    n
+                    for n, pattern in enumerate(table)
+                    if any(rule_topic[r] == t for r in pattern.topic_rules)
+                )
+                for t in range(len(self._topics))
+            )
+            for table in (self._topic_automaton.ascii_table, self._topic_automaton.table)
+        )
+        self.patterns = len(self._actor_automaton.table) + len(self._topic_automaton.table)
+        self.build_seconds = time.perf_counter() - started
+
+    @staticmethod
+    def _build_actor_automaton(
+        slots: dict[str, _ActorSlot],
+    ) -> _Automaton[_ActorPattern]:
+        keys: list[str] = []
+        table: list[_ActorPattern] = []
+        for pattern, slot in slots.items():
+            # Padded after the name only: two names joined by one separator ("Russia-China") share
+            # it, and a non-overlapping search could otherwise find only one of them. The space
+            # before the name is checked in Python (`low[start] == " "`).
+            if _UNSPACED.match(pattern):
+                key, start_adjust, end_adjust = pattern, -1, -1
+            else:
+                key, start_adjust, end_adjust = f"{pattern} ", -1, -2
+            actor, weight, rule, via = slot.names[0] if slot.names else (-1, 0.0, -1, "")
+            if slot.block:
+                role = _BLOCK
+            elif slot.names:
+                role = _NAME if rule < 0 else _AMBIGUOUS
+            else:
+                role = _SURNAME if slot.surnames else _NONE
+            plain = role == _NAME and not slot.topic_rules and end_adjust == -2
+            kind = _PLAIN if plain else _OTHER
+            keys.append(key[::-1])  # the automaton reads the text backwards: see Tagger.tag
+            table.append(
+                _ActorPattern(
+                    start_adjust, end_adjust, kind, role, actor, weight, rule, via,
+                    tuple(slot.surnames), tuple(slot.topic_rules),
+                )
+            )  # fmt: skip
+        return _Automaton(keys, tuple(table), ahocorasick_rs.MatchKind.LeftmostLongest)
+
+    @staticmethod
+    def _build_topic_automaton(
+        slots: dict[str, _TopicSlot],
+    ) -> _Automaton[_TopicPattern]:
+        keys: list[str] = []
+        table: list[_TopicPattern] = []
+        for name, slot in slots.items():
+            key, start_adjust, end_adjust = _padded(name.split("\x00")[0], slot.prefix)
+            keys.append(key)
+            table.append(
+                _TopicPattern(
+                    start_adjust, end_adjust, slot.prefix and start_adjust == 0,
+                    tuple(slot.topic_rules), tuple(slot.cues),
+                )
+            )  # fmt: skip
+        return _Automaton(keys, tuple(table), ahocorasick_rs.MatchKind.Standard)
+
+    @classmethod
+    def from_files(
+        cls,
+        actors_dir: str | Path = DEFAULT_FOLDER,
+        topics_file: str | Path = DEFAULT_TOPICS_FILE,
+        rules: Sequence[ContextRule] = CONTEXT_RULES,
+    ) -> Tagger:
+        """Load the registry folder and the taxonomy file and build a tagger.
+
+        The taxonomy is validated (raises `TaxonomyError`); the registry only has to load (its
+        semantic validation is `wirewatch actors validate`): an unresolved shared alias simply
+        resolves to nobody.
+        """
+        taxonomy = load_taxonomy(topics_file)
+        problems = validate_taxonomy(taxonomy)
+        if problems:
+            raise TaxonomyError(problems)
+        return cls(load_registry(actors_dir), taxonomy, rules)
+
+    # -- tagging ----------------------------------------------------------------------------------
+
+    def tag(self, title: str, body: str) -> TagResult:
+        """Tag one article; every offset points into `document_text(title, body)`."""
+        text = f"{title}{SEPARATOR}{body}"
+        body_start = len(title) + len(SEPARATOR)
+        data = _map_bytes(text)
+        hay_length = len(text) + 2
+
+        # Actors. The automaton runs over the reversed text with reversed patterns, so its
+        # leftmost-longest choice is, in reading order, "the match ending last, and of those the
+        # longest": `North Korean` beats `the North` in "the North Korean leader", `Kim Jong Un` beats
+        # `Kim`, `Washington Post` beats `Washington`. Overlaps are thus resolved in Rust.
+        accepted: list[tuple[int, int, int, float, str]] = []  # (start, end, actor, weight, via)
+        others: list[tuple[int, int, _ActorPattern]] = []
+        padded = b" " + data + b" "
+        actors_ac, topics_ac = self._actor_automaton, self._topic_automaton
+        if len(data) == len(text):  # ASCII once mapped: byte offsets are character offsets
+            flavour = 0
+            actor_table, topic_table = actors_ac.ascii_table, topics_ac.ascii_table
+            lowered = padded.lower()
+            low = lowered.decode("ascii")
+            actor_hits = (
+                actors_ac.ascii_search.find_matches_as_indexes(padded[::-1]) if actors_ac.ascii_search else []
+            )
+            topic_hits = (
+                topics_ac.ascii_search.find_matches_as_indexes(lowered, overlapping=True)
+                if topics_ac.ascii_search
+                else []
+            )
+        else:
+            flavour = 1
+            actor_table, topic_table = actors_ac.table, topics_ac.table
+            low = padded.lower().decode("utf-8", "surrogatepass")
+            backwards = padded.decode("utf-8", "surrogatepass")[::-1]
+            actor_hits = actors_ac.search.find_matches_as_indexes(backwards) if actors_ac.search else []
+            topic_hits = (
+                topics_ac.search.find_matches_as_indexes(low, overlapping=True) if topics_ac.search else []
+            )
+        append = accepted.append
+        for number, hit_start, hit_end in actor_hits:
+            pattern = actor_table[number]
+            start = hay_length - hit_end + pattern[0]
+            if pattern[1] == -2 and low[start] != " ":
+                continue  # not at a word start ("Prussia" is not "Russia")
+            if pattern[2] == _PLAIN:
+                append((start, hay_length - hit_start - 2, pattern[4], pattern[5], pattern[7]))
+            else:
+                others.append((start, hay_length - hit_start + pattern[1], pattern))
+        accepted.reverse()
+
+        cue_for: dict[int, int] = {}
+        cue_against: dict[int, int] = {}
+        rule_counts: dict[int, float] = {}
+        exact_topic_hits: list[tuple[int, int, int]] = []  # (rule, start, end)
+        if topic_hits:
+            self._count_topic_hits(topic_hits, topic_table, len(title), rule_counts, cue_for, cue_against)
+        if others:
+            accepted = self._resolve_others(
+                text, body_start, accepted, others, cue_for, cue_against, rule_counts, exact_topic_hits
+            )
+        regex_hits: list[tuple[int, int, int]] = []
+        for rule_id, regex in self._regexes:
+            for match in regex.finditer(low):
+                found = _NONSPACE.match(low, match.end())
+                span = (
+                    max(match.start() - 1, 0),
+                    min((found.end() if found else match.end()) - 1, len(text)),
+                )
+                regex_hits.append((rule_id, *span))
+                rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + (
+                    TITLE_FACTOR if span[0] < len(title) else 1.0
+                )
+
+        actors = self._aggregate(text, body_start, accepted) if accepted else ()
+        topics = (
+            self._topic_tags(
+                text, low, topic_hits, topic_table, flavour, exact_topic_hits, regex_hits, rule_counts
+            )
+            if rule_counts
+            else ()
+        )
+        countries: list[str] = []
+        for tag in actors:
+            if tag.kind in _COUNTRY_KINDS and tag.country is not None and tag.country not in countries:
+                countries.append(tag.country)
+        return TagResult(
+            actors=actors,
+            topics=topics,
+            actor_ids=tuple(tag.id for tag in actors),
+            actor_names=tuple(tag.name for tag in actors),
+            countries=tuple(countries),
+            topic_ids=tuple(tag.id for tag in topics),
+            registry_version=self.registry_version,
+            taxonomy_version=self.taxonomy_version,
+        )
+
+    @staticmethod
+    def _count_topic_hits(
+        hits: list[tuple[int, int, int]],
+        table: tuple[_TopicPattern, ...],
+        title_length: int,
+        rule_counts: dict[int, float],
+        cue_for: dict[int, int],
+        cue_against: dict[int, int],
+    ) -> None:
+        """Count the hits of every topic rule (a title hit counts TITLE_FACTOR) and every context cue."""
+        for number, count in Counter(map(_FIRST, hits)).items():
+            pattern = table[number]
+            for rule_id in pattern.topic_rules:
+                rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + count
+            for rule, sign in pattern.cues:
+                counts = cue_for if sign > 0 else cue_against
+                counts[rule] = counts.get(rule, 0) + count
+        title_end = title_length + 2  # a hit on the padded text ending here or before is in the title
+        for number, _, hit_end in hits:  # reported in order of their end
+            if hit_end > title_end:
+                break
+            for rule_id in table[number].topic_rules:
+                rule_counts[rule_id] += TITLE_FACTOR - 1.0
+
+    def _resolve_others(
+        self,
+        text: str,
+        body_start: int,
+        accepted: list[tuple[int, int, int, float, str]],
+        others: list[tuple[int, int, _ActorPattern]],
+        cue_for: dict[int, int],
+        cue_against: dict[int, int],
+        rule_counts: dict[int, float],
+        exact_topic_hits: list[tuple[int, int, int]],
+    ) -> list[tuple[int, int, int, float, str]]:
+        """Ambiguous names (context rules), surnames (a full name earlier) and case-exact topic hits."""
+        others.reverse()  # reading order
+        ambiguous: list[tuple[int, int, _ActorPattern]] = []
+        surnames: list[tuple[int, int, tuple[tuple[int, str], ...]]] = []
+        for start, end, pattern in others:
+            for rule_id in pattern.topic_rules:
+                exact_topic_hits.append((rule_id, start, end))
+                rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + (
+                    TITLE_FACTOR if start < body_start else 1.0
+                )
+            if pattern.role == _NAME:
+                accepted.append((start, end, pattern.actor, pattern.weight, pattern.via))
+            elif pattern.role == _AMBIGUOUS:
+                ambiguous.append((start, end, pattern))
+            elif pattern.role == _SURNAME:
+                surnames.append((start, end, pattern.surnames))
+        if ambiguous:
+            actor_count: dict[int, int] = Counter(map(_THIRD, accepted))
+            country_count: dict[str, int] = {}
+            for actor, count in actor_count.items():
+                code = self._actor_country[actor]
+                if code is not None:
+                    country_count[code] = country_count.get(code, 0) + count
+            for start, end, pattern in ambiguous:
+                if self._context_accepts(
+                    text, body_start, start, end, pattern, actor_count, country_count, cue_for, cue_against
+                ):
+                    accepted.append((start, end, pattern.actor, pattern.weight, pattern.via))
+                elif pattern.surnames:
+                    surnames.append((start, end, pattern.surnames))
+        if surnames:
+            full: dict[int, list[int]] = {}
+            for start, _, actor, _, _ in accepted:
+                full.setdefault(actor, []).append(start)
+            for start, end, persons in surnames:
+                best, best_at, best_via = -1, -1, ""
+                for actor, via in persons:
+                    seen = full.get(actor)
+                    if not seen:
+                        continue
+                    if start < body_start:  # a headline surname: the full name anywhere will do
+                        at = len(text) - min(seen)
+                    else:
+                        earlier = [s for s in seen if s < start]
+                        if not earlier:
+                            continue
+                        at = max(earlier)
+                    if at > best_at:
+                        best, best_at, best_via = actor, at, via
+                if best >= 0:
+                    accepted.append((start, end, best, 1.0, best_via))
+        accepted.sort()
+        return accepted
+
+    def _context_accepts(
+        self,
+        text: str,
+        body_start: int,
+        start: int,
+        end: int,
+        pattern: _ActorPattern,
+        actor_count: dict[int, int],
+        country_count: dict[str, int],
+        cue_for: dict[int, int],
+        cue_against: dict[int, int],
+    ) -> bool:
+        actor, number = pattern.actor, pattern.rule
+        rule = self._rules[number]
+        if (
+            start >= body_start
+            and (rule.name_neighbour or pattern.via.isupper())
+            and _in_longer_name(text, start, end)
+        ):
+            return False
+        own = actor_count.get(actor, 0)
+        support = cue_for.get(number, 0) + own
+        code = self._actor_country[actor]
+        if code is not None:
+            support += country_count.get(code, 0) - own
+        support += sum(country_count.get(c, 0) for c in rule.support_countries)
+        support += sum(actor_count.get(a, 0) for a in self._rule_support_actors[number])
+        against = cue_against.get(number, 0) + sum(country_count.get(c, 0) for c in rule.against_countries)
+        return support > against or (support == against and rule.default)
+
+    def _aggregate(
+        self, text: str, body_start: int, accepted: list[tuple[int, int, int, float, str]]
+    ) -> tuple[ActorTag, ...]:
+        """One tag per actor from its mentions (in reading order): count, salience, confidence, spans."""
+        lead_end = text.find("\n", body_start)
+        lead_end = min(len(text) if lead_end < 0 else lead_end, body_start + LEAD_CHARS)
+        new = tuple.__new__  # a NamedTuple built without its Python-level __new__
+        # actor -> [spans, mentions, sum of weights, product of (1 - weight), best title, best lead]
+        stats: dict[int, list[Any]] = {}
+        for start, end, actor, weight, via in accepted:
+            span = new(Span, (start, end, text[start:end], via, weight))
+            entry = stats.get(actor)
+            if entry is None:
+                entry = stats[actor] = [[span], 1, weight, 1.0 - weight, 0.0, 0.0]
+            else:
+                if entry[1] < MAX_SPANS:
+                    entry[0].append(span)
+                entry[1] += 1
+                entry[2] += weight
+                entry[3] *= 1.0 - weight
+            if start < body_start:
+                if weight > entry[4]:
+                    entry[4] = weight
+            elif start < lead_end and weight > entry[5]:
+                entry[5] = weight
+        exp = math.exp
+        tags: list[tuple[float, int, str, ActorTag]] = []
+        for index, (spans, mentions, total, miss, title_w, lead_w) in stats.items():
+            salience = round(
+                SALIENCE_TITLE * title_w
+                + SALIENCE_LEAD * lead_w
+                + SALIENCE_FREQUENCY * (1.0 - exp(-total / FREQUENCY_SCALE)),
+                4,
+            )
+            info = self._actors[index]
+            values = (
+                info.id,
+                info.name,
+                info.kind,
+                info.country,
+                mentions,
+                salience,
+                round(1.0 - miss, 4),
+            )
+            tags.append((-salience, spans[0].start, info.id, new(ActorTag, (*values, tuple(spans)))))
+        tags.sort()
+        return tuple([tag for _, _, _, tag in tags])
+
+    def _topic_tags(
+        self,
+        text: str,
+        low: str,
+        topic_hits: list[tuple[int, int, int]],
+        table: tuple[_TopicPattern, ...],
+        flavour: int,
+        exact_topic_hits: list[tuple[int, int, int]],
+        regex_hits: list[tuple[int, int, int]],
+        rule_counts: dict[int, float],
+    ) -> tuple[TopicTag, ...]:
+        """Score the topics with evidence; assign those at their threshold, and their parents."""
+        raw: dict[int, float] = {}
+        rules = self._topic_rules
+        for rule_id, count in rule_counts.items():
+            topic, _, weight = rules[rule_id]
+            raw[topic] = raw.get(topic, 0.0) + weight * (
+                1.0 + REPEAT_STEP * ((count if count < REPEAT_CAP else REPEAT_CAP) - 1.0)
+            )
+        assigned: dict[int, float] = {}
+        for topic, value in raw.items():
+            score = topic_score(value)
+            if score >= self._thresholds[topic]:
+                assigned[topic] = max(score, assigned.get(topic, 0.0))
+                parent = self._parents[topic]
+                while parent >= 0:  # a parent is assigned with its child, at least at the child's score
+                    assigned[parent] = max(
+                        assigned.get(parent, 0.0), score, topic_score(raw.get(parent, 0.0))
+                    )
+                    parent = self._parents[parent]
+        if not assigned:
+            return ()
+        spans: dict[int, list[Span]] = {topic: [] for topic in assigned}
+        patterns = self._topic_patterns[flavour]
+        wanted = frozenset().union(*[patterns[topic] for topic in assigned])
+        new = tuple.__new__  # a NamedTuple built without its Python-level __new__
+        for number, hit_start, hit_end in [hit for hit in topic_hits if hit[0] in wanted]:
+            start_adjust, end_adjust, prefix, topic_rules, _ = table[number]
+            start = hit_start + start_adjust
+            end = hit_end + end_adjust
+            if prefix:
+                found = _NONSPACE.match(low, end + 1)
+                end = found.end() - 1 if found else end
+            for rule_id in topic_rules:
+                topic, via, weight = rules[rule_id]
+                found_spans = spans.get(topic)
+                if found_spans is not None:
+                    found_spans.append(new(Span, (start, end, text[start:end], via, weight)))
+        for rule_id, start, end in (*exact_topic_hits, *regex_hits):
+            topic, via, weight = rules[rule_id]
+            if topic in spans:
+                spans[topic].append(new(Span, (start, end, text[start:end], via, weight)))
+        topics = self._topics
+        ordered = sorted([(-round(score, 4), topics[topic].id, topic) for topic, score in assigned.items()])
+        return tuple(
+            [
+                new(
+                    TopicTag, (topic_id, topics[topic].label, -score, tuple(sorted(spans[topic])[:MAX_SPANS]))
+                )
+                for score, topic_id, topic in ordered
+            ]
+        )
+
+
+def _in_longer_name(text: str, start: int, end: int) -> bool:
+    """True when the word before or after [start, end) is a capitalized word joined by one space.
+
+    `Chad Smith`, `Michael Jordan`: a personal (or other proper) name, not the country. Function
+    words (`In Jordan`), titles after the name (`Jordan King Abdullah`) and, for an all-caps alias
+    such as `IS`, all-caps neighbours (`WHAT IS THIS`) are handled: the latter is a shouted headline.
+    """
+    shout = text[start:end].isupper() and end - start <= 3
+    if start >= 2 and text[start - 1] == " " and text[start - 2].isalpha():
+        word_start = max(text.rfind(" ", 0, start - 1), text.rfind("\n", 0, start - 1)) + 1
+        word = text[word_start : start - 1]
+        if shout and len(word) > 1 and word.isupper():
+            return True
+        if not shout and word[:1].isupper() and word not in _FUNCTION_WORDS:
+            return True
+    if end + 1 < len(text) and text[end] == " " and text[end + 1].isalpha():
+        word_end = end + 1
+        while word_end < len(text) and text[word_end].isalpha():
+            word_end += 1
+        word = text[end + 1 : word_end]
+        if shout and len(word) > 1 and word.isupper():
+            return True
+        if not shout and word[:1].isupper() and word not in _FOLLOWING_OK:
+            return True
+    return False
+
+
+# --- a quick benchmark: python -m pipelines.tag_match [--articles N] ------------------------------
+
+
+def synthetic_articles(
+    registry: Registry, count: int, size: int = 3000, seed: int = 7, corpus: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """`count` (title, body) pairs of about `size` characters of news-like English.
+
+    Sentences are drawn from `corpus` (default: the repository's seed articles) with their actor
+    names swapped for random registry names (persons for persons, countries for countries), so the
+    density of names and topic phrases stays that of real wire copy while the actors vary.
+    """
+    import random
+
+    rng = random.Random(seed)
+    if not corpus:
+        folder = Path(__file__).resolve().parent.parent / "seeds"
+        corpus = [
+            path.read_text(encoding="utf-8").split("\n", 1)[-1] for path in sorted(folder.glob("*.txt"))
+        ]
+    sentences = [s.strip() for text in corpus for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+    persons = sorted(a.name for a in registry.actors if a.kind == "person" and a.name.isascii())
+    countries = sorted(a.name for a in registry.actors if a.kind == "country" and a.name.isascii())
+    swaps = (
+        ("Kim Jong Un", persons), ("Vladimir Putin", persons), ("North Korea", countries),
+        ("Russia", countries), ("China", countries), ("Ukraine", countries),
+    )  # fmt: skip
+    articles = []
+    for _ in range(count):
+        cast = {name: rng.choice(pool) for name, pool in swaps}
+        parts: list[str] = []
+        length = 0
+        while length < size:
+            sentence = rng.choice(sentences)
+            for name, replacement in cast.items():
+                sentence = sentence.replace(name, replacement)
+            parts.append(sentence + ("\n\n" if rng.random() < 0.2 else " "))
+            length += len(sentence) + 1
+        body = "".join(parts).strip()
+        articles.append((body.split(". ", 1)[0][:120], body))
+    return articles
+
+
+def _rss_kib() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * 4
+    except OSError:  # pragma: no cover - not Linux
+        return 0
+
+
+def _bench(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--articles", type=int, default=20000)
+    parser.add_argument("--size", type=int, default=3000)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    rss_before = _rss_kib()
+    started = time.perf_counter()
+    tagger = Tagger.from_files()
+    loaded = time.perf_counter() - started
+    rss_after = _rss_kib()
+    articles = synthetic_articles(tagger.registry, args.articles, args.size)
+    chars = sum(len(t) + len(b) + 2 for t, b in articles)
+    started = time.perf_counter()
+    actor_tags = topic_tags = 0
+    for title, body in articles:
+        result = tagger.tag(title, body)
+        actor_tags += len(result.actors)
+        topic_tags += len(result.topics)
+    elapsed = time.perf_counter() - started
+    print(
+        f"registry {tagger.registry_version}: {len(tagger.registry.actors)} actors, "
+        f"{tagger.patterns} patterns; load+build {loaded:.3f} s (build {tagger.build_seconds:.3f} s), "
+        f"RSS +{(rss_after - rss_before) / 1024:.1f} MiB"
+    )
+    print(
+        f"{len(articles)} articles of {chars / len(articles):.0f} chars: {elapsed:.2f} s, "
+        f"{len(articles) / elapsed:,.0f} articles/s on one core; "
+        f"{actor_tags / len(articles):.1f} actors and {topic_tags / len(articles):.1f} topics per article"
+    )
+
+
+if __name__ == "__main__":
+    _bench()
+
+
+__all__ = [
+    "CONTEXT_RULES",
+    "ActorTag",
+    "ContextRule",
+    "Span",
+    "TagResult",
+    "Tagger",
+    "TopicTag",
+    "document_text",
+    "matching_text",
+    "synthetic_articles",
+    "topic_score",
+]
