@@ -18,7 +18,7 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install dev lint test unit bench eval-dedup clean lock es-start es-stop prism
+.PHONY: help run install dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint   ruff (format + rules) and mypy --strict only"
 	@echo "make bench  benchmarks against a local Elasticsearch; figures in benchmarks/results/"
 	@echo "make eval-dedup  near-duplicate precision/recall on real articles (benchmarks/results/dedup_eval.md)"
+	@echo "make eval-tagging  actor tagging precision/recall on GUM Wikinews (benchmarks/results/tagging_eval.md)"
 	@echo "make es-start / es-stop   a local Elasticsearch on 127.0.0.1 (prints its URL)"
 	@echo "make clean  remove .venv, the local store and tool caches"
 	@echo "make lock   re-pin requirements.lock from the current .venv"
@@ -80,6 +81,9 @@ prism: install
 # Benchmarks write their figures under benchmarks/results/.
 eval-dedup: install
 	$(BIN)/python benchmarks/eval_dedup.py
+
+eval-tagging: install
+	$(BIN)/python benchmarks/eval_tagging.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_parse.py

@@ -14,3 +14,4 @@ ARTICLES_CANONICAL = "articles_canonical"
 ARTICLES_FOLDED = "articles_folded"  # copies recognised by deduplication (exact or near)
 ARTICLES_NEAR_DUPLICATE = "articles_near_duplicate"
 LINEAGE_UPDATES = "lineage_updates"
+ARTICLES_TAGGED = "articles_tagged"

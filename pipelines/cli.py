@@ -188,6 +188,7 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
         ("duplicates", summary.duplicates),
         ("  near", summary.near_duplicates),
         ("already stored", summary.already_stored),
+        ("tagged", summary.tagged),
         ("written", summary.written),
         ("dead letters", summary.dead_letters),
     ]

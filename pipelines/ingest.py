@@ -26,6 +26,7 @@ from pipelines.dedup import Deduplicate
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config
 from pipelines.run_metrics import counter_totals
+from pipelines.tagging import TagArticles
 from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord
 from schemas.types import FROZEN
 
@@ -43,6 +44,7 @@ class RunSummary(BaseModel):
     duplicates: int = Field(default=0, ge=0)  # copies folded into a canonical article
     near_duplicates: int = Field(default=0, ge=0)  # of which near (not exact) copies
     already_stored: int = Field(ge=0)  # articles read again (re-runs), not written twice
+    tagged: int = Field(default=0, ge=0)
     written: int = Field(ge=0)
     dead_letters: int = Field(ge=0)
     feeds_polled: int = Field(default=0, ge=0)
@@ -136,8 +138,9 @@ def build(
     deduplicated = normalized.articles | "Deduplicate" >> Deduplicate(
         config=config.dedup, sink=sink, streaming=streaming
     )
-    # Tag and EvaluateAlerts slot in here, each adding its dead letters below.
-    articles = deduplicated.articles
+    tagged = deduplicated.articles | "Tag" >> TagArticles()
+    # EvaluateAlerts slots in here, adding its dead letters below.
+    articles = tagged
     refused = articles | "WriteArticles" >> sink.write_articles()
     lineage_refused = deduplicated.lineage | "WriteLineage" >> WriteLineage(sink, run_id=config.run_id)
     dead_letters = (
@@ -162,6 +165,7 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
         duplicates=totals.get(counters.ARTICLES_FOLDED, 0),
         near_duplicates=totals.get(counters.ARTICLES_NEAR_DUPLICATE, 0),
         already_stored=totals.get(counters.ARTICLES_DUPLICATE, 0),
+        tagged=totals.get(counters.ARTICLES_TAGGED, 0),
         written=totals.get(counters.ARTICLES_WRITTEN, 0),
         dead_letters=totals.get(counters.DEAD_LETTERS, 0),
         feeds_polled=totals.get(counters.FEEDS_POLLED, 0),

@@ -54,12 +54,52 @@ class RawRecord(BaseModel):
 
 
 class PipelineInfo(BaseModel):
-    """Which code and which run produced a document."""
+    """Which code and which run produced a document (and which registry and taxonomy tagged it)."""
 
     model_config = FROZEN
 
     version: NonEmptyStr
     run_id: NonEmptyStr
+    registry_version: str | None = None
+    taxonomy_version: str | None = None
+
+
+class Evidence(BaseModel):
+    """Why a tag was given: `title + "\n\n" + body` [start:end] is `text`, matched through `via`."""
+
+    model_config = FROZEN
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+    via: str
+    weight: float
+
+
+class ActorTag(BaseModel):
+    """An actor the article is about (pipelines.tagging), with the evidence for it."""
+
+    model_config = FROZEN
+
+    id: NonEmptyStr  # Wikidata QID
+    name: NonEmptyStr
+    kind: NonEmptyStr
+    country: str | None = None
+    mentions: int = Field(ge=0)
+    salience: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: tuple[Evidence, ...] = ()
+
+
+class TopicTag(BaseModel):
+    """A topic of the taxonomy the article is about, scored in [0, 1], with the evidence for it."""
+
+    model_config = FROZEN
+
+    id: NonEmptyStr
+    label: NonEmptyStr
+    score: float = Field(ge=0.0, le=1.0)
+    evidence: tuple[Evidence, ...] = ()
 
 
 # How a copy was recognised: the same canonical URL, the same feed GUID, the same normalized text,
@@ -115,6 +155,13 @@ class Article(BaseModel):
     first_seen: UtcDatetime | None = None
     source_count: int = Field(default=0, ge=0)
     independent_source_count: int = Field(default=0, ge=0)
+    # Tagging (pipelines.tagging): the tags with their evidence, and flat keyword lists for Kibana.
+    actors: tuple[ActorTag, ...] = ()
+    topics: tuple[TopicTag, ...] = ()
+    actor_ids: tuple[str, ...] = ()
+    actor_names: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-3
+    topic_ids: tuple[str, ...] = ()
 
 
 class DeadLetter(BaseModel):

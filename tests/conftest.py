@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import pathlib
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from elasticsearch import Elasticsearch
 
 from connectors.seedio import parse_seed
 from pipelines.normalize import normalize_record
+from pipelines.tag_match import Tagger
+from pipelines.tagging import apply_tags
 from schemas.dedup import Decision, DedupConfig, apply_decision, fingerprint, with_keys
 from schemas.records import Article, PipelineInfo
 from tests.feed_server import FeedServer
@@ -33,8 +36,17 @@ def seed_articles(folder: pathlib.Path = SEEDS) -> list[Article]:
 
 
 def as_canonical(article: Article) -> Article:
-    """`article` as deduplication leaves a canonical one: its keys, and itself as only source."""
-    return with_keys(apply_decision(article, Decision(article.id)), fingerprint(article, DedupConfig()))
+    """`article` as the pipeline leaves a canonical one: its dedup keys, itself as only source, and
+    its tags."""
+    deduplicated = with_keys(
+        apply_decision(article, Decision(article.id)), fingerprint(article, DedupConfig())
+    )
+    return apply_tags(deduplicated, _tagger().tag(article.title, article.body))
+
+
+@functools.cache
+def _tagger() -> Tagger:
+    return Tagger.from_files()
 
 
 @pytest.fixture

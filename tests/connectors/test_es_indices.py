@@ -64,6 +64,7 @@ EXPECTED_ARTICLE_MAPPING = {
     "pipeline.version": "keyword",
     "pipeline.run_id": "keyword",
     "pipeline.registry_version": "keyword",
+    "pipeline.taxonomy_version": "keyword",
     "guid": "keyword",
     # Deduplication (schemas.dedup): lookup keys, the copy's pointer and the canonical's lineage.
     "dedup_keys": "keyword",
@@ -85,6 +86,19 @@ EXPECTED_ARTICLE_MAPPING = {
     "actors.name": "keyword",
     "actors.kind": "keyword",
     "actors.country": "keyword",
+    "actors.mentions": "integer",
+    "actors.salience": "float",
+    "actors.confidence": "float",
+    "actors.evidence.start": "integer",
+    "actors.evidence.end": "integer",
+    "actors.evidence.text": "keyword",
+    "actors.evidence.via": "keyword",
+    "actors.evidence.weight": "float",
+    "topics.evidence.start": "integer",
+    "topics.evidence.end": "integer",
+    "topics.evidence.text": "keyword",
+    "topics.evidence.via": "keyword",
+    "topics.evidence.weight": "float",
     "topics.id": "keyword",
     "topics.label": "keyword",
     "topics.score": "float",
@@ -226,7 +240,7 @@ def test_article_mapping_is_exactly_the_reviewed_one():
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
     # Version 3 added the dedup fields; a mapping change needs a new version, or ensure_indices
     # never adds it to the indices that exist (connectors.es_indices._upgrade_mappings).
-    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 3
+    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 4
 
 
 def test_every_article_field_is_mapped_with_a_fitting_type():

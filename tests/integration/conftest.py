@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pathlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from connectors.localstore import LocalStore
 from tests.conftest import delete_prefix
 
 
@@ -19,5 +22,40 @@ def es_prefix(es_url: str) -> Iterator[str]:
     client = Elasticsearch(es_url, request_timeout=30)
     try:
         delete_prefix(client, prefix)
+    finally:
+        client.close()
+
+
+Docs = dict[str, dict[str, Any]]
+StoreUnderTest = tuple[list[str], Callable[[], Docs]]
+
+
+@pytest.fixture(params=["embedded", "elasticsearch"])
+def store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[StoreUnderTest]:
+    """The store flags for `wirewatch run`, and a reader of every stored document by id."""
+    if request.param == "embedded":
+        path = tmp_path / "w.db"
+
+        def read_local() -> Docs:
+            reader = LocalStore(str(path))
+            try:
+                ids = [row[0] for row in reader._db.execute("SELECT id FROM articles")]
+                return {i: reader.get(i) or {} for i in ids}
+            finally:
+                reader.close()
+
+        yield ["--store", str(path)], read_local
+        return
+    es_url = request.getfixturevalue("es_url")
+    prefix = request.getfixturevalue("es_prefix")
+    client = Elasticsearch(es_url, request_timeout=30)
+
+    def read_es() -> Docs:
+        client.indices.refresh(index=f"{prefix}-articles")
+        hits = client.search(index=f"{prefix}-articles", size=100, query={"match_all": {}}).body
+        return {h["_source"]["id"]: h["_source"] for h in hits["hits"]["hits"]}
+
+    try:
+        yield ["--es-url", es_url, "--es-index-prefix", prefix], read_es
     finally:
         client.close()

@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import pathlib
 import random
-from collections.abc import Callable, Iterator
 from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from elasticsearch import Elasticsearch
 
-from connectors.localstore import LocalStore
 from schemas.feeds import FeedSpec
 from tests.feed_server import ConditionalFeed, FeedServer
+from tests.integration.conftest import StoreUnderTest
 from tests.integration.test_feeds_cli import new_catalog, ww
 from tests.pipelines.test_dedup import KIM_PUTIN_NOV_9, seed_body, syndicate
 
@@ -75,43 +73,6 @@ class Outlets:
                 ("https://www.wire.example.com/asia/kim-update", "UPDATE 1-Kim ends visit", late, 12),
             )
         )
-
-
-Docs = dict[str, dict[str, Any]]
-StoreUnderTest = tuple[list[str], Callable[[], Docs]]
-
-
-@pytest.fixture(params=["embedded", "elasticsearch"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: pathlib.Path
-) -> Iterator[tuple[list[str], Callable[[], Docs]]]:
-    """The store flags for `wirewatch run`, and a reader of every stored document by id."""
-    if request.param == "embedded":
-        path = tmp_path / "w.db"
-
-        def read_local() -> Docs:
-            reader = LocalStore(str(path))
-            try:
-                ids = [row[0] for row in reader._db.execute("SELECT id FROM articles")]
-                return {i: reader.get(i) or {} for i in ids}
-            finally:
-                reader.close()
-
-        yield ["--store", str(path)], read_local
-        return
-    es_url = request.getfixturevalue("es_url")
-    prefix = request.getfixturevalue("es_prefix")
-    client = Elasticsearch(es_url, request_timeout=30)
-
-    def read_es() -> Docs:
-        client.indices.refresh(index=f"{prefix}-articles")
-        hits = client.search(index=f"{prefix}-articles", size=100, query={"match_all": {}}).body
-        return {h["_source"]["id"]: h["_source"] for h in hits["hits"]["hits"]}
-
-    try:
-        yield ["--es-url", es_url, "--es-index-prefix", prefix], read_es
-    finally:
-        client.close()
 
 
 def _run(tmp_path: pathlib.Path, outlets: Outlets, flags: list[str]) -> dict[str, Any]:
