@@ -43,6 +43,11 @@ How matching works (and why it is fast)
      s/sh/ch/ese/x/z (`Swiss`, `French`, `Chinese`).
    Korean and Chinese name order needs no rule here: the registry lists the variants (`Kim Jong Un`,
    `Kim Jong-un`, `김정은`, `金正恩`).
+   The per-hit work is kept small: what a pattern means is precomputed in flat per-pattern tuples
+   (`_ActorTables`, `_TopicTables`), a mention is a plain `(start, end, entry)` tuple, rule counts
+   are taken with `Counter` (in C), the ambiguity and surname rules only run when such a pattern
+   hit, and `Span`s are built only for the evidence kept (the first `MAX_SPANS` mentions of an
+   actor, in reading order; `mentions` always counts them all).
 5. Topics: every phrase hit adds its weight (evidence adds up, see seeds/topics.yaml);
    `topic_score` turns the sum into [0, 1]; a topic is assigned at its threshold, and a parent
    whenever one of its children is.
@@ -84,7 +89,7 @@ from schemas.topics import Taxonomy, TaxonomyError, load_taxonomy, validate_taxo
 _COUNTRY_KINDS = ("country", "territory", "person")  # whose `country` goes into TagResult.countries
 SEPARATOR = "\n\n"  # between the title and the body in the document text
 LEAD_CHARS = 600  # the lead is the body's first paragraph, at most this long
-MAX_SPANS = 25  # evidence spans kept per tag (the count is always complete)
+MAX_SPANS = 25  # evidence spans kept per tag, the first in reading order (`mentions` counts them all)
 SALIENCE_TITLE, SALIENCE_LEAD, SALIENCE_FREQUENCY = 0.4, 0.25, 0.35
 FREQUENCY_SCALE = 3.0  # sum of mention weights at which the frequency part reaches 1 - 1/e
 TITLE_FACTOR = 1.5  # a topic phrase in the title counts this many hits
@@ -508,6 +513,37 @@ class _Automaton(Generic[_P]):
         )
 
 
+class _ActorTables(NamedTuple):
+    """The actor automaton of one flavour (ASCII or full) with flat per-pattern lookups for `tag()`.
+
+    A mention is `(start, end, entry)`; entries `0 .. len(table) - 1` are the patterns' own names
+    (their first registry entry), the following ones the (person, surname) pairs.
+    """
+
+    search: Any  # the automaton's bound `find_matches_as_indexes`, None without patterns
+    table: tuple[_ActorPattern, ...]
+    uniform: bool  # every pattern is (start_adjust, end_adjust) == (-1, -2)
+    adjust: tuple[tuple[int, int], ...]  # per pattern
+    special: frozenset[int]  # the patterns that are not _PLAIN
+    actor: tuple[int, ...]  # per entry
+    weight: tuple[float, ...]
+    via: tuple[str, ...]
+    surname_entry: dict[tuple[int, str], int]
+
+
+class _TopicTables(NamedTuple):
+    """The topic automaton of one flavour with flat per-pattern lookups for `tag()`."""
+
+    search: Any  # the automaton's bound `find_matches_as_indexes`, None without patterns
+    rules: tuple[tuple[int, ...], ...]  # per pattern: topic rule ids
+    cues: tuple[tuple[tuple[int, int], ...], ...]  # per pattern: (context rule, sign)
+    # per pattern: start adjust, end adjust, prefix, ((topic, via, weight) per rule)
+    evidence: tuple[tuple[int, int, bool, tuple[tuple[int, str, float], ...]], ...]
+    single_rule: tuple[int, ...]  # per pattern: its rule when it has one rule and no cue, else -1
+    complex: frozenset[int]  # the patterns with cues or several rules
+    ascii: bool  # the flavour for texts that are ASCII once mapped
+
+
 # --- the tagger ----------------------------------------------------------------------------------
 
 
@@ -606,21 +642,73 @@ class Tagger:
 
         self._actor_automaton = self._build_actor_automaton(actor_slots)
         self._topic_automaton = self._build_topic_automaton(topic_slots)
-        rule_topic = tuple(topic for topic, _, _ in self._topic_rules)
-        # per topic, the patterns (by index in each table) that can give it evidence
-        self._topic_patterns = tuple(
-            tuple(
-                frozenset(
-                    n
-                    for n, pattern in enumerate(table)
-                    if any(rule_topic[r] == t for r in pattern.topic_rules)
-                )
-                for t in range(len(self._topics))
-            )
-            for table in (self._topic_automaton.ascii_table, self._topic_automaton.table)
+        self._rule_topic = tuple(topic for topic, _, _ in self._topic_rules)
+        self._rule_weight = tuple(weight for _, _, weight in self._topic_rules)
+        self._topic_info = tuple((topic.id, topic.label) for topic in self._topics)
+        self._actor_info = tuple((a.id, a.name, a.kind, a.country) for a in self._actors)
+        self._ascii_tables = (
+            self._actor_tables(self._actor_automaton, self._actor_automaton.ascii_table, ascii=True),
+            self._topic_tables(self._topic_automaton, self._topic_automaton.ascii_table, ascii=True),
+        )
+        self._full_tables = (
+            self._actor_tables(self._actor_automaton, self._actor_automaton.table, ascii=False),
+            self._topic_tables(self._topic_automaton, self._topic_automaton.table, ascii=False),
         )
         self.patterns = len(self._actor_automaton.table) + len(self._topic_automaton.table)
         self.build_seconds = time.perf_counter() - started
+
+    @staticmethod
+    def _actor_tables(
+        automaton: _Automaton[_ActorPattern], table: tuple[_ActorPattern, ...], *, ascii: bool
+    ) -> _ActorTables:
+        engine = automaton.ascii_search if ascii else automaton.search
+        actor = [pattern.actor for pattern in table]
+        weight = [pattern.weight for pattern in table]
+        via = [pattern.via for pattern in table]
+        surname_entry: dict[tuple[int, str], int] = {}
+        for pattern in table:
+            for key in pattern.surnames:
+                if key not in surname_entry:
+                    surname_entry[key] = len(actor)
+                    actor.append(key[0])
+                    weight.append(1.0)
+                    via.append(key[1])
+        adjust = tuple((pattern.start_adjust, pattern.end_adjust) for pattern in table)
+        return _ActorTables(
+            search=engine.find_matches_as_indexes if engine is not None else None,
+            table=table,
+            uniform=all(pair == (-1, -2) for pair in adjust),
+            adjust=adjust,
+            special=frozenset(n for n, pattern in enumerate(table) if pattern.kind != _PLAIN),
+            actor=tuple(actor),
+            weight=tuple(weight),
+            via=tuple(via),
+            surname_entry=surname_entry,
+        )
+
+    def _topic_tables(
+        self,
+        automaton: _Automaton[_TopicPattern],
+        table: tuple[_TopicPattern, ...],
+        *,
+        ascii: bool,
+    ) -> _TopicTables:
+        engine = automaton.ascii_search if ascii else automaton.search
+        rules = self._topic_rules
+        return _TopicTables(
+            search=engine.find_matches_as_indexes if engine is not None else None,
+            rules=tuple(pattern.topic_rules for pattern in table),
+            cues=tuple(pattern.cues for pattern in table),
+            evidence=tuple(
+                (p.start_adjust, p.end_adjust, p.prefix, tuple(rules[r] for r in p.topic_rules))
+                for p in table
+            ),
+            single_rule=tuple(
+                p.topic_rules[0] if len(p.topic_rules) == 1 and not p.cues else -1 for p in table
+            ),
+            complex=frozenset(n for n, p in enumerate(table) if len(p.topic_rules) > 1 or p.cues),
+            ascii=ascii,
+        )
 
     @staticmethod
     def _build_actor_automaton(
@@ -697,59 +785,54 @@ class Tagger:
         text = f"{title}{SEPARATOR}{body}"
         body_start = len(title) + len(SEPARATOR)
         data = _map_bytes(text)
-        hay_length = len(text) + 2
+        length = len(text) + 2  # of the padded matching text
 
         # Actors. The automaton runs over the reversed text with reversed patterns, so its
         # leftmost-longest choice is, in reading order, "the match ending last, and of those the
         # longest": `North Korean` beats `the North` in "the North Korean leader", `Kim Jong Un` beats
         # `Kim`, `Washington Post` beats `Washington`. Overlaps are thus resolved in Rust.
-        accepted: list[tuple[int, int, int, float, str]] = []  # (start, end, actor, weight, via)
-        others: list[tuple[int, int, _ActorPattern]] = []
         padded = b" " + data + b" "
-        actors_ac, topics_ac = self._actor_automaton, self._topic_automaton
         if len(data) == len(text):  # ASCII once mapped: byte offsets are character offsets
-            flavour = 0
-            actor_table, topic_table = actors_ac.ascii_table, topics_ac.ascii_table
+            actors, topics = self._ascii_tables
             lowered = padded.lower()
             low = lowered.decode("ascii")
-            actor_hits = (
-                actors_ac.ascii_search.find_matches_as_indexes(padded[::-1]) if actors_ac.ascii_search else []
-            )
-            topic_hits = (
-                topics_ac.ascii_search.find_matches_as_indexes(lowered, overlapping=True)
-                if topics_ac.ascii_search
-                else []
-            )
+            actor_hits = actors.search(padded[::-1]) if actors.search else []
+            topic_hits = topics.search(lowered, overlapping=True) if topics.search else []
         else:
-            flavour = 1
-            actor_table, topic_table = actors_ac.table, topics_ac.table
+            actors, topics = self._full_tables
             low = padded.lower().decode("utf-8", "surrogatepass")
             backwards = padded.decode("utf-8", "surrogatepass")[::-1]
-            actor_hits = actors_ac.search.find_matches_as_indexes(backwards) if actors_ac.search else []
-            topic_hits = (
-                topics_ac.search.find_matches_as_indexes(low, overlapping=True) if topics_ac.search else []
-            )
-        append = accepted.append
-        for number, hit_start, hit_end in actor_hits:
-            pattern = actor_table[number]
-            start = hay_length - hit_end + pattern[0]
-            if pattern[1] == -2 and low[start] != " ":
-                continue  # not at a word start ("Prussia" is not "Russia")
-            if pattern[2] == _PLAIN:
-                append((start, hay_length - hit_start - 2, pattern[4], pattern[5], pattern[7]))
-            else:
-                others.append((start, hay_length - hit_start + pattern[1], pattern))
-        accepted.reverse()
+            actor_hits = actors.search(backwards) if actors.search else []
+            topic_hits = topics.search(low, overlapping=True) if topics.search else []
+        # (start, end, entry): a hit at a word start, in reading order; `entry` indexes actors.actor etc.
+        if actors.uniform:  # every pattern padded after and checked before: (-1, -2)
+            hits = [
+                (start, length - hit_start - 2, number)
+                for number, hit_start, hit_end in reversed(actor_hits)
+                if low[(start := length - hit_end - 1)] == " "  # not "Prussia" for "Russia"
+            ]
+        else:
+            hits = []
+            adjust = actors.adjust
+            for number, hit_start, hit_end in reversed(actor_hits):
+                start_adjust, end_adjust = adjust[number]
+                start = length - hit_end + start_adjust
+                if end_adjust == -2 and low[start] != " ":
+                    continue
+                hits.append((start, length - hit_start + end_adjust, number))
 
         cue_for: dict[int, int] = {}
         cue_against: dict[int, int] = {}
         rule_counts: dict[int, float] = {}
         exact_topic_hits: list[tuple[int, int, int]] = []  # (rule, start, end)
         if topic_hits:
-            self._count_topic_hits(topic_hits, topic_table, len(title), rule_counts, cue_for, cue_against)
-        if others:
+            self._count_topic_hits(topic_hits, topics, len(title), rule_counts, cue_for, cue_against)
+        special = actors.special
+        if special.isdisjoint(map(_THIRD, hits)):
+            accepted = hits
+        else:
             accepted = self._resolve_others(
-                text, body_start, accepted, others, cue_for, cue_against, rule_counts, exact_topic_hits
+                text, body_start, hits, actors, cue_for, cue_against, rule_counts, exact_topic_hits
             )
         regex_hits: list[tuple[int, int, int]] = []
         for rule_id, regex in self._regexes:
@@ -764,101 +847,127 @@ class Tagger:
                     TITLE_FACTOR if span[0] < len(title) else 1.0
                 )
 
-        actors = self._aggregate(text, body_start, accepted) if accepted else ()
-        topics = (
-            self._topic_tags(
-                text, low, topic_hits, topic_table, flavour, exact_topic_hits, regex_hits, rule_counts
-            )
+        actor_tags = self._aggregate(text, body_start, accepted, actors) if accepted else ()
+        topic_tags = (
+            self._topic_tags(text, low, topic_hits, topics, exact_topic_hits, regex_hits, rule_counts)
             if rule_counts
             else ()
         )
         countries: list[str] = []
-        for tag in actors:
-            if tag.kind in _COUNTRY_KINDS and tag.country is not None and tag.country not in countries:
-                countries.append(tag.country)
-        return TagResult(
-            actors=actors,
-            topics=topics,
-            actor_ids=tuple(tag.id for tag in actors),
-            actor_names=tuple(tag.name for tag in actors),
-            countries=tuple(countries),
-            topic_ids=tuple(tag.id for tag in topics),
-            registry_version=self.registry_version,
-            taxonomy_version=self.taxonomy_version,
+        for tag in actor_tags:
+            if tag[2] in _COUNTRY_KINDS and tag[3] is not None and tag[3] not in countries:
+                countries.append(tag[3])
+        return tuple.__new__(
+            TagResult,
+            (
+                actor_tags,
+                topic_tags,
+                tuple([tag[0] for tag in actor_tags]),
+                tuple([tag[1] for tag in actor_tags]),
+                tuple(countries),
+                tuple([tag[0] for tag in topic_tags]),
+                self.registry_version,
+                self.taxonomy_version,
+            ),
         )
 
     @staticmethod
     def _count_topic_hits(
         hits: list[tuple[int, int, int]],
-        table: tuple[_TopicPattern, ...],
+        tables: _TopicTables,
         title_length: int,
         rule_counts: dict[int, float],
         cue_for: dict[int, int],
         cue_against: dict[int, int],
     ) -> None:
         """Count the hits of every topic rule (a title hit counts TITLE_FACTOR) and every context cue."""
-        for number, count in Counter(map(_FIRST, hits)).items():
-            pattern = table[number]
-            for rule_id in pattern.topic_rules:
-                rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + count
-            for rule, sign in pattern.cues:
-                counts = cue_for if sign > 0 else cue_against
-                counts[rule] = counts.get(rule, 0) + count
+        rules_of, cues_of = tables.rules, tables.cues
+        # Nearly every pattern is one topic rule and no cue: those are counted in C.
+        simple = Counter(map(tables.single_rule.__getitem__, map(_FIRST, hits)))
+        simple.pop(-1, None)
+        rule_counts.update(simple)
+        numbers = tables.complex.intersection(map(_FIRST, hits))
+        if numbers:
+            get = rule_counts.get
+            per_pattern = Counter(map(_FIRST, hits))
+            for number in sorted(numbers):
+                count = per_pattern[number]
+                for rule_id in rules_of[number]:
+                    rule_counts[rule_id] = get(rule_id, 0.0) + count
+                for rule, sign in cues_of[number]:
+                    counts = cue_for if sign > 0 else cue_against
+                    counts[rule] = counts.get(rule, 0) + count
         title_end = title_length + 2  # a hit on the padded text ending here or before is in the title
         for number, _, hit_end in hits:  # reported in order of their end
             if hit_end > title_end:
                 break
-            for rule_id in table[number].topic_rules:
+            for rule_id in rules_of[number]:
                 rule_counts[rule_id] += TITLE_FACTOR - 1.0
 
     def _resolve_others(
         self,
         text: str,
         body_start: int,
-        accepted: list[tuple[int, int, int, float, str]],
-        others: list[tuple[int, int, _ActorPattern]],
+        hits: list[tuple[int, int, int]],
+        actors: _ActorTables,
         cue_for: dict[int, int],
         cue_against: dict[int, int],
         rule_counts: dict[int, float],
         exact_topic_hits: list[tuple[int, int, int]],
-    ) -> list[tuple[int, int, int, float, str]]:
-        """Ambiguous names (context rules), surnames (a full name earlier) and case-exact topic hits."""
-        others.reverse()  # reading order
-        ambiguous: list[tuple[int, int, _ActorPattern]] = []
-        surnames: list[tuple[int, int, tuple[tuple[int, str], ...]]] = []
-        for start, end, pattern in others:
+    ) -> list[tuple[int, int, int]]:
+        """Ambiguous names (context rules), surnames (a full name earlier) and case-exact topic hits.
+
+        Returns the accepted mentions, (start, end, entry), in reading order.
+        """
+        special, table, entry_actor = actors.special, actors.table, actors.actor
+        accepted = [hit for hit in hits if hit[2] not in special]
+        ambiguous: list[tuple[int, int, int]] = []  # (start, end, pattern number)
+        surnames: list[tuple[int, int, _ActorPattern]] = []
+        unsorted = False
+        for hit in [hit for hit in hits if hit[2] in special]:
+            start, end, number = hit
+            pattern = table[number]
             for rule_id in pattern.topic_rules:
                 exact_topic_hits.append((rule_id, start, end))
                 rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + (
                     TITLE_FACTOR if start < body_start else 1.0
                 )
-            if pattern.role == _NAME:
-                accepted.append((start, end, pattern.actor, pattern.weight, pattern.via))
-            elif pattern.role == _AMBIGUOUS:
-                ambiguous.append((start, end, pattern))
-            elif pattern.role == _SURNAME:
-                surnames.append((start, end, pattern.surnames))
+            role = pattern.role
+            if role == _SURNAME:
+                surnames.append((start, end, pattern))
+            elif role == _AMBIGUOUS:
+                ambiguous.append(hit)
+            elif role == _NAME:
+                accepted.append(hit)
+                unsorted = True
+        if not ambiguous and not surnames:
+            if unsorted:
+                accepted.sort()
+            return accepted
         if ambiguous:
-            actor_count: dict[int, int] = Counter(map(_THIRD, accepted))
+            actor_count: dict[int, int] = Counter([entry_actor[hit[2]] for hit in accepted])
             country_count: dict[str, int] = {}
             for actor, count in actor_count.items():
                 code = self._actor_country[actor]
                 if code is not None:
                     country_count[code] = country_count.get(code, 0) + count
-            for start, end, pattern in ambiguous:
+            for start, end, number in ambiguous:
+                pattern = table[number]
                 if self._context_accepts(
                     text, body_start, start, end, pattern, actor_count, country_count, cue_for, cue_against
                 ):
-                    accepted.append((start, end, pattern.actor, pattern.weight, pattern.via))
+                    accepted.append((start, end, number))  # the entry of a pattern is its number
                 elif pattern.surnames:
-                    surnames.append((start, end, pattern.surnames))
+                    surnames.append((start, end, pattern))
         if surnames:
-            full: dict[int, list[int]] = {}
-            for start, _, actor, _, _ in accepted:
-                full.setdefault(actor, []).append(start)
-            for start, end, persons in surnames:
+            full: dict[int, list[int]] = {}  # person -> starts of its accepted mentions (full names)
+            for _, _, pattern in surnames:
+                for actor, _ in pattern.surnames:
+                    if actor not in full:
+                        full[actor] = [start for start, _, entry in accepted if entry_actor[entry] == actor]
+            for start, end, pattern in surnames:
                 best, best_at, best_via = -1, -1, ""
-                for actor, via in persons:
+                for actor, via in pattern.surnames:
                     seen = full.get(actor)
                     if not seen:
                         continue
@@ -872,7 +981,7 @@ class Tagger:
                     if at > best_at:
                         best, best_at, best_via = actor, at, via
                 if best >= 0:
-                    accepted.append((start, end, best, 1.0, best_via))
+                    accepted.append((start, end, actors.surname_entry[best, best_via]))
         accepted.sort()
         return accepted
 
@@ -907,50 +1016,70 @@ class Tagger:
         return support > against or (support == against and rule.default)
 
     def _aggregate(
-        self, text: str, body_start: int, accepted: list[tuple[int, int, int, float, str]]
+        self, text: str, body_start: int, accepted: list[tuple[int, int, int]], actors: _ActorTables
     ) -> tuple[ActorTag, ...]:
         """One tag per actor from its mentions (in reading order): count, salience, confidence, spans."""
         lead_end = text.find("\n", body_start)
         lead_end = min(len(text) if lead_end < 0 else lead_end, body_start + LEAD_CHARS)
+        entry_actor, entry_weight, entry_via = actors.actor, actors.weight, actors.via
         new = tuple.__new__  # a NamedTuple built without its Python-level __new__
-        # actor -> [spans, mentions, sum of weights, product of (1 - weight), best title, best lead]
-        stats: dict[int, list[Any]] = {}
-        for start, end, actor, weight, via in accepted:
-            span = new(Span, (start, end, text[start:end], via, weight))
-            entry = stats.get(actor)
-            if entry is None:
-                entry = stats[actor] = [[span], 1, weight, 1.0 - weight, 0.0, 0.0]
-            else:
-                if entry[1] < MAX_SPANS:
-                    entry[0].append(span)
-                entry[1] += 1
-                entry[2] += weight
-                entry[3] *= 1.0 - weight
-            if start < body_start:
-                if weight > entry[4]:
-                    entry[4] = weight
-            elif start < lead_end and weight > entry[5]:
-                entry[5] = weight
+        # Evidence: the first MAX_SPANS mentions of each actor, built as Spans; the rest are only counted.
+        spans: dict[int, list[Span]] = {}
+        get = spans.get
+        for start, end, entry in accepted:
+            actor = entry_actor[entry]
+            found = get(actor)
+            if found is None:
+                spans[actor] = [
+                    new(Span, (start, end, text[start:end], entry_via[entry], entry_weight[entry]))
+                ]
+            elif len(found) < MAX_SPANS:
+                found.append(new(Span, (start, end, text[start:end], entry_via[entry], entry_weight[entry])))
+        # Mentions, sum of weights and product of (1 - weight), per entry (alias) and then per actor.
+        mentions = dict.fromkeys(spans, 0)
+        total = dict.fromkeys(spans, 0.0)
+        miss = dict.fromkeys(spans, 1.0)
+        for entry, count in Counter(map(_THIRD, accepted)).items():
+            actor, weight = entry_actor[entry], entry_weight[entry]
+            mentions[actor] += count
+            total[actor] += weight * count
+            miss[actor] *= (1.0 - weight) ** count
+        # The best weight in the title and in the lead (the mentions are in reading order).
+        title_best: dict[int, float] = {}
+        lead_best: dict[int, float] = {}
+        for start, _, entry in accepted:
+            if start >= lead_end:
+                break
+            best = title_best if start < body_start else lead_best
+            actor, weight = entry_actor[entry], entry_weight[entry]
+            if weight > best.get(actor, 0.0):
+                best[actor] = weight
         exp = math.exp
+        info = self._actor_info
         tags: list[tuple[float, int, str, ActorTag]] = []
-        for index, (spans, mentions, total, miss, title_w, lead_w) in stats.items():
+        for actor in mentions:
+            found = spans[actor]
             salience = round(
-                SALIENCE_TITLE * title_w
-                + SALIENCE_LEAD * lead_w
-                + SALIENCE_FREQUENCY * (1.0 - exp(-total / FREQUENCY_SCALE)),
+                SALIENCE_TITLE * title_best.get(actor, 0.0)
+                + SALIENCE_LEAD * lead_best.get(actor, 0.0)
+                + SALIENCE_FREQUENCY * (1.0 - exp(-total[actor] / FREQUENCY_SCALE)),
                 4,
             )
-            info = self._actors[index]
-            values = (
-                info.id,
-                info.name,
-                info.kind,
-                info.country,
-                mentions,
-                salience,
-                round(1.0 - miss, 4),
+            actor_id, name, kind, country = info[actor]
+            tag = new(
+                ActorTag,
+                (
+                    actor_id,
+                    name,
+                    kind,
+                    country,
+                    mentions[actor],
+                    salience,
+                    round(1.0 - miss[actor], 4),
+                    tuple(found),
+                ),
             )
-            tags.append((-salience, spans[0].start, info.id, new(ActorTag, (*values, tuple(spans)))))
+            tags.append((-salience, found[0][0], actor_id, tag))
         tags.sort()
         return tuple([tag for _, _, _, tag in tags])
 
@@ -959,63 +1088,69 @@ class Tagger:
         text: str,
         low: str,
         topic_hits: list[tuple[int, int, int]],
-        table: tuple[_TopicPattern, ...],
-        flavour: int,
+        tables: _TopicTables,
         exact_topic_hits: list[tuple[int, int, int]],
         regex_hits: list[tuple[int, int, int]],
         rule_counts: dict[int, float],
     ) -> tuple[TopicTag, ...]:
         """Score the topics with evidence; assign those at their threshold, and their parents."""
         raw: dict[int, float] = {}
-        rules = self._topic_rules
+        rule_topic, rule_weight = self._rule_topic, self._rule_weight
         for rule_id, count in rule_counts.items():
-            topic, _, weight = rules[rule_id]
-            raw[topic] = raw.get(topic, 0.0) + weight * (
+            topic = rule_topic[rule_id]
+            raw[topic] = raw.get(topic, 0.0) + rule_weight[rule_id] * (
                 1.0 + REPEAT_STEP * ((count if count < REPEAT_CAP else REPEAT_CAP) - 1.0)
             )
         assigned: dict[int, float] = {}
+        thresholds, parents = self._thresholds, self._parents
+        exp = math.exp
         for topic, value in raw.items():
-            score = topic_score(value)
-            if score >= self._thresholds[topic]:
+            score = 1.0 - exp(-value) if value > 0.0 else 0.0  # topic_score(value), inlined
+            if score >= thresholds[topic]:
                 assigned[topic] = max(score, assigned.get(topic, 0.0))
-                parent = self._parents[topic]
+                parent = parents[topic]
                 while parent >= 0:  # a parent is assigned with its child, at least at the child's score
                     assigned[parent] = max(
                         assigned.get(parent, 0.0), score, topic_score(raw.get(parent, 0.0))
                     )
-                    parent = self._parents[parent]
+                    parent = parents[parent]
         if not assigned:
             return ()
         spans: dict[int, list[Span]] = {topic: [] for topic in assigned}
-        patterns = self._topic_patterns[flavour]
-        wanted = frozenset().union(*[patterns[topic] for topic in assigned])
+        get = spans.get
+        evidence = tables.evidence
+        ascii_low = tables.ascii
+        find = low.find
         new = tuple.__new__  # a NamedTuple built without its Python-level __new__
-        for number, hit_start, hit_end in [hit for hit in topic_hits if hit[0] in wanted]:
-            start_adjust, end_adjust, prefix, topic_rules, _ = table[number]
-            start = hit_start + start_adjust
+        for number, hit_start, hit_end in topic_hits:
+            start_adjust, end_adjust, prefix, items = evidence[number]
             end = hit_end + end_adjust
-            if prefix:
-                found = _NONSPACE.match(low, end + 1)
-                end = found.end() - 1 if found else end
-            for rule_id in topic_rules:
-                topic, via, weight = rules[rule_id]
-                found_spans = spans.get(topic)
+            if prefix:  # extend the evidence to the end of the word
+                if ascii_low:  # the only separator left in an ASCII matching text is the space
+                    end = find(" ", end + 1) - 1
+                else:
+                    found = _NONSPACE.match(low, end + 1)
+                    end = found.end() - 1 if found else end
+            start = hit_start + start_adjust
+            for topic, via, weight in items:
+                found_spans = get(topic)
                 if found_spans is not None:
                     found_spans.append(new(Span, (start, end, text[start:end], via, weight)))
         for rule_id, start, end in (*exact_topic_hits, *regex_hits):
-            topic, via, weight = rules[rule_id]
+            topic, via, weight = self._topic_rules[rule_id]
             if topic in spans:
                 spans[topic].append(new(Span, (start, end, text[start:end], via, weight)))
-        topics = self._topics
-        ordered = sorted([(-round(score, 4), topics[topic].id, topic) for topic, score in assigned.items()])
-        return tuple(
-            [
-                new(
-                    TopicTag, (topic_id, topics[topic].label, -score, tuple(sorted(spans[topic])[:MAX_SPANS]))
-                )
-                for score, topic_id, topic in ordered
-            ]
-        )
+        info = self._topic_info
+        ordered = sorted([(-round(score, 4), info[topic][0], topic) for topic, score in assigned.items()])
+        tags: list[TopicTag] = []
+        for score, topic_id, topic in ordered:
+            found_spans = spans[topic]
+            found_spans.sort()
+            evidence_spans = (
+                tuple(found_spans) if len(found_spans) <= MAX_SPANS else tuple(found_spans[:MAX_SPANS])
+            )
+            tags.append(new(TopicTag, (topic_id, info[topic][1], -score, evidence_spans)))
+        return tuple(tags)
 
 
 def _in_longer_name(text: str, start: int, end: int) -> bool:

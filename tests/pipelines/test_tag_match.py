@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipelines.tag_match import Tagger, document_text, matching_text
+from pipelines.tag_match import MAX_SPANS, Tagger, document_text, matching_text
 from tests.conftest import seed_articles
 
 KIM, PUTIN = "Q56226", "Q7747"
@@ -282,3 +282,16 @@ def test_empty_text(tagger):
     assert result.actors == ()
     assert result.topics == ()
     assert result.countries == ()
+
+
+def test_evidence_is_capped_but_mentions_count_all(tagger):
+    body = "Russia warned NATO over sanctions. " * (MAX_SPANS + 5)
+    result = tagger.tag("", body)
+    russia = next(tag for tag in result.actors if tag.id == RUSSIA)
+    assert russia.mentions == MAX_SPANS + 5
+    assert len(russia.spans) == MAX_SPANS
+    assert [span.start for span in russia.spans] == sorted(span.start for span in russia.spans)
+    assert russia.spans[0].start == document_text("", body).index("Russia")  # the first, in reading order
+    sanctions = next(tag for tag in result.topics if tag.id == "sanctions")
+    assert len(sanctions.spans) == MAX_SPANS
+    assert sanctions.spans[0].start < sanctions.spans[-1].start
