@@ -89,8 +89,8 @@ class _Counters:
             self.near.inc()
 
 
-class _ResolveRunFn(beam.DoFn):
-    """Decides a whole batch run in first-seen order (one element: every fingerprint of the run)."""
+class _ResolveFn(beam.DoFn):
+    """What both resolving steps share: the store's dedup index, opened once per worker."""
 
     def __init__(self, sink: ArticleSink, config: DedupConfig) -> None:
         self._sink = sink
@@ -105,6 +105,10 @@ class _ResolveRunFn(beam.DoFn):
         if self._index is not None:
             self._index.close()
             self._index = None
+
+
+class _ResolveRunFn(_ResolveFn):
+    """Decides a whole batch run in first-seen order (one element: every fingerprint of the run)."""
 
     def process(self, element: tuple[Any, Iterable[Fingerprint]]) -> Iterator[Any]:
         assert self._index is not None, "setup() opens the index before any element arrives"
@@ -125,7 +129,7 @@ class _ResolveRunFn(beam.DoFn):
         }
         copies: dict[str, list[Sighting]] = defaultdict(list)
         for fp, d in decided:
-            if d.duplicate_of is not None and fp.article_id != d.duplicate_of:
+            if d.duplicate_of is not None and not d.already_stored:  # a re-read copy is recorded
                 copies[d.duplicate_of].append(fp.sighting)
         for fp, d in decided:
             own = tuple(copies.get(fp.article_id, ())) if fp.article_id in new_canonical else ()
@@ -156,7 +160,7 @@ _LIVE_LOCK = threading.Lock()
 _LIVE: dict[str, tuple[int, DuplicateResolver]] = {}
 
 
-class _ResolveStreamFn(beam.DoFn):
+class _ResolveStreamFn(_ResolveFn):
     """Decides each article as it arrives; one key, so one decision at a time, in arrival order.
 
     The resolver (recent canonical articles, their keys and signatures) is Beam state: it survives
@@ -165,19 +169,8 @@ class _ResolveStreamFn(beam.DoFn):
     """
 
     def __init__(self, sink: ArticleSink, config: DedupConfig) -> None:
-        self._sink = sink
-        self._config = config
+        super().__init__(sink, config)
         self._token = uuid.uuid4().hex  # the same for every copy of this DoFn in this pipeline
-        self._index: DedupIndex | None = None
-
-    def setup(self) -> None:
-        self._index = self._sink.open_dedup_index()
-        self._counters = _Counters()
-
-    def teardown(self) -> None:
-        if self._index is not None:
-            self._index.close()
-            self._index = None
 
     def process(
         self,
