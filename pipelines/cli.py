@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connectors.store import StoreError
-from pipelines import __version__, cli_es, cli_feeds
+from pipelines import __version__, cli_es, cli_feeds, cli_tag
 from pipelines.console import print_json
 from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
@@ -341,6 +341,7 @@ def _parser() -> argparse.ArgumentParser:
     dead.add_argument("--run", help="only those of this run id")
     cli_es.add_parser(commands, common)
     cli_feeds.add_parser(commands, common)
+    cli_tag.add_parsers(commands, common)
     return parser
 
 
@@ -351,6 +352,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "deadletters": _cmd_deadletters,
     "es": cli_es.run_es,
     "feeds": cli_feeds.run_feeds,
+    "tag": cli_tag.run_tag,
+    "actors": cli_tag.run_actors,
 }
 
 

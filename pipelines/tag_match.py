@@ -170,6 +170,11 @@ class TopicTag(NamedTuple):
     spans: tuple[Span, ...]  # may be empty for a parent assigned through a child
 
 
+def _tag_dict(tag: ActorTag | TopicTag) -> dict[str, Any]:
+    fields = {key: value for key, value in tag._asdict().items() if key != "spans"}
+    return {**fields, "evidence": [span._asdict() for span in tag.spans]}
+
+
 class TagResult(NamedTuple):
     actors: tuple[ActorTag, ...]  # most salient first
     topics: tuple[TopicTag, ...]  # highest score first
@@ -181,14 +186,10 @@ class TagResult(NamedTuple):
     taxonomy_version: str
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tags and spans as dicts)."""
+        """A JSON-ready dict, named as the stored article's fields are (spans under `evidence`)."""
         return {
-            "actors": [
-                {**tag._asdict(), "spans": [span._asdict() for span in tag.spans]} for tag in self.actors
-            ],
-            "topics": [
-                {**tag._asdict(), "spans": [span._asdict() for span in tag.spans]} for tag in self.topics
-            ],
+            "actors": [_tag_dict(tag) for tag in self.actors],
+            "topics": [_tag_dict(tag) for tag in self.topics],
             "actor_ids": list(self.actor_ids),
             "actor_names": list(self.actor_names),
             "countries": list(self.countries),

@@ -19,11 +19,12 @@ WIREWATCH = str(pathlib.Path(sys.executable).parent / "wirewatch")
 
 
 def wirewatch(
-    *args: str, cwd: pathlib.Path, env: dict[str, str] | None = None
+    *args: str, cwd: pathlib.Path, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [WIREWATCH, *args],
         cwd=cwd,
+        input=stdin,
         # The embedded store unless a test asks for Elasticsearch: `make test` exports its URL.
         env={**{k: v for k, v in os.environ.items() if k != "ELASTICSEARCH_URL"}, **(env or {})},
         capture_output=True,

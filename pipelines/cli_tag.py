@@ -1,0 +1,150 @@
+"""`wirewatch tag` and `wirewatch actors list|show|validate`: see why a text gets its tags, and
+inspect or check the actor registry."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pipelines.console import print_json
+from schemas.actors import (
+    DEFAULT_FOLDER,
+    Actor,
+    Registry,
+    RegistryError,
+    load_registry,
+    normalize_alias,
+    validate_folder,
+)
+from schemas.errors import ConfigError
+from schemas.topics import DEFAULT_FILE
+
+KINDS = ("person", "country", "territory", "organisation", "armed_group")
+
+
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    registry_flags = argparse.ArgumentParser(add_help=False)
+    registry_flags.add_argument(
+        "--actors", default=str(DEFAULT_FOLDER), help="actor registry folder (default: seeds/actors)"
+    )
+    tag = commands.add_parser(
+        "tag",
+        help="Tag a text and show the actors and topics found, with their evidence.",
+        description="Tag a text (a file, or - for standard input): its first line is the title, the "
+        "rest the body. Prints every actor and topic with the evidence that produced it.",
+        parents=[common, registry_flags],
+    )
+    tag.add_argument("file", nargs="?", default="-", help="text file, or - for standard input (default)")
+    tag.add_argument(
+        "--topics", default=str(DEFAULT_FILE), help="topic taxonomy (default: seeds/topics.yaml)"
+    )
+    actors = commands.add_parser(
+        "actors",
+        help="List, show or validate the actor registry.",
+        description="Inspect the actor registry (seeds/actors/): list actors, show one, or validate it.",
+        parents=[common, registry_flags],
+    )
+    actors.add_argument("action", choices=["list", "show", "validate"])
+    actors.add_argument("id", nargs="?", help="show: a Wikidata id (Q7747) or any alias (Putin's full name)")
+    actors.add_argument("--kind", choices=KINDS, help="list: only actors of this kind")
+
+
+def _read_text(path: str) -> tuple[str, str]:
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()  # noqa: SIM115
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    title, _, body = text.strip().partition("\n")
+    return title.strip(), body.strip()
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    from pipelines.tag_match import Tagger  # the matcher loads only for this command
+
+    title, body = _read_text(args.file)
+    if not title:
+        raise ConfigError(f"{args.file}: no text to tag")
+    try:
+        tagger = Tagger.from_files(args.actors, args.topics)
+    except (RegistryError, ValueError) as exc:
+        raise ConfigError(f"cannot load the registry or taxonomy: {exc}") from exc
+    result = tagger.tag(title, body)
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    print(f"registry {result.registry_version}, taxonomy {result.taxonomy_version}")
+    print(f"\nActors ({len(result.actors)}):")
+    for actor in result.actors:
+        seen = ", ".join(f"{s.text!r}@{s.start}" for s in actor.spans[:5])
+        print(
+            f"  {actor.id:<10} {actor.name:<32} {actor.kind:<12} mentions {actor.mentions:<3} "
+            f"salience {actor.salience:.2f}  {seen}"
+        )
+    print(f"\nTopics ({len(result.topics)}):")
+    for topic in result.topics:
+        seen = ", ".join(f"{s.text!r}" for s in topic.spans[:5])
+        print(f"  {topic.id:<26} {topic.score:.2f}  {seen}")
+    print(f"\ncountries: {', '.join(result.countries) or '-'}")
+    return 0
+
+
+def run_actors(args: argparse.Namespace) -> int:
+    if args.action == "validate":
+        problems = validate_folder(args.actors)
+        if args.json:
+            print_json({"problems": problems})
+        else:
+            for problem in problems:
+                print(problem)
+            print(f"{len(problems)} problem(s) in {args.actors}", file=sys.stderr)
+        return 1 if problems else 0
+    try:
+        registry = load_registry(args.actors)
+    except RegistryError as exc:
+        raise ConfigError(f"cannot load the registry: {exc}") from exc
+    if args.action == "list":
+        actors = registry.of_kind(args.kind) if args.kind else list(registry.actors)
+        if args.json:
+            print_json([_summary(a) for a in actors])
+        else:
+            for actor in actors:
+                print(f"{actor.id:<10} {actor.kind:<12} {actor.country or '-':<4} {actor.name}")
+            print(f"{len(actors)} actors, registry {registry.version}", file=sys.stderr)
+        return 0
+    if not args.id:
+        raise ConfigError("actors show needs an id or a name, e.g. `wirewatch actors show Q7747`")
+    actor = _find(registry, args.id)
+    if args.json:
+        print_json(actor.model_dump(mode="json"))
+        return 0
+    print(f"{actor.name} ({actor.id}, {actor.kind}, {actor.country or '-'})")
+    if actor.wikipedia:
+        print(f"  wikipedia: {actor.wikipedia}")
+    print(f"  aliases:   {', '.join(a.text for a in actor.all_aliases)}")
+    if actor.surnames:
+        print(f"  surnames:  {', '.join(actor.surnames)} (only after the full name)")
+    for role in actor.roles:
+        print(f"  role:      {role.title} ({role.start or '?'} – {role.end or 'now'})")
+    if actor.source:
+        print(f"  source:    {actor.source}")
+    return 0
+
+
+def _find(registry: Registry, query: str) -> Actor:
+    """By id, else by any alias, else by a part of the name when only one actor has it."""
+    found = registry.get(query) or registry.get(registry.alias_owner.get(normalize_alias(query), ""))
+    if found is not None:
+        return found
+    key = normalize_alias(query)
+    matches = [a for a in registry.actors if key in normalize_alias(a.name) or key in a.surnames]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        names = ", ".join(f"{a.name} ({a.id})" for a in matches[:10])
+        raise ConfigError(f"{query!r} could be {len(matches)} actors: {names}")
+    raise ConfigError(f"no actor {query!r} in the registry")
+
+
+def _summary(actor: Actor) -> dict[str, Any]:
+    return {"id": actor.id, "kind": actor.kind, "name": actor.name, "country": actor.country}
