@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -172,8 +173,7 @@ class LocalStore:
     def _migrate(self) -> None:
         """Bring a file from schema 1 up to date; under the write lock, so concurrent openers
         cannot both add the same column."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(dead_letters)")}
             if "record_id" not in columns:
                 self._db.execute("ALTER TABLE dead_letters ADD COLUMN record_id TEXT")
@@ -186,10 +186,6 @@ class LocalStore:
             if trigger and "UPDATE OF" not in trigger[0]:
                 self._db.execute("DROP TRIGGER articles_fts_update")
                 self._db.execute(_FTS_UPDATE_TRIGGER)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     @property
     def location(self) -> str:
@@ -198,21 +194,33 @@ class LocalStore:
     def close(self) -> None:
         self._db.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (taking the write lock at once); rolled back on any error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction whose SQLite errors become one StoreError line for the user."""
+        try:
+            with self._transaction():
+                yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
+
     def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:
         """Run one batch in one transaction; returns the rows the statement itself changed."""
         if not rows:
             return 0
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                # rowcount sums sqlite3_changes(), which leaves out the FTS trigger's own rows.
-                changed = self._db.executemany(sql, rows).rowcount
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
+        with self._writing():
+            # rowcount sums sqlite3_changes(), which leaves out the FTS trigger's own rows.
+            changed: int = self._db.executemany(sql, rows).rowcount
         return changed
 
     def write_articles(self, articles: Iterable[Article]) -> WriteCounts:
@@ -221,18 +229,8 @@ class LocalStore:
         batch = list(articles)
         if not batch:
             return WriteCounts(written=0, duplicates=0)
-        inserted = 0
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for a in batch:
-                    inserted += self._insert_article(a)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
+        with self._writing():
+            inserted = sum(self._insert_article(a) for a in batch)
         return WriteCounts(written=inserted, duplicates=len(batch) - inserted)
 
     def _insert_article(self, a: Article) -> int:
@@ -378,28 +376,19 @@ class LocalStore:
 
     def add_sightings(self, update: LineageUpdate) -> bool:
         """Merge copies into a canonical article's lineage, in one write transaction."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "SELECT doc FROM articles WHERE id = ?", (update.canonical_id,)
-                ).fetchone()
-                if row is not None:
-                    article = Article.model_validate_json(row[0])
-                    merged = merge_sightings(article.sources_seen, update.sightings)
-                    if len(merged) != len(article.sources_seen):
-                        updated = article.model_copy(update=dict(Lineage.of(merged)))
-                        self._db.execute(
-                            "UPDATE articles SET doc = ? WHERE id = ?",
-                            (updated.model_dump_json(exclude=NOT_IN_DOC), update.canonical_id),
-                        )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
-        return row is not None
+        with self._writing():
+            row = self._db.execute("SELECT doc FROM articles WHERE id = ?", (update.canonical_id,)).fetchone()
+            if row is None:
+                return False
+            article = Article.model_validate_json(row[0])
+            merged = merge_sightings(article.sources_seen, update.sightings)
+            if len(merged) != len(article.sources_seen):
+                updated = article.model_copy(update=dict(Lineage.of(merged)))
+                self._db.execute(
+                    "UPDATE articles SET doc = ? WHERE id = ?",
+                    (updated.model_dump_json(exclude=NOT_IN_DOC), update.canonical_id),
+                )
+        return True
 
     def dedup_state_bytes(self) -> int:
         """Bytes the dedup tables take in the file (for benchmarks and `wirewatch stats`)."""

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.near_dup import DEFAULT_CONFIG, NearDupConfig, band_keys, minhash_array
+from schemas.near_dup import DEFAULT_CONFIG, NearDupConfig, band_keys, estimated_jaccard, minhash_array
 from schemas.records import Article, DuplicateReason, Sighting
 from schemas.types import FROZEN, HexId, UtcDatetime
 
@@ -158,10 +158,6 @@ def signature_of(text: str, config: NearDupConfig) -> Signature:
     )
 
 
-def similarity(a: Signature, b: Signature) -> float:
-    return int(np.count_nonzero(a == b)) / int(a.shape[0])
-
-
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What deduplication needs of an article: small enough to gather a whole run in one place."""
@@ -275,11 +271,11 @@ class DuplicateResolver:
         found: list[tuple[float, str]] = []
         for key in fp.near_keys:
             for canonical in self._near.get(key, ()):
-                found.append((similarity(mine, self._signatures[canonical]), canonical))
+                found.append((estimated_jaccard(mine, self._signatures[canonical]), canonical))
         shared = set(fp.near_keys)
         for doc in stored:
             if doc.duplicate_of is None and doc.near_keys & shared:
-                found.append((similarity(mine, self._stored_signature(doc)), doc.article_id))
+                found.append((estimated_jaccard(mine, self._stored_signature(doc)), doc.article_id))
         good = [f for f in found if f[0] >= self.config.near.threshold]
         if not good:
             return None
@@ -369,6 +365,5 @@ __all__ = [
     "merge_sightings",
     "outlet_of",
     "sighting_of",
-    "similarity",
     "with_keys",
 ]

@@ -8,9 +8,10 @@ import pathlib
 from typing import Any
 
 from connectors.localstore import NOT_IN_DOC, LocalStore
-from schemas.records import Article, DeadLetter, Source
+from schemas.dedup import LineageUpdate, is_id_key
+from schemas.records import Article, DeadLetter, Sighting, Source
 from schemas.store import WriteCounts
-from tests.conftest import PIPELINE, RUN_AT
+from tests.conftest import PIPELINE, RUN_AT, as_canonical
 
 
 def _by_date(articles: list[Article], day: str) -> Article:
@@ -151,4 +152,29 @@ def test_a_store_from_schema_1_gains_the_record_id_column(tmp_path: pathlib.Path
     )
     store.write_dead_letters([letter])
     assert store.accounted_ids(["a" * 32, "b" * 32]) == {"a" * 32}
+    store.close()
+
+
+def test_dedup_lookup_finds_articles_by_key_and_lineage_merges_once(tmp_path: pathlib.Path, articles):
+    stored = [as_canonical(a) for a in articles]
+    store = LocalStore(str(tmp_path / "w.db"))
+    store.write_articles(stored)
+    first, second = stored
+    text_key = next(k for k in first.dedup_keys if k.startswith("t:"))
+    found = store.lookup([text_key, "t:0000000000000000"], first.near_dup_keys[:2])
+    assert [(d.article_id, d.exact_keys, d.near_keys) for d in found] == [
+        (first.id, frozenset({text_key}), frozenset(first.near_dup_keys[:2]))
+    ]
+    id_key = next(k for k in second.dedup_keys if is_id_key(k))
+    assert [d.article_id for d in store.lookup([id_key], [])] == [second.id]  # answered by articles.id
+    assert store.lookup(["u:" + "0" * 16], ["00-" + "0" * 16]) == []
+
+    copy = Sighting(article_id="c" * 32, outlet="wire.example.com", seen_at=RUN_AT)
+    update = LineageUpdate(canonical_id=first.id, sightings=(copy,))
+    assert store.add_sightings(update)
+    assert store.add_sightings(update)  # idempotent: the copy is there once
+    doc = store.get(first.id)
+    assert doc is not None
+    assert (doc["source_count"], doc["independent_source_count"]) == (2, 2)
+    assert not store.add_sightings(update.model_copy(update={"canonical_id": "d" * 32}))
     store.close()
