@@ -88,6 +88,7 @@ from schemas.topics import Taxonomy, TaxonomyError, load_taxonomy, validate_taxo
 
 _COUNTRY_KINDS = ("country", "territory", "person")  # whose `country` goes into TagResult.countries
 SEPARATOR = "\n\n"  # between the title and the body in the document text
+SPORT_TOPIC = "sport"  # an article with this topic is a sport report: its country names are teams
 LEAD_CHARS = 600  # the lead is the body's first paragraph, at most this long
 MAX_SPANS = 25  # evidence spans kept per tag, the first in reading order (`mentions` counts them all)
 SALIENCE_TITLE, SALIENCE_LEAD, SALIENCE_FREQUENCY = 0.4, 0.25, 0.35
@@ -297,6 +298,7 @@ CONTEXT_RULES: tuple[ContextRule, ...] = (
         against=_p("Seattle|Spokane|Tacoma|Olympia|Puget Sound|Redmond|Pacific Northwest"),
         block=_p(
             "Washington Post|Washington Times|Washington Examiner|George Washington|Washington state|"
+            "governor of Washington|Washington governor|Washington Dulles|"
             "University of Washington|Washington Nationals|Washington Commanders|Washington Wizards|"
             "Washington Capitals|Washington Mystics|Washington Huskies|Denzel Washington|Kerry Washington|"
             "Booker T. Washington|Washington Irving|Lake Washington|Mount Washington|Fort Washington|"
@@ -387,6 +389,7 @@ class _ActorPattern(NamedTuple):
     weight: float
     rule: int  # context rule index (ambiguous names), -1 otherwise
     via: str  # the registry alias that matched
+    place: bool  # a capital: the country only where it is not used as a place (`_used_as_place`)
     surnames: tuple[tuple[int, str], ...]  # (actor index, surname) of the persons with this surname
     topic_rules: tuple[int, ...]  # case-exact topic rules (indexes into Tagger._topic_rules)
 
@@ -464,7 +467,7 @@ class _ActorSlot:
     __slots__ = ("block", "names", "surnames", "topic_rules")
 
     def __init__(self) -> None:
-        self.names: list[tuple[int, float, int, str]] = []  # (actor, weight, rule, via)
+        self.names: list[tuple[int, float, int, str, bool]] = []  # (actor, weight, rule, via, place)
         self.surnames: list[tuple[int, str]] = []
         self.block = False
         self.topic_rules: list[int] = []
@@ -605,7 +608,7 @@ class Tagger:
             for text in texts:
                 for pattern in _cased_forms(text, exact=alias.case == "exact"):
                     slot = actor_slot(pattern)
-                    entry = (index[actor.id], alias.weight, rule, alias.text)
+                    entry = (index[actor.id], alias.weight, rule, alias.text, alias.type == "capital")
                     if entry not in slot.names:
                         slot.names.append(entry)
         for actor in self._actors:
@@ -647,6 +650,9 @@ class Tagger:
         self._rule_weight = tuple(weight for _, _, weight in self._topic_rules)
         self._topic_info = tuple((topic.id, topic.label) for topic in self._topics)
         self._actor_info = tuple((a.id, a.name, a.kind, a.country) for a in self._actors)
+        self._country_actors = frozenset(
+            i for i, actor in enumerate(self._actors) if actor.kind in ("country", "territory")
+        )
         self._ascii_tables = (
             self._actor_tables(self._actor_automaton, self._actor_automaton.ascii_table, ascii=True),
             self._topic_tables(self._topic_automaton, self._topic_automaton.ascii_table, ascii=True),
@@ -725,19 +731,19 @@ class Tagger:
                 key, start_adjust, end_adjust = pattern, -1, -1
             else:
                 key, start_adjust, end_adjust = f"{pattern} ", -1, -2
-            actor, weight, rule, via = slot.names[0] if slot.names else (-1, 0.0, -1, "")
+            actor, weight, rule, via, place = slot.names[0] if slot.names else (-1, 0.0, -1, "", False)
             if slot.block:
                 role = _BLOCK
             elif slot.names:
                 role = _NAME if rule < 0 else _AMBIGUOUS
             else:
                 role = _SURNAME if slot.surnames else _NONE
-            plain = role == _NAME and not slot.topic_rules and end_adjust == -2
+            plain = role == _NAME and not place and not slot.topic_rules and end_adjust == -2
             kind = _PLAIN if plain else _OTHER
             keys.append(key[::-1])  # the automaton reads the text backwards: see Tagger.tag
             table.append(
                 _ActorPattern(
-                    start_adjust, end_adjust, kind, role, actor, weight, rule, via,
+                    start_adjust, end_adjust, kind, role, actor, weight, rule, via, place,
                     tuple(slot.surnames), tuple(slot.topic_rules),
                 )
             )  # fmt: skip
@@ -848,12 +854,17 @@ class Tagger:
                     TITLE_FACTOR if span[0] < len(title) else 1.0
                 )
 
-        actor_tags = self._aggregate(text, body_start, accepted, actors) if accepted else ()
         topic_tags = (
             self._topic_tags(text, low, topic_hits, topics, exact_topic_hits, regex_hits, rule_counts)
             if rule_counts
             else ()
         )
+        if accepted and (
+            "$" in text  # "US$ 20,000", "HK$": a currency, not the country
+            or (topic_tags and SPORT_TOPIC in [tag[0] for tag in topic_tags])
+        ):
+            accepted = self._drop_non_states(text, accepted, actors, topic_tags)
+        actor_tags = self._aggregate(text, body_start, accepted, actors) if accepted else ()
         countries: list[str] = []
         for tag in actor_tags:
             if tag[2] in _COUNTRY_KINDS and tag[3] is not None and tag[3] not in countries:
@@ -923,6 +934,7 @@ class Tagger:
         special, table, entry_actor = actors.special, actors.table, actors.actor
         accepted = [hit for hit in hits if hit[2] not in special]
         ambiguous: list[tuple[int, int, int]] = []  # (start, end, pattern number)
+        places: list[tuple[int, int, int]] = []  # capitals, accepted unless used as a place
         surnames: list[tuple[int, int, _ActorPattern]] = []
         unsorted = False
         for hit in [hit for hit in hits if hit[2] in special]:
@@ -939,12 +951,19 @@ class Tagger:
             elif role == _AMBIGUOUS:
                 ambiguous.append(hit)
             elif role == _NAME:
-                accepted.append(hit)
-                unsorted = True
-        if not ambiguous and not surnames:
+                if pattern.place:
+                    places.append(hit)
+                else:
+                    accepted.append(hit)
+                    unsorted = True
+        if not ambiguous and not surnames and not places:
             if unsorted:
                 accepted.sort()
             return accepted
+        if places or any(table[number].place for _, _, number in ambiguous):
+            place_use = _PlaceUse(text, body_start, accepted, entry_actor, table, (*places, *ambiguous))
+            accepted.extend(hit for hit in places if not place_use.is_place(*hit))
+            ambiguous = [hit for hit in ambiguous if not (table[hit[2]].place and place_use.is_place(*hit))]
         if ambiguous:
             actor_count: dict[int, int] = Counter([entry_actor[hit[2]] for hit in accepted])
             country_count: dict[str, int] = {}
@@ -1015,6 +1034,21 @@ class Tagger:
         support += sum(actor_count.get(a, 0) for a in self._rule_support_actors[number])
         against = cue_against.get(number, 0) + sum(country_count.get(c, 0) for c in rule.against_countries)
         return support > against or (support == against and rule.default)
+
+    def _drop_non_states(
+        self,
+        text: str,
+        accepted: list[tuple[int, int, int]],
+        actors: _ActorTables,
+        topic_tags: tuple[TopicTag, ...],
+    ) -> list[tuple[int, int, int]]:
+        """The mentions left once currencies ("US$") and, in a sport report, country names (teams:
+        "Sweden defeated South Korea 1 - 0") are taken out."""
+        kept = [hit for hit in accepted if text[hit[1] : hit[1] + 1] != "$"]
+        if SPORT_TOPIC in [tag[0] for tag in topic_tags]:
+            entry_actor, countries = actors.actor, self._country_actors
+            kept = [hit for hit in kept if entry_actor[hit[2]] not in countries]
+        return kept
 
     def _aggregate(
         self, text: str, body_start: int, accepted: list[tuple[int, int, int]], actors: _ActorTables
@@ -1152,6 +1186,117 @@ class Tagger:
             )
             tags.append(new(TopicTag, (topic_id, info[topic][1], -score, evidence_spans)))
         return tuple(tags)
+
+
+# A capital named right after these words is a place: "in Kabul", "at Paris airport".
+_LOCATIVE = frozenset("in at near outside around downtown inside across within throughout".split())
+# ... or right before these: "an Ottawa street", "Washington airport", "the Taipei lantern festival".
+_PLACE_NOUNS = frozenset(
+    "street streets road roads airport airports city suburb suburbs district districts residents resident "
+    "mayor hotel hotels stadium station metro subway zoo skyline neighbourhood neighborhood apartment "
+    "apartments marathon festival lantern office offices bureau correspondent hospital university".split()
+)
+# "the Pyongyang regime" and "the Beijing government" still mean the state ("the Beijing Olympics" not).
+_STATE_NOUNS = frozenset(
+    "government regime leadership administration authorities establishment side delegation officials".split()
+)
+# ... unless these follow: "officials in Pyongyang said" speaks for the state.
+_STATE_VERBS = frozenset(
+    "said says say announced announces warned warns accused accuses denied denies rejected rejects "
+    "responded responds condemned condemns insisted insists claimed claims vowed vows urged urges "
+    "confirmed confirms declared declares threatened threatens".split()
+)
+# Capitalized words that may stand before a capital without making "<word> <capital>" a person.
+_NOT_A_FIRST_NAME = _FUNCTION_WORDS | frozenset(
+    "Downtown Greater Old East West North South Meanwhile Today Yesterday Earlier Later Then Now Still "
+    "Yet So Thus Both Official".split()
+)
+
+
+def _word_before(text: str, start: int) -> str:
+    """The word directly before `text[start]`, separated by one space ("" if anything else)."""
+    if start < 2 or text[start - 1] != " " or not text[start - 2].isalpha():
+        return ""
+    word_start = start - 2
+    while word_start > 0 and text[word_start - 1].isalpha():
+        word_start -= 1
+    return text[word_start : start - 1]
+
+
+def _word_after(text: str, end: int) -> str:
+    """The word directly after `text[end - 1]`, separated by one space ("" if anything else)."""
+    if end + 1 >= len(text) or text[end] != " ":
+        return ""
+    word_end = end + 1
+    while word_end < len(text) and text[word_end].isalpha():
+        word_end += 1
+    return text[end + 1 : word_end]
+
+
+class _PlaceUse:
+    """Tells a capital used as the state ("Pyongyang fired", "talks between Pyongyang and
+    Washington") from a capital used as a place, where it is not tagged as the country:
+    - after a locative word or before a place noun: "in Kabul", "an Ottawa street" (but "officials
+      in Pyongyang said");
+    - attributive after "the": "the Taipei lantern festival" (but "the Pyongyang regime");
+    - qualified by a place or qualifying its country: "Seattle, Washington", "Taipei, Taiwan";
+    - part of a longer proper name in the body: "Washington Dulles", "Taipei City";
+    - a person's surname: once "Valeska Paris" appears, no bare "Paris" of that article is France.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        body_start: int,
+        accepted: list[tuple[int, int, int]],
+        entry_actor: tuple[int, ...],
+        table: tuple[_ActorPattern, ...],
+        candidates: Iterable[tuple[int, int, int]],
+    ) -> None:
+        self._text, self._body_start, self._table = text, body_start, table
+        candidates = list(candidates)
+        self._actor_at = {start: entry_actor[entry] for start, _, entry in accepted}
+        # Where any actor name ends: "Beijing, Moscow and Tehran" is a list, not "Seattle, Washington".
+        self._mention_ends = {end for _, end, _ in accepted} | {end for _, end, _ in candidates}
+        self._surnames = {
+            table[number].via
+            for start, _, number in candidates
+            if table[number].place
+            and start >= body_start
+            and (word := _word_before(text, start))[:1].isupper()
+            and word not in _NOT_A_FIRST_NAME
+            and start - 1 not in self._mention_ends
+        }
+
+    def is_place(self, start: int, end: int, number: int) -> bool:
+        text, pattern = self._text, self._table[number]
+        if pattern.via in self._surnames:
+            return True
+        before, after = _word_before(text, start), _word_after(text, end).lower()
+        if after in _STATE_VERBS:
+            return False
+        if before.lower() in _LOCATIVE or after in _PLACE_NOUNS:
+            return True
+        if (
+            before.lower() == "the"
+            and not pattern.via.lower().startswith("the ")
+            and after not in _STATE_NOUNS
+        ):
+            return True
+        if text.startswith(", ", end) and self._actor_at.get(end + 2) == pattern.actor:
+            return True  # "Taipei, Taiwan"
+        if (
+            start >= 3
+            and text[start - 2 : start] == ", "
+            and text[start - 3].isalpha()
+            and start - 2 not in self._mention_ends
+        ):
+            head = start - 3
+            while head > 0 and text[head - 1].isalpha():
+                head -= 1
+            if text[head].isupper():
+                return True  # "Seattle, Washington"
+        return start >= self._body_start and _in_longer_name(text, start, end)
 
 
 def _in_longer_name(text: str, start: int, end: int) -> bool:

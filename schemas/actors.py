@@ -44,7 +44,7 @@ CaseRule = Literal["fold", "exact"]
 
 QID_RE = re.compile(r"^Q[1-9][0-9]*$")
 ISO3_RE = re.compile(r"^[A-Z]{3}$")
-VERSION_RE = re.compile(r"^[0-9]{4}\.[0-9]{2}\.[0-9]{2}$")
+VERSION_RE = re.compile(r"^[0-9]{4}\.[0-9]{2}\.[0-9]{2}(\.[0-9]+)?$")  # a date, .N for a same-day revision
 PARTIAL_DATE_RE = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
 
 REGISTRY_FILE = "registry.yaml"
@@ -329,7 +329,7 @@ def validate_registry(registry: Registry) -> list[str]:
     """Every semantic problem of `registry`, one line each; an empty list means it is sound."""
     problems: list[str] = []
     if not VERSION_RE.match(registry.version):
-        problems.append(f"version {registry.version!r} is not YYYY.MM.DD")
+        problems.append(f"version {registry.version!r} is not YYYY.MM.DD or YYYY.MM.DD.N")
     seen: set[str] = set()
     for actor in registry.actors:
         if actor.id in seen:

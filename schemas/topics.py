@@ -167,7 +167,7 @@ def validate_taxonomy(taxonomy: Taxonomy) -> list[str]:
     """Every semantic problem of `taxonomy`, one line each; an empty list means it is sound."""
     problems: list[str] = []
     if not VERSION_RE.match(taxonomy.version):
-        problems.append(f"version {taxonomy.version!r} is not YYYY.MM.DD")
+        problems.append(f"version {taxonomy.version!r} is not YYYY.MM.DD or YYYY.MM.DD.N")
     if not taxonomy.topics:
         problems.append("no topics")
     seen: set[str] = set()

@@ -234,6 +234,69 @@ def test_washington(tagger):
     assert USA not in ids(tagger, "Wildfires near Spokane, Washington, grew.")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Officials in Pyongyang said the launch was a success.",
+        "Pyongyang fired two missiles on Monday.",
+        "Pyongyang's military support worries Seoul.",
+        "the stalemate in nuclear negotiations between Pyongyang and Washington",
+        "Envoys from Beijing, Pyongyang and Moscow met.",
+        "The Pyongyang regime rejected the offer.",
+    ],
+)
+def test_capital_standing_for_the_state_is_tagged(tagger, text):
+    assert NORTH_KOREA in ids(tagger, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The lantern festival was held in Pyongyang last week.",
+        "Traffic stopped on a rainy Pyongyang street.",
+        "Crowds gathered for the Pyongyang marathon.",
+        "Pyongyang, North Korea — ",  # a dateline: the country is named, the capital is the place
+        "They landed at Pyongyang Sunan International Airport.",
+    ],
+)
+def test_capital_used_as_a_place_is_not_the_country(tagger, text):
+    spans = spans_of(tagger, text, NORTH_KOREA)
+    assert "Pyongyang" not in spans
+
+
+def test_capital_as_a_surname_is_nobody(tagger):
+    body = "Valeska Paris, an Australian woman, spoke out. Paris claims she was held on the ship."
+    assert "Q142" not in ids(tagger, body)  # France
+    assert "Q142" in ids(tagger, "Paris and Berlin rejected the proposal.")
+
+
+def test_state_of_washington_is_not_the_united_states(tagger):
+    for text in (
+        "The Museum of Flight in Seattle, Washington was proposed.",
+        "Governor of Washington Chris Gregoire said so.",
+    ):
+        assert USA not in ids(tagger, text)
+
+
+def test_currency_is_not_the_country(tagger):
+    assert USA not in ids(tagger, "He was released on US$ 20,000 bail.")
+    assert USA in ids(tagger, "The US imposed sanctions.")
+
+
+def test_country_names_in_a_sport_report_are_teams(tagger):
+    report = (
+        "Sweden defeated South Korea 1 - 0 at the World Cup. Sweden had higher ball possession. "
+        "The referee awarded a penalty kick after the video review and Granqvist scored from the "
+        "penalty spot. Korea's goalkeeper was shown a yellow card in the second half."
+    )
+    result = tagger.tag("World Cup: Sweden beat South Korea", report)
+    assert "sport" in result.topic_ids
+    assert not {"Q34", SOUTH_KOREA} & set(result.actor_ids)
+    assert not result.countries
+    politics = "South Korea and Sweden signed a trade pact; the president will watch a match tonight."
+    assert {"Q34", SOUTH_KOREA} <= ids(tagger, politics)
+
+
 # --- weights, salience, countries, topics ---------------------------------------------------------
 
 
