@@ -340,6 +340,7 @@ class Alert(BaseModel):
     count: int | None = None  # threshold: stories in the window; surge: stories in the bucket
     baseline_mean: float | None = None
     baseline_std: float | None = None
+    suppressed: int = Field(default=0, ge=0)  # stories (windows, buckets) the cooldown held back since
     first_fired_at: UtcDatetime
     updated_at: UtcDatetime
     notifications: tuple[Notification, ...] = ()
