@@ -38,8 +38,10 @@ _TEMPLATES: tuple[tuple[str, TemplateKind, str], ...] = (
     ("settings", "component", "settings.component.json"),
     ("articles-mappings", "component", "articles-mappings.component.json"),
     ("deadletters-mappings", "component", "deadletters-mappings.component.json"),
+    ("alerts-mappings", "component", "alerts-mappings.component.json"),
     ("articles", "index", "articles.index-template.json"),
     ("deadletters", "index", "deadletters.index-template.json"),
+    ("alerts", "index", "alerts.index-template.json"),
 )
 
 
@@ -75,6 +77,14 @@ class IndexNames:
         return f"{self.prefix}-deadletters-000001"
 
     @property
+    def alerts_alias(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    @property
+    def alerts_first_index(self) -> str:
+        return f"{self.prefix}-alerts-000001"
+
+    @property
     def feedstate_index(self) -> str:
         """One small index of per-feed polling state (validators, schedule, health); no rollover."""
         return f"{self.prefix}-feedstate"
@@ -93,6 +103,7 @@ class IndexNames:
         return (
             (self.articles_alias, self.articles_first_index),
             (self.deadletters_alias, self.deadletters_first_index),
+            (self.alerts_alias, self.alerts_first_index),
         )
 
     @property
@@ -101,6 +112,7 @@ class IndexNames:
         return (
             (self.articles_alias, f"{self.prefix}-articles-mappings"),
             (self.deadletters_alias, f"{self.prefix}-deadletters-mappings"),
+            (self.alerts_alias, f"{self.prefix}-alerts-mappings"),
         )
 
 

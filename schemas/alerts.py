@@ -309,7 +309,7 @@ class Notification(BaseModel):
 
     model_config = FROZEN
 
-    channel: str  # "stdout", or "webhook <url>"
+    channel: str  # "stdout", or "webhook <scheme://host>" (a webhook path is often its secret)
     status: Literal["sent", "failed"]
     attempts: int = Field(ge=1)
     error: str | None = None

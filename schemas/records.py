@@ -162,6 +162,8 @@ class Article(BaseModel):
     actor_names: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-3
     topic_ids: tuple[str, ...] = ()
+    # Alerting (pipelines.alerts): the ids of the alert rules this article meets.
+    alerts: tuple[str, ...] = ()
 
 
 class DeadLetter(BaseModel):

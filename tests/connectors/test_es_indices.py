@@ -25,6 +25,7 @@ from connectors.es_indices import (
 )
 from connectors.es_store import ElasticsearchStore
 from connectors.store import StoreError
+from schemas.alerts import Alert
 from schemas.records import Article, DeadLetter, PipelineInfo, Source
 
 NAMES = IndexNames()
@@ -191,12 +192,14 @@ def test_names_derive_from_the_prefix():
         "acme-2-deadletters",
         "acme-2-deadletters-000001",
     )
+    assert (names.alerts_alias, names.alerts_first_index) == ("acme-2-alerts", "acme-2-alerts-000001")
     assert names.component_templates == (
         "acme-2-settings",
         "acme-2-articles-mappings",
         "acme-2-deadletters-mappings",
+        "acme-2-alerts-mappings",
     )
-    assert names.index_templates == ("acme-2-articles", "acme-2-deadletters")
+    assert names.index_templates == ("acme-2-articles", "acme-2-deadletters", "acme-2-alerts")
     assert IndexNames().prefix == "wirewatch"
 
 
@@ -249,6 +252,10 @@ def test_every_article_field_is_mapped_with_a_fitting_type():
 
 def test_every_dead_letter_field_is_mapped_with_a_fitting_type():
     assert _mapping_problems(DeadLetter, DEAD_LETTER_PROPERTIES) == []
+
+
+def test_every_alert_field_is_mapped_with_a_fitting_type():
+    assert _mapping_problems(Alert, _mapping("alerts-mappings")["properties"]) == []
 
 
 def test_the_field_walk_notices_an_unmapped_or_mistyped_field():

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.alert_match import Facts, alert_id, applies, machines, meets, run_history
-from schemas.alerts import AlertRules, parse_rules
+from schemas.alerts import Alert, AlertRules, parse_rules
 from tests.conftest import as_canonical, seed_articles
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -52,8 +52,8 @@ STORY = rules(
 )
 
 
-def fired(alerts_by_id: dict) -> list:
-    return sorted(alerts_by_id.values(), key=lambda alert: alert.first_fired_at)
+def fired(alerts_by_id: dict[str, Alert]) -> list[Alert]:
+    return sorted(alerts_by_id.values(), key=lambda alert: alert.latest.published_at or NOW)
 
 
 def test_one_alert_per_story_and_copies_update_it():
@@ -131,7 +131,7 @@ def test_cooldown_suppresses_a_repeat_and_counts_it():
     rule_set = rules("- {id: c, name: C, when: {actors_any: [Q423]}, cooldown: 6h}\n")
     history = [facts("a", at=0), facts("b", at=HOUR), facts("c", at=2 * HOUR), facts("d", at=7 * HOUR)]
     alerts = fired(run_history(rule_set, history, now=lambda: NOW))
-    assert [alert.story_id[:1] for alert in alerts] == ["a", "d"]
+    assert [(alert.story_id or "")[:1] for alert in alerts] == ["a", "d"]
     assert alerts[0].suppressed == 2
 
 
