@@ -24,11 +24,19 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.alerts import MAX_ARTICLE_IDS, Alert, AlertArticle, AlertRule, AlertRules, Conditions
+from schemas.alerts import (
+    MAX_ARTICLE_IDS,
+    MAX_OUTLETS,
+    Alert,
+    AlertArticle,
+    AlertRule,
+    AlertRules,
+    Conditions,
+)
 from schemas.records import Article
 
 RELIABILITY_ORDER = "ABCDEF"  # Admiralty grades, most reliable first
@@ -82,8 +90,14 @@ class Facts:
     def of_doc(cls, doc: Mapping[str, Any], *, reliability: str | None = None) -> Facts:
         """From an article as stored (its JSON form), e.g. for `wirewatch alerts test`."""
         article = Article.model_validate(doc)
-        facts = cls.of_article(article, reliability=reliability)
-        return Facts(**{**facts.__dict__, "doc": doc})
+        return cls.of_article(article, reliability=reliability).with_doc(doc)
+
+    def with_doc(self, doc: Mapping[str, Any]) -> Facts:
+        return replace(self, doc=doc)
+
+    def without_doc(self) -> Facts:
+        """The facts without the stored form (what a machine keeps: small, cheap to pickle)."""
+        return replace(self, doc=None) if self.doc is not None else self
 
 
 def _with_ancestors(topic_ids: Iterable[str]) -> frozenset[str]:
@@ -258,6 +272,7 @@ class RuleMachine:
             latest=_latest(facts),
             source_count=len(members) if story is None else 1,
             independent_source_count=len(outlets),
+            outlets=tuple(sorted(outlets))[:MAX_OUTLETS],
             count=count,
             baseline_mean=None if baseline is None else round(baseline[0], 3),
             baseline_std=None if baseline is None else round(baseline[1], 3),
@@ -280,6 +295,7 @@ class RuleMachine:
                 "article_count": alert.article_count + 1,
                 "source_count": alert.source_count + 1,
                 "independent_source_count": len(story.outlets),
+                "outlets": tuple(sorted(story.outlets))[:MAX_OUTLETS],
                 "latest": _latest(facts) if newer else alert.latest,
                 "updated_at": now,
             }

@@ -32,6 +32,7 @@ DEFAULT_FILE = Path(__file__).resolve().parent.parent / "seeds" / "alerts.yaml"
 Severity = Literal["info", "low", "medium", "high", "critical"]
 AlertKind = Literal["story", "threshold", "surge"]
 MAX_ARTICLE_IDS = 20  # article ids an alert keeps (the latest); `article_count` counts them all
+MAX_OUTLETS = 50  # outlets an alert lists; `independent_source_count` counts them all
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -337,6 +338,7 @@ class Alert(BaseModel):
     latest: AlertArticle
     source_count: int = Field(default=1, ge=0)
     independent_source_count: int = Field(default=1, ge=0)
+    outlets: tuple[str, ...] = ()  # the independent outlets (at most MAX_OUTLETS kept)
     count: int | None = None  # threshold: stories in the window; surge: stories in the bucket
     baseline_mean: float | None = None
     baseline_std: float | None = None
@@ -345,3 +347,33 @@ class Alert(BaseModel):
     updated_at: UtcDatetime
     notifications: tuple[Notification, ...] = ()
     rules_version: str
+
+
+def merge_alert(stored: Alert | None, new: Alert) -> Alert:
+    """`new` (this run's view of an alert) merged into the stored one with the same id.
+
+    Re-runs and restarts see a story afresh, so counts add only what the store has not seen:
+    article ids are united, outlets too, the newest article stays `latest`, the first firing time
+    and the notifications already sent are kept.
+    """
+    if stored is None:
+        return new
+    added = [article_id for article_id in new.article_ids if article_id not in stored.article_ids]
+    outlets = tuple(dict.fromkeys((*stored.outlets, *new.outlets)))
+    newer = new.latest.published_at is not None and (
+        stored.latest.published_at is None or new.latest.published_at >= stored.latest.published_at
+    )
+    return new.model_copy(
+        update={
+            "article_ids": (*stored.article_ids, *added)[-MAX_ARTICLE_IDS:],
+            "article_count": max(stored.article_count + len(added), new.article_count),
+            "source_count": max(stored.source_count + len(added), new.source_count),
+            "outlets": outlets[:MAX_OUTLETS],
+            "independent_source_count": max(len(outlets), stored.independent_source_count),
+            "latest": new.latest if newer else stored.latest,
+            "count": max(stored.count or 0, new.count or 0) if new.count is not None else stored.count,
+            "suppressed": stored.suppressed + new.suppressed,
+            "first_fired_at": stored.first_fired_at,
+            "notifications": (*stored.notifications, *new.notifications),
+        }
+    )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from schemas.actors import load_registry
 from schemas.alerts import (
+    Alert,
+    AlertArticle,
+    Notification,
     RulesError,
     format_duration,
     load_rules,
+    merge_alert,
     parse_duration,
     parse_rules,
     validate_rules,
@@ -158,3 +164,46 @@ def test_a_bad_query_is_reported(known):
     rules = parse_rules('version: "1"\nrules:\n- {id: q, name: Q, when: {query: "title:("}}\n')
     found = validate_rules(rules, **known, check_query=lambda query: "unbalanced parenthesis")
     assert found == ["rule q: query 'title:(': unbalanced parenthesis"]
+
+
+def _alert(article_ids: tuple[str, ...], outlets: tuple[str, ...], hour: int, **changes: object) -> Alert:
+    at = dt.datetime(2026, 11, 22, hour, tzinfo=dt.UTC)
+    fields: dict[str, object] = {
+        "id": "a" * 32,
+        "rule_id": "r",
+        "rule_name": "R",
+        "severity": "high",
+        "kind": "story",
+        "key": "b" * 32,
+        "story_id": "b" * 32,
+        "article_ids": article_ids,
+        "article_count": len(article_ids),
+        "latest": AlertArticle(id=article_ids[-1], title="t", published_at=at),
+        "source_count": len(article_ids),
+        "independent_source_count": len(outlets),
+        "outlets": outlets,
+        "first_fired_at": at,
+        "updated_at": at,
+        "rules_version": "1",
+    }
+    return Alert.model_validate({**fields, **changes})
+
+
+def test_merging_a_rerun_adds_only_what_is_new():
+    sent = Notification(
+        channel="stdout", status="sent", attempts=1, at=dt.datetime(2026, 11, 22, 1, tzinfo=dt.UTC)
+    )
+    stored = _alert(("1" * 32, "2" * 32), ("one.example", "two.example"), 1, notifications=(sent,))
+    rerun = _alert(("2" * 32, "3" * 32), ("two.example", "three.example"), 5)
+    merged = merge_alert(stored, rerun)
+    assert merged.article_ids == ("1" * 32, "2" * 32, "3" * 32)
+    assert merged.article_count == 3
+    assert merged.independent_source_count == 3
+    assert merged.latest.id == "3" * 32
+    assert merged.first_fired_at == stored.first_fired_at
+    assert merged.updated_at == rerun.updated_at
+    assert merged.notifications == (sent,)
+    assert merge_alert(merged, rerun) == merged.model_copy(
+        update={"updated_at": rerun.updated_at}
+    )  # idempotent
+    assert merge_alert(None, rerun) == rerun
