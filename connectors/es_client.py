@@ -14,7 +14,8 @@ import random
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -55,8 +56,8 @@ _FALSE = frozenset({"false", "0", "no", "off"})
 
 _log = logging.getLogger(__name__)
 
-OutcomeStatus = Literal["created", "duplicate", "rejected", "retry_exhausted"]
-Verdict = Literal["created", "duplicate", "rejected", "retry"]
+OutcomeStatus = Literal["created", "updated", "duplicate", "conflict", "rejected", "retry_exhausted"]
+Verdict = Literal["created", "updated", "duplicate", "conflict", "rejected", "retry"]
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -327,7 +328,8 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 class BulkOutcome(BaseModel):
-    """What became of one document: stored, already there, refused for good, or given up on."""
+    """What became of one document: stored, updated, already there, changed by another writer
+    since it was read (a conditional update), refused for good, or given up on."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -349,9 +351,11 @@ def classify(http_status: int | None, op_type: str) -> Verdict:
     if http_status is None or http_status == 429 or http_status >= 500:
         return "retry"
     if 200 <= http_status < 300:
-        return "created"
+        return "updated" if op_type == "update" else "created"
     if http_status == 409 and op_type == "create":
         return "duplicate"
+    if http_status == 409 and op_type == "update":
+        return "conflict"  # the if_seq_no condition failed: read the document again
     if 400 <= http_status < 500:
         return "rejected"
     return "retry"
@@ -410,21 +414,11 @@ def _item_result(info: Mapping[str, Any]) -> _Result:
     return _Result(http_status=http_status, reason=_error_reason(info.get("error", "no status")))
 
 
-def _actions(
-    index: str, docs: Sequence[tuple[str, Mapping[str, Any]]], positions: Sequence[int], op_type: str
-) -> Iterator[dict[str, Any]]:
-    for position in positions:
-        doc_id, source = docs[position]
-        yield {"_op_type": op_type, "_index": index, "_id": doc_id, "_source": dict(source)}
-
-
 def _send_round(
     client: Elasticsearch,
-    index: str,
-    docs: Sequence[tuple[str, Mapping[str, Any]]],
+    actions: Sequence[Mapping[str, Any]],
     positions: Sequence[int],
     *,
-    op_type: str,
     chunk_size: int,
     max_chunk_bytes: int,
 ) -> dict[int, _Result]:
@@ -433,12 +427,12 @@ def _send_round(
     # Failed items carry no source and the same id may be sent twice: match answers by _id, in order.
     waiting: dict[str, deque[int]] = defaultdict(deque)
     for position in positions:
-        waiting[docs[position][0]].append(position)
+        waiting[str(actions[position]["_id"])].append(position)
     results: dict[int, _Result] = {}
     try:
         for _ok, item in helpers.streaming_bulk(
             client,
-            _actions(index, docs, positions, op_type),
+            (dict(actions[position]) for position in positions),
             chunk_size=chunk_size,
             max_chunk_bytes=max_chunk_bytes,
             raise_on_error=False,
@@ -510,11 +504,98 @@ def bulk_write(
     Elasticsearch.
     """
     _check_bulk_arguments(chunk_size, max_chunk_bytes)
+    actions = [
+        {"_op_type": op_type, "_index": index, "_id": doc_id, "_source": dict(source)}
+        for doc_id, source in docs
+    ]
+    return _bulk(
+        client,
+        actions,
+        op_type=op_type,
+        retry=retry,
+        chunk_size=chunk_size,
+        max_chunk_bytes=max_chunk_bytes,
+        sleep=sleep,
+        clock=clock,
+        rng=rng,
+    )
+
+
+@dataclass(frozen=True)
+class PartialUpdate:
+    """Fields to write into one stored document, provided it is still the version that was read."""
+
+    id: str
+    index: str  # the concrete index holding it: behind an alias, after a rollover, there are several
+    doc: Mapping[str, Any]  # merged like any partial update: objects key by key, lists replaced
+    seq_no: int
+    primary_term: int
+
+
+def bulk_update(
+    client: Elasticsearch,
+    updates: Sequence[PartialUpdate],
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    chunk_size: int = 500,
+    max_chunk_bytes: int = 10 * 1024 * 1024,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+) -> list[BulkOutcome]:
+    """Conditional partial updates (`if_seq_no`/`if_primary_term`, no script: the local distribution
+    has none); exactly one outcome per update, in input order.
+
+    `updated`; `conflict` when another writer changed the document since it was read (read it
+    again and decide anew: a retried update that had in fact been applied also ends here);
+    `rejected` for a refusal such as 404 (the document is gone). Transient refusals are retried
+    as in bulk_write.
+    """
+    _check_bulk_arguments(chunk_size, max_chunk_bytes)
+    actions = [
+        {
+            "_op_type": "update",
+            "_index": u.index,
+            "_id": u.id,
+            "if_seq_no": u.seq_no,
+            "if_primary_term": u.primary_term,
+            "doc": dict(u.doc),
+        }
+        for u in updates
+    ]
+    return _bulk(
+        client,
+        actions,
+        op_type="update",
+        retry=retry,
+        chunk_size=chunk_size,
+        max_chunk_bytes=max_chunk_bytes,
+        sleep=sleep,
+        clock=clock,
+        rng=rng,
+    )
+
+
+def _bulk(
+    client: Elasticsearch,
+    actions: Sequence[Mapping[str, Any]],
+    *,
+    op_type: str,
+    retry: RetryPolicy,
+    chunk_size: int,
+    max_chunk_bytes: int,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    rng: random.Random | None,
+) -> list[BulkOutcome]:
+    """Send `actions` (all of `op_type`) until each has an outcome; the retry loop of bulk_write and
+    bulk_update."""
     rng = rng if rng is not None else random.Random()
     started = clock()
     outcomes: dict[int, BulkOutcome] = {}
     pending: list[int] = []
-    for position, (doc_id, _source) in enumerate(docs):
+    for position, action in enumerate(actions):
+        doc_id = str(action["_id"])
         problem = _invalid_id(doc_id)
         if problem is None:
             pending.append(position)
@@ -524,13 +605,7 @@ def bulk_write(
     while pending:
         attempt += 1
         results = _send_round(
-            client,
-            index,
-            docs,
-            pending,
-            op_type=op_type,
-            chunk_size=chunk_size,
-            max_chunk_bytes=max_chunk_bytes,
+            client, actions, pending, chunk_size=chunk_size, max_chunk_bytes=max_chunk_bytes
         )
         elapsed = max(0.0, clock() - started)
         retry_later: list[int] = []
@@ -539,7 +614,9 @@ def bulk_write(
             if verdict == "retry":
                 retry_later.append(position)
             else:
-                outcomes[position] = _outcome(docs[position][0], verdict, results[position], attempt, elapsed)
+                outcomes[position] = _outcome(
+                    str(actions[position]["_id"]), verdict, results[position], attempt, elapsed
+                )
         pending = retry_later
         if not pending:
             break
@@ -548,13 +625,13 @@ def bulk_write(
         if attempt >= retry.max_attempts or elapsed + delay > retry.max_elapsed_s:
             for position in pending:
                 outcomes[position] = _outcome(
-                    docs[position][0], "retry_exhausted", results[position], attempt, elapsed
+                    str(actions[position]["_id"]), "retry_exhausted", results[position], attempt, elapsed
                 )
             break
         _log.warning(
             "Elasticsearch bulk: retrying %d of %d documents in %.1f s (attempt %d of %d failed: %s %s)",
             len(pending),
-            len(docs),
+            len(actions),
             delay,
             attempt,
             retry.max_attempts,
@@ -562,7 +639,7 @@ def bulk_write(
             last.reason,
         )
         sleep(delay)
-    return [outcomes[position] for position in range(len(docs))]
+    return [outcomes[position] for position in range(len(actions))]
 
 
 class BulkRetryExhaustedError(StoreError):

@@ -1,4 +1,5 @@
-"""The read side of Elasticsearch (search, show, stats, dead letters), answering like the embedded store."""
+"""Elasticsearch for the CLI (search, show, stats, dead letters, feed state, retag), answering like the
+embedded store."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from connectors import es_retag
 from connectors.es_indices import IndexNames, server_errors
+from connectors.retag import RetagRequest
 from schemas.feeds import FeedState
 from schemas.ids import stable_id
 from schemas.records import DeadLetter
-from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats
+from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats
 
 # The same "shortest prefix worth trusting" as the embedded store.
 MIN_ID_PREFIX = 6
@@ -185,6 +188,11 @@ class ElasticsearchStore:
             size=limit,
         )
         return [DeadLetter.model_validate(hit["_source"]) for hit in hits]
+
+    # --- retag (connectors.store.RetagStore) --------------------------------------------------
+
+    def retag_articles(self, request: RetagRequest) -> RetagSummary:
+        return es_retag.retag_articles(self._client, self._names, self._location, request)
 
     # --- feed state (polling validators, schedule, health) ------------------------------------
 

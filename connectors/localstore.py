@@ -13,11 +13,12 @@ from typing import Any
 
 import orjson
 
+from connectors.retag import RetagRequest, RetagRun, merged
 from connectors.store import StoreError
 from schemas.dedup import Lineage, LineageUpdate, StoredDoc, document_keys, is_id_key, merge_sightings
 from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter
-from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, StoreStats, WriteCounts
+from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats, WriteCounts
 
 SCHEMA_VERSION = 3
 # Writers from several DirectRunner workers queue on SQLite's lock instead of failing at once.
@@ -389,6 +390,53 @@ class LocalStore:
                     (updated.model_dump_json(exclude=NOT_IN_DOC), update.canonical_id),
                 )
         return True
+
+    # --- retag (connectors.store.RetagStore) --------------------------------------------------
+
+    def retag_articles(self, request: RetagRequest) -> RetagSummary:
+        """Re-tag the stored articles in rowid order, `request.batch_size` at a time.
+
+        Each batch is read and written inside one write transaction, so a lineage update from a
+        running pipeline waits for it instead of being overwritten by a document read before it.
+        Only `doc` changes: the tag fields live in the JSON alone, and the FTS index follows
+        title and body, which stay as they are.
+        """
+        run = RetagRun(request, self.path)
+        after = 0  # the last rowid read: a cursor that rewritten rows cannot move
+        while (size := run.next_batch_size()) > 0:
+            if request.dry_run:
+                after, count = self._retag_batch(run, after, size)
+            else:
+                with self._writing():
+                    after, count = self._retag_batch(run, after, size)
+            run.batch_scanned(count)
+            if count < size:
+                break
+        return run.summary()
+
+    def _retag_batch(self, run: RetagRun, after: int, size: int) -> tuple[int, int]:
+        """Re-tag up to `size` articles after rowid `after` (writing unless a dry run); returns
+        the last rowid read and how many were read."""
+        rows = self._db.execute(
+            "SELECT rowid, id, doc FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, size)
+        ).fetchall()
+        updates: list[tuple[str, int]] = []
+        for rowid, article_id, text in rows:
+            try:
+                doc = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                run.fail(article_id, f"the stored document is not valid JSON: {exc}")
+                continue
+            if not isinstance(doc, dict):
+                run.fail(article_id, "the stored document is not a JSON object")
+                continue
+            fields = run.fields_for(article_id, doc)
+            if fields is not None:
+                updates.append((orjson.dumps(merged(doc, fields)).decode(), rowid))
+        if updates and not run.request.dry_run:
+            self._db.executemany("UPDATE articles SET doc = ? WHERE rowid = ?", updates)
+        run.changed += len(updates)
+        return (rows[-1][0] if rows else after), len(rows)
 
     def dedup_state_bytes(self) -> int:
         """Bytes the dedup tables take in the file (for benchmarks and `wirewatch stats`)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from connectors.retag import RetagRequest
 from schemas.dedup import LineageUpdate, StoredDoc
 from schemas.feeds import FeedState
 from schemas.records import DeadLetter
-from schemas.store import SearchHit, StoreStats
+from schemas.store import RetagSummary, SearchHit, StoreStats
 
 if TYPE_CHECKING:  # the read side (search, show, stats) must not pay for importing Beam
     import apache_beam as beam
@@ -54,6 +55,16 @@ class FeedStateStore(Protocol):
     def put_feed_state(self, state: FeedState) -> None: ...
 
     def close(self) -> None: ...
+
+
+class RetagStore(Protocol):
+    """Re-tags the stored articles in place (`wirewatch retag`), so a registry edit reaches them."""
+
+    def retag_articles(self, request: RetagRequest) -> RetagSummary:
+        """Re-tag every stored article (up to `request.limit`) from its title and body; writes only
+        the tag fields and the registry and taxonomy versions. A document that cannot be re-tagged
+        is counted and listed as failed; only a store failure raises (StoreError)."""
+        ...
 
 
 class DedupIndex(Protocol):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connectors.store import StoreError
-from pipelines import __version__, cli_es, cli_feeds, cli_tag
+from pipelines import __version__, cli_es, cli_feeds, cli_retag, cli_tag
 from pipelines.console import print_json
 from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
@@ -342,6 +342,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_es.add_parser(commands, common)
     cli_feeds.add_parser(commands, common)
     cli_tag.add_parsers(commands, common)
+    cli_retag.add_parser(commands, common)
     return parser
 
 
@@ -354,6 +355,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "feeds": cli_feeds.run_feeds,
     "tag": cli_tag.run_tag,
     "actors": cli_tag.run_actors,
+    "retag": cli_retag.run_retag,
 }
 
 

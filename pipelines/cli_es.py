@@ -40,7 +40,7 @@ def run_es(args: argparse.Namespace) -> int:
                 args,
                 {"url": settings.url, "alias": names.articles_alias, "created": created},
                 f"{'installed' if created else 'already in place'}: templates and aliases "
-                f"{names.articles_alias}, {names.deadletters_alias} at {settings.url}",
+                f"{names.articles_alias}, {names.deadletters_alias}, {names.alerts_alias} at {settings.url}",
             )
         elif args.action == "status":
             status = index_status(client, names)
@@ -64,7 +64,8 @@ def _confirm(names: Any, url: str) -> bool:
     if not sys.stdin.isatty():
         raise ConfigError("wirewatch es reset deletes data: pass --yes to confirm when not on a terminal")
     answer = input(
-        f"Delete every index behind {names.articles_alias} and {names.deadletters_alias} at {url}? [y/N] "
+        f"Delete every index behind {names.articles_alias}, {names.deadletters_alias} and {names.alerts_alias} "
+        f"at {url}? [y/N] "
     )
     return answer.strip().lower() in ("y", "yes")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.console import print_json
 from schemas.actors import (
@@ -20,30 +20,53 @@ from schemas.actors import (
 from schemas.errors import ConfigError
 from schemas.topics import DEFAULT_FILE
 
+if TYPE_CHECKING:
+    from pipelines.tag_match import Tagger
+
 KINDS = ("person", "country", "territory", "organisation", "armed_group")
 
 
-def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    registry_flags = argparse.ArgumentParser(add_help=False)
-    registry_flags.add_argument(
+def registry_flags() -> argparse.ArgumentParser:
+    """--actors: the registry folder, for every command that reads it (tag, actors, retag)."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument(
         "--actors", default=str(DEFAULT_FOLDER), help="actor registry folder (default: seeds/actors)"
     )
+    return flags
+
+
+def add_topics_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--topics", default=str(DEFAULT_FILE), help="topic taxonomy (default: seeds/topics.yaml)"
+    )
+
+
+def load_tagger(actors: str, topics: str) -> Tagger:
+    """The matcher over this registry and taxonomy; one ConfigError line when either cannot load."""
+    from pipelines.tag_match import Tagger  # the matcher loads only for the commands that tag
+
+    try:
+        return Tagger.from_files(actors, topics)
+    except (RegistryError, ValueError) as exc:
+        raise ConfigError(f"cannot load the registry or taxonomy: {exc}") from exc
+
+
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    registry = registry_flags()
     tag = commands.add_parser(
         "tag",
         help="Tag a text and show the actors and topics found, with their evidence.",
         description="Tag a text (a file, or - for standard input): its first line is the title, the "
         "rest the body. Prints every actor and topic with the evidence that produced it.",
-        parents=[common, registry_flags],
+        parents=[common, registry],
     )
     tag.add_argument("file", nargs="?", default="-", help="text file, or - for standard input (default)")
-    tag.add_argument(
-        "--topics", default=str(DEFAULT_FILE), help="topic taxonomy (default: seeds/topics.yaml)"
-    )
+    add_topics_flag(tag)
     actors = commands.add_parser(
         "actors",
         help="List, show or validate the actor registry.",
         description="Inspect the actor registry (seeds/actors/): list actors, show one, or validate it.",
-        parents=[common, registry_flags],
+        parents=[common, registry],
     )
     actors.add_argument("action", choices=["list", "show", "validate"])
     actors.add_argument("id", nargs="?", help="show: a Wikidata id (Q7747) or any alias (Putin's full name)")
@@ -60,15 +83,10 @@ def _read_text(path: str) -> tuple[str, str]:
 
 
 def run_tag(args: argparse.Namespace) -> int:
-    from pipelines.tag_match import Tagger  # the matcher loads only for this command
-
     title, body = _read_text(args.file)
     if not title:
         raise ConfigError(f"{args.file}: no text to tag")
-    try:
-        tagger = Tagger.from_files(args.actors, args.topics)
-    except (RegistryError, ValueError) as exc:
-        raise ConfigError(f"cannot load the registry or taxonomy: {exc}") from exc
+    tagger = load_tagger(args.actors, args.topics)
     result = tagger.tag(title, body)
     if args.json:
         print_json(result.to_dict())

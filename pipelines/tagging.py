@@ -1,8 +1,9 @@
 """Tag: the actors (people, countries, organisations) and topics each article is about.
 
 The matching itself is `pipelines.tag_match.Tagger` (pure, built once per worker in `setup()` from
-the actor registry in `seeds/actors/` and the taxonomy in `seeds/topics.yaml`); this module turns
-its result into the article's fields and wraps it in a Beam transform.
+the actor registry in `seeds/actors/` and the taxonomy in `seeds/topics.yaml`);
+`pipelines.tag_fields.apply_tags` turns its result into the article's fields;
+this module wraps both in a Beam transform.
 """
 
 from __future__ import annotations
@@ -16,49 +17,11 @@ from apache_beam.pvalue import PCollection
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
-from pipelines.tag_match import Span, Tagger, TagResult
+from pipelines.tag_fields import apply_tags
+from pipelines.tag_match import Tagger
 from schemas.actors import DEFAULT_FOLDER
-from schemas.records import ActorTag, Article, Evidence, TopicTag
+from schemas.records import Article
 from schemas.topics import DEFAULT_FILE
-
-
-def _evidence(spans: tuple[Span, ...]) -> tuple[Evidence, ...]:
-    return tuple(Evidence(start=s.start, end=s.end, text=s.text, via=s.via, weight=s.weight) for s in spans)
-
-
-def apply_tags(article: Article, result: TagResult) -> Article:
-    """The article carrying `result`: tags with evidence, flat keyword lists, registry versions."""
-    actors = tuple(
-        ActorTag(
-            id=a.id,
-            name=a.name,
-            kind=a.kind,
-            country=a.country,
-            mentions=a.mentions,
-            salience=round(a.salience, 4),
-            confidence=round(a.confidence, 4),
-            evidence=_evidence(a.spans),
-        )
-        for a in result.actors
-    )
-    topics = tuple(
-        TopicTag(id=t.id, label=t.label, score=round(t.score, 4), evidence=_evidence(t.spans))
-        for t in result.topics
-    )
-    pipeline = article.pipeline.model_copy(
-        update={"registry_version": result.registry_version, "taxonomy_version": result.taxonomy_version}
-    )
-    return article.model_copy(
-        update={
-            "actors": actors,
-            "topics": topics,
-            "actor_ids": result.actor_ids,
-            "actor_names": result.actor_names,
-            "countries": result.countries,
-            "topic_ids": result.topic_ids,
-            "pipeline": pipeline,
-        }
-    )
 
 
 class _TagFn(beam.DoFn):

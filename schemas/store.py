@@ -1,4 +1,4 @@
-"""What a store answers: search hits, counts, write outcomes; shared by SQLite and Elasticsearch stores."""
+"""What a store answers: search hits, counts, write and retag outcomes; the same from both stores."""
 
 from __future__ import annotations
 
@@ -38,6 +38,35 @@ class WriteCounts(BaseModel):
 
     written: int = Field(ge=0)
     duplicates: int = Field(ge=0)
+
+
+class RetagFailure(BaseModel):
+    """A stored article `wirewatch retag` could not re-tag, and why (one line)."""
+
+    model_config = FROZEN
+
+    id: str
+    reason: str
+
+
+class RetagSummary(BaseModel):
+    """What `wirewatch retag` did: every scanned article ends changed, unchanged or failed.
+
+    On a dry run `changed` counts the articles that would have been written. `failures` lists the
+    first failures only (`failed` counts them all), so a store of broken documents cannot make the
+    report itself huge.
+    """
+
+    model_config = FROZEN
+
+    location: str
+    dry_run: bool
+    scanned: int = Field(ge=0)
+    changed: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    failures: tuple[RetagFailure, ...] = ()
+    elapsed_s: float = Field(ge=0)
 
 
 HIGHLIGHT_START = "[["

@@ -13,8 +13,8 @@ from elasticsearch import Elasticsearch
 
 from connectors.seedio import parse_seed
 from pipelines.normalize import normalize_record
+from pipelines.tag_fields import apply_tags
 from pipelines.tag_match import Tagger
-from pipelines.tagging import apply_tags
 from schemas.dedup import Decision, DedupConfig, apply_decision, fingerprint, with_keys
 from schemas.records import Article, PipelineInfo
 from tests.feed_server import FeedServer
@@ -35,13 +35,13 @@ def seed_articles(folder: pathlib.Path = SEEDS) -> list[Article]:
     return articles
 
 
-def as_canonical(article: Article) -> Article:
+def as_canonical(article: Article, tagger: Tagger | None = None) -> Article:
     """`article` as the pipeline leaves a canonical one: its dedup keys, itself as only source, and
-    its tags."""
+    its tags (from the repository's registry unless another `tagger` is given)."""
     deduplicated = with_keys(
         apply_decision(article, Decision(article.id)), fingerprint(article, DedupConfig())
     )
-    return apply_tags(deduplicated, _tagger().tag(article.title, article.body))
+    return apply_tags(deduplicated, (tagger or _tagger()).tag(article.title, article.body))
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """es_client without a server: settings, redaction, the retry policy and bulk_write's sorting.
 
-bulk_write runs against the real elasticsearch-py client and helpers; only the HTTP node under
+bulk_write and bulk_update run against the real elasticsearch-py client and helpers; only the HTTP node under
 them is scripted, to produce statuses a healthy test cluster never sends (429, 503, truncation).
 """
 
@@ -31,7 +31,9 @@ from connectors.es_client import (
     BulkOutcome,
     BulkRetryExhaustedError,
     EsSettings,
+    PartialUpdate,
     RetryPolicy,
+    bulk_update,
     bulk_write,
     classify,
     make_client,
@@ -70,6 +72,7 @@ class Sent:
     op: str
     id: str
     source: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 # A step answers one bulk request: a status per item (None: the server's usual answer), or the
@@ -160,7 +163,7 @@ class FakeNode(BaseNode):
         for action, source in zip(lines[::2], lines[1::2], strict=True):
             ((op, meta),) = action.items()
             assert meta["_index"] == INDEX
-            sent.append(Sent(op, meta["_id"], source))
+            sent.append(Sent(op, meta["_id"], source, meta))
         self.server.requests.append(sent)
         self.server.headers.append(dict(headers or {}))
         status, payload = self.server.handle(sent)
@@ -241,6 +244,10 @@ def statuses(outcomes: list[BulkOutcome]) -> list[tuple[str, str, int | None]]:
         (201, "index", "created"),
         (409, "create", "duplicate"),
         (409, "index", "rejected"),
+        (200, "update", "updated"),
+        (409, "update", "conflict"),
+        (404, "update", "rejected"),
+        (503, "update", "retry"),
         (400, "create", "rejected"),
         (401, "create", "rejected"),
         (403, "index", "rejected"),
@@ -335,6 +342,28 @@ def test_mixed_statuses_are_sorted_and_only_transient_ones_resent():
         "(caused by: illegal_argument_exception: failed to parse date field [soon])"
     )
     assert [s.source for s in server.requests[1]] == [{"title": "title d"}, {"title": "title e"}]
+
+
+def test_bulk_update_sends_conditional_partial_updates_and_sorts_conflicts_apart():
+    server = FakeServer(script=[per_item(b=409, c=404, d=503)], stored={key: {} for key in "abcd"})
+    clock = FakeClock()
+    server.clock = clock
+    updates = [
+        PartialUpdate(id=i, index=INDEX, doc={"actor_ids": [i]}, seq_no=n, primary_term=3)
+        for n, i in enumerate("abcd")
+    ]
+    outcomes = bulk_update(fake_client(server), updates, sleep=clock.sleep, clock=clock, rng=random.Random(7))
+
+    assert statuses(outcomes) == [
+        ("a", "updated", 200),
+        ("b", "conflict", 409),
+        ("c", "rejected", 404),
+        ("d", "updated", 200),
+    ]
+    assert ids_per_request(server) == [["a", "b", "c", "d"], ["d"]]  # only the transient one again
+    first = server.requests[0][0]
+    assert (first.op, first.source) == ("update", {"doc": {"actor_ids": ["a"]}})
+    assert (first.meta["if_seq_no"], first.meta["if_primary_term"]) == (0, 3)
 
 
 def test_throttling_forever_ends_as_retry_exhausted_after_max_attempts():

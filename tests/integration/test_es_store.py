@@ -323,15 +323,23 @@ def test_reset_deletes_indices_and_templates(es: Elasticsearch, names: IndexName
         [
             names.articles_first_index,
             names.deadletters_first_index,
+            names.alerts_first_index,
             names.feedstate_index,
             *names.index_templates,
             *names.component_templates,
         ]
     )
     assert not es.indices.exists(
-        index=[names.articles_first_index, names.deadletters_first_index, names.feedstate_index]
+        index=[
+            names.articles_first_index,
+            names.deadletters_first_index,
+            names.alerts_first_index,
+            names.feedstate_index,
+        ]
     )
-    assert not es.indices.exists_alias(name=[names.articles_alias, names.deadletters_alias])
+    assert not es.indices.exists_alias(
+        name=[names.articles_alias, names.deadletters_alias, names.alerts_alias]
+    )
     for name in names.index_templates:
         with pytest.raises(NotFoundError):
             es.indices.get_index_template(name=name)
