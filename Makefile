@@ -18,7 +18,7 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism
+.PHONY: help run install native dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
@@ -44,9 +44,29 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 	$(call pip_install,--group dev)
 	touch $@
 
-install: $(VENV)/.installed
+# The compiled per-article path of the tagger (native/tagcore, Rust + pyo3), rebuilt when its sources
+# change. Cargo keeps crates in ~/.cargo and its build tree under ~/.cache, so a re-run takes seconds;
+# a failed build fails the install (the Python path is the reference, not a fallback here).
+CARGO_TARGET ?= $(HOME)/.cache/wirewatch/cargo-target
+NATIVE_SOURCES := $(wildcard native/tagcore/src/*.rs) \
+	$(addprefix native/tagcore/,Cargo.toml Cargo.lock pyproject.toml tagcore.pyi)
 
-dev: $(VENV)/.dev-installed
+$(VENV)/.native-installed: $(NATIVE_SOURCES) $(VENV)/.installed
+	$(call pip_install,maturin)
+	rm -rf $(VENV)/native-wheel
+	PATH="$(HOME)/.cargo/bin:$$PATH" CARGO_TARGET_DIR=$(CARGO_TARGET) $(BIN)/maturin build --release --locked \
+		--quiet -m native/tagcore/Cargo.toml -i $(BIN)/python --out $(VENV)/native-wheel
+	$(PIP) install $(PIP_FLAGS) --no-index --no-deps --force-reinstall $(VENV)/native-wheel/tagcore-*.whl
+	touch $@
+
+# `make run` needs only Python: without Rust the tagger takes its (slower, identical) Python path.
+# `make test` and `make bench` need the compiled path and fail without cargo.
+HAVE_CARGO := $(shell command -v cargo >/dev/null 2>&1 || test -x $(HOME)/.cargo/bin/cargo && echo yes)
+install: $(VENV)/.installed $(if $(HAVE_CARGO),$(VENV)/.native-installed)
+
+native: $(VENV)/.native-installed
+
+dev: $(VENV)/.dev-installed $(VENV)/.native-installed
 
 run: install
 	$(BIN)/wirewatch run --seeds seeds
@@ -85,9 +105,10 @@ eval-dedup: install
 eval-tagging: install
 	$(BIN)/python benchmarks/eval_tagging.py
 
-bench: install
+bench: install native
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_dedup.py
+	$(BIN)/python benchmarks/bench_tagging.py
 	$(call with_es,$(BIN)/python benchmarks/bench_es.py && $(BIN)/python benchmarks/bench_stream.py)
 
 es-start:
@@ -97,7 +118,7 @@ es-stop:
 	$(ES_LOCAL) stop
 
 lock: install dev
-	{ head -2 requirements.lock; $(PIP) freeze --exclude-editable | grep -v '^wirewatch'; } > requirements.lock.new
+	{ head -2 requirements.lock; $(PIP) freeze --exclude-editable | grep -v -e '^wirewatch' -e '^tagcore'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
 clean:

@@ -33,7 +33,7 @@ How matching works (and why it is fast)
    capital the registry writes is required (`Turkey`, not `turkey`; `China`, not `china`; `US`,
    not `us`). Topics and cues: over the lower-cased text, overlapping. For texts that are ASCII once
    mapped (nearly all English copy) each automaton has a bytes DFA over its ASCII patterns.
-4. Python then applies the rules to the few tens of hits per article:
+4. The rules are then applied to the few tens of hits per article (on one of two paths, see below):
    - ambiguity: an alias flagged `ambiguous` in the registry (Georgia, Jordan, Chad, Turkey, Niger,
      `the North`, Washington, America...) is accepted only with context, see `ContextRule`;
    - surnames: a person's `surnames` (`Kim`, `Putin`) count only after the person was named in full
@@ -51,6 +51,20 @@ How matching works (and why it is fast)
 5. Topics: every phrase hit adds its weight (evidence adds up, see seeds/topics.yaml);
    `topic_score` turns the sum into [0, 1]; a topic is assigned at its threshold, and a parent
    whenever one of its children is.
+
+Two paths for steps 4-5
+-----------------------
+The text mapping, the automata and the topic regexes always run here. What follows them runs on
+one of two paths that give the same `TagResult`, bit for bit:
+- the compiled path, `tagcore.Core.tag` (native/tagcore/src/lib.rs, Rust + pyo3, built by `make
+  install`), given the flat tables below once per `Tagger`. It exists for speed: in Python the
+  per-hit rules took about three quarters of the time per article, and micro-optimizations or
+  mypyc gained at most 1.15x; compiled, `tag()` is about 2.5x faster (benchmarks/bench_tagging.py);
+- the Python path, `Tagger._tag_python` and the methods it calls: the readable reference. The
+  compiled path is a step-by-step port of it, so a rule is changed here first, then ported, and
+  tests/pipelines/test_tag_match_equivalence.py compares the two on ~3,500 varied inputs.
+`Tagger(...)` takes the compiled path when `tagcore` imports; `native=False` forces the Python path,
+`native=True` requires the compiled one.
 
 Salience and confidence of an actor
 -----------------------------------
@@ -85,6 +99,13 @@ import ahocorasick_rs
 from schemas.actors import DEFAULT_FOLDER, Actor, Registry, iter_alias_rows, load_registry, normalize_alias
 from schemas.topics import DEFAULT_FILE as DEFAULT_TOPICS_FILE
 from schemas.topics import Taxonomy, TaxonomyError, load_taxonomy, validate_taxonomy
+
+try:  # the compiled per-article path (native/tagcore), built by `make install`
+    import tagcore
+
+    NATIVE_ERROR = ""
+except ImportError as error:  # not built: the Python path does the same work
+    NATIVE_ERROR = str(error)
 
 _COUNTRY_KINDS = ("country", "territory", "person")  # whose `country` goes into TagResult.countries
 SEPARATOR = "\n\n"  # between the title and the body in the document text
@@ -559,7 +580,13 @@ class Tagger:
         registry: Registry,
         taxonomy: Taxonomy,
         rules: Sequence[ContextRule] = CONTEXT_RULES,
+        *,
+        native: bool | None = None,
     ) -> None:
+        """`native`: None uses the compiled path when `tagcore` imports, True requires it, False
+        forces the Python path (the reference the compiled one is tested against)."""
+        if native and NATIVE_ERROR:
+            raise ImportError(f"Tagger(native=True): the tagcore extension is missing ({NATIVE_ERROR})")
         started = time.perf_counter()
         self.registry = registry
         self.taxonomy = taxonomy
@@ -662,6 +689,8 @@ class Tagger:
             self._topic_tables(self._topic_automaton, self._topic_automaton.table, ascii=False),
         )
         self.patterns = len(self._actor_automaton.table) + len(self._topic_automaton.table)
+        self._native = self._native_core() if native is not False and not NATIVE_ERROR else None
+        self.native = self._native is not None  # which path `tag()` takes
         self.build_seconds = time.perf_counter() - started
 
     @staticmethod
@@ -772,6 +801,8 @@ class Tagger:
         actors_dir: str | Path = DEFAULT_FOLDER,
         topics_file: str | Path = DEFAULT_TOPICS_FILE,
         rules: Sequence[ContextRule] = CONTEXT_RULES,
+        *,
+        native: bool | None = None,
     ) -> Tagger:
         """Load the registry folder and the taxonomy file and build a tagger.
 
@@ -783,27 +814,107 @@ class Tagger:
         problems = validate_taxonomy(taxonomy)
         if problems:
             raise TaxonomyError(problems)
-        return cls(load_registry(actors_dir), taxonomy, rules)
+        return cls(load_registry(actors_dir), taxonomy, rules, native=native)
+
+    def _native_core(self) -> tagcore.Core[TagResult]:
+        """The compiled per-article path, given the flat tables built above (nothing is derived twice)."""
+        codes: dict[str, int] = {}
+        for actor in self._actors:
+            if actor.country is not None:
+                codes.setdefault(actor.country, len(codes))
+        for rule in self._rules:
+            for code in (*rule.support_countries, *rule.against_countries):
+                codes.setdefault(code, len(codes))
+        vias: dict[str, int] = {}
+
+        def flavour(actors: _ActorTables, topics: _TopicTables) -> tagcore.Flavour:
+            patterns = [
+                (
+                    p.start_adjust, p.end_adjust, number in actors.special, p.role, p.actor, p.rule,
+                    vias.setdefault(p.via, len(vias)), p.place, p.via.isupper(),
+                    p.via.lower().startswith("the "),
+                    [(actor, actors.surname_entry[actor, via]) for actor, via in p.surnames],
+                    list(p.topic_rules),
+                )
+                for number, p in enumerate(actors.table)
+            ]  # fmt: skip
+            entries = list(zip(actors.actor, actors.weight, actors.via, strict=True))
+            topic_patterns = [
+                (start_adjust, end_adjust, prefix, list(rules), list(cues), single, number in topics.complex)
+                for number, ((start_adjust, end_adjust, prefix, _), rules, cues, single) in enumerate(
+                    zip(topics.evidence, topics.rules, topics.cues, topics.single_rule, strict=True)
+                )
+            ]
+            return (actors.uniform, patterns, entries, topic_patterns)
+
+        topic_index = {topic.id: i for i, topic in enumerate(self._topics)}
+        return tagcore.Core(
+            (Span, ActorTag, TopicTag, TagResult),
+            (self.registry_version, self.taxonomy_version),
+            [
+                (
+                    (a.id, a.name, a.kind, a.country),
+                    codes[a.country] if a.country is not None else -1,
+                    a.kind in _COUNTRY_KINDS,
+                    i in self._country_actors,
+                )
+                for i, a in enumerate(self._actors)
+            ],
+            len(codes),
+            [
+                (t.id, t.id, t.label, t.threshold, parent)
+                for t, parent in zip(self._topics, self._parents, strict=True)
+            ],
+            [(topic, via, via, weight) for topic, via, weight in self._topic_rules],
+            [
+                (
+                    rule.default,
+                    rule.name_neighbour,
+                    [codes[c] for c in rule.support_countries],
+                    [codes[c] for c in rule.against_countries],
+                    sorted(support),
+                )
+                for rule, support in zip(self._rules, self._rule_support_actors, strict=True)
+            ],
+            topic_index.get(SPORT_TOPIC, -1),
+            flavour(*self._ascii_tables),
+            flavour(*self._full_tables),
+            [
+                sorted(words)
+                for words in (
+                    _LOCATIVE,
+                    _PLACE_NOUNS,
+                    _STATE_NOUNS,
+                    _STATE_VERBS,
+                    _NOT_A_FIRST_NAME,
+                    _FUNCTION_WORDS,
+                    _FOLLOWING_OK,
+                )
+            ],
+        )
 
     # -- tagging ----------------------------------------------------------------------------------
 
     def tag(self, title: str, body: str) -> TagResult:
         """Tag one article; every offset points into `document_text(title, body)`."""
         text = f"{title}{SEPARATOR}{body}"
-        body_start = len(title) + len(SEPARATOR)
-        data = _map_bytes(text)
-        length = len(text) + 2  # of the padded matching text
+        # The compiled path maps a text that is ASCII once mapped in one pass: the same bytes as below.
+        mapped = self._native.map_ascii(text) if self._native is not None else None
+        if mapped is None:
+            data = _map_bytes(text)
+            padded = b" " + data + b" "
+            if len(data) == len(text):  # ASCII once mapped: byte offsets are character offsets
+                mapped = padded[::-1], padded.lower()
 
         # Actors. The automaton runs over the reversed text with reversed patterns, so its
         # leftmost-longest choice is, in reading order, "the match ending last, and of those the
         # longest": `North Korean` beats `the North` in "the North Korean leader", `Kim Jong Un` beats
         # `Kim`, `Washington Post` beats `Washington`. Overlaps are thus resolved in Rust.
-        padded = b" " + data + b" "
-        if len(data) == len(text):  # ASCII once mapped: byte offsets are character offsets
+        if mapped is not None:
+            backwards_bytes, lowered = mapped
             actors, topics = self._ascii_tables
-            lowered = padded.lower()
             low = lowered.decode("ascii")
-            actor_hits = actors.search(padded[::-1]) if actors.search else []
+            actor_hits = actors.search(backwards_bytes) if actors.search else []
             topic_hits = topics.search(lowered, overlapping=True) if topics.search else []
         else:
             actors, topics = self._full_tables
@@ -811,6 +922,31 @@ class Tagger:
             backwards = padded.decode("utf-8", "surrogatepass")[::-1]
             actor_hits = actors.search(backwards) if actors.search else []
             topic_hits = topics.search(low, overlapping=True) if topics.search else []
+        regex_hits: list[tuple[int, int, int]] = []  # (rule, start, end)
+        for rule_id, regex in self._regexes:
+            for match in regex.finditer(low):
+                found = _NONSPACE.match(low, match.end())
+                end = (found.end() if found else match.end()) - 1
+                regex_hits.append((rule_id, max(match.start() - 1, 0), min(end, len(text))))
+        if self._native is not None:
+            ascii_text = mapped is not None
+            return self._native.tag(text, len(title), low, ascii_text, actor_hits, topic_hits, regex_hits)
+        return self._tag_python(text, len(title), low, actors, topics, actor_hits, topic_hits, regex_hits)
+
+    def _tag_python(
+        self,
+        text: str,
+        title_length: int,
+        low: str,
+        actors: _ActorTables,
+        topics: _TopicTables,
+        actor_hits: list[tuple[int, int, int]],
+        topic_hits: list[tuple[int, int, int]],
+        regex_hits: list[tuple[int, int, int]],
+    ) -> TagResult:
+        """`tag()` after the automata, in Python: the reference for `tagcore.Core.tag`."""
+        body_start = title_length + len(SEPARATOR)
+        length = len(text) + 2  # of the padded matching text
         # (start, end, entry): a hit at a word start, in reading order; `entry` indexes actors.actor etc.
         if actors.uniform:  # every pattern padded after and checked before: (-1, -2)
             hits = [
@@ -833,7 +969,7 @@ class Tagger:
         rule_counts: dict[int, float] = {}
         exact_topic_hits: list[tuple[int, int, int]] = []  # (rule, start, end)
         if topic_hits:
-            self._count_topic_hits(topic_hits, topics, len(title), rule_counts, cue_for, cue_against)
+            self._count_topic_hits(topic_hits, topics, title_length, rule_counts, cue_for, cue_against)
         special = actors.special
         if special.isdisjoint(map(_THIRD, hits)):
             accepted = hits
@@ -841,18 +977,10 @@ class Tagger:
             accepted = self._resolve_others(
                 text, body_start, hits, actors, cue_for, cue_against, rule_counts, exact_topic_hits
             )
-        regex_hits: list[tuple[int, int, int]] = []
-        for rule_id, regex in self._regexes:
-            for match in regex.finditer(low):
-                found = _NONSPACE.match(low, match.end())
-                span = (
-                    max(match.start() - 1, 0),
-                    min((found.end() if found else match.end()) - 1, len(text)),
-                )
-                regex_hits.append((rule_id, *span))
-                rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + (
-                    TITLE_FACTOR if span[0] < len(title) else 1.0
-                )
+        for rule_id, start, _ in regex_hits:
+            rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + (
+                TITLE_FACTOR if start < title_length else 1.0
+            )
 
         topic_tags = (
             self._topic_tags(text, low, topic_hits, topics, exact_topic_hits, regex_hits, rule_counts)
@@ -1381,10 +1509,11 @@ def _bench(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--articles", type=int, default=20000)
     parser.add_argument("--size", type=int, default=3000)
+    parser.add_argument("--python", action="store_true", help="time the Python path (native=False)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     rss_before = _rss_kib()
     started = time.perf_counter()
-    tagger = Tagger.from_files()
+    tagger = Tagger.from_files(native=False if args.python else None)
     loaded = time.perf_counter() - started
     rss_after = _rss_kib()
     articles = synthetic_articles(tagger.registry, args.articles, args.size)
@@ -1403,7 +1532,8 @@ def _bench(argv: Iterable[str] | None = None) -> None:
     )
     print(
         f"{len(articles)} articles of {chars / len(articles):.0f} chars: {elapsed:.2f} s, "
-        f"{len(articles) / elapsed:,.0f} articles/s on one core; "
+        f"{len(articles) / elapsed:,.0f} articles/s on one core "
+        f"({'compiled path, tagcore' if tagger.native else 'Python path'}); "
         f"{actor_tags / len(articles):.1f} actors and {topic_tags / len(articles):.1f} topics per article"
     )
 

@@ -1,0 +1,47 @@
+"""The compiled per-article path of `pipelines.tag_match.Tagger` (src/lib.rs); built by `make install`."""
+
+from typing import Generic, TypeAlias, TypeVar
+
+_Result = TypeVar("_Result")
+
+# (start adjust, end adjust, special, role, actor, rule, via id, place, via is upper, via starts "the ",
+#  [(person, surname entry)], [topic rule])
+ActorPattern: TypeAlias = tuple[
+    int, int, bool, int, int, int, int, bool, bool, bool, list[tuple[int, int]], list[int]
+]
+Entry: TypeAlias = tuple[int, float, str]  # actor, weight, via
+# (start adjust, end adjust, prefix, [topic rule], [(context rule, sign)], single rule, complex)
+TopicPattern: TypeAlias = tuple[int, int, bool, list[int], list[tuple[int, int]], int, bool]
+Flavour: TypeAlias = tuple[bool, list[ActorPattern], list[Entry], list[TopicPattern]]
+Hits: TypeAlias = list[tuple[int, int, int]]
+
+class Core(Generic[_Result]):  # of the result class it is given (TagResult)
+    def __init__(
+        self,
+        classes: tuple[type, type, type, type[_Result]],
+        versions: tuple[str, str],
+        actors: list[tuple[tuple[str, str, str, str | None], int, bool, bool]],
+        countries: int,
+        topics: list[tuple[str, str, str, float, int]],
+        topic_rules: list[tuple[int, str, str, float]],
+        rules: list[tuple[bool, bool, list[int], list[int], list[int]]],
+        sport_topic: int,
+        ascii: Flavour,
+        general: Flavour,
+        words: list[list[str]],
+    ) -> None: ...
+    def map_ascii(self, text: str) -> tuple[bytes, bytes] | None:
+        """(padded matching text reversed, lower-cased) when `text` is ASCII once mapped, else None."""
+    def tag(
+        self,
+        text: str,
+        title_len: int,
+        low: str,
+        ascii: bool,
+        actor_hits: Hits,
+        topic_hits: Hits,
+        regex_hits: Hits,
+    ) -> _Result: ...
+
+def round4(x: float) -> float:
+    """`round(x, 4)`, computed as Python computes it."""
