@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from apache_beam import coders
 from pydantic import BaseModel
 
+from schemas.alerts import Alert
 from schemas.dedup import LineageUpdate
 from schemas.feeds import FeedSpec
 from schemas.records import Article, DeadLetter, RawRecord
@@ -58,6 +59,10 @@ class LineageUpdateCoder(_PydanticJsonCoder[LineageUpdate]):
     model = LineageUpdate
 
 
+class AlertCoder(_PydanticJsonCoder[Alert]):
+    model = Alert
+
+
 def register_coders() -> None:
     """Register the coders; importing this module does it, calling again is harmless."""
     coders.registry.register_coder(RawRecord, RawRecordCoder)
@@ -65,6 +70,7 @@ def register_coders() -> None:
     coders.registry.register_coder(DeadLetter, DeadLetterCoder)
     coders.registry.register_coder(FeedSpec, FeedSpecCoder)
     coders.registry.register_coder(LineageUpdate, LineageUpdateCoder)
+    coders.registry.register_coder(Alert, AlertCoder)
 
 
 register_coders()

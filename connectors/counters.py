@@ -15,3 +15,6 @@ ARTICLES_FOLDED = "articles_folded"  # copies recognised by deduplication (exact
 ARTICLES_NEAR_DUPLICATE = "articles_near_duplicate"
 LINEAGE_UPDATES = "lineage_updates"
 ARTICLES_TAGGED = "articles_tagged"
+ALERTS_FIRED = "alerts_fired"  # new alerts (a rule about a new story, window or bucket)
+ALERTS_UPDATED = "alerts_updated"  # existing alerts changed (a copy, a later article, a suppression)
+NOTIFICATIONS_FAILED = "notifications_failed"  # deliveries that failed after their retries (recorded)

@@ -4,14 +4,16 @@ embedded store."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
 from connectors import es_retag
+from connectors.es_alerts import ElasticsearchAlertStore
 from connectors.es_indices import IndexNames, server_errors
 from connectors.retag import RetagRequest
+from schemas.alerts import Alert
 from schemas.feeds import FeedState
 from schemas.ids import stable_id
 from schemas.records import DeadLetter
@@ -84,6 +86,7 @@ class ElasticsearchStore:
         self._client = client
         self._names = names
         self._location = location
+        self._alerts = ElasticsearchAlertStore(client, names, owns_client=False)
 
     @property
     def location(self) -> str:
@@ -190,6 +193,60 @@ class ElasticsearchStore:
         return [DeadLetter.model_validate(hit["_source"]) for hit in hits]
 
     # --- retag (connectors.store.RetagStore) --------------------------------------------------
+
+    def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every stored article published (else ingested) at or after `since`, page by page
+        (search_after on id and index, so no hit is skipped or repeated)."""
+        query: dict[str, Any] = {"match_all": {}}
+        if since is not None:
+            at = since.isoformat()
+            query = {
+                "bool": {
+                    "should": [
+                        {"range": {"published_at": {"gte": at}}},
+                        {
+                            "bool": {
+                                "must_not": [{"exists": {"field": "published_at"}}],
+                                "filter": [{"range": {"ingested_at": {"gte": at}}}],
+                            }
+                        },
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        search_after: list[Any] | None = None
+        while True:
+            with server_errors(self._location):
+                try:
+                    response = self._client.search(
+                        index=self._names.articles_alias,
+                        query=query,
+                        sort=[{"id": "asc"}, {"_index": "asc"}],
+                        size=page_size,
+                        source_excludes=["dedup_keys", "near_dup_keys"],
+                        track_total_hits=False,
+                        allow_partial_search_results=False,
+                        search_after=search_after,
+                    )
+                except NotFoundError:
+                    return
+            hits: list[dict[str, Any]] = response["hits"]["hits"]
+            for hit in hits:
+                yield dict(hit["_source"])
+            if len(hits) < page_size:
+                return
+            search_after = list(hits[-1]["sort"])
+
+    # --- alerts (the same client, through connectors.es_alerts) -------------------------------------
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        return self._alerts.get_alert(alert_id)
+
+    def upsert_alert(self, alert: Alert) -> Alert:
+        return self._alerts.upsert_alert(alert)
+
+    def alerts(self, *, limit: int = 50, rule_id: str | None = None) -> list[Alert]:
+        return self._alerts.alerts(limit=limit, rule_id=rule_id)
 
     def retag_articles(self, request: RetagRequest) -> RetagSummary:
         return es_retag.retag_articles(self._client, self._names, self._location, request)

@@ -15,6 +15,7 @@ import orjson
 
 from connectors.retag import RetagRequest, RetagRun, merged
 from connectors.store import StoreError
+from schemas.alerts import Alert, merge_alert
 from schemas.dedup import Lineage, LineageUpdate, StoredDoc, document_keys, is_id_key, merge_sightings
 from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter
@@ -76,6 +77,14 @@ CREATE TABLE IF NOT EXISTS feed_state (feed_url TEXT PRIMARY KEY, doc TEXT NOT N
 -- hash and the article's rowid packed in one integer primary key, so finding a key's articles is
 -- one range scan. The id key is not stored: articles.id answers for it.
 CREATE TABLE IF NOT EXISTS dedup_index (posting INTEGER PRIMARY KEY);
+-- Alerts: one row per alert id (rule + story, window or bucket), updated in place.
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated_at);
 """.replace("{fts_update}", _FTS_UPDATE_TRIGGER)
 
 # A posting: 31 bits of key hash, then 25 bits of article rowid. 56 bits take 8 bytes in SQLite's
@@ -316,6 +325,21 @@ class LocalStore:
             row = rows[0] if len(rows) == 1 else None
         return dict(orjson.loads(row[0])) if row else None
 
+    def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every stored article published (else ingested) at or after `since`, in storage order."""
+        after, at = 0, _iso(since) or ""
+        while True:
+            rows = self._db.execute(
+                "SELECT rowid, doc FROM articles "
+                "WHERE rowid > ? AND coalesce(published_at, ingested_at) >= ? ORDER BY rowid LIMIT ?",
+                (after, at, page_size),
+            ).fetchall()
+            for _, doc in rows:
+                yield dict(orjson.loads(doc))
+            if len(rows) < page_size:
+                return
+            after = rows[-1][0]
+
     def stats(self) -> StoreStats:
         articles, earliest, latest = self._db.execute(
             "SELECT count(*), min(published_at), max(published_at) FROM articles"
@@ -480,6 +504,31 @@ class LocalStore:
             ).fetchall()
         states = (FeedState.model_validate_json(r[0]) for r in rows)
         return {s.feed_url: s for s in states}
+
+    # --- alerts (connectors.store.AlertStore) ------------------------------------------------------
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        row = self._db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else Alert.model_validate_json(row[0])
+
+    def upsert_alert(self, alert: Alert) -> Alert:
+        """Store `alert` merged into the stored one with its id (read and write in one transaction)."""
+        with self._writing():
+            row = self._db.execute("SELECT doc FROM alerts WHERE id = ?", (alert.id,)).fetchone()
+            merged = merge_alert(None if row is None else Alert.model_validate_json(row[0]), alert)
+            self._db.execute(
+                "INSERT OR REPLACE INTO alerts(id, rule_id, updated_at, doc) VALUES (?, ?, ?, ?)",
+                (merged.id, merged.rule_id, _iso(merged.updated_at), merged.model_dump_json()),
+            )
+        return merged
+
+    def alerts(self, *, limit: int = 50, rule_id: str | None = None) -> list[Alert]:
+        """The most recently updated alerts first (optionally of one rule)."""
+        where, args = ("WHERE rule_id = ?", (rule_id,)) if rule_id else ("", ())
+        rows = self._db.execute(
+            f"SELECT doc FROM alerts {where} ORDER BY updated_at DESC, id LIMIT ?", (*args, limit)
+        ).fetchall()
+        return [Alert.model_validate_json(row[0]) for row in rows]
 
     def put_feed_state(self, state: FeedState) -> None:
         self._write(

@@ -130,3 +130,6 @@ class LocalStoreSink:
 
     def open_dedup_index(self) -> LocalStore:
         return LocalStore(self.path)
+
+    def open_alert_store(self) -> LocalStore:
+        return LocalStore(self.path)

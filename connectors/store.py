@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import datetime as dt
+from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.retag import RetagRequest
+from schemas.alerts import Alert
 from schemas.dedup import LineageUpdate, StoredDoc
 from schemas.feeds import FeedState
 from schemas.records import DeadLetter
@@ -36,6 +38,10 @@ class ArticleStore(Protocol):
 
     def dead_letters(self, *, limit: int, run_id: str | None = None) -> list[DeadLetter]: ...
 
+    def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every stored article published (else ingested) at or after `since` (all when None)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -65,6 +71,22 @@ class RetagStore(Protocol):
         the tag fields and the registry and taxonomy versions. A document that cannot be re-tagged
         is counted and listed as failed; only a store failure raises (StoreError)."""
         ...
+
+
+class AlertStore(Protocol):
+    """Where alerts live: one record per alert id, merged on every write (`schemas.alerts.merge_alert`)."""
+
+    def get_alert(self, alert_id: str) -> Alert | None: ...
+
+    def upsert_alert(self, alert: Alert) -> Alert:
+        """Store `alert` merged into the stored one with the same id; returns what was stored."""
+        ...
+
+    def alerts(self, *, limit: int = 50, rule_id: str | None = None) -> list[Alert]:
+        """The most recently updated alerts first."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class DedupIndex(Protocol):
@@ -99,4 +121,8 @@ class ArticleSink(Protocol):
 
     def open_dedup_index(self) -> DedupIndex:
         """Open the deduplication side of the same store (called in a worker's setup())."""
+        ...
+
+    def open_alert_store(self) -> AlertStore:
+        """Open the alerts side of the same store (called in a worker's setup())."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connectors.store import StoreError
-from pipelines import __version__, cli_es, cli_feeds, cli_retag, cli_tag
+from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cli_retag, cli_tag
 from pipelines.console import print_json
 from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
@@ -74,7 +75,9 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     runner = _flag_value(beam_args, "--runner") or "DirectRunner"
     _log.info("starting run on %s (Beam flags: %s)", runner, " ".join(beam_args) or "none")
     try:
-        summary = run(beam_args)
+        # Alerts on the stdout channel must not mix into machine-readable output.
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            summary = run(beam_args)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001  (the CLI boundary: any pipeline failure → one line)
@@ -190,8 +193,12 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
         ("already stored", summary.already_stored),
         ("tagged", summary.tagged),
         ("written", summary.written),
+        ("alerts fired", summary.alerts_fired),
+        ("  updated", summary.alerts_updated),
         ("dead letters", summary.dead_letters),
     ]
+    if summary.notifications_failed:
+        rows.insert(-1, ("  notify failed", summary.notifications_failed))
     if summary.feeds_polled:
         rows[:0] = [
             ("feeds polled", summary.feeds_polled),
@@ -343,6 +350,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_feeds.add_parser(commands, common)
     cli_tag.add_parsers(commands, common)
     cli_retag.add_parser(commands, common)
+    cli_alerts.add_parser(commands, common)
+    cli_kibana.add_parser(commands, common)
     return parser
 
 
@@ -356,6 +365,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tag": cli_tag.run_tag,
     "actors": cli_tag.run_actors,
     "retag": cli_retag.run_retag,
+    "alerts": cli_alerts.run_alerts,
+    "kibana": cli_kibana.run_kibana,
 }
 
 

@@ -64,8 +64,8 @@ def _confirm(names: Any, url: str) -> bool:
     if not sys.stdin.isatty():
         raise ConfigError("wirewatch es reset deletes data: pass --yes to confirm when not on a terminal")
     answer = input(
-        f"Delete every index behind {names.articles_alias}, {names.deadletters_alias} and {names.alerts_alias} "
-        f"at {url}? [y/N] "
+        f"Delete every index behind {names.articles_alias}, {names.deadletters_alias} and "
+        f"{names.alerts_alias} at {url}? [y/N] "
     )
     return answer.strip().lower() in ("y", "yes")
 

@@ -13,6 +13,7 @@ from apache_beam.runners.runner import PipelineResult
 from pydantic import BaseModel, Field
 
 from connectors import counters
+from connectors.alertio import DeliverAlerts
 from connectors.elasticsearchio import ElasticsearchSink
 from connectors.es_indices import IndexNames
 from connectors.feed_schedule import ScheduleBounds
@@ -22,6 +23,7 @@ from connectors.localstoreio import LocalStoreSink
 from connectors.rssio import PollFeeds, ReadFeeds
 from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
+from pipelines.alerts import EvaluateAlerts, reliability_of
 from pipelines.dedup import Deduplicate
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config
@@ -45,6 +47,9 @@ class RunSummary(BaseModel):
     near_duplicates: int = Field(default=0, ge=0)  # of which near (not exact) copies
     already_stored: int = Field(ge=0)  # articles read again (re-runs), not written twice
     tagged: int = Field(default=0, ge=0)
+    alerts_fired: int = Field(default=0, ge=0)  # new alerts
+    alerts_updated: int = Field(default=0, ge=0)  # stored alerts a copy or later article changed
+    notifications_failed: int = Field(default=0, ge=0)  # recorded on their alerts
     written: int = Field(ge=0)
     dead_letters: int = Field(ge=0)
     feeds_polled: int = Field(default=0, ge=0)
@@ -139,8 +144,17 @@ def build(
         config=config.dedup, sink=sink, streaming=streaming
     )
     tagged = deduplicated.articles | "Tag" >> TagArticles()
-    # EvaluateAlerts slots in here, adding its dead letters below.
-    articles = tagged
+    alert_refused: list[PCollection[DeadLetter]] = []
+    if config.alerts is not None and config.alerts.rules:
+        evaluated = tagged | "EvaluateAlerts" >> EvaluateAlerts(
+            config.alerts, reliability=reliability_of(config.feeds), streaming=streaming
+        )
+        articles = evaluated.articles
+        alert_refused.append(
+            evaluated.alerts | "DeliverAlerts" >> DeliverAlerts(sink, config.alerts, run_id=config.run_id)
+        )
+    else:
+        articles = tagged
     refused = articles | "WriteArticles" >> sink.write_articles()
     lineage_refused = deduplicated.lineage | "WriteLineage" >> WriteLineage(sink, run_id=config.run_id)
     dead_letters = (
@@ -148,6 +162,7 @@ def build(
         normalized.dead_letters,
         refused,
         lineage_refused,
+        *alert_refused,
     ) | "FlattenDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> sink.write_dead_letters()
     return IngestOutputs(articles, dead_letters)
@@ -166,6 +181,9 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
         near_duplicates=totals.get(counters.ARTICLES_NEAR_DUPLICATE, 0),
         already_stored=totals.get(counters.ARTICLES_DUPLICATE, 0),
         tagged=totals.get(counters.ARTICLES_TAGGED, 0),
+        alerts_fired=totals.get(counters.ALERTS_FIRED, 0),
+        alerts_updated=totals.get(counters.ALERTS_UPDATED, 0),
+        notifications_failed=totals.get(counters.NOTIFICATIONS_FAILED, 0),
         written=totals.get(counters.ARTICLES_WRITTEN, 0),
         dead_letters=totals.get(counters.DEAD_LETTERS, 0),
         feeds_polled=totals.get(counters.FEEDS_POLLED, 0),

@@ -21,6 +21,8 @@ from pipelines.store_location import (
     es_index_prefix,
     resolve_store_path,
 )
+from schemas.alerts import DEFAULT_FILE as DEFAULT_ALERTS
+from schemas.alerts import AlertRules, RulesError, load_rules, validate_rules
 from schemas.dedup import DedupConfig
 from schemas.errors import ConfigError
 from schemas.feeds import FeedSpec
@@ -107,6 +109,17 @@ class WirewatchOptions(PipelineOptions):
             help=f"shorter texts are matched by exact keys only (default {DEFAULT_DEDUP.min_words})",
         )
         parser.add_argument(
+            "--alerts",
+            default=None,
+            help="alert rules (YAML) to evaluate (default: seeds/alerts.yaml; see `wirewatch alerts list`)",
+        )
+        parser.add_argument(
+            "--no-alerts",
+            dest="no_alerts",
+            action="store_true",
+            help="evaluate no alert rules",
+        )
+        parser.add_argument(
             "--no-dedup",
             dest="no_dedup",
             action="store_true",
@@ -129,6 +142,7 @@ class IngestConfig(BaseModel):
     es_retry: RetryPolicy = RetryPolicy()
     max_seed_bytes: int = Field(ge=1, le=1024**3)
     dedup: DedupConfig = DEFAULT_DEDUP
+    alerts: AlertRules | None = None  # validated against the registry and taxonomy; None: no alerting
     run_id: NonEmptyStr
     started_at: UtcDatetime
     version: NonEmptyStr
@@ -191,6 +205,7 @@ def load_config(
             "near": DEFAULT_DEDUP.near.model_copy(update={"threshold": flags.dedup_threshold}),
         }
     )
+    alerts = None if flags.no_alerts else load_alert_rules(flags.alerts)
     started_at = now or dt.datetime.now(dt.UTC)
     run_id = flags.run_id or f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     return IngestConfig(
@@ -204,10 +219,29 @@ def load_config(
         es_retry=retry,
         max_seed_bytes=flags.max_seed_bytes,
         dedup=dedup,
+        alerts=alerts,
         run_id=run_id,
         started_at=started_at,
         version=__version__,
     )
+
+
+def load_alert_rules(path: str | None) -> AlertRules:
+    """The rules file (default: seeds/alerts.yaml), checked against the actor registry, the topic
+    taxonomy and the query syntax; every mistake is one line of the ConfigError."""
+    from pipelines.alert_query import check_query
+    from schemas.actors import load_registry
+    from schemas.topics import load_taxonomy
+
+    flag = f"--alerts {path}" if path else f"alert rules {DEFAULT_ALERTS}"
+    try:
+        rules = load_rules(path or DEFAULT_ALERTS)
+    except RulesError as exc:
+        raise ConfigError(f"{flag}: " + "; ".join(exc.problems)) from exc
+    problems = validate_rules(rules, load_registry(), load_taxonomy(), check_query)
+    if problems:
+        raise ConfigError(f"{flag}: " + "; ".join(problems))
+    return rules
 
 
 def check_known_flags(argv: Sequence[str]) -> None:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from connectors.localstore import LocalStore
-from connectors.store import ArticleStore, FeedStateStore, RetagStore
+from connectors.store import AlertStore, ArticleStore, FeedStateStore, RetagStore
 from pipelines.store_location import es_index_prefix, resolve_store_path
 
 
-class Store(ArticleStore, FeedStateStore, RetagStore, Protocol):
-    """Both stores answer searches, keep feed state and re-tag their articles."""
+class Store(ArticleStore, FeedStateStore, RetagStore, AlertStore, Protocol):
+    """Both stores answer searches, keep feed state and alerts, and re-tag their articles."""
 
 
 class NoStoreYetError(LookupError):

@@ -18,14 +18,16 @@ never once per copy:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
+from schemas.actors import Registry
 from schemas.feeds import Reliability
-from schemas.topics import UniqueKeyLoader  # a safe loader that refuses a key given twice
+from schemas.topics import Taxonomy, UniqueKeyLoader  # the loader refuses a key given twice
 from schemas.types import FROZEN, HexId, NonEmptyStr, UtcDatetime
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "seeds" / "alerts.yaml"
@@ -260,16 +262,17 @@ def load_rules(path: str | Path = DEFAULT_FILE) -> AlertRules:
 
 def validate_rules(
     rules: AlertRules,
-    *,
-    actor_ids: set[str],
-    topic_ids: set[str],
-    country_codes: set[str],
-    check_query: Any = None,
+    registry: Registry,
+    taxonomy: Taxonomy,
+    check_query: Callable[[str], str | None] | None = None,
 ) -> list[str]:
     """What in `rules` the registry and taxonomy do not know, one line each (empty: all good).
 
     `check_query(query) -> str | None` returns why a query string cannot be used (None: fine).
     """
+    actor_ids = {actor.id for actor in registry.actors}
+    topic_ids = {topic.id for topic in taxonomy.topics}
+    country_codes = {a.country for a in registry.actors if a.kind in ("country", "territory") and a.country}
     problems: list[str] = []
     for rule in rules.rules:
         when, where = rule.when, f"rule {rule.id}"
@@ -372,7 +375,7 @@ def merge_alert(stored: Alert | None, new: Alert) -> Alert:
             "independent_source_count": max(len(outlets), stored.independent_source_count),
             "latest": new.latest if newer else stored.latest,
             "count": max(stored.count or 0, new.count or 0) if new.count is not None else stored.count,
-            "suppressed": stored.suppressed + new.suppressed,
+            "suppressed": max(stored.suppressed, new.suppressed),
             "first_fired_at": stored.first_fired_at,
             "notifications": (*stored.notifications, *new.notifications),
         }

@@ -33,6 +33,7 @@ from elasticsearch import Elasticsearch
 from connectors.localstore import LocalStore
 from tests.conftest import SEEDS
 from tests.feed_server import ConditionalFeed, FeedServer, RecordedRequest, Response
+from tests.integration.test_feeds_cli import ww
 from tests.pipelines.test_dedup import syndicate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -452,6 +453,58 @@ def test_copies_fold_in_the_stream_also_when_they_arrive_together_and_after_a_re
     assert {docs[t]["duplicate_of"] for t in story_titles if t != canonical} == {docs[canonical]["id"]}
     assert {s["article_id"] for s in docs[canonical]["sources_seen"]} == {docs[t]["id"] for t in story_titles}
     assert late != canonical  # the copy read after the restart was recognised from the store
+
+
+THRESHOLD_RULES = """version: "test"
+rules:
+- id: border-talks-burst
+  name: Three stories on the border talks within an hour
+  when: {keywords_any: [border talks]}
+  threshold: {count: 3, window: 1h}
+  cooldown: 1h
+  channels: [stdout]
+"""
+
+
+def test_threshold_alert_fires_on_the_nth_item_and_the_cooldown_holds_the_repeat(
+    feed, any_store, start_stream, tmp_path, es_url, es_prefix
+):
+    articles = any_store
+    store_flags = list(getattr(articles, "flags", ("--es-url", es_url, "--es-index-prefix", es_prefix)))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(THRESHOLD_RULES, encoding="utf-8")
+    stream = start_stream(*store_flags, "--alerts", str(rules))
+
+    def fired() -> list[dict[str, Any]]:
+        result = ww("alerts", "list", "--json", *store_flags, cwd=tmp_path)
+        if result.returncode != 0:  # the embedded store file may not exist before the first write
+            return []
+        found: list[dict[str, Any]] = json.loads(result.stdout)
+        return found
+
+    for _ in range(2):
+        articles.wait_searchable(feed.append(), stream)
+    time.sleep(2)  # time enough for an alert to be stored, were one (wrongly) fired
+    assert fired() == [], stream.output()
+
+    articles.wait_searchable(feed.append(), stream)
+    wait_until(lambda: len(fired()) == 1, SEARCHABLE_WITHIN_S, f"the alert:\n{stream.output()}")
+    (alert,) = fired()
+    assert (alert["rule_id"], alert["kind"], alert["count"], alert["suppressed"]) == (
+        "border-talks-burst", "threshold", 3, 0
+    )  # fmt: skip
+    assert "Three stories on the border talks" in stream.stdout()  # the stdout channel
+
+    for _ in range(3):  # a second burst within the cooldown: held back, counted on the alert
+        articles.wait_searchable(feed.append(), stream)
+    wait_until(lambda: fired()[0]["suppressed"] == 1, SEARCHABLE_WITHIN_S, f"suppression:\n{stream.output()}")
+    assert len(fired()) == 1
+
+    # Back-testing the rule on what the stream stored finds the same alert.
+    tested = ww("alerts", "test", str(rules), "--since", "all", "--json", *store_flags, cwd=tmp_path)
+    assert tested.returncode == 0, tested.stderr
+    (again,) = json.loads(tested.stdout)["alerts"]
+    assert (again["id"], again["count"], again["suppressed"]) == (alert["id"], 3, 1)
 
 
 def test_ctrl_c_stops_cleanly_without_orphan_prism(feed, articles, start_stream):

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from schemas.actors import load_registry
+from schemas.actors import Registry, load_registry
 from schemas.alerts import (
     Alert,
     AlertArticle,
@@ -19,7 +19,7 @@ from schemas.alerts import (
     parse_rules,
     validate_rules,
 )
-from schemas.topics import load_taxonomy
+from schemas.topics import Taxonomy, load_taxonomy
 
 GOOD_RULE = """
 - id: dprk-russia-arms
@@ -29,28 +29,21 @@ GOOD_RULE = """
 
 
 @pytest.fixture(scope="module")
-def known() -> dict[str, set[str]]:
-    registry, taxonomy = load_registry(), load_taxonomy()
-    return {
-        "actor_ids": {actor.id for actor in registry.actors},
-        "topic_ids": {topic.id for topic in taxonomy.topics},
-        "country_codes": {
-            a.country for a in registry.actors if a.kind in ("country", "territory") and a.country
-        },
-    }
+def known() -> tuple[Registry, Taxonomy]:
+    return load_registry(), load_taxonomy()
 
 
-def problems_of(rules_yaml: str, known: dict[str, set[str]]) -> list[str]:
+def problems_of(rules_yaml: str, known: tuple[Registry, Taxonomy]) -> list[str]:
     try:
         rules = parse_rules(f'version: "1"\nrules:\n{rules_yaml}')
     except RulesError as exc:
         return exc.problems
-    return validate_rules(rules, **known)
+    return validate_rules(rules, known[0], known[1])
 
 
 def test_example_rules_are_valid(known):
     rules = load_rules()
-    assert validate_rules(rules, **known) == []
+    assert validate_rules(rules, known[0], known[1]) == []
     assert {rule.kind for rule in rules.rules} == {"story", "threshold", "surge"}
     assert rules.get("dprk-russia-arms") is not None
 
@@ -162,7 +155,7 @@ def test_durations(text, seconds):
 
 def test_a_bad_query_is_reported(known):
     rules = parse_rules('version: "1"\nrules:\n- {id: q, name: Q, when: {query: "title:("}}\n')
-    found = validate_rules(rules, **known, check_query=lambda query: "unbalanced parenthesis")
+    found = validate_rules(rules, known[0], known[1], check_query=lambda query: "unbalanced parenthesis")
     assert found == ["rule q: query 'title:(': unbalanced parenthesis"]
 
 

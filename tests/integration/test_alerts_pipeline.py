@@ -1,0 +1,99 @@
+"""Alerts end to end in the batch graph: the CLI, seeds plus feeds on 127.0.0.1, both stores.
+
+The seeds and three outlets carry the two Kim–Putin stories (see test_dedup_feeds.Outlets). The
+example rules (seeds/alerts.yaml) must fire exactly once per story they match; a re-run fires
+nothing and notifies nobody; a copy published later updates its story's alert instead of adding one.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import pytest
+
+from tests.feed_server import FeedServer
+from tests.integration.conftest import StoreUnderTest
+from tests.integration.test_dedup_feeds import Outlets
+from tests.integration.test_feeds_cli import new_catalog, ww
+
+pytestmark = pytest.mark.integration
+SEEDS = str(pathlib.Path(__file__).resolve().parents[2] / "seeds")
+
+
+def _run(tmp_path: pathlib.Path, outlets: Outlets, flags: list[str]) -> dict[str, Any]:
+    catalog = new_catalog(tmp_path, *outlets.specs)
+    result = ww("run", "--seeds", SEEDS, "--feeds", str(catalog), "--json", *flags, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+def _alerts(tmp_path: pathlib.Path, flags: list[str]) -> dict[str, dict[str, Any]]:
+    result = ww("alerts", "list", "--limit", "100", "--json", *flags, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return {alert["id"]: alert for alert in json.loads(result.stdout)}
+
+
+def test_one_alert_per_story_and_copies_update_it(
+    server: FeedServer, tmp_path: pathlib.Path, store: StoreUnderTest
+):
+    flags, read = store
+    outlets = Outlets(server)
+    first = _run(tmp_path, outlets, flags)
+    docs = read()
+    stories = {d.get("duplicate_of") or i for i, d in docs.items()}
+    assert len(stories) == 2  # the 2023-11-07 and 2023-11-09 stories, each with its copies
+
+    alerts = _alerts(tmp_path, flags)
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for alert in alerts.values():
+        by_rule.setdefault(alert["rule_id"], []).append(alert)
+    # Exactly the expected alerts: arms transfers and the satellite launch are the 11-09 story's;
+    # sanctions on Russia with two independent outlets fire for both stories.
+    assert {rule: len(found) for rule, found in by_rule.items()} == {
+        "dprk-russia-arms": 1,
+        "dprk-satellite-launch": 1,
+        "russia-sanctions-confirmed": 2,
+    }
+    assert first["alerts_fired"] == 4
+    (arms,) = by_rule["dprk-russia-arms"]
+    story = arms["story_id"]
+    assert story in stories
+    story_articles = {i for i, d in docs.items() if (d.get("duplicate_of") or i) == story}
+    assert set(arms["article_ids"]) == story_articles  # the seed, the wire item and both copies
+    assert arms["article_count"] == len(story_articles) == 4
+    assert arms["independent_source_count"] >= 3
+    assert [n["status"] for n in arms["notifications"]] == ["sent"]  # stdout, once
+    for article_id in story_articles:
+        assert "dprk-russia-arms" in docs[article_id]["alerts"]
+
+    again = _run(tmp_path, outlets, flags)
+    assert (again["alerts_fired"], again["alerts_updated"]) == (0, 0)
+    assert _alerts(tmp_path, flags) == alerts
+
+    outlets.publish_late_copy()
+    later = _run(tmp_path, outlets, flags)
+    assert later["alerts_fired"] == 0
+    after = _alerts(tmp_path, flags)
+    assert after.keys() == alerts.keys()
+    updated = after[arms["id"]]
+    assert updated["article_count"] == 5
+    assert updated["notifications"] == arms["notifications"]  # nobody is told twice
+    assert updated["first_fired_at"] == arms["first_fired_at"]
+
+
+def test_back_test_finds_what_the_run_fired(
+    server: FeedServer, tmp_path: pathlib.Path, store: StoreUnderTest
+):
+    flags, _ = store
+    outlets = Outlets(server)
+    _run(tmp_path, outlets, flags)
+    fired = _alerts(tmp_path, flags)
+    result = ww("alerts", "test", f"{SEEDS}/alerts.yaml", "--since", "all", "--json", *flags, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    tested = {alert["id"]: alert for alert in json.loads(result.stdout)["alerts"]}
+    assert tested.keys() == fired.keys()
+    for alert_id, alert in tested.items():
+        assert set(alert["article_ids"]) == set(fired[alert_id]["article_ids"])
