@@ -5,10 +5,11 @@ The target: >= 10,000 articles/s per core for actors and topics together, with t
 Corpus: --articles synthetic articles of ~3 KB (`pipelines.tag_match.synthetic_articles`: seed
 sentences with their actors swapped for random registry names, so the density of names and topic
 phrases is that of wire copy). Measured in one process pinned to one core, after a warm-up: the
-articles are tagged in alternating chunks by `Tagger.tag` on its compiled path (tagcore, Rust) and
-on its Python path (`native=False`, the reference it must equal), so both see the same machine
-load; every 50th result of the two is compared. Also reported: registry load and build time
-(including the compiled tables), and the RSS the tagger adds. Needs the extension (`make install`).
+articles are tagged in alternating chunks by `Tagger.tag` on its compiled path (tagcore, Rust: the
+mapping, both automata and the rules, for texts that are ASCII once mapped) and on its Python path
+(`native=False`, the reference it must equal), so both see the same machine load; every 50th
+result of the two is compared. Also reported: registry load and build time (including the compiled
+tables and automata), and the RSS the tagger adds. Needs the extension (`make install`).
 
 Results go to benchmarks/results/tagging_bench.json and .md.
 
@@ -24,6 +25,7 @@ import gc
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -113,6 +115,7 @@ def run(articles_count: int, size: int) -> dict[str, Any]:
             "pinned_to_cpu": cpu,
             "python": platform.python_version(),
             "ahocorasick_rs": _version("ahocorasick_rs"),
+            "aho_corasick_crate": _crate_version("aho-corasick"),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         },
         "registry": {
@@ -159,6 +162,13 @@ def _version(module: str) -> str:
         return getattr(ahocorasick_rs, "__version__", "?")
 
 
+def _crate_version(name: str) -> str:
+    """The version of a crate tagcore is built with, as its Cargo.lock pins it."""
+    lock = (REPO / "native" / "tagcore" / "Cargo.lock").read_text(encoding="utf-8")
+    found = re.search(rf'name = "{re.escape(name)}"\nversion = "([^"]+)"', lock)
+    return found.group(1) if found else "?"
+
+
 def render_markdown(res: dict[str, Any]) -> str:
     m, reg, corpus, thr = res["machine"], res["registry"], res["corpus"], res["throughput"]
     opt, ref = thr["native"], thr["python"]
@@ -170,7 +180,8 @@ def render_markdown(res: dict[str, Any]) -> str:
             f"Reproduce: `.venv/bin/python {res['command']}`.",
             "",
             f"{m['machine']}, {m['cores']} cores (the benchmark is pinned to one), Python {m['python']}, "
-            f"ahocorasick-rs {m['ahocorasick_rs']}; load average {m['load_average_at_start']} at start, "
+            f"ahocorasick-rs {m['ahocorasick_rs']} (Python path), aho-corasick crate "
+            f"{m['aho_corasick_crate']} (compiled path); load average {m['load_average_at_start']} at start, "
             f"{res['load_average_at_end']} at the end.",
             "",
             "## Target",
@@ -199,7 +210,8 @@ def render_markdown(res: dict[str, Any]) -> str:
             "",
             f"Registry {reg['version']} ({reg['actors']} actors), taxonomy {reg['taxonomy_version']} "
             f"({reg['topics']} topics): {reg['patterns']:,} automaton patterns; load + build "
-            f"{reg['load_and_build_s']} s (build {reg['build_s']} s, compiled tables included); "
+            f"{reg['load_and_build_s']} s (build {reg['build_s']} s, compiled tables and automata "
+            "included); "
             "the tagger adds "
             f"{reg['rss_added_mib']} MiB RSS.",
             "",

@@ -52,17 +52,22 @@ How matching works (and why it is fast)
    `topic_score` turns the sum into [0, 1]; a topic is assigned at its threshold, and a parent
    whenever one of its children is.
 
-Two paths for steps 4-5
+Two paths for steps 1-5
 -----------------------
-The text mapping, the automata and the topic regexes always run here. What follows them runs on
-one of two paths that give the same `TagResult`, bit for bit:
-- the compiled path, `tagcore.Core.tag` (native/tagcore/src/lib.rs, Rust + pyo3, built by `make
-  install`), given the flat tables below once per `Tagger`. It exists for speed: in Python the
+The topic regexes always run here. The rest runs on one of two paths that give the same
+`TagResult`, bit for bit:
+- the compiled path, `tagcore.Core` (native/tagcore, Rust + pyo3, built by `make install`), given
+  the flat tables below and the byte automata's keys once per `Tagger`. A text that is ASCII once
+  mapped (nearly every one) is mapped, searched and tagged there (`Core.tag_ascii`): its two DFAs
+  are built from the same keys and match kinds by the `aho-corasick` crate that `ahocorasick_rs`
+  wraps, and their hits reach the rules without a Python object per hit. Any other text is mapped
+  and searched here, and only steps 4-5 run there (`Core.tag`). It exists for speed: in Python the
   per-hit rules took about three quarters of the time per article, and micro-optimizations or
-  mypyc gained at most 1.15x; compiled, `tag()` is about 2.5x faster (benchmarks/bench_tagging.py);
+  mypyc gained at most 1.15x; compiled, `tag()` is about 3x faster (benchmarks/bench_tagging.py);
 - the Python path, `Tagger._tag_python` and the methods it calls: the readable reference. The
   compiled path is a step-by-step port of it, so a rule is changed here first, then ported, and
-  tests/pipelines/test_tag_match_equivalence.py compares the two on ~3,500 varied inputs.
+  tests/pipelines/test_tag_match_equivalence.py compares the two (results, mapped bytes and
+  automaton hits) on ~4,000 varied inputs.
 `Tagger(...)` takes the compiled path when `tagcore` imports; `native=False` forces the Python path,
 `native=True` requires the compiled one.
 
@@ -522,16 +527,16 @@ class _Automaton(Generic[_P]):
 
     def __init__(self, keys: list[str], table: tuple[_P, ...], kind: ahocorasick_rs.MatchKind) -> None:
         self.table = table
+        self.kind = str(kind).rpartition(".")[2]  # "LeftmostLongest": tagcore builds the same automata
         self.search: ahocorasick_rs.AhoCorasick | None = (
             ahocorasick_rs.AhoCorasick(keys, matchkind=kind) if keys else None
         )
         ascii_keys = [i for i, key in enumerate(keys) if key.isascii()]
         self.ascii_table: tuple[_P, ...] = tuple(table[i] for i in ascii_keys)
+        self.ascii_keys = [keys[i].encode("ascii") for i in ascii_keys]
         self.ascii_search: ahocorasick_rs.BytesAhoCorasick | None = (
             ahocorasick_rs.BytesAhoCorasick(
-                [keys[i].encode("ascii") for i in ascii_keys],
-                matchkind=kind,
-                implementation=ahocorasick_rs.Implementation.DFA,
+                self.ascii_keys, matchkind=kind, implementation=ahocorasick_rs.Implementation.DFA
             )
             if ascii_keys
             else None
@@ -891,6 +896,12 @@ class Tagger:
                     _FOLLOWING_OK,
                 )
             ],
+            (
+                self._actor_automaton.ascii_keys,
+                self._actor_automaton.kind,
+                self._topic_automaton.ascii_keys,
+                self._topic_automaton.kind,
+            ),
         )
 
     # -- tagging ----------------------------------------------------------------------------------
@@ -898,13 +909,16 @@ class Tagger:
     def tag(self, title: str, body: str) -> TagResult:
         """Tag one article; every offset points into `document_text(title, body)`."""
         text = f"{title}{SEPARATOR}{body}"
-        # The compiled path maps a text that is ASCII once mapped in one pass: the same bytes as below.
-        mapped = self._native.map_ascii(text) if self._native is not None else None
-        if mapped is None:
-            data = _map_bytes(text)
-            padded = b" " + data + b" "
-            if len(data) == len(text):  # ASCII once mapped: byte offsets are character offsets
-                mapped = padded[::-1], padded.lower()
+        if self._native is not None:
+            # A text that is ASCII once mapped (nearly every one) is mapped and searched in tagcore
+            # too, with the same bytes and byte automata as below; only the regexes run here.
+            low = self._native.lowered(text)
+            if low is not None:
+                return self._native.tag_ascii(text, len(title), low, self._regex_hits(low, len(text)))
+        data = _map_bytes(text)
+        padded = b" " + data + b" "
+        # ASCII once mapped: byte offsets are character offsets
+        mapped = (padded[::-1], padded.lower()) if len(data) == len(text) else None
 
         # Actors. The automaton runs over the reversed text with reversed patterns, so its
         # leftmost-longest choice is, in reading order, "the match ending last, and of those the
@@ -922,16 +936,21 @@ class Tagger:
             backwards = padded.decode("utf-8", "surrogatepass")[::-1]
             actor_hits = actors.search(backwards) if actors.search else []
             topic_hits = topics.search(low, overlapping=True) if topics.search else []
-        regex_hits: list[tuple[int, int, int]] = []  # (rule, start, end)
-        for rule_id, regex in self._regexes:
-            for match in regex.finditer(low):
-                found = _NONSPACE.match(low, match.end())
-                end = (found.end() if found else match.end()) - 1
-                regex_hits.append((rule_id, max(match.start() - 1, 0), min(end, len(text))))
+        regex_hits = self._regex_hits(low, len(text))
         if self._native is not None:
             ascii_text = mapped is not None
             return self._native.tag(text, len(title), low, ascii_text, actor_hits, topic_hits, regex_hits)
         return self._tag_python(text, len(title), low, actors, topics, actor_hits, topic_hits, regex_hits)
+
+    def _regex_hits(self, low: str, length: int) -> list[tuple[int, int, int]]:
+        """(rule, start, end) of the topic regexes' matches in `low`, as text offsets (`length` long)."""
+        hits: list[tuple[int, int, int]] = []
+        for rule_id, regex in self._regexes:
+            for match in regex.finditer(low):
+                found = _NONSPACE.match(low, match.end())
+                end = (found.end() if found else match.end()) - 1
+                hits.append((rule_id, max(match.start() - 1, 0), min(end, length)))
+        return hits
 
     def _tag_python(
         self,

@@ -1,4 +1,4 @@
-"""The compiled per-article path of `pipelines.tag_match.Tagger` (src/lib.rs); built by `make install`."""
+"""The compiled per-article path of `pipelines.tag_match.Tagger` (src/); built by `make install`."""
 
 from typing import Generic, TypeAlias, TypeVar
 
@@ -14,6 +14,9 @@ Entry: TypeAlias = tuple[int, float, str]  # actor, weight, via
 TopicPattern: TypeAlias = tuple[int, int, bool, list[int], list[tuple[int, int]], int, bool]
 Flavour: TypeAlias = tuple[bool, list[ActorPattern], list[Entry], list[TopicPattern]]
 Hits: TypeAlias = list[tuple[int, int, int]]
+# The ASCII flavour's byte automata: (actor keys, match kind, topic keys, match kind), kinds named as
+# ahocorasick_rs.MatchKind's members ("LeftmostLongest", "Standard").
+Automata: TypeAlias = tuple[list[bytes], str, list[bytes], str]
 
 class Core(Generic[_Result]):  # of the result class it is given (TagResult)
     def __init__(
@@ -29,9 +32,16 @@ class Core(Generic[_Result]):  # of the result class it is given (TagResult)
         ascii: Flavour,
         general: Flavour,
         words: list[list[str]],
+        automata: Automata,
     ) -> None: ...
     def map_ascii(self, text: str) -> tuple[bytes, bytes] | None:
         """(padded matching text reversed, lower-cased) when `text` is ASCII once mapped, else None."""
+    def ascii_hits(self, text: str) -> tuple[Hits, Hits] | None:
+        """(actor hits, topic hits) of the byte automata when `text` is ASCII once mapped, else None."""
+    def lowered(self, text: str) -> str | None:
+        """The lower-cased padded matching text when `text` is ASCII once mapped, else None."""
+    def tag_ascii(self, text: str, title_len: int, low: str, regex_hits: Hits) -> _Result:
+        """`Tagger.tag` with the automata run here, for `low = self.lowered(text)` (not None)."""
     def tag(
         self,
         text: str,

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from pipelines import tag_match
-from pipelines.tag_match import Tagger, document_text, matching_text, synthetic_articles
+from pipelines.tag_match import CONTEXT_RULES, Tagger, document_text, matching_text, synthetic_articles
+from schemas.actors import iter_alias_rows
 from tests.conftest import seed_articles
 
 if tag_match.NATIVE_ERROR and os.environ.get("CI", "").lower() != "true":
@@ -54,6 +55,55 @@ def _edge_cases() -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# Separators of the phrase soups: all ASCII once mapped (General Punctuation and Latin-1
+# punctuation become spaces), so a soup of ASCII phrases takes tagcore's own mapping and byte
+# automata, in 1- and 2-byte `str` buffers alike.
+SEPARATORS = (
+    " ",
+    " ",
+    " ",
+    "-",
+    ", ",
+    ". ",
+    "\n",
+    "\n\n",
+    "\t",
+    "’",
+    "'",
+    "\u2014",
+    "\u00a0",
+    "«",
+    "»",
+    "/",
+    "",
+)
+
+
+def _phrase_soups(tagger: Tagger, count: int) -> list[tuple[str, str]]:
+    """Texts made only of the patterns themselves (aliases, surnames, block phrases, topic phrases
+    and context cues) in every case form, joined by random separators: dense adjacent and
+    overlapping hits, prefixes cut mid-word, a pattern at the very start and end of the text. One
+    in five may hold any phrase (`김정은`, `Déby`) and so takes the general automata instead."""
+    rng = random.Random(13)
+    phrases = [alias.text for _, alias, _ in iter_alias_rows(tagger.registry)]
+    phrases += [surname for actor in tagger.registry.actors for surname in actor.surnames]
+    phrases += [text.rstrip("*") + rng.choice(("", "s", "ing")) for topic in tagger.taxonomy.topics
+                for kind, text, _ in topic.rules() if kind != "regex"]  # fmt: skip
+    phrases += ["violated the resolution", "violating a UN Security Council resolution"]
+    for rule in CONTEXT_RULES:
+        phrases += [p.rstrip("*") for p in (*rule.support, *rule.against, *rule.block, *rule.aliases)]
+    plain = [phrase for phrase in phrases if len(matching_text(phrase).encode()) == len(phrase) + 2]
+    forms = (str, str, str.lower, str.upper, str.title)
+    soups = []
+    for number in range(count):
+        pool = phrases if number % 5 == 0 else plain
+        words = [rng.choice(forms)(rng.choice(pool)) for _ in range(rng.randrange(1, 60))]
+        text = "".join(word + rng.choice(SEPARATORS) for word in words).strip()
+        cut = rng.randrange(len(text) + 1)
+        soups.append((text[:cut], text[cut:]))
+    return soups
+
+
 def _gum_articles() -> list[tuple[str, str]]:
     """The GUM Wikinews documents as (headline, body), paragraphs separated by a blank line."""
     articles = []
@@ -85,6 +135,7 @@ def _inputs(tagger: Tagger) -> list[tuple[str, str]]:
         cut = rng.randrange(len(body) + 1)
         inputs.append((title.upper() if rng.random() < 0.3 else title, ". ".join(sentences)))
         inputs.append((body[cut : cut + 80], body[:cut]))  # offsets that fall mid-word
+    inputs += _phrase_soups(tagger, 600)
     inputs += [("", ""), ("Russia", ""), ("", " "), ("$", "US$ 5 and HK$ 7"), ("\n\n", "\n")]
     return inputs
 
@@ -94,7 +145,7 @@ def test_inputs_cover_every_path(taggers):
     assert tagger.native
     assert not python.native
     inputs = _inputs(tagger)
-    assert len(inputs) > 3000
+    assert len(inputs) > 4000
     # some texts stay non-ASCII once mapped: the general automata are exercised too
     assert any(
         len(matching_text(document_text(*pair))) != len(matching_text(document_text(*pair)).encode())
@@ -124,6 +175,40 @@ def test_native_mapping_is_pythons(taggers):
         padded = b" " + data + b" "
         expected = (padded[::-1], padded.lower()) if len(data) == len(text) else None
         assert core.map_ascii(text) == expected, repr(text)
+        assert core.lowered(text) == (expected[1].decode("ascii") if expected else None), repr(text)
+
+
+def test_native_automata_find_pythons_hits(taggers):
+    """For a text that is ASCII once mapped, tagcore's byte DFAs (the `aho-corasick` crate) report
+    the hits ahocorasick_rs's report, in the same order: the rules then add floats in that order."""
+    tagger, _ = taggers
+    core = tagger._native
+    assert core is not None
+    actors, topics = tagger._ascii_tables
+    searched = 0
+    for text in [document_text(*pair) for pair in _inputs(tagger)]:
+        mapped = core.map_ascii(text)
+        if mapped is None:
+            assert core.ascii_hits(text) is None
+            continue
+        backwards, lowered = mapped
+        expected = (actors.search(backwards), topics.search(lowered, overlapping=True))
+        assert core.ascii_hits(text) == expected, repr(text)
+        searched += 1
+    assert searched > 3000
+
+
+def test_tag_ascii_refuses_a_foreign_low(taggers):
+    """`Core.tag_ascii` checks that `low` is the matching text of `text` rather than trusting it."""
+    tagger, _ = taggers
+    core = tagger._native
+    assert core is not None
+    low = core.lowered("Russia and China")
+    assert low is not None
+    with pytest.raises(ValueError, match=r"not Core\.lowered"):
+        core.tag_ascii("Russia and Chinæ", 6, low, [])
+    with pytest.raises(ValueError, match=r"not Core\.lowered"):
+        core.tag_ascii("Russia and China!", 6, low, [])
 
 
 def test_the_comparison_can_fail(taggers):

@@ -1,0 +1,203 @@
+//! `tagcore.Core`, what Python sees: built once per `Tagger` from its tables, then `tag_ascii()`
+//! (most articles: mapping, automata and rules here) or `tag()` (hits found by Python) per article.
+
+use crate::article::Article;
+use crate::automata::{Automata, Hit};
+use crate::mapping;
+use crate::pytext::Chars;
+use crate::tables::{
+    flavour, Actor, ActorFlavour, FlavourArgs, Rule, RuleArgs, Topic, TopicArgs, TopicPattern, TopicRule,
+    Words,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
+
+/// What one `Tagger` knows, in flat tables; `tag()` reads it and mutates nothing.
+#[pyclass(frozen, module = "tagcore")]
+pub struct Core {
+    pub classes: [Py<PyType>; 4], // Span, ActorTag, TopicTag, TagResult
+    pub versions: [Py<PyAny>; 2],
+    pub actors: Vec<Actor>,
+    pub countries: usize,
+    pub topics: Vec<Topic>,
+    pub topic_rules: Vec<TopicRule>,
+    pub rules: Vec<Rule>,
+    pub sport_topic: i64,
+    pub flavours: [(ActorFlavour, Vec<TopicPattern>); 2], // [ASCII, general]
+    pub words: Words,
+    automata: Automata, // the ASCII flavour's: its pattern numbers index flavours[0]
+}
+
+/// (actor keys, actor match kind, topic keys, topic match kind) of the ASCII automata.
+type AutomataArgs<'py> = (Vec<Bound<'py, PyBytes>>, String, Vec<Bound<'py, PyBytes>>, String);
+
+impl Core {
+    fn article<'a, 'py>(
+        &'a self,
+        text: &'a Bound<'py, PyString>,
+        low: &'a Bound<'py, PyString>,
+        title_len: i64,
+        ascii: bool,
+    ) -> PyResult<Article<'a, 'py>> {
+        let (actors, topics) = &self.flavours[if ascii { 0 } else { 1 }];
+        Ok(Article::new(self, actors, topics, text, Chars::of(text)?, Chars::of(low)?, title_len, ascii))
+    }
+}
+
+#[pymethods]
+impl Core {
+    /// Built by `pipelines.tag_match.Tagger` from its own tables (see `Tagger._native_core`).
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        classes: [Py<PyType>; 4],
+        versions: [Py<PyAny>; 2],
+        actors: Vec<([Py<PyAny>; 4], i64, bool, bool)>,
+        countries: usize,
+        topics: Vec<TopicArgs>,
+        topic_rules: Vec<(usize, String, Py<PyAny>, Py<PyAny>)>, // topic, via, via, weight
+        rules: Vec<RuleArgs>,
+        sport_topic: i64,
+        ascii: FlavourArgs,
+        general: FlavourArgs,
+        words: [Vec<String>; 7],
+        automata: AutomataArgs<'_>,
+    ) -> PyResult<Self> {
+        for cls in &classes {
+            if !cls.bind(py).is_subclass_of::<PyTuple>()? {
+                return Err(PyTypeError::new_err("tagcore.Core: the result classes must be NamedTuples"));
+            }
+        }
+        let [locative, place_nouns, state_nouns, state_verbs, not_a_first_name, function_words, following_ok] =
+            words;
+        let (actor_keys, actor_kind, topic_keys, topic_kind) = automata;
+        let ascii = flavour(py, ascii)?;
+        if actor_keys.len() != ascii.0.patterns.len() || topic_keys.len() != ascii.1.len() {
+            return Err(PyValueError::new_err("tagcore.Core: one automaton key per ASCII pattern"));
+        }
+        let bytes =
+            |keys: &[Bound<'_, PyBytes>]| keys.iter().map(|key| key.as_bytes().to_vec()).collect::<Vec<_>>();
+        Ok(Core {
+            classes,
+            versions,
+            actors: actors
+                .into_iter()
+                .map(|(info, country, adds_country, is_country)| {
+                    let id = info[0].extract::<String>(py)?;
+                    Ok(Actor { id, info, country, adds_country, is_country })
+                })
+                .collect::<PyResult<_>>()?,
+            countries,
+            topics: topics
+                .into_iter()
+                .map(|(id, id_obj, label, threshold, parent)| Topic { id, id_obj, label, threshold, parent })
+                .collect(),
+            topic_rules: topic_rules
+                .into_iter()
+                .map(|(topic, via, via_obj, weight_obj)| {
+                    Ok(TopicRule { topic, via, via_obj, weight: weight_obj.extract(py)?, weight_obj })
+                })
+                .collect::<PyResult<_>>()?,
+            rules: rules
+                .into_iter()
+                .map(|(default, name_neighbour, support_countries, against_countries, support_actors)| Rule {
+                    default,
+                    name_neighbour,
+                    support_countries,
+                    against_countries,
+                    support_actors,
+                })
+                .collect(),
+            sport_topic,
+            flavours: [ascii, flavour(py, general)?],
+            words: Words {
+                locative,
+                place_nouns,
+                state_nouns,
+                state_verbs,
+                not_a_first_name,
+                function_words,
+                following_ok,
+                the: vec!["the".to_string()],
+            },
+            automata: Automata::new(&bytes(&actor_keys), &actor_kind, &bytes(&topic_keys), &topic_kind)?,
+        })
+    }
+
+    /// `(padded[::-1], padded.lower())` of `Tagger.tag`'s Python mapping for a text that is ASCII
+    /// once mapped, else None: what `tag_ascii` searches, exposed so the tests can compare it.
+    fn map_ascii<'py>(&self, py: Python<'py>, text: &Bound<'py, PyString>) -> PyResult<Option<Py<PyTuple>>> {
+        Ok(match mapping::map_ascii(Chars::of(text)?) {
+            Some((backwards, lowered)) => {
+                Some((PyBytes::new(py, &backwards), PyBytes::new(py, &lowered)).into_pyobject(py)?.unbind())
+            }
+            None => None,
+        })
+    }
+
+    /// `(actor hits, topic hits)` of the byte automata for a text that is ASCII once mapped, else
+    /// None: what `tag_ascii` feeds the rules, exposed so the tests can compare it with Python's.
+    fn ascii_hits(&self, text: &Bound<'_, PyString>) -> PyResult<Option<(Vec<Hit>, Vec<Hit>)>> {
+        Ok(mapping::map_ascii(Chars::of(text)?).map(|(backwards, lowered)| {
+            (self.automata.actor_hits(&backwards), self.automata.topic_hits(&lowered))
+        }))
+    }
+
+    /// The lower-cased padded matching text (`low` in `Tagger.tag`) when `text` is ASCII once
+    /// mapped, else None; Python runs the topic regexes over it and passes it to `tag_ascii`.
+    fn lowered<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(mapping::lowered(Chars::of(text)?)
+            .map(|low| PyString::new(py, std::str::from_utf8(&low).expect("the matching text is ASCII"))))
+    }
+
+    /// `Tagger.tag` for a text that is ASCII once mapped, with `low = self.lowered(text)`: both
+    /// automata run here, over the mapped bytes, and their hits go to the rules as Rust tuples.
+    fn tag_ascii(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        title_len: i64,
+        low: &Bound<'_, PyString>,
+        regex_hits: &Bound<'_, PyList>,
+    ) -> PyResult<Py<PyAny>> {
+        let article = self.article(text, low, title_len, true)?;
+        let lowered = article.low.latin1().unwrap_or_default();
+        let backwards = mapping::backwards(article.chars, lowered).ok_or_else(|| {
+            PyValueError::new_err("tagcore.Core.tag_ascii: `low` is not Core.lowered(text)")
+        })?;
+        let actor_hits = self.automata.actor_hits(&backwards);
+        let topic_hits = self.automata.topic_hits(lowered);
+        article.run(py, &actor_hits, &topic_hits, &hits(regex_hits)?)
+    }
+
+    /// `Tagger.tag` after the automata, for texts the Python automata searched (not ASCII once
+    /// mapped): the same `TagResult`, from the same inputs.
+    ///
+    /// `low` is the lower-cased padded matching text; `ascii` says which tables the hits index;
+    /// the hits are the automata's `(pattern, start, end)` lists, `regex_hits` `(rule, start, end)`.
+    #[allow(clippy::too_many_arguments)]
+    fn tag(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        title_len: i64,
+        low: &Bound<'_, PyString>,
+        ascii: bool,
+        actor_hits: &Bound<'_, PyList>,
+        topic_hits: &Bound<'_, PyList>,
+        regex_hits: &Bound<'_, PyList>,
+    ) -> PyResult<Py<PyAny>> {
+        let article = self.article(text, low, title_len, ascii)?;
+        article.run(py, &hits(actor_hits)?, &hits(topic_hits)?, &hits(regex_hits)?)
+    }
+}
+
+fn hits(list: &Bound<'_, PyList>) -> PyResult<Vec<Hit>> {
+    list.iter().map(|item| item.extract()).collect()
+}
