@@ -9,6 +9,7 @@ of a story, finds the stored alert and only updates it: nobody is told twice.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -26,8 +27,9 @@ STAGE = "alerts"
 
 
 class _DeliverFn(beam.DoFn):
-    def __init__(self, sink: ArticleSink, rules: AlertRules, run_id: str | None) -> None:
+    def __init__(self, sink: ArticleSink, rules: AlertRules, run_id: str | None, lines_to: str) -> None:
         self._sink = sink
+        self._lines_to = lines_to
         self._channels = {rule.id: rule.channels for rule in rules.rules}
         self._run_id = run_id
         self._store: AlertStore | None = None
@@ -48,7 +50,9 @@ class _DeliverFn(beam.DoFn):
         try:
             stored = self._store.get_alert(alert.id)
             if stored is None:
-                sent = notify(alert, self._channels.get(alert.rule_id, ()))
+                # Looked up at call time: a worker process has its own sys.stdout.
+                stream = sys.stderr if self._lines_to == "stderr" else sys.stdout
+                sent = notify(alert, self._channels.get(alert.rule_id, ()), stdout=stream)
                 self._failed.inc(sum(1 for n in sent if n.status == "failed"))
                 alert = alert.model_copy(update={"notifications": (*alert.notifications, *sent)})
                 self._fired.inc()
@@ -82,14 +86,17 @@ class DeliverAlerts(beam.PTransform[PCollection[Alert], PCollection[DeadLetter]]
     ``alerts_fired``, ``alerts_updated``, ``notifications_failed``.
     """
 
-    def __init__(self, sink: ArticleSink, rules: AlertRules, *, run_id: str | None = None) -> None:
+    def __init__(
+        self, sink: ArticleSink, rules: AlertRules, *, run_id: str | None = None, lines_to: str = "stdout"
+    ) -> None:
         super().__init__()
         self._sink = sink
         self._rules = rules
         self._run_id = run_id
+        self._lines_to = lines_to  # "stdout" or "stderr": where the stdout channel prints
 
     def expand(self, alerts: PCollection[Alert]) -> PCollection[DeadLetter]:
         refused: PCollection[DeadLetter] = alerts | "NotifyAndStore" >> beam.ParDo(
-            _DeliverFn(self._sink, self._rules, self._run_id)
+            _DeliverFn(self._sink, self._rules, self._run_id, self._lines_to)
         ).with_output_types(DeadLetter)
         return refused

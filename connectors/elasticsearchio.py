@@ -19,7 +19,6 @@ from elasticsearch import ApiError, Elasticsearch
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
-from connectors.es_alerts import ElasticsearchAlertStore
 from connectors.es_client import (
     BulkOutcome,
     EsSettings,
@@ -263,5 +262,5 @@ class ElasticsearchSink:
     def open_dedup_index(self) -> ElasticsearchDedupIndex:
         return ElasticsearchDedupIndex(self._open_client(), self.names)
 
-    def open_alert_store(self) -> ElasticsearchAlertStore:
-        return ElasticsearchAlertStore(self._open_client(), self.names)
+    def open_alert_store(self) -> ElasticsearchStore:
+        return ElasticsearchStore(self._open_client(), self.names, location=self.settings.url)

@@ -86,6 +86,10 @@ class AlertStore(Protocol):
         """The most recently updated alerts first."""
         ...
 
+    def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """The stored articles a rule's memory is rebuilt from (see ArticleStore.articles_since)."""
+        ...
+
     def close(self) -> None: ...
 
 

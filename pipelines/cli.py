@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import re
@@ -74,10 +73,10 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
             beam_args += [flag, value]
     runner = _flag_value(beam_args, "--runner") or "DirectRunner"
     _log.info("starting run on %s (Beam flags: %s)", runner, " ".join(beam_args) or "none")
+    if args.json and _flag_value(beam_args, "--alert-lines") is None:
+        beam_args += ["--alert-lines", "stderr"]  # alert lines must not mix into the JSON
     try:
-        # Alerts on the stdout channel must not mix into machine-readable output.
-        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-            summary = run(beam_args)
+        summary = run(beam_args)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001  (the CLI boundary: any pipeline failure → one line)

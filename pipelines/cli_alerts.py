@@ -182,7 +182,7 @@ def _test(args: argparse.Namespace, store: Store) -> int:
     if args.json:
         print_json({"scanned": len(history), "alerts": [alert.model_dump(mode="json") for alert in fired]})
         return 0
-    window = "all stored articles" if since is None else f"articles since {since:%Y-%m-%d %H:%M} UTC"
+    window = "stored articles" if since is None else f"articles since {since:%Y-%m-%d %H:%M} UTC"
     print(f"back-test of {args.rules_file} on {len(history)} {window}: {len(fired)} would-be alerts")
     for alert in fired:
         print(_line(alert))

@@ -147,11 +147,13 @@ def build(
     alert_refused: list[PCollection[DeadLetter]] = []
     if config.alerts is not None and config.alerts.rules:
         evaluated = tagged | "EvaluateAlerts" >> EvaluateAlerts(
-            config.alerts, reliability=reliability_of(config.feeds), streaming=streaming
+            config.alerts, reliability=reliability_of(config.feeds), streaming=streaming, history=sink
         )
         articles = evaluated.articles
         alert_refused.append(
-            evaluated.alerts | "DeliverAlerts" >> DeliverAlerts(sink, config.alerts, run_id=config.run_id)
+            evaluated.alerts
+            | "DeliverAlerts"
+            >> DeliverAlerts(sink, config.alerts, run_id=config.run_id, lines_to=config.alert_lines)
         )
     else:
         articles = tagged

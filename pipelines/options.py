@@ -7,6 +7,7 @@ import difflib
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 from pydantic import BaseModel, Field
@@ -114,6 +115,13 @@ class WirewatchOptions(PipelineOptions):
             help="alert rules (YAML) to evaluate (default: seeds/alerts.yaml; see `wirewatch alerts list`)",
         )
         parser.add_argument(
+            "--alert-lines",
+            dest="alert_lines",
+            choices=("stdout", "stderr"),
+            default="stdout",
+            help="where the `stdout` alert channel prints (`wirewatch run --json` sends it to stderr)",
+        )
+        parser.add_argument(
             "--no-alerts",
             dest="no_alerts",
             action="store_true",
@@ -143,6 +151,7 @@ class IngestConfig(BaseModel):
     max_seed_bytes: int = Field(ge=1, le=1024**3)
     dedup: DedupConfig = DEFAULT_DEDUP
     alerts: AlertRules | None = None  # validated against the registry and taxonomy; None: no alerting
+    alert_lines: Literal["stdout", "stderr"] = "stdout"  # the stream the `stdout` channel prints to
     run_id: NonEmptyStr
     started_at: UtcDatetime
     version: NonEmptyStr
@@ -220,6 +229,7 @@ def load_config(
         max_seed_bytes=flags.max_seed_bytes,
         dedup=dedup,
         alerts=alerts,
+        alert_lines=flags.alert_lines,
         run_id=run_id,
         started_at=started_at,
         version=__version__,

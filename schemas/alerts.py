@@ -192,6 +192,17 @@ class AlertRule(BaseModel):
     def kind(self) -> AlertKind:
         return "surge" if self.surge else "threshold" if self.threshold else "story"
 
+    @property
+    def lookback_s(self) -> int:
+        """How much history the rule's memory spans: its window, its surge baseline, its cooldown.
+        A run or a restart replays that much from the store, so nothing depends on where it began."""
+        spans = [self.cooldown]
+        if self.threshold:
+            spans.append(self.threshold.window)
+        if self.surge:
+            spans.append(self.surge.baseline + self.surge.bucket)
+        return max(spans)
+
 
 class AlertRules(BaseModel):
     """A rules file: a version and the rules, each id once."""

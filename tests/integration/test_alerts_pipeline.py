@@ -97,3 +97,29 @@ def test_back_test_finds_what_the_run_fired(
     assert tested.keys() == fired.keys()
     for alert_id, alert in tested.items():
         assert set(alert["article_ids"]) == set(fired[alert_id]["article_ids"])
+
+
+ACROSS_RUNS_RULES = """version: "test"
+rules:
+- id: two-dprk-stories
+  name: Two North Korea stories within three days
+  when: {actors_any: [Q423]}
+  threshold: {count: 2, window: 3d}
+"""
+
+
+def test_a_threshold_counts_the_stories_of_earlier_runs(tmp_path: pathlib.Path, store: StoreUnderTest):
+    """Each scheduled run sees only its new articles; the rule's window must still span runs."""
+    flags, _ = store
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(ACROSS_RUNS_RULES, encoding="utf-8")
+    summaries = []
+    for name in ("004_0150c9251e40f8c3.txt", "000_c188ed1eebfaaab7.txt"):  # 2023-11-07, then 11-09
+        result = ww(
+            "run", "--seeds", f"{SEEDS}/{name}", "--alerts", str(rules), "--json", *flags, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        summaries.append(json.loads(result.stdout))
+    assert [s["alerts_fired"] for s in summaries] == [0, 1]
+    (alert,) = _alerts(tmp_path, flags).values()
+    assert (alert["rule_id"], alert["count"], alert["article_count"]) == ("two-dprk-stories", 2, 2)
