@@ -353,7 +353,6 @@ CONTEXT_RULES: tuple[ContextRule, ...] = (
         ),
         support_actors=("Q1065",),
     ),
-    ContextRule(aliases=("IS",), support=_p("caliphate|jihadi*|militant*|extremist*|Raqqa|Mosul")),
     ContextRule(aliases=("AU",), support=_p("Africa|African*|Addis Ababa|ECOWAS|Sahel|peacekeep*")),
     ContextRule(aliases=("Polish",), default=True),
     ContextRule(

@@ -358,3 +358,12 @@ def test_evidence_is_capped_but_mentions_count_all(tagger):
     sanctions = next(tag for tag in result.topics if tag.id == "sanctions")
     assert len(sanctions.spans) == MAX_SPANS
     assert sanctions.spans[0].start < sanctions.spans[-1].start
+
+
+def test_every_context_rule_names_a_registry_alias(tagger):
+    """A rule for an alias the registry no longer has is dead code that reads as protection."""
+    from pipelines.tag_match import CONTEXT_RULES
+    from schemas.actors import normalize_alias
+
+    aliases = {normalize_alias(alias.text) for actor in tagger.registry.actors for alias in actor.aliases}
+    assert [a for rule in CONTEXT_RULES for a in rule.aliases if normalize_alias(a) not in aliases] == []
