@@ -18,7 +18,8 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install native dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism
+.PHONY: help run install native dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism \
+	flink test-flink bench-runners
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
@@ -28,6 +29,8 @@ help:
 	@echo "make eval-dedup  near-duplicate precision/recall on real articles (benchmarks/results/dedup_eval.md)"
 	@echo "make eval-tagging  actor tagging precision/recall on GUM Wikinews (benchmarks/results/tagging_eval.md)"
 	@echo "make es-start / es-stop   a local Elasticsearch on 127.0.0.1 (prints its URL)"
+	@echo "make flink  fetch Beam's Flink job server jar once (for --runner=FlinkRunner)"
+	@echo "make test-flink  the batch graph on Flink vs the DirectRunner (needs that jar)"
 	@echo "make clean  remove .venv, the local store and tool caches"
 	@echo "make lock   re-pin requirements.lock from the current .venv"
 
@@ -91,12 +94,25 @@ define with_es
 	ELASTICSEARCH_URL=$$($(ES_LOCAL) url) $(1)
 endef
 
+# The Flink case of the portable-runner test needs Beam's Flink job server jar, which the Maven
+# repository reachable from here does not serve (no beam-runners-flink-* artifact at any version):
+# `make test` leaves that one case out by name, `make test-flink` runs it and fails without the jar.
+# Once the jar can be fetched: add `flink` to test's prerequisites and drop the --deselect.
+FLINK_TEST := tests/integration/test_flink.py::test_a_portable_runner_stores_what_the_direct_runner_stores[FlinkRunner]
+
 test: lint prism
-	$(call with_es,$(BIN)/pytest)
+	$(call with_es,$(BIN)/pytest --deselect '$(FLINK_TEST)')
+
+test-flink: dev flink
+	$(call with_es,$(BIN)/pytest '$(FLINK_TEST)')
 
 # Beam's streaming runner, built once with Go and cached (so no test waits for a build).
 prism: install
 	@$(BIN)/python -c "from pipelines.prism import prism_binary; print('prism:', prism_binary())"
+
+# Beam's Flink job server (~200 MB), fetched once with mvn into ~/.cache/wirewatch/flink/ and reused.
+flink: install
+	@$(BIN)/python -m pipelines.flink
 
 # Benchmarks write their figures under benchmarks/results/.
 eval-dedup: install
@@ -110,6 +126,10 @@ bench: install native
 	$(BIN)/python benchmarks/bench_dedup.py
 	$(BIN)/python benchmarks/bench_tagging.py
 	$(call with_es,$(BIN)/python benchmarks/bench_es.py && $(BIN)/python benchmarks/bench_stream.py)
+
+# The same 50,000-article batch on each runner (about 25 minutes; not part of `make bench`).
+bench-runners: install native prism
+	$(call with_es,$(BIN)/python benchmarks/bench_runners.py)
 
 es-start:
 	$(ES_LOCAL) start

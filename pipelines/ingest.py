@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
@@ -23,6 +24,7 @@ from connectors.localstoreio import LocalStoreSink
 from connectors.rssio import PollFeeds, ReadFeeds
 from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink
+from pipelines import flink
 from pipelines.alerts import EvaluateAlerts, reliability_of
 from pipelines.dedup import Deduplicate
 from pipelines.normalize import Normalize
@@ -75,11 +77,17 @@ class IngestOutputs(NamedTuple):
     dead_letters: PCollection[DeadLetter]
 
 
+def worker_path(path: str) -> str:
+    """`path` as a worker must see it. The SDK harness may run in another process and folder
+    (Flink's, a worker pool): a relative path checked here would mean another file there."""
+    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
+
+
 def sink_for(config: IngestConfig) -> ArticleSink:
     """Elasticsearch when a URL was given, else the embedded store."""
     if config.elasticsearch is not None:
         return ElasticsearchSink(config.elasticsearch, IndexNames(config.es_index_prefix), config.es_retry)
-    return LocalStoreSink(config.store_path)
+    return LocalStoreSink(worker_path(config.store_path))
 
 
 def store_location(config: IngestConfig) -> str:
@@ -102,7 +110,9 @@ def _batch_sources(pipeline: beam.Pipeline, config: IngestConfig, sink: ArticleS
         sources.append(
             pipeline
             | "ReadSeedFiles"
-            >> ReadSeedFiles(pattern=config.seeds, max_bytes=config.max_seed_bytes, run_id=config.run_id)
+            >> ReadSeedFiles(
+                pattern=worker_path(config.seeds), max_bytes=config.max_seed_bytes, run_id=config.run_id
+            )
         )
     if config.feeds:
         sources.append(
@@ -199,6 +209,7 @@ def run(argv: Sequence[str], config: IngestConfig | None = None) -> RunSummary:
     """Run the batch pipeline with Beam flags `argv` and wait for it; raises if the run fails."""
     options = PipelineOptions(list(argv))
     config = config or load_config(options)
+    flink.prepare(options)  # --runner=FlinkRunner: the cached job server jar, a JDK, LOOPBACK
     if config.elasticsearch is None:
         LocalStore(config.store_path).close()  # create the file and schema before workers race to
     started = time.monotonic()

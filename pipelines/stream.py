@@ -25,6 +25,7 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
 from connectors.localstore import LocalStore
+from pipelines import flink
 from pipelines.ingest import build
 from pipelines.options import IngestConfig, load_config
 from pipelines.prism import prism_binary
@@ -107,6 +108,7 @@ def run_stream(
         LocalStore(config.store_path).close()  # create the file and schema before workers race to
     stop = stop or threading.Event()
     if not _wants_local_prism(options):
+        flink.prepare(options)  # --runner=FlinkRunner: the cached job server jar, a JDK, LOOPBACK
         # Other runners start their job server inside run(), which owns SIGINT until it returns.
         return _run(options, config, on_status, stop, handle_signals_after_run=True)
     binary = options.view_as(PrismRunnerOptions).prism_location or prism_binary()

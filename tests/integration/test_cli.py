@@ -11,7 +11,10 @@ import sys
 
 import pytest
 
+from connectors.localstore import LocalStore
 from tests.conftest import SEEDS
+from tests.feed_server import FeedServer
+from tests.integration.equivalence import stable, stable_alert
 
 pytestmark = pytest.mark.integration
 
@@ -76,20 +79,51 @@ def test_human_summary_lists_dead_letters_and_exits_zero(tmp_path: pathlib.Path)
     assert [d["error"] for d in json.loads(listed.stdout)] == ["empty file"]
 
 
-def test_two_worker_processes_store_the_same_documents(tmp_path: pathlib.Path):
-    stores = {}
+@pytest.mark.slow
+def test_two_worker_processes_store_the_same_documents(server: FeedServer, tmp_path: pathlib.Path):
+    """The whole graph (seeds and feeds, dedup, tags, alerts) in two worker processes stores the
+    same documents and alerts as in one; see tests/integration/equivalence.py for what may differ."""
+    # Imported here: those modules import this one's `wirewatch`.
+    from tests.integration.test_dedup_feeds import Outlets
+    from tests.integration.test_feeds_cli import new_catalog
+
+    catalog = new_catalog(tmp_path, *Outlets(server).specs)
+    docs, alerts = {}, {}
     for name, flags in (
         ("one", ["--direct_num_workers=1"]),
         ("two", ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]),
     ):
         store = str(tmp_path / name / "w.db")
-        result = wirewatch("run", "--seeds", str(SEEDS), "--store", store, "--json", *flags, cwd=tmp_path)
+        result = wirewatch(
+            "run",
+            "--seeds",
+            str(SEEDS),
+            "--feeds",
+            str(catalog),
+            "--store",
+            store,
+            "--json",
+            *flags,
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["written"] == 2
-        hits = json.loads(wirewatch("search", "Kim", "--store", store, "--json", cwd=tmp_path).stdout)
-        stores[name] = sorted(h["id"] for h in hits)
-    assert stores["one"] == stores["two"]
-    assert len(stores["one"]) == 2
+        summary = json.loads(result.stdout)
+        assert (summary["written"], summary["canonical"], summary["duplicates"]) == (6, 2, 4)
+        reader = LocalStore(store)
+        try:
+            ids = [row[0] for row in reader._db.execute("SELECT id FROM articles")]
+            docs[name] = {i: stable(reader.get(i) or {}) for i in ids}
+        finally:
+            reader.close()
+        listed = wirewatch("alerts", "list", "--limit", "100", "--json", "--store", store, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        alerts[name] = {a["id"]: stable_alert(a) for a in json.loads(listed.stdout)}
+    assert docs["two"] == docs["one"]
+    assert len(docs["one"]) == 6
+    assert any(d["duplicate_of"] for d in docs["one"].values())
+    assert any(d["alerts"] for d in docs["one"].values())
+    assert alerts["two"] == alerts["one"]
+    assert len(alerts["one"]) == summary["alerts_fired"] > 0
 
 
 @pytest.mark.parametrize(
