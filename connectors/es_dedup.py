@@ -26,6 +26,7 @@ from connectors.es_indices import (
     IndexNames,
     alias_indices,
     article_fields_document,
+    search_pages,
     server_errors,
     server_url,
 )
@@ -43,10 +44,6 @@ MAX_UPDATE_ATTEMPTS = 20
 _MAX_BACKOFF_S = 0.25
 
 _LOOKUP_SOURCE = ["id", "duplicate_of", "body", "dedup_keys", "near_dup_keys"]
-# `id` is the document id, unique within an index; after a rollover an article re-ingested into
-# the new write index exists twice, so the index name breaks the tie and search_after never
-# skips a hit.
-_LOOKUP_SORT = [{"id": "asc"}, {"_index": "asc"}]
 
 
 @dataclass
@@ -142,31 +139,12 @@ class ElasticsearchDedupIndex:
         ]
 
     def _search_all(self, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """The `_source` of every hit, page after page (search_after); a missing alias has none.
-
-        Partial results are refused: a failed shard raises instead of silently dropping hits.
-        """
-        search_after: list[Any] | None = None
-        while True:
-            try:
-                response = self._client.search(
-                    index=self._names.articles_alias,
-                    query=dict(query),
-                    sort=_LOOKUP_SORT,
-                    size=PAGE_SIZE,
-                    source_includes=_LOOKUP_SOURCE,
-                    track_total_hits=False,
-                    allow_partial_search_results=False,
-                    search_after=search_after,  # None (the first page) is left out of the request
-                )
-            except NotFoundError:
-                return
-            hits: list[dict[str, Any]] = response["hits"]["hits"]
-            for hit in hits:
+        """The `_source` of every hit, page after page; a missing alias has none."""
+        for page in search_pages(
+            self._client, self._names.articles_alias, query, PAGE_SIZE, source_includes=_LOOKUP_SOURCE
+        ):
+            for hit in page:
                 yield dict(hit["_source"])
-            if len(hits) < PAGE_SIZE:
-                return
-            search_after = list(hits[-1]["sort"])
 
     # --- lineage ------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -320,6 +320,45 @@ def _alias_indices(client: Elasticsearch, alias: str) -> dict[str, bool]:
         index: bool(entry["aliases"][alias].get("is_write_index", False))
         for index, entry in sorted(found.body.items())
     }
+
+
+# Article ids are unique within an index; after a rollover an article re-ingested into the new
+# write index exists twice, so the index name breaks the tie and search_after never skips a hit.
+ARTICLE_ORDER = [{"id": "asc"}, {"_index": "asc"}]
+
+
+def search_pages(
+    client: Elasticsearch,
+    index: str,
+    query: Mapping[str, Any],
+    page_size: int | Callable[[], int],
+    **request: Any,
+) -> Iterator[list[dict[str, Any]]]:
+    """Every hit of `query`, page after page in ARTICLE_ORDER (search_after): documents rewritten
+    meanwhile keep their sort values, so none is skipped or repeated. A missing index has none;
+    partial results are refused (a failed shard raises instead of leaving hits unvisited).
+    `page_size` may be a callable giving each page's size, 0 to stop early."""
+    search_after: list[Any] | None = None
+    while (size := page_size() if callable(page_size) else page_size) > 0:
+        try:
+            response = client.search(
+                index=index,
+                query=dict(query),
+                sort=ARTICLE_ORDER,
+                size=size,
+                track_total_hits=False,
+                allow_partial_search_results=False,
+                search_after=search_after,  # None (the first page) is left out of the request
+                **request,
+            )
+        except NotFoundError:
+            return
+        hits: list[dict[str, Any]] = response["hits"]["hits"]
+        if hits:
+            yield hits
+        if len(hits) < size:
+            return
+        search_after = list(hits[-1]["sort"])
 
 
 def alias_indices(client: Elasticsearch, alias: str) -> list[str]:

@@ -14,16 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 
 from connectors.es_client import DEFAULT_RETRY, PartialUpdate, RetryPolicy, bulk_update, raise_if_exhausted
-from connectors.es_indices import IndexNames, article_fields_document, server_errors
+from connectors.es_indices import IndexNames, article_fields_document, search_pages, server_errors
 from connectors.retag import RetagRequest, RetagRun, TagDocument
 from schemas.store import RetagSummary
 
 # Rounds of "read again, update again" for documents other writers keep changing under us.
 MAX_CONFLICT_ROUNDS = 20
-_SORT = [{"id": "asc"}, {"_index": "asc"}]
 # What deciding needs: the text to tag, and the fields to compare (the tags and the versions).
 _SOURCE = [
     "title",
@@ -79,33 +78,15 @@ def retag_articles(
 
 
 def _pages(client: Elasticsearch, alias: str, run: RetagRun) -> Iterator[list[dict[str, Any]]]:
-    """Pages of hits (with `_seq_no` and `_primary_term`) until the store or `limit` runs out.
-
-    Rewritten documents keep their sort values, so the cursor neither skips nor repeats one; and
-    partial results are refused: a failed shard raises instead of leaving articles unvisited.
-    """
-    search_after: list[Any] | None = None
-    while (size := run.next_batch_size()) > 0:
-        try:
-            response = client.search(
-                index=alias,
-                query={"match_all": {}},
-                sort=_SORT,
-                size=size,
-                source_includes=_SOURCE,
-                seq_no_primary_term=True,
-                track_total_hits=False,
-                allow_partial_search_results=False,
-                search_after=search_after,  # None (the first page) is left out of the request
-            )
-        except NotFoundError:
-            return
-        hits: list[dict[str, Any]] = response["hits"]["hits"]
-        if hits:
-            yield hits
-        if len(hits) < size:
-            return
-        search_after = list(hits[-1]["sort"])
+    """Pages of hits (with `_seq_no` and `_primary_term`) until the store or `limit` runs out."""
+    return search_pages(
+        client,
+        alias,
+        {"match_all": {}},
+        run.next_batch_size,
+        source_includes=_SOURCE,
+        seq_no_primary_term=True,
+    )
 
 
 def _plan(run: RetagRun, tag: TagDocument, hit: dict[str, Any]) -> PartialUpdate | None:

@@ -11,7 +11,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from connectors import es_retag
 from connectors.es_alerts import ElasticsearchAlertStore
-from connectors.es_indices import IndexNames, server_errors
+from connectors.es_indices import IndexNames, search_pages, server_errors
 from connectors.retag import RetagRequest
 from schemas.alerts import Alert
 from schemas.feeds import FeedState
@@ -195,8 +195,7 @@ class ElasticsearchStore:
     # --- retag (connectors.store.RetagStore) --------------------------------------------------
 
     def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        """Every stored article published (else ingested) at or after `since`, page by page
-        (search_after on id and index, so no hit is skipped or repeated)."""
+        """Every stored article published (else ingested) at or after `since`, page by page."""
         query: dict[str, Any] = {"match_all": {}}
         if since is not None:
             at = since.isoformat()
@@ -214,28 +213,17 @@ class ElasticsearchStore:
                     "minimum_should_match": 1,
                 }
             }
-        search_after: list[Any] | None = None
-        while True:
-            with server_errors(self._location):
-                try:
-                    response = self._client.search(
-                        index=self._names.articles_alias,
-                        query=query,
-                        sort=[{"id": "asc"}, {"_index": "asc"}],
-                        size=page_size,
-                        source_excludes=["dedup_keys", "near_dup_keys"],
-                        track_total_hits=False,
-                        allow_partial_search_results=False,
-                        search_after=search_after,
-                    )
-                except NotFoundError:
-                    return
-            hits: list[dict[str, Any]] = response["hits"]["hits"]
-            for hit in hits:
-                yield dict(hit["_source"])
-            if len(hits) < page_size:
-                return
-            search_after = list(hits[-1]["sort"])
+        with server_errors(self._location):
+            pages = search_pages(
+                self._client,
+                self._names.articles_alias,
+                query,
+                page_size,
+                source_excludes=["dedup_keys", "near_dup_keys"],
+            )
+            for page in pages:
+                for hit in page:
+                    yield dict(hit["_source"])
 
     # --- alerts (the same client, through connectors.es_alerts) -------------------------------------
 
