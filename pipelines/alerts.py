@@ -63,7 +63,7 @@ class _MatchFn(beam.DoFn):
         facts = Facts.of_article(article, reliability=self._reliability.get(article.source.feed_url or ""))
         if self._needs_doc:
             facts = facts.with_doc(article.model_dump(mode="json"))
-        met = [rule for rule in self._rules.rules if rule.enabled and applies(rule, facts, self._query)]
+        met = [rule for rule in self._rules.rules if applies(rule, facts, self._query)]
         yield article.model_copy(update={"alerts": tuple(rule.id for rule in met)}) if met else article
         for rule in met:
             yield TaggedOutput(_MATCHED, (rule.id, facts.without_doc()))

@@ -6,7 +6,6 @@ import contextlib
 import ctypes
 import logging
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from apache_beam.runners.runner import PipelineResult, PipelineState
 from connectors.localstore import LocalStore
 from pipelines import flink
 from pipelines.ingest import build
+from pipelines.local_service import free_port, serving
 from pipelines.options import IngestConfig, load_config
 from pipelines.prism import prism_binary
 from pipelines.run_metrics import counter_totals
@@ -55,9 +55,7 @@ def _prism_job_server(binary: str) -> Iterator[str]:
     Its own session keeps a terminal's Ctrl-C (sent to the whole foreground group) from killing
     the runner before the job is cancelled; Beam's own launcher would share our group.
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         # Idle shutdown: if this process dies hard (SIGKILL, OOM), Prism exits on its own once the
         # job is gone instead of lingering as an orphan holding its port.
@@ -73,22 +71,10 @@ def _prism_job_server(binary: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ConfigError(f"the Prism runner ({binary}) did not start")
-            time.sleep(0.1)
-        yield f"localhost:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(
+        process, port, within_s=30, what=f"the Prism runner ({binary})", error=ConfigError
+    ) as endpoint:
+        yield endpoint
 
 
 def run_stream(

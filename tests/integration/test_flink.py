@@ -21,10 +21,8 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +30,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from pipelines.flink import job_server_jar
+from pipelines.local_service import free_port, serving
 from pipelines.prism import prism_binary
 from tests.conftest import SEEDS, delete_prefix
 from tests.feed_server import FeedServer
@@ -49,18 +48,11 @@ def read_index(client: Elasticsearch, alias: str) -> dict[str, dict[str, Any]]:
     return {h["_id"]: h["_source"] for h in hits["hits"]["hits"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def worker_pool(folder: pathlib.Path) -> Iterator[str]:
     """Beam's Python worker pool (the sidecar of a Flink TaskManager), started in `folder`; yields
     its address for `--environment_config`."""
-    port = _free_port()
+    port = free_port()
     bin_dir = str(pathlib.Path(sys.executable).parent)
     process = subprocess.Popen(
         [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"],
@@ -70,22 +62,8 @@ def worker_pool(folder: pathlib.Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert process.poll() is None, "the Beam worker pool exited at start"
-            assert time.monotonic() < deadline, "the Beam worker pool did not listen within 60 s"
-            time.sleep(0.2)
-        yield f"localhost:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(process, port, within_s=60, what="the Beam worker pool") as endpoint:
+        yield endpoint
 
 
 def run_once(
