@@ -2,40 +2,42 @@
 
 `--runner=FlinkRunner` alone runs the job on an embedded Flink mini-cluster inside Beam's Flink job
 server (a Java process), with the Python SDK harness in this process (LOOPBACK): no Docker and no
-cluster needed. Beam would download the job server jar itself, from a host a registry-only machine
-cannot always reach, so Wirewatch fetches it once with Maven (`mvn dependency:copy`) into
-~/.cache/wirewatch/flink/ and passes it as `--flink_job_server_jar`. Every flag the user gives wins;
-with `--flink_master=HOST:8081` the job goes to that cluster and the SDK harness comes from the
-user's `--environment_type` (EXTERNAL worker pool or DOCKER).
+cluster needed. Beam publishes no job server jar a registry-only machine can fetch, but it does
+publish the runner module; Wirewatch builds the job server from it once with Maven
+(deploy/flink/pom.xml), caches it under ~/.cache/wirewatch/flink/ keyed by the pom's hash, and
+passes it as `--flink_job_server_jar`. With `--flink_master=HOST:PORT` the job goes to that
+cluster and every TaskManager starts its Python workers with `wirewatch-sdk-worker` (PROCESS).
+Every flag the user gives wins.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
-
-import apache_beam
-from apache_beam.options.pipeline_options import (
-    FlinkRunnerOptions,
-    JobServerOptions,
-    PipelineOptions,
-    PortableOptions,
-    StandardOptions,
-)
+from typing import TYPE_CHECKING
 
 from schemas.errors import ConfigError
 
+if TYPE_CHECKING:  # Beam is imported where it is used: the cluster commands need none of it
+    from apache_beam.options.pipeline_options import PipelineOptions
+
 _log = logging.getLogger(__name__)
 
-# The newest Flink this Beam publishes a job server for (Beam keeps the list in sync with its build).
-FLINK_VERSION: str = FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS[-1]
-ARTIFACT = "org.apache.beam:beam-runners-flink-{flink}-job-server:{beam}:jar"
-FETCH_TIMEOUT_S = 1800
+# The one Flink whose Beam runner the Maven repository serves (beam-runners-flink-1.19); Beam's own
+# default (the newest it publishes a job server for) has no runner there, so it is not buildable.
+FLINK_VERSION = "1.19"
+POM = Path(__file__).resolve().parents[1] / "deploy" / "flink" / "pom.xml"
+JAR_NAME = "wirewatch-flink-job-server.jar"
+BOOT_COMMAND = "wirewatch-sdk-worker"
+BUILD_TIMEOUT_S = 1800
 JVM_ROOT = Path("/usr/lib/jvm")
 # Flink 2.x runs on Java 11, 17 and 21; 17 is what Beam builds and tests the job server with.
 SUPPORTED_JAVA = (17, 21, 11)
@@ -61,53 +63,63 @@ _LOCAL_MASTERS = ("[auto]", "[local]")
 
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "wirewatch" / "flink" / f"v{apache_beam.__version__}"
+    return Path(base) / "wirewatch" / "flink"
 
 
-def jar_path(flink_version: str = FLINK_VERSION) -> Path:
-    """Where the job server jar for this Beam and `flink_version` is cached (it may not be yet)."""
-    return cache_dir() / f"beam-runners-flink-{flink_version}-job-server-{apache_beam.__version__}.jar"
+def pom_digest(pom: Path = POM) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
 
 
-def job_server_jar(flink_version: str = FLINK_VERSION) -> Path:
-    """The cached job server jar, fetched with `mvn dependency:copy` the first time."""
-    path = jar_path(flink_version)
+def jar_path(pom: Path = POM) -> Path:
+    """Where the job server built from `pom` is cached (it may not be yet): keyed by the pom's
+    hash, so a changed pom builds a new jar and an unchanged one is never rebuilt."""
+    return cache_dir() / f"job-server-{pom_digest(pom)}" / JAR_NAME
+
+
+def job_server_jar(pom: Path = POM) -> Path:
+    """The job server jar, built from `pom` with Maven (`mvn package`, shade) the first time."""
+    if not pom.is_file():
+        raise ConfigError(
+            f"--runner=FlinkRunner needs Beam's Flink job server, built from {pom}, which this "
+            "installation lacks: run from a clone of the repository, or pass --flink_job_server_jar=PATH"
+        )
+    path = jar_path(pom)
     if path.is_file():
         return path
     mvn = shutil.which("mvn")
-    artifact = ARTIFACT.format(flink=flink_version, beam=apache_beam.__version__)
     if mvn is None:
         raise ConfigError(
-            f"--runner=FlinkRunner needs Beam's Flink job server ({artifact}), fetched once with Maven: "
+            "--runner=FlinkRunner needs Beam's Flink job server, built once with Maven: "
             "install Maven (mvn), or pass --flink_job_server_jar=PATH"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    _log.info("fetching %s with mvn (first time only; ~200 MB)…", artifact)
-    with tempfile.TemporaryDirectory(dir=path.parent) as partial:
-        # -U: a jar missing last time is looked for again, not taken from Maven's failure cache.
-        command = [mvn, "-B", "-q", "-U", "-Dstyle.color=never", "dependency:copy"]
-        command += [f"-Dartifact={artifact}", f"-DoutputDirectory={partial}"]
+    _log.info(
+        "building Beam's Flink %s job server with mvn (first time only; ~200 MB download)…", FLINK_VERSION
+    )
+    with tempfile.TemporaryDirectory(dir=path.parent) as build:
+        shutil.copy(pom, Path(build) / "pom.xml")
+        command = [mvn, "-B", "-q", "-Dstyle.color=never", "package"]
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S, check=False, cwd=partial
+                command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False, cwd=build
             )
         except subprocess.TimeoutExpired as exc:
-            raise ConfigError(f"fetching {artifact} took over {FETCH_TIMEOUT_S} s; try again") from exc
-        fetched = Path(partial) / path.name
-        if done.returncode != 0 or not fetched.is_file():
+            raise ConfigError(
+                f"building the Flink job server took over {BUILD_TIMEOUT_S} s; try again"
+            ) from exc
+        built = Path(build) / "target" / JAR_NAME
+        if done.returncode != 0 or not built.is_file():
             output = done.stdout + done.stderr
             errors = [
                 line.split("[ERROR]", 1)[1].strip() for line in output.splitlines() if "[ERROR]" in line
             ]
-            why = errors[0][:200] if errors else f"mvn exit {done.returncode}"
-            if "Could not find artifact" in output or "was not found in" in output:
-                why = "the Maven repository has no such artifact"
+            why = errors[0][:300] if errors else f"mvn exit {done.returncode}"
             raise ConfigError(
-                f"could not fetch Beam's Flink job server {artifact}: {why} "
+                f"could not build Beam's Flink job server from {pom}: {why} "
                 "(pass --flink_job_server_jar=PATH to use a jar you have)"
             )
         # Rename within one folder is atomic: a concurrent first run never sees half a jar.
-        os.replace(fetched, path)
+        os.replace(built, path)
     return path
 
 
@@ -144,48 +156,75 @@ def find_java(env: dict[str, str] | None = None) -> str:
 
 
 def is_flink(options: PipelineOptions) -> bool:
+    from apache_beam.options.pipeline_options import StandardOptions
+
     runner = options.view_as(StandardOptions).runner or ""
     return runner.rsplit(".", 1)[-1] == "FlinkRunner"
 
 
+def boot_command() -> str:
+    """This environment's `wirewatch-sdk-worker` (see pipelines/sdk_worker_boot.py)."""
+    beside = Path(sys.executable).parent / BOOT_COMMAND
+    found = str(beside) if beside.is_file() else shutil.which(BOOT_COMMAND)
+    if found is None:
+        raise ConfigError(
+            f"--flink_master=HOST:PORT starts Python workers with {BOOT_COMMAND}, which is not installed "
+            "here: install wirewatch (pip install -e .), or pass --environment_type and --environment_config"
+        )
+    return found
+
+
 def prepare(options: PipelineOptions) -> None:
-    """Fill in what `--runner=FlinkRunner` needs on this machine and the user did not say:
-    the cached job server jar, a supported JDK for it, and (embedded mini-cluster only) the SDK
-    harness in this process. A no-op for any other runner."""
+    """Fill in what `--runner=FlinkRunner` needs on this machine and the user did not say: Flink
+    1.19, the job server jar (built once), a supported JDK for it, and the SDK harness — this
+    process (LOOPBACK) for the embedded mini-cluster, a `wirewatch-sdk-worker` process per
+    TaskManager (PROCESS) for a cluster. A no-op for any other runner."""
+    from apache_beam.options.pipeline_options import FlinkRunnerOptions, JobServerOptions, PortableOptions
+
     if not is_flink(options):
         return
     flink = options.view_as(FlinkRunnerOptions)
-    local = flink.flink_master.strip() in _LOCAL_MASTERS
-    if flink.flink_submit_uber_jar:
-        return  # Beam submits the job to Flink's REST API itself: no job server, no JDK here
     if not flink.flink_job_server_jar:
-        flink.flink_job_server_jar = str(job_server_jar(flink.flink_version))
+        if flink.flink_version == FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS[-1]:  # Beam's default
+            flink.flink_version = FLINK_VERSION
+        if flink.flink_version != FLINK_VERSION:
+            raise ConfigError(
+                f"--flink_version={flink.flink_version}: only Beam's Flink {FLINK_VERSION} runner can be "
+                "built here; pass --flink_job_server_jar=PATH for another version"
+            )
+        # The uber-jar submission needs the jar too: it is the base the pipeline is packed into.
+        flink.flink_job_server_jar = str(job_server_jar())
     server = options.view_as(JobServerOptions)
-    if server.job_server_java_launcher == "java":  # Beam's default: whatever `java` PATH has
-        server.job_server_java_launcher = find_java()
+    if not flink.flink_submit_uber_jar and server.job_server_java_launcher == "java":
+        server.job_server_java_launcher = find_java()  # Beam's default is whatever `java` PATH has
         if not server.job_server_jvm_properties:
             server.job_server_jvm_properties = list(JAVA_17_OPENS)
     portable = options.view_as(PortableOptions)
-    if local and not portable.environment_type:
-        # One machine: the job server's mini-cluster calls back into this process for Python work
-        # (Beam would pick DOCKER for a real cluster, which needs the worker image on every node).
-        portable.environment_type = "LOOPBACK"
+    local = flink.flink_master.strip() in _LOCAL_MASTERS
+    if not portable.environment_type:
+        if local:
+            # One machine: the mini-cluster calls back into this process for the Python work.
+            portable.environment_type = "LOOPBACK"
+        else:
+            # Beam would pick DOCKER, which needs a Docker engine on every TaskManager. LOOPBACK
+            # breaks with two TaskManagers (both ask for the same worker id); PROCESS gives each
+            # TaskManager its own worker, started from the same path on every node.
+            portable.environment_type = "PROCESS"
+            portable.environment_config = json.dumps({"command": boot_command()})
     _log.info(
         "Flink %s via %s (%s, SDK harness %s)",
         flink.flink_version,
         flink.flink_job_server_jar,
         "embedded mini-cluster" if local else flink.flink_master,
-        portable.environment_type or "Beam's default",
+        portable.environment_type,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pipelines.flink [FLINK_VERSION]`: fetch the job server jar (for `make flink`)."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
+    """`python -m pipelines.flink`: build the job server jar once and print its path (`make flink`)."""
+    del argv
     try:
-        print(job_server_jar(args[0] if args else FLINK_VERSION))
+        print(job_server_jar())
     except ConfigError as exc:
         print(f"wirewatch: {exc}", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import pytest
@@ -62,11 +63,33 @@ def test_the_users_flags_win(cached_jar: pathlib.Path, tmp_path: pathlib.Path):
     assert options.view_as(JobServerOptions).job_server_jvm_properties == []
 
 
-def test_a_real_cluster_keeps_beams_harness_default(cached_jar: pathlib.Path):
+def test_a_cluster_gets_one_boot_command_per_taskmanager(cached_jar: pathlib.Path):
     options = PipelineOptions(["--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081"])
     flink.prepare(options)
-    assert options.view_as(PortableOptions).environment_type is None  # EXTERNAL or DOCKER: the user's call
+    portable = options.view_as(PortableOptions)
+    assert portable.environment_type == "PROCESS"
+    command = json.loads(portable.environment_config)["command"]
+    assert pathlib.Path(command).name == "wirewatch-sdk-worker"
+    assert pathlib.Path(command).is_file()
     assert options.view_as(FlinkRunnerOptions).flink_job_server_jar == str(cached_jar)
+
+
+def test_flink_1_19_is_the_default_and_other_versions_need_their_own_jar(cached_jar: pathlib.Path):
+    options = PipelineOptions(["--runner=FlinkRunner"])
+    flink.prepare(options)
+    assert options.view_as(FlinkRunnerOptions).flink_version == "1.19"
+    with pytest.raises(ConfigError, match=r"--flink_version=2.0: only Beam's Flink 1.19 runner"):
+        flink.prepare(PipelineOptions(["--runner=FlinkRunner", "--flink_version=2.0"]))
+
+
+def test_the_jar_is_keyed_by_the_pom(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pom = tmp_path / "pom.xml"
+    pom.write_text("<project>1</project>")
+    first = flink.jar_path(pom)
+    pom.write_text("<project>2</project>")
+    assert flink.jar_path(pom) != first
+    assert first.is_relative_to(tmp_path / "cache" / "wirewatch" / "flink")
 
 
 def test_other_runners_are_left_alone(cached_jar: pathlib.Path):
@@ -96,13 +119,10 @@ def test_an_unsupported_java_home_is_passed_over(tmp_path: pathlib.Path, monkeyp
     assert flink.find_java({"JAVA_HOME": str(home)}) == str(jdk17.resolve() / "bin" / "java")
 
 
-def test_uber_jar_submission_needs_no_job_server_or_jdk(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
-):
-    """Beam posts the job to Flink's REST API itself (the Kubernetes stream deployment): neither the
-    job server jar nor a JDK is looked for, so an image without Java can submit."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+def test_uber_jar_submission_needs_the_jar_but_no_jdk(cached_jar: pathlib.Path):
+    """Beam packs the pipeline into a copy of the job server jar and posts it to Flink's REST API
+    itself: the jar is the base, but no Java process starts here."""
     options = PipelineOptions(["--runner=FlinkRunner", "--flink_master=jm:8081", "--flink_submit_uber_jar"])
-    flink.prepare(options)  # would raise ConfigError for the missing jar if it looked
-    assert options.view_as(FlinkRunnerOptions).flink_job_server_jar is None
+    flink.prepare(options)
+    assert options.view_as(FlinkRunnerOptions).flink_job_server_jar == str(cached_jar)
     assert options.view_as(JobServerOptions).job_server_java_launcher == "java"
