@@ -26,7 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from elasticsearch import Elasticsearch, helpers
 
 from connectors.elasticsearchio import WriteToElasticsearch
-from connectors.es_client import EsSettings
+from connectors.es_client import EsEndpoint
 from connectors.es_indices import IndexNames, article_document, ensure_indices, reset_indices
 from pipelines.normalize import normalize_record
 from schemas.records import Article, PipelineInfo, RawRecord, Source
@@ -95,7 +95,7 @@ def bench_pipeline(es_url: str, names: IndexNames, paths: list[str], beam_args: 
             p
             | "ReadShards" >> beam.io.ReadFromText(os.path.join(os.path.dirname(paths[0]), "*.jsonl"))
             | "Parse" >> beam.Map(Article.model_validate_json).with_output_types(Article)
-            | "Write" >> WriteToElasticsearch(settings=EsSettings(url=es_url), names=names)
+            | "Write" >> WriteToElasticsearch(endpoint=EsEndpoint(url=es_url), names=names)
         )
     return time.perf_counter() - started
 

@@ -1,4 +1,9 @@
-"""Beam transforms that write articles and dead letters to Elasticsearch through bounded bulk calls."""
+"""Beam transforms that write articles and dead letters to Elasticsearch through bounded bulk calls.
+
+Everything here is pickled into the job graph, so it holds an `EsEndpoint` (URL, user name, TLS
+options, which kind of credential) and never a secret: each worker reads the password or API key
+from its own environment when it opens its client in `setup()` (see connectors.es_client).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.es_client import (
     BulkOutcome,
-    EsSettings,
+    EsEndpoint,
     RetryPolicy,
     bulk_write,
     classify,
@@ -65,18 +70,19 @@ def _ensure_indices(client: Elasticsearch, names: IndexNames, retry: RetryPolicy
 
 
 class _EsWriteFn(beam.DoFn):
-    """Shared life cycle: a client per worker, opened in setup(), closed in teardown(); the
-    templates and aliases are installed once per worker (idempotent, safe under races)."""
+    """Shared life cycle: a client per worker, opened in setup() with the credential the worker
+    finds in its environment, closed in teardown(); the templates and aliases are installed once
+    per worker (idempotent, safe under races)."""
 
-    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
-        self._settings = settings
+    def __init__(self, endpoint: EsEndpoint, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
+        self._endpoint = endpoint
         self._names = names
         self._retry = retry
         self._max_batch_bytes = max_batch_bytes
         self._client: Elasticsearch | None = None
 
     def setup(self) -> None:
-        self._client = make_client(self._settings)
+        self._client = make_client(self._endpoint.resolve())
         _ensure_indices(self._client, self._names, self._retry)
 
     def teardown(self) -> None:
@@ -99,13 +105,13 @@ class _EsWriteFn(beam.DoFn):
         )
         # Past the retry bound the bundle fails loudly; the runner may retry it, and because every
         # write is a `create` with a deterministic id, the retry cannot duplicate anything.
-        raise_if_exhausted(outcomes, self._settings.url)
+        raise_if_exhausted(outcomes, self._endpoint.url)
         return outcomes
 
 
 class _WriteArticlesFn(_EsWriteFn):
-    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
-        super().__init__(settings, names, retry, max_batch_bytes)
+    def __init__(self, endpoint: EsEndpoint, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
+        super().__init__(endpoint, names, retry, max_batch_bytes)
         self._created = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_WRITTEN)
         self._duplicate = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_DUPLICATE)
         self._rejected = Metrics.counter(counters.NAMESPACE, "es_rejected")
@@ -146,8 +152,8 @@ def _rejection(
 
 
 class _WriteDeadLettersFn(_EsWriteFn):
-    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
-        super().__init__(settings, names, retry, max_batch_bytes)
+    def __init__(self, endpoint: EsEndpoint, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
+        super().__init__(endpoint, names, retry, max_batch_bytes)
         self._written = Metrics.counter(counters.NAMESPACE, counters.DEAD_LETTERS)
 
     def process(self, batch: list[DeadLetter]) -> None:
@@ -175,6 +181,14 @@ def _check(batch_size: int, max_batch_bytes: int) -> None:
         raise ValueError(f"max_batch_bytes must be between 64 KiB and 100 MiB, got {max_batch_bytes}")
 
 
+def _check_endpoint(endpoint: object) -> None:
+    # EsSettings holds the secret: it must never be pickled into a graph.
+    if not isinstance(endpoint, EsEndpoint):
+        raise TypeError(
+            f"endpoint must be an EsEndpoint (no secrets; see EsSettings.endpoint), got {endpoint!r}"
+        )
+
+
 class _BulkSink:
     """The checked, keyword-only constructor both sinks share."""
 
@@ -183,15 +197,16 @@ class _BulkSink:
     def __init__(
         self,
         *,
-        settings: EsSettings,
+        endpoint: EsEndpoint,
         names: IndexNames,
         retry: RetryPolicy | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
     ) -> None:
         super().__init__()
+        _check_endpoint(endpoint)
         _check(batch_size, max_batch_bytes)
-        self._fn = self._fn_class(settings, names, retry or RetryPolicy(), max_batch_bytes)
+        self._fn = self._fn_class(endpoint, names, retry or RetryPolicy(), max_batch_bytes)
         self._batch_size = batch_size
 
 
@@ -232,23 +247,25 @@ class WriteDeadLettersToElasticsearch(_BulkSink, beam.PTransform[PCollection[Dea
 
 
 class ElasticsearchSink:
-    """Elasticsearch as the pipeline's sink (see connectors.store.ArticleSink)."""
+    """Elasticsearch as the pipeline's sink (see connectors.store.ArticleSink). DoFns hold it and
+    open its stores in setup(): the secret is read there, from the worker's environment."""
 
-    def __init__(self, settings: EsSettings, names: IndexNames, retry: RetryPolicy | None = None) -> None:
-        self.settings = settings
+    def __init__(self, endpoint: EsEndpoint, names: IndexNames, retry: RetryPolicy | None = None) -> None:
+        _check_endpoint(endpoint)
+        self.endpoint = endpoint
         self.names = names
         self.retry = retry
 
     def write_articles(self) -> WriteToElasticsearch:
-        return WriteToElasticsearch(settings=self.settings, names=self.names, retry=self.retry)
+        return WriteToElasticsearch(endpoint=self.endpoint, names=self.names, retry=self.retry)
 
     def write_dead_letters(self) -> WriteDeadLettersToElasticsearch:
-        return WriteDeadLettersToElasticsearch(settings=self.settings, names=self.names, retry=self.retry)
+        return WriteDeadLettersToElasticsearch(endpoint=self.endpoint, names=self.names, retry=self.retry)
 
     def _open_client(self) -> Elasticsearch:
         """A new client, with the templates and aliases in place (closed again if that fails); a
         node still starting is waited for like the writers do."""
-        client = make_client(self.settings)
+        client = make_client(self.endpoint.resolve())
         try:
             _ensure_indices(client, self.names, self.retry or RetryPolicy())
         except BaseException:
@@ -257,10 +274,10 @@ class ElasticsearchSink:
         return client
 
     def open_state_store(self) -> ElasticsearchStore:
-        return ElasticsearchStore(self._open_client(), self.names, location=self.settings.url)
+        return ElasticsearchStore(self._open_client(), self.names, location=self.endpoint.url)
 
     def open_dedup_index(self) -> ElasticsearchDedupIndex:
         return ElasticsearchDedupIndex(self._open_client(), self.names)
 
     def open_alert_store(self) -> ElasticsearchStore:
-        return ElasticsearchStore(self._open_client(), self.names, location=self.settings.url)
+        return ElasticsearchStore(self._open_client(), self.names, location=self.endpoint.url)

@@ -1,6 +1,16 @@
 """Elasticsearch connection settings, a client factory and a bulk write that sorts every document's fate.
 
 Plain typed functions, no Beam: the sinks in `elasticsearchio.py` and the CLI both build on them.
+
+Two kinds of settings, so that no secret is ever pickled into a job graph. `EsSettings` holds the
+secret and lives only in the process that read it (the CLI, or a worker after `setup()`).
+`EsEndpoint` is what a graph carries: the URL, the user name, the TLS options and *which* kind of
+credential to use; each worker reads the password or API key from its own environment with
+`EsEndpoint.resolve()` — $ELASTICSEARCH_PASSWORD / $ELASTICSEARCH_API_KEY, or the mounted file that
+$ELASTICSEARCH_PASSWORD_FILE / $ELASTICSEARCH_API_KEY_FILE names (the Docker and Kubernetes secrets
+convention). Workers the CLI starts itself (in-process, forked, LOOPBACK) inherit its environment,
+and `move_url_credentials()` puts a user:password@ from the URL there first; workers on a remote
+cluster (Flink TaskManagers, Dataflow) need the variables or files themselves.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import random
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -42,6 +52,10 @@ URL_ENV = "ELASTICSEARCH_URL"
 API_KEY_ENV = "ELASTICSEARCH_API_KEY"
 USERNAME_ENV = "ELASTICSEARCH_USERNAME"
 PASSWORD_ENV = "ELASTICSEARCH_PASSWORD"
+# The Docker/Kubernetes convention: X_FILE names a file (a mounted secret) holding X's value.
+FILE_SUFFIX = "_FILE"
+API_KEY_FILE_ENV = API_KEY_ENV + FILE_SUFFIX
+PASSWORD_FILE_ENV = PASSWORD_ENV + FILE_SUFFIX
 CA_CERTS_ENV = "ELASTICSEARCH_CA_CERTS"
 # Dangerous: "false" accepts any certificate, so anyone on the path can read and change the traffic.
 VERIFY_CERTS_ENV = "ELASTICSEARCH_VERIFY_CERTS"
@@ -56,6 +70,8 @@ _FALSE = frozenset({"false", "0", "no", "off"})
 
 _log = logging.getLogger(__name__)
 
+# Which credential a job graph tells its workers to look for; never the credential itself.
+AuthKind = Literal["none", "api_key", "basic"]
 OutcomeStatus = Literal["created", "updated", "duplicate", "conflict", "rejected", "retry_exhausted"]
 Verdict = Literal["created", "updated", "duplicate", "conflict", "rejected", "retry"]
 
@@ -153,11 +169,135 @@ class EsSettings(BaseModel):
             raise ValueError("a CA bundle needs an https:// URL")
         return value
 
+    @property
+    def auth(self) -> AuthKind:
+        if self.api_key is not None:
+            return "api_key"
+        return "basic" if self.password is not None else "none"
+
+    @property
+    def endpoint(self) -> EsEndpoint:
+        """These settings without the secret: what a job graph may carry to its workers."""
+        return EsEndpoint(
+            url=self.url,
+            auth=self.auth,
+            username=self.username,
+            ca_certs=self.ca_certs,
+            verify_certs=self.verify_certs,
+            request_timeout_s=self.request_timeout_s,
+        )
+
+
+class EsEndpoint(BaseModel):
+    """Where Elasticsearch is and which kind of credential opens it, but not the credential: safe
+    to pickle into a job graph. A worker calls `resolve()` (in `setup()`) to read the secret from
+    its own environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    url: str
+    auth: AuthKind = "none"
+    username: str | None = None
+    ca_certs: str | None = None
+    verify_certs: bool = True
+    request_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _no_userinfo(cls, value: str) -> str:
+        if "@" in urlsplit(value).netloc:
+            raise ValueError("must not carry user:password (it would travel with the job graph)")
+        return value
+
+    @model_validator(mode="after")
+    def _username_for_basic_only(self) -> EsEndpoint:
+        if (self.username is not None) != (self.auth == "basic"):
+            raise ValueError("a username goes with auth='basic', and only with it")
+        return self
+
+    def resolve(self, env: Mapping[str, str] | None = None) -> EsSettings:
+        """The full settings, the secret read here: from $ELASTICSEARCH_API_KEY or
+        $ELASTICSEARCH_PASSWORD, or the file $ELASTICSEARCH_API_KEY_FILE or
+        $ELASTICSEARCH_PASSWORD_FILE names (default: os.environ).
+
+        Raises StoreError with one line naming the variables when the credential this endpoint
+        needs is missing, unreadable or given twice; the secret itself is never in the message.
+        """
+        env = os.environ if env is None else env
+        where = f"Elasticsearch at {self.url}"
+        try:
+            api_key = read_secret(env, API_KEY_ENV) if self.auth == "api_key" else None
+            password = read_secret(env, PASSWORD_ENV) if self.auth == "basic" else None
+        except ConfigError as exc:
+            raise StoreError(f"{where}: {exc}") from None
+        if self.auth == "api_key" and api_key is None:
+            raise StoreError(
+                f"{where}: the job authenticates with an API key, but this worker has none: "
+                f"set {API_KEY_ENV} or {API_KEY_FILE_ENV} in its environment"
+            )
+        if self.auth == "basic" and password is None:
+            raise StoreError(
+                f"{where}: the job authenticates as user {self.username!r}, but this worker has no "
+                f"password: set {PASSWORD_ENV} or {PASSWORD_FILE_ENV} in its environment"
+            )
+        try:
+            return EsSettings(
+                url=self.url,
+                api_key=SecretStr(api_key) if api_key is not None else None,
+                username=self.username,
+                password=SecretStr(password) if password is not None else None,
+                ca_certs=self.ca_certs,
+                verify_certs=self.verify_certs,
+                request_timeout_s=self.request_timeout_s,
+            )
+        except ValidationError as exc:
+            names = {
+                **_SETTING_NAMES,
+                "api_key": _secret_name(env, API_KEY_ENV),
+                "password": _secret_name(env, PASSWORD_ENV),
+            }
+            raise StoreError(f"{where}: {_config_error(exc, names)}") from None
+
 
 def _env_value(env: Mapping[str, str], name: str) -> str | None:
     """An exported-but-empty variable counts as unset, as shells and CI templates produce them."""
     value = env.get(name, "").strip()
     return value or None
+
+
+def read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """$NAME, or the contents of the file $NAME_FILE names (one trailing newline stripped, as
+    `echo` and most editors add one); None when neither is set.
+
+    Raises ConfigError naming the variable, never the value: both set, or a file that cannot be
+    read, is not UTF-8 or is empty.
+    """
+    file_name = name + FILE_SUFFIX
+    value = _env_value(env, name)
+    path = _env_value(env, file_name)
+    if path is None:
+        return value
+    if value is not None:
+        raise ConfigError(f"{name} and {file_name} are both set; use one")
+    try:
+        with open(path, "rb") as secret_file:
+            data = secret_file.read()
+    except OSError as exc:
+        raise ConfigError(f"{file_name}: cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # The decode error would quote the offending bytes: part of the secret.
+        raise ConfigError(f"{file_name}: {path} is not UTF-8 text") from None
+    text = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+    if not text.strip():
+        raise ConfigError(f"{file_name}: {path} is empty")
+    return text
+
+
+def _secret_name(env: Mapping[str, str], name: str) -> str:
+    """The variable a secret came from, for messages: NAME_FILE when that one is set."""
+    return name + FILE_SUFFIX if _env_value(env, name + FILE_SUFFIX) is not None else name
 
 
 def _parse_bool(name: str, value: str | None) -> bool:
@@ -178,14 +318,26 @@ def _config_error(exc: ValidationError, names: Mapping[str, str]) -> ConfigError
     return ConfigError(f"{names.get(field, 'Elasticsearch settings')}: {message}")
 
 
+_SETTING_NAMES = {
+    "url": URL_ENV,
+    "api_key": API_KEY_ENV,
+    "username": USERNAME_ENV,
+    "password": PASSWORD_ENV,
+    "ca_certs": CA_CERTS_ENV,
+    "verify_certs": VERIFY_CERTS_ENV,
+}
+
+
 def settings_from_env(url: str | None = None, env: Mapping[str, str] | None = None) -> EsSettings | None:
     """Settings from --es-url (wins) or $ELASTICSEARCH_URL and the ELASTICSEARCH_* variables.
 
     ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME with ELASTICSEARCH_PASSWORD (or user:pass@
-    in the URL); ELASTICSEARCH_CA_CERTS, a CA bundle for https. ELASTICSEARCH_VERIFY_CERTS=false
-    turns certificate checks off: dangerous, anyone on the path can then read the credentials.
-    None when no URL is set: the caller then uses the embedded store. Every wrong value raises
-    ConfigError with one line naming the flag or variable, never echoing a secret.
+    in the URL); either secret may instead be in a file named by ELASTICSEARCH_API_KEY_FILE or
+    ELASTICSEARCH_PASSWORD_FILE. ELASTICSEARCH_CA_CERTS, a CA bundle for https.
+    ELASTICSEARCH_VERIFY_CERTS=false turns certificate checks off: dangerous, anyone on the path
+    can then read the credentials. None when no URL is set: the caller then uses the embedded
+    store. Every wrong value raises ConfigError with one line naming the flag or variable, never
+    echoing a secret.
     """
     env = os.environ if env is None else env
     url_name = URL_FLAG if url and url.strip() else URL_ENV
@@ -193,29 +345,25 @@ def settings_from_env(url: str | None = None, env: Mapping[str, str] | None = No
     if raw_url is None:
         return None
     clean_url, url_user, url_password = _split_userinfo(raw_url)
-    api_key = _env_value(env, API_KEY_ENV)
+    api_key = read_secret(env, API_KEY_ENV)
     username = _env_value(env, USERNAME_ENV)
-    password = _env_value(env, PASSWORD_ENV)
+    password = read_secret(env, PASSWORD_ENV)
+    api_key_name = _secret_name(env, API_KEY_ENV)
+    password_name = _secret_name(env, PASSWORD_ENV)
     if (username is None) != (password is None):
-        given = USERNAME_ENV if username is not None else PASSWORD_ENV
+        given = USERNAME_ENV if username is not None else password_name
         raise ConfigError(f"{USERNAME_ENV} and {PASSWORD_ENV} must be set together (only {given} is set)")
     if url_user is not None or url_password is not None:
         if api_key is not None or username is not None:
-            other = API_KEY_ENV if api_key is not None else USERNAME_ENV
+            other = api_key_name if api_key is not None else USERNAME_ENV
             raise ConfigError(f"{url_name}: carries user:password while {other} is also set; use one")
         if url_user is None or url_password is None:
             raise ConfigError(f"{url_name}: user:password in the URL needs both a user name and a password")
         username, password = url_user, url_password
+        password_name = url_name
     if api_key is not None and username is not None:
-        raise ConfigError(f"{API_KEY_ENV} and {USERNAME_ENV} are both set; use one")
-    names = {
-        "url": url_name,
-        "api_key": API_KEY_ENV,
-        "username": USERNAME_ENV,
-        "password": PASSWORD_ENV,
-        "ca_certs": CA_CERTS_ENV,
-        "verify_certs": VERIFY_CERTS_ENV,
-    }
+        raise ConfigError(f"{api_key_name} and {USERNAME_ENV} are both set; use one")
+    names = {**_SETTING_NAMES, "url": url_name, "api_key": api_key_name, "password": password_name}
     try:
         return EsSettings(
             url=clean_url,
@@ -227,6 +375,32 @@ def settings_from_env(url: str | None = None, env: Mapping[str, str] | None = No
         )
     except ValidationError as exc:
         raise _config_error(exc, names) from None
+
+
+def move_url_credentials(url: str | None, env: MutableMapping[str, str]) -> str | None:
+    """Move user:password@ out of `url` (--es-url), or out of $ELASTICSEARCH_URL when `url` is
+    unset, into env's ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD; returns `url` without them.
+
+    Run by the CLI before it builds a job: the graph then carries the user name only, and the
+    workers it starts itself (in-process, forked, LOOPBACK) inherit the password in `env` like
+    any other. Workers on a remote cluster inherit nothing: give them ELASTICSEARCH_PASSWORD or
+    ELASTICSEARCH_PASSWORD_FILE. Checks everything settings_from_env checks (same ConfigError)
+    before changing anything; idempotent.
+    """
+    settings = settings_from_env(url, env)
+    flag = url.strip() if url else ""
+    raw = flag or _env_value(env, URL_ENV)
+    if settings is None or raw is None or settings.password is None:
+        return url
+    clean, user, _ = _split_userinfo(raw)
+    if user is None:
+        return url  # the password came from the environment already
+    env[USERNAME_ENV] = user
+    env[PASSWORD_ENV] = settings.password.get_secret_value()
+    if flag:
+        return clean
+    env[URL_ENV] = clean
+    return url
 
 
 def make_client(settings: EsSettings) -> Elasticsearch:

@@ -58,10 +58,13 @@ def _open_store(args: argparse.Namespace) -> Store:
 
 def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     # Beam is imported only here: search, show and stats start in a fraction of the time.
+    from connectors.es_client import move_url_credentials
     from pipelines.ingest import run
     from pipelines.options import check_known_flags
 
     check_known_flags(beam_args)
+    # user:password@ goes to the environment (workers we start inherit it), never into the job.
+    args.es_url = move_url_credentials(args.es_url, os.environ)
     for flag, value in (
         ("--seeds", args.seeds),
         ("--feeds", args.feeds),
@@ -99,10 +102,12 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _cmd_stream(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from connectors.es_client import move_url_credentials
     from pipelines.options import check_known_flags
     from pipelines.stream import run_stream
 
     check_known_flags(beam_args)
+    args.es_url = move_url_credentials(args.es_url, os.environ)
     beam_args += ["--feeds", args.feeds or "seeds/feeds.yaml"]
     for flag, value in (
         ("--store", args.store),

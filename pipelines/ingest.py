@@ -28,7 +28,7 @@ from pipelines import flink
 from pipelines.alerts import EvaluateAlerts, reliability_of
 from pipelines.dedup import Deduplicate
 from pipelines.normalize import Normalize
-from pipelines.options import IngestConfig, load_config
+from pipelines.options import IngestConfig, load_config, move_url_credentials
 from pipelines.run_metrics import counter_totals
 from pipelines.tagging import TagArticles
 from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord
@@ -206,8 +206,12 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
 
 
 def run(argv: Sequence[str], config: IngestConfig | None = None) -> RunSummary:
-    """Run the batch pipeline with Beam flags `argv` and wait for it; raises if the run fails."""
+    """Run the batch pipeline with Beam flags `argv` and wait for it; raises if the run fails.
+
+    A user:password@ in --es-url moves into this process's environment first, where the workers
+    it starts find it (see move_url_credentials)."""
     options = PipelineOptions(list(argv))
+    move_url_credentials(options, os.environ)
     config = config or load_config(options)
     flink.prepare(options)  # --runner=FlinkRunner: the cached job server jar, a JDK, LOOPBACK
     if config.elasticsearch is None:

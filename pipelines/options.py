@@ -1,4 +1,11 @@
-"""Pipeline flags (one PipelineOptions subclass) and `load_config()`, which validates them up front."""
+"""Pipeline flags (one PipelineOptions subclass) and `load_config()`, which validates them up front.
+
+The validated config is what the graph is built from, so it holds no secret: Elasticsearch is an
+`EsEndpoint` (URL, user name, which kind of credential) and every worker reads the password or API
+key from its own environment (ELASTICSEARCH_PASSWORD / ELASTICSEARCH_API_KEY, or the
+ELASTICSEARCH_PASSWORD_FILE / ELASTICSEARCH_API_KEY_FILE it names). `move_url_credentials()` takes
+a user:password@ out of --es-url for workers this process starts; remote workers need the variables.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,14 @@ import datetime as dt
 import difflib
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Literal
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 from pydantic import BaseModel, Field
 
-from connectors.es_client import EsSettings, RetryPolicy, settings_from_env
+from connectors import es_client
+from connectors.es_client import EsEndpoint, RetryPolicy, settings_from_env
 from connectors.feed_catalog import load_catalog
 from connectors.seedio import DEFAULT_MAX_BYTES, expand_seed_pattern, has_glob, list_seed_paths
 from pipelines import __version__
@@ -145,7 +153,7 @@ class IngestConfig(BaseModel):
     poll_tick_s: float = Field(default=10.0, ge=0.5, le=3600)
     poll_interval_s: int = Field(default=900, ge=1, le=86400)
     store_path: NonEmptyStr
-    elasticsearch: EsSettings | None = None
+    elasticsearch: EsEndpoint | None = None  # never the secret: workers read it themselves
     es_index_prefix: NonEmptyStr = DEFAULT_INDEX_PREFIX
     es_retry: RetryPolicy = RetryPolicy()
     max_seed_bytes: int = Field(ge=1, le=1024**3)
@@ -223,7 +231,7 @@ def load_config(
         poll_tick_s=flags.poll_tick,
         poll_interval_s=flags.poll_interval,
         store_path=store_path,
-        elasticsearch=es,
+        elasticsearch=es.endpoint if es is not None else None,
         es_index_prefix=prefix,
         es_retry=retry,
         max_seed_bytes=flags.max_seed_bytes,
@@ -234,6 +242,19 @@ def load_config(
         started_at=started_at,
         version=__version__,
     )
+
+
+def move_url_credentials(options: PipelineOptions, env: MutableMapping[str, str]) -> None:
+    """Move user:password@ of --es-url (or $ELASTICSEARCH_URL) into env's ELASTICSEARCH_USERNAME
+    and ELASTICSEARCH_PASSWORD, and out of the options a runner is sent with the job.
+
+    Call it with os.environ before the pipeline runs: workers this process starts (in-process,
+    forked, LOOPBACK) inherit the password from there. Workers on a remote cluster inherit
+    nothing; they need ELASTICSEARCH_PASSWORD or ELASTICSEARCH_PASSWORD_FILE themselves.
+    Raises ConfigError like load_config for credentials that do not fit together.
+    """
+    flags = options.view_as(WirewatchOptions)
+    flags.es_url = es_client.move_url_credentials(flags.es_url, env)
 
 
 def load_alert_rules(path: str | None) -> AlertRules:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from connectors.localstore import LocalStore
 from pipelines import flink
 from pipelines.ingest import build
 from pipelines.local_service import free_port, serving
-from pipelines.options import IngestConfig, load_config
+from pipelines.options import IngestConfig, load_config, move_url_credentials
 from pipelines.prism import prism_binary
 from pipelines.run_metrics import counter_totals
 from schemas.errors import ConfigError
@@ -87,6 +88,7 @@ def run_stream(
     counters so far. Returns the final counters."""
     options = PipelineOptions(list(argv))
     options.view_as(StandardOptions).streaming = True
+    move_url_credentials(options, os.environ)  # for the workers we start; never into the graph
     config: IngestConfig = load_config(options)
     if not config.feeds:
         raise ConfigError("wirewatch stream polls feeds: pass --feeds CATALOG (e.g. seeds/feeds.yaml)")

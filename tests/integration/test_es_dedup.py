@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from connectors import es_dedup
 from connectors.elasticsearchio import ElasticsearchSink
-from connectors.es_client import EsSettings
+from connectors.es_client import EsEndpoint
 from connectors.es_dedup import ElasticsearchDedupIndex
 from connectors.es_indices import IndexNames, article_document, ensure_indices, load_templates
 from connectors.store import StoreError
@@ -360,7 +360,7 @@ def test_articles_are_found_in_every_index_after_a_rollover(es, names, index):
 
 def test_the_sink_opens_a_dedup_index_on_the_same_store(es, es_url, es_prefix):
     names = IndexNames(es_prefix)
-    dedup = ElasticsearchSink(EsSettings(url=es_url), names).open_dedup_index()
+    dedup = ElasticsearchSink(EsEndpoint(url=es_url), names).open_dedup_index()
     try:
         assert es.indices.exists_alias(name=names.articles_alias)  # set up on opening
         assert dedup.lookup(["u:a"], ["b:1"]) == []

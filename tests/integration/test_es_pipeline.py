@@ -11,7 +11,7 @@ from apache_beam.testing import test_pipeline, util
 from elasticsearch import Elasticsearch
 
 from connectors.elasticsearchio import WriteDeadLettersToElasticsearch, WriteToElasticsearch
-from connectors.es_client import EsSettings
+from connectors.es_client import EsEndpoint
 from connectors.es_indices import IndexNames
 from schemas.records import Article
 from tests.conftest import SEEDS, seed_articles
@@ -104,18 +104,18 @@ def test_rejected_document_becomes_a_dead_letter_and_the_batch_goes_on(es_url: s
     client.close()
     seeds = seed_articles()
     short = seeds[0].model_copy(update={"id": "f" * 32, "word_count": 12, "body": "A short note on talks."})
-    settings = EsSettings(url=es_url)
+    endpoint = EsEndpoint(url=es_url)
     with test_pipeline.TestPipeline() as p:
         refused = (
             p
             | beam.Create([short, *seeds]).with_output_types(Article)
-            | WriteToElasticsearch(settings=settings, names=names, batch_size=10)
+            | WriteToElasticsearch(endpoint=endpoint, names=names, batch_size=10)
         )
         util.assert_that(
             refused | "Project" >> beam.Map(lambda d: (d.stage, d.error_type, d.source)),
             util.equal_to([("write_elasticsearch", "rejected_400", a.source.file) for a in seeds]),
         )
-        _ = refused | WriteDeadLettersToElasticsearch(settings=settings, names=names)
+        _ = refused | WriteDeadLettersToElasticsearch(endpoint=endpoint, names=names)
 
     assert _count(es_url, names.articles_alias) == 1
     client = Elasticsearch(es_url)
