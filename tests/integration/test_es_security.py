@@ -3,6 +3,10 @@
 A separate node (`local_es.py start --name secure --security`) runs beside the one `make test`
 starts, so the default node stays open. Its password is random per module and reaches the node
 only through $LOCAL_ES_PASSWORD.
+
+The job graph never carries the password: workers in their own processes read it themselves from
+ELASTICSEARCH_PASSWORD, the file ELASTICSEARCH_PASSWORD_FILE names, or what the CLI moved into its
+environment from user:password@ in --es-url.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from urllib.parse import quote
 import pytest
 from elasticsearch import Elasticsearch
 
+from pipelines.local_service import free_port, serving
+from pipelines.prism import prism_binary
 from tests.conftest import REPO, SEEDS, delete_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,6 +43,15 @@ PREFIX = "test-sec"
 # local_es.py's own one-line errors when a prerequisite is absent: the only reasons to skip.
 MISSING_TOOLS = ("mvn not found on PATH", "no JDK >= ")
 LOCK_WAIT_S = 900.0
+CREDENTIAL_VARIABLES = (
+    "ELASTICSEARCH_USERNAME",
+    "ELASTICSEARCH_PASSWORD",
+    "ELASTICSEARCH_PASSWORD_FILE",
+    "ELASTICSEARCH_API_KEY",
+    "ELASTICSEARCH_API_KEY_FILE",
+)
+# SDK workers in processes of their own: each must find the password itself, the graph has none.
+WORKER_PROCESSES = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
 
 
 @dataclass(frozen=True)
@@ -121,13 +136,16 @@ def clean_prefix(secure_node: SecureNode) -> Iterator[SecureNode]:
     _delete_prefix(secure_node)
 
 
+def _clean_environment() -> dict[str, str]:
+    """This process's environment without any Elasticsearch address or credential: those come only
+    from the test, never from the shell that runs it."""
+    return {k: v for k, v in os.environ.items() if k != "ELASTICSEARCH_URL" and k not in CREDENTIAL_VARIABLES}
+
+
 def wirewatch(
     *args: str, cwd: pathlib.Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k != "ELASTICSEARCH_URL"}
-    # Credentials come only from the test, never from the shell that runs it.
-    for name in ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY"):
-        base.pop(name, None)
+    base = _clean_environment()
     return subprocess.run(
         [WIREWATCH, *args],
         cwd=cwd,
@@ -205,3 +223,109 @@ def test_wrong_password_fails_without_echoing_it(
         assert "DEBUG" in result.stderr  # the debug logs really ran, and leaked nothing
     else:
         assert "Traceback" not in result.stderr
+
+
+def _stored_run_ids(node: SecureNode) -> list[str]:
+    """The run id of every article stored under PREFIX."""
+    client = Elasticsearch(node.url, basic_auth=(USER, node.password), request_timeout=30)
+    try:
+        if not client.indices.exists(index=f"{PREFIX}-articles"):
+            return []  # nobody got as far as installing the templates and aliases
+        client.indices.refresh(index=f"{PREFIX}-articles")
+        hits = client.search(index=f"{PREFIX}-articles", size=100, query={"match_all": {}}).body
+        return sorted(hit["_source"]["pipeline"]["run_id"] for hit in hits["hits"]["hits"])
+    finally:
+        client.close()
+
+
+def _assert_wrote_the_seeds(node: SecureNode, result: subprocess.CompletedProcess[str], run_id: str) -> None:
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["written"], summary["dead_letters"]) == (2, 0)
+    assert _stored_run_ids(node) == [run_id, run_id]
+    assert node.password not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("source", ["file", "variable"])
+def test_workers_read_the_password_from_a_secret_file_or_the_environment(
+    tmp_path: pathlib.Path, clean_prefix: SecureNode, source: str
+):
+    node = clean_prefix
+    if source == "file":  # as Docker and Kubernetes mount secrets: the value and a newline
+        secret = tmp_path / "secrets" / "es-password"
+        secret.parent.mkdir()
+        secret.write_text(node.password + "\n", encoding="utf-8")
+        secret.chmod(0o600)
+        env = {"ELASTICSEARCH_USERNAME": USER, "ELASTICSEARCH_PASSWORD_FILE": str(secret)}
+    else:
+        env = _credentials(node.password)
+    run_id = f"secret-{source}"
+    result = wirewatch(*_run_args(node, "--run-id", run_id, *WORKER_PROCESSES), cwd=tmp_path, env=env)
+    _assert_wrote_the_seeds(node, result, run_id)
+
+
+def test_workers_get_the_password_of_a_url_through_the_environment(
+    tmp_path: pathlib.Path, clean_prefix: SecureNode
+):
+    node = clean_prefix
+    url = node.url.replace("://", f"://{quote(USER, safe='')}:{quote(node.password, safe='')}@", 1)
+    args = ("run", "--seeds", str(SEEDS), "--es-url", url, "--es-index-prefix", PREFIX, "--json")
+    result = wirewatch(*args, "--run-id", "secret-url", *WORKER_PROCESSES, cwd=tmp_path)
+    _assert_wrote_the_seeds(node, result, "secret-url")
+
+
+@contextlib.contextmanager
+def _remote_workers(folder: pathlib.Path, env: dict[str, str]) -> Iterator[list[str]]:
+    """Beam flags for Prism with its SDK workers in a worker pool of their own (as on a Flink
+    cluster): started beforehand, with `env` and not the CLI's environment."""
+    port = free_port()
+    bin_dir = str(pathlib.Path(sys.executable).parent)
+    base = _clean_environment()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"],
+        cwd=folder,
+        # The pool starts each SDK worker as `python`: this environment's.
+        env={**base, "PATH": bin_dir + os.pathsep + base.get("PATH", ""), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with serving(process, port, within_s=60, what="the Beam worker pool") as endpoint:
+        yield [
+            "--runner=PrismRunner",
+            f"--prism_location={prism_binary()}",
+            "--environment_type=EXTERNAL",
+            f"--environment_config={endpoint}",
+        ]
+
+
+def test_remote_workers_read_the_password_from_their_own_secret_file(
+    tmp_path: pathlib.Path, clean_prefix: SecureNode
+):
+    node = clean_prefix
+    secret = tmp_path / "worker-secrets" / "es-password"  # mounted on the workers only
+    secret.parent.mkdir()
+    secret.write_text(node.password + "\n", encoding="utf-8")
+    worker_env = {"ELASTICSEARCH_PASSWORD_FILE": str(secret)}
+    with _remote_workers(tmp_path, worker_env) as flags:
+        result = wirewatch(
+            *_run_args(node, "--run-id", "secret-remote", *flags),
+            cwd=tmp_path,
+            env=_credentials(node.password),
+        )
+    _assert_wrote_the_seeds(node, result, "secret-remote")
+
+
+def test_remote_workers_without_the_password_fail_in_one_line(
+    tmp_path: pathlib.Path, clean_prefix: SecureNode
+):
+    node = clean_prefix
+    with _remote_workers(tmp_path, {}) as flags:
+        result = wirewatch(*_run_args(node, *flags), cwd=tmp_path, env=_credentials(node.password))
+    assert result.returncode != 0
+    assert node.password not in result.stdout + result.stderr
+    line = _error_line(result)
+    assert (
+        f"Elasticsearch at {node.url}: the job authenticates as user '{USER}', but this worker has no "
+        "password: set ELASTICSEARCH_PASSWORD or ELASTICSEARCH_PASSWORD_FILE in its environment"
+    ) in line, line
+    assert _stored_run_ids(node) == []
