@@ -12,152 +12,52 @@ Every flag the user gives wins.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from apache_beam.options.pipeline_options import (
+    FlinkRunnerOptions,
+    JobServerOptions,
+    PipelineOptions,
+    PortableOptions,
+    StandardOptions,
+)
+
+from pipelines.flink_jar import FLINK_VERSION, JAVA_17_OPENS, find_java, job_server_jar
 from schemas.errors import ConfigError
 
-if TYPE_CHECKING:  # Beam is imported where it is used: the cluster commands need none of it
-    from apache_beam.options.pipeline_options import PipelineOptions
+if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
 
 _log = logging.getLogger(__name__)
 
-# The one Flink whose Beam runner the Maven repository serves (beam-runners-flink-1.19); Beam's own
-# default (the newest it publishes a job server for) has no runner there, so it is not buildable.
-FLINK_VERSION = "1.19"
-POM = Path(__file__).resolve().parents[1] / "deploy" / "flink" / "pom.xml"
-JAR_NAME = "wirewatch-flink-job-server.jar"
 BOOT_COMMAND = "wirewatch-sdk-worker"
-BUILD_TIMEOUT_S = 1800
-JVM_ROOT = Path("/usr/lib/jvm")
-# Flink 2.x runs on Java 11, 17 and 21; 17 is what Beam builds and tests the job server with.
-SUPPORTED_JAVA = (17, 21, 11)
-# Flink serializes JDK classes reflectively; on Java 17 its own launch scripts open these modules.
-JAVA_17_OPENS = tuple(
-    f"--add-opens=java.base/{package}=ALL-UNNAMED"
-    for package in (
-        "java.lang",
-        "java.lang.reflect",
-        "java.io",
-        "java.net",
-        "java.nio",
-        "java.text",
-        "java.time",
-        "java.util",
-        "java.util.concurrent",
-        "java.util.concurrent.atomic",
-        "sun.nio.ch",
-    )
-)
 _LOCAL_MASTERS = ("[auto]", "[local]")
+# Streaming on Flink without checkpoints does not run: Flink then shuts the Impulse source down at
+# once, and Beam's PeriodicImpulse stalls within a minute (its deferred residuals pile up on the
+# heap). With checkpoints the source stays up; 30 s bounds what a restart replays.
+STREAMING_CHECKPOINT_MS = 30_000
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "wirewatch" / "flink"
+class FlinkCheckpointOptions(PipelineOptions):
+    """`--checkpointing_interval`, a Java-side FlinkPipelineOptions flag that Beam's Python SDK does
+    not declare; declared here so the portable runner passes it on to the job server."""
 
-
-def pom_digest(pom: Path = POM) -> str:
-    return hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
-
-
-def jar_path(pom: Path = POM) -> Path:
-    """Where the job server built from `pom` is cached (it may not be yet): keyed by the pom's
-    hash, so a changed pom builds a new jar and an unchanged one is never rebuilt."""
-    return cache_dir() / f"job-server-{pom_digest(pom)}" / JAR_NAME
-
-
-def job_server_jar(pom: Path = POM) -> Path:
-    """The job server jar, built from `pom` with Maven (`mvn package`, shade) the first time."""
-    if not pom.is_file():
-        raise ConfigError(
-            f"--runner=FlinkRunner needs Beam's Flink job server, built from {pom}, which this "
-            "installation lacks: run from a clone of the repository, or pass --flink_job_server_jar=PATH"
+    @classmethod
+    def _add_argparse_args(cls, parser: _BeamArgumentParser) -> None:
+        parser.add_argument(
+            "--checkpointing_interval",
+            type=int,
+            default=None,
+            help=f"Flink: milliseconds between checkpoints (streaming default {STREAMING_CHECKPOINT_MS})",
         )
-    path = jar_path(pom)
-    if path.is_file():
-        return path
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ConfigError(
-            "--runner=FlinkRunner needs Beam's Flink job server, built once with Maven: "
-            "install Maven (mvn), or pass --flink_job_server_jar=PATH"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _log.info(
-        "building Beam's Flink %s job server with mvn (first time only; ~200 MB download)…", FLINK_VERSION
-    )
-    with tempfile.TemporaryDirectory(dir=path.parent) as build:
-        shutil.copy(pom, Path(build) / "pom.xml")
-        command = [mvn, "-B", "-q", "-Dstyle.color=never", "package"]
-        try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False, cwd=build
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ConfigError(
-                f"building the Flink job server took over {BUILD_TIMEOUT_S} s; try again"
-            ) from exc
-        built = Path(build) / "target" / JAR_NAME
-        if done.returncode != 0 or not built.is_file():
-            output = done.stdout + done.stderr
-            errors = [
-                line.split("[ERROR]", 1)[1].strip() for line in output.splitlines() if "[ERROR]" in line
-            ]
-            why = errors[0][:300] if errors else f"mvn exit {done.returncode}"
-            raise ConfigError(
-                f"could not build Beam's Flink job server from {pom}: {why} "
-                "(pass --flink_job_server_jar=PATH to use a jar you have)"
-            )
-        # Rename within one folder is atomic: a concurrent first run never sees half a jar.
-        os.replace(built, path)
-    return path
-
-
-def java_major(home: Path) -> int:
-    try:
-        text = (home / "release").read_text(errors="replace")
-    except OSError:
-        return 0
-    found = re.search(r'^JAVA_VERSION="(\d+)', text, re.M)
-    return int(found.group(1)) if found else 0
-
-
-def find_java(env: dict[str, str] | None = None) -> str:
-    """The `java` to start the job server with: $JAVA_HOME's when it is a supported version, else
-    the most preferred supported JDK under /usr/lib/jvm, else `java` from PATH."""
-    env = dict(os.environ) if env is None else env
-    homes = [Path(env["JAVA_HOME"])] if env.get("JAVA_HOME") else []
-    if JVM_ROOT.is_dir():
-        homes += sorted(JVM_ROOT.iterdir())
-    usable = {h.resolve(): java_major(h) for h in homes if (h / "bin" / "java").is_file()}
-    usable = {h: v for h, v in usable.items() if v in SUPPORTED_JAVA}
-    if env.get("JAVA_HOME") and Path(env["JAVA_HOME"]).resolve() in usable:
-        return str(Path(env["JAVA_HOME"]).resolve() / "bin" / "java")
-    if usable:
-        best = min(usable, key=lambda h: SUPPORTED_JAVA.index(usable[h]))
-        return str(best / "bin" / "java")
-    java = shutil.which("java")
-    if java is None:
-        raise ConfigError(
-            "--runner=FlinkRunner starts Beam's Flink job server, a Java program: install a JDK 17 "
-            "(or set JAVA_HOME), or pass --job_server_java_launcher=PATH"
-        )
-    return java
 
 
 def is_flink(options: PipelineOptions) -> bool:
-    from apache_beam.options.pipeline_options import StandardOptions
-
     runner = options.view_as(StandardOptions).runner or ""
     return runner.rsplit(".", 1)[-1] == "FlinkRunner"
 
@@ -179,8 +79,6 @@ def prepare(options: PipelineOptions) -> None:
     1.19, the job server jar (built once), a supported JDK for it, and the SDK harness — this
     process (LOOPBACK) for the embedded mini-cluster, a `wirewatch-sdk-worker` process per
     TaskManager (PROCESS) for a cluster. A no-op for any other runner."""
-    from apache_beam.options.pipeline_options import FlinkRunnerOptions, JobServerOptions, PortableOptions
-
     if not is_flink(options):
         return
     flink = options.view_as(FlinkRunnerOptions)
@@ -199,6 +97,9 @@ def prepare(options: PipelineOptions) -> None:
         server.job_server_java_launcher = find_java()  # Beam's default is whatever `java` PATH has
         if not server.job_server_jvm_properties:
             server.job_server_jvm_properties = list(JAVA_17_OPENS)
+    checkpoints = options.view_as(FlinkCheckpointOptions)
+    if options.view_as(StandardOptions).streaming and checkpoints.checkpointing_interval is None:
+        checkpoints.checkpointing_interval = STREAMING_CHECKPOINT_MS
     portable = options.view_as(PortableOptions)
     local = flink.flink_master.strip() in _LOCAL_MASTERS
     if not portable.environment_type:
@@ -218,18 +119,3 @@ def prepare(options: PipelineOptions) -> None:
         "embedded mini-cluster" if local else flink.flink_master,
         portable.environment_type,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m pipelines.flink`: build the job server jar once and print its path (`make flink`)."""
-    del argv
-    try:
-        print(job_server_jar())
-    except ConfigError as exc:
-        print(f"wirewatch: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

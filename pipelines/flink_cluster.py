@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.flink import JAVA_17_OPENS, cache_dir, find_java, job_server_jar
+from pipelines.flink_jar import JAVA_17_OPENS, cache_dir, find_java, job_server_jar
 from pipelines.local_service import free_port
 from schemas.errors import ConfigError
 
@@ -43,7 +43,7 @@ POLL_S = 0.5
 # scripts). The JVM flags below follow from these sizes the way Flink's scripts would set them.
 TM_MEMORY_MB = {
     "taskmanager.memory.framework.heap.size": 64,
-    "taskmanager.memory.task.heap.size": 256,
+    "taskmanager.memory.task.heap.size": 768,
     "taskmanager.memory.managed.size": 128,  # sorting for batch GroupByKey; state for streams
     "taskmanager.memory.framework.off-heap.size": 128,
     "taskmanager.memory.task.off-heap.size": 128,  # Beam's gRPC channels to the SDK workers (netty)

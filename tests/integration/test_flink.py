@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from pipelines.flink import job_server_jar
+from pipelines.flink_jar import job_server_jar
 from pipelines.local_service import free_port, serving
 from pipelines.prism import prism_binary
 from tests.conftest import SEEDS, delete_prefix

@@ -13,14 +13,14 @@ from apache_beam.options.pipeline_options import (
     PortableOptions,
 )
 
-from pipelines import flink
+from pipelines import flink, flink_jar
 from schemas.errors import ConfigError
 
 
 @pytest.fixture
 def cached_jar(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    jar = flink.jar_path()
+    jar = flink_jar.jar_path()
     jar.parent.mkdir(parents=True)
     jar.write_bytes(b"PK")
     return jar
@@ -86,9 +86,9 @@ def test_the_jar_is_keyed_by_the_pom(tmp_path: pathlib.Path, monkeypatch: pytest
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     pom = tmp_path / "pom.xml"
     pom.write_text("<project>1</project>")
-    first = flink.jar_path(pom)
+    first = flink_jar.jar_path(pom)
     pom.write_text("<project>2</project>")
-    assert flink.jar_path(pom) != first
+    assert flink_jar.jar_path(pom) != first
     assert first.is_relative_to(tmp_path / "cache" / "wirewatch" / "flink")
 
 
@@ -108,15 +108,15 @@ def test_without_a_jar_or_maven_it_says_what_to_do(tmp_path: pathlib.Path, monke
 
 def test_java_home_wins_when_flink_supports_it(tmp_path: pathlib.Path):
     home = fake_jdk(tmp_path / "jdk17", 17)
-    assert flink.find_java({"JAVA_HOME": str(home)}) == str(home.resolve() / "bin" / "java")
+    assert flink_jar.find_java({"JAVA_HOME": str(home)}) == str(home.resolve() / "bin" / "java")
 
 
 def test_an_unsupported_java_home_is_passed_over(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(flink, "JVM_ROOT", tmp_path / "jvm")
+    monkeypatch.setattr(flink_jar, "JVM_ROOT", tmp_path / "jvm")
     fake_jdk(tmp_path / "jvm" / "temurin-25", 25)
     jdk17 = fake_jdk(tmp_path / "jvm" / "openjdk-17", 17)
     home = fake_jdk(tmp_path / "jdk8", 8)
-    assert flink.find_java({"JAVA_HOME": str(home)}) == str(jdk17.resolve() / "bin" / "java")
+    assert flink_jar.find_java({"JAVA_HOME": str(home)}) == str(jdk17.resolve() / "bin" / "java")
 
 
 def test_uber_jar_submission_needs_the_jar_but_no_jdk(cached_jar: pathlib.Path):
@@ -126,3 +126,19 @@ def test_uber_jar_submission_needs_the_jar_but_no_jdk(cached_jar: pathlib.Path):
     flink.prepare(options)
     assert options.view_as(FlinkRunnerOptions).flink_job_server_jar == str(cached_jar)
     assert options.view_as(JobServerOptions).job_server_java_launcher == "java"
+
+
+def test_a_stream_on_flink_checkpoints_by_default_and_the_flag_reaches_the_job_server(
+    cached_jar: pathlib.Path,
+):
+    options = PipelineOptions(["--runner=FlinkRunner", "--streaming"])
+    flink.prepare(options)
+    # Serialized the way the portable runner sends options to the job server (Java reads them by name).
+    sent = options.get_all_options(drop_default=True)
+    assert sent["checkpointing_interval"] == flink.STREAMING_CHECKPOINT_MS
+    own = PipelineOptions(["--runner=FlinkRunner", "--streaming", "--checkpointing_interval=5000"])
+    flink.prepare(own)
+    assert own.view_as(flink.FlinkCheckpointOptions).checkpointing_interval == 5000
+    batch = PipelineOptions(["--runner=FlinkRunner"])
+    flink.prepare(batch)
+    assert batch.view_as(flink.FlinkCheckpointOptions).checkpointing_interval is None
