@@ -57,6 +57,11 @@ class FlinkCheckpointOptions(PipelineOptions):
         )
 
 
+def is_local_master(master: str) -> bool:
+    """Is `--flink_master` Beam's embedded mini-cluster rather than a cluster's REST address?"""
+    return master.strip() in _LOCAL_MASTERS
+
+
 def is_flink(options: PipelineOptions) -> bool:
     runner = options.view_as(StandardOptions).runner or ""
     return runner.rsplit(".", 1)[-1] == "FlinkRunner"
@@ -101,7 +106,7 @@ def prepare(options: PipelineOptions) -> None:
     if options.view_as(StandardOptions).streaming and checkpoints.checkpointing_interval is None:
         checkpoints.checkpointing_interval = STREAMING_CHECKPOINT_MS
     portable = options.view_as(PortableOptions)
-    local = flink.flink_master.strip() in _LOCAL_MASTERS
+    local = is_local_master(flink.flink_master)
     if not portable.environment_type:
         if local:
             # One machine: the mini-cluster calls back into this process for the Python work.

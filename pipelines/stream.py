@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from types import FrameType
 
 import apache_beam as beam
+import grpc
 from apache_beam.options.pipeline_options import (
+    FlinkRunnerOptions,
     PipelineOptions,
     PortableOptions,
     PrismRunnerOptions,
@@ -24,6 +26,7 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
+from connectors import counters, flink_rest
 from connectors.localstore import LocalStore
 from pipelines import flink
 from pipelines.ingest import build
@@ -110,6 +113,22 @@ def run_stream(
         return _run(options, config, on_status, stop, handle_signals_after_run=False)
 
 
+def _quiet_watcher_rpc_errors() -> None:
+    """Beam's own threads that watch the job (state and message streams) die with an RPC error when
+    the job server goes away: on a terminal's Ctrl-C, which reaches it too, and when Beam stops it
+    at exit. `_wait` reports a real failure once, as one line; their tracebacks would only repeat it
+    at length. For the rest of the process, since the exit comes after we return."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, grpc.RpcError):
+            _log.debug("%s ended: %s", args.thread.name if args.thread else "a thread", args.exc_value)
+        else:
+            previous(args)
+
+    threading.excepthook = hook
+
+
 @contextmanager
 def _signals_set(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set `stop` instead of killing the process, for the duration."""
@@ -131,8 +150,12 @@ def _run(
 ) -> dict[str, int]:
     pipeline = beam.Pipeline(options=options)
     build(pipeline, config, streaming=True)
+    _quiet_watcher_rpc_errors()
     started = time.monotonic()
     result = pipeline.run()
+    cluster_job = _ClusterJob.of(options, result)
+    read_counters = cluster_job.counters if cluster_job is not None else lambda: counter_totals(result)
+    last: dict[str, int] = {}
     failure: list[BaseException] = []
     waiter = threading.Thread(target=_wait, args=(result, stop, failure), daemon=True)
     waiter.start()
@@ -140,14 +163,72 @@ def _run(
     try:
         with signals:
             while not stop.wait(STATUS_EVERY_S):
-                on_status(counter_totals(result), time.monotonic() - started)
+                last = read_counters() or last
+                on_status(last, time.monotonic() - started)
     finally:
-        if not PipelineState.is_terminal(result.state):
-            result.cancel()
+        last = read_counters() or last
+        _cancel(result, cluster_job)
         waiter.join(timeout=30)
+    if cluster_job is not None:
+        return last  # the job server may be gone; Flink's counters were read just before the cancel
     if failure and result.state == PipelineState.FAILED:
         raise failure[0]
     return counter_totals(result)
+
+
+class _ClusterJob:
+    """The Flink job behind `result` on a Flink cluster, through Flink's REST API: its live counters
+    (Beam's Flink job service reports metrics only once a job ends) and a cancel that works even
+    when the job server died first (a terminal's Ctrl-C reaches it as well as us)."""
+
+    def __init__(self, master: str, beam_job_id: str) -> None:
+        self._master = master
+        self._name = beam_job_id.split("_", 1)[0]  # Beam names the Flink job after its id's first part
+        self._id: str | None = None
+
+    @classmethod
+    def of(cls, options: PipelineOptions, result: PipelineResult) -> _ClusterJob | None:
+        master = options.view_as(FlinkRunnerOptions).flink_master
+        job_id = getattr(result, "_job_id", None)
+        if not flink.is_flink(options) or flink.is_local_master(master) or not isinstance(job_id, str):
+            return None
+        return cls(master, job_id)
+
+    def _job_id(self) -> str | None:
+        if self._id is None:
+            self._id = flink_rest.running_job_id(self._master, self._name)
+        return self._id
+
+    def counters(self) -> dict[str, int]:
+        try:
+            job_id = self._job_id()
+            return flink_rest.job_counters(self._master, job_id, counters.NAMESPACE) if job_id else {}
+        except flink_rest.FlinkRestError as exc:
+            _log.debug("no live counters: %s", exc)
+            return {}
+
+    def cancel(self) -> None:
+        try:
+            job_id = self._job_id()
+            if job_id is not None:
+                flink_rest.cancel_job(self._master, job_id)
+        except flink_rest.FlinkRestError as exc:
+            _log.warning(
+                "could not cancel the Flink job %s: %s (cancel it in the Flink web UI)", self._name, exc
+            )
+
+
+def _cancel(result: PipelineResult, cluster_job: _ClusterJob | None) -> None:
+    """Cancel the job if it still runs, through its job server or, failing that, Flink's REST API."""
+    try:
+        if not PipelineState.is_terminal(result.state):
+            result.cancel()
+    except grpc.RpcError as exc:  # the job server is gone (a Ctrl-C to the whole process group)
+        if cluster_job is None:
+            raise
+        _log.debug("job server unreachable (%s); cancelling through Flink's REST API", exc.code())
+    if cluster_job is not None:
+        cluster_job.cancel()  # a no-op once the job server has cancelled it
 
 
 def _setter(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
