@@ -5,6 +5,7 @@
 #                                   $FLEX_TEMPLATE_PYTHON_PY_FILE (deploy/dataflow/main.py)
 #   --id=… --control_endpoint=… …   a Beam SDK worker: Dataflow starts its workers this way
 #   --worker_pool                   Beam's worker pool, the sidecar Flink's EXTERNAL environment calls
+#   wirewatch-sdk-worker --id=… …   the PROCESS environment's boot command, as a TaskManager runs it
 #   wirewatch ARGS | COMMAND ARGS   the CLI: `docker run IMAGE stream --feeds …` or `… wirewatch run …`
 #   /path, python, sh, bash         that program (a shell for debugging, a script)
 #
@@ -20,6 +21,7 @@ fi
 case "$1" in
     -*) exec "$BEAM_BOOT" "$@" ;;
     wirewatch) shift; exec wirewatch "$@" ;;
+    wirewatch-sdk-worker) exec "$@" ;;
     /* | python | python3 | sh | bash) exec "$@" ;;
     *) exec wirewatch "$@" ;;
 esac

@@ -350,6 +350,10 @@ def _stub(folder: pathlib.Path, name: str) -> str:
         (["--id=1-1", "--control_endpoint=localhost:1"], "boot --id=1-1 --control_endpoint=localhost:1"),
         (["wirewatch", "stream", "--feeds", "f.yaml"], "wirewatch stream --feeds f.yaml"),
         (["stream", "--feeds", "f.yaml"], "wirewatch stream --feeds f.yaml"),
+        (
+            ["wirewatch-sdk-worker", "--id=1", "--provision_endpoint=localhost:1"],
+            "wirewatch-sdk-worker --id=1 --provision_endpoint=localhost:1",
+        ),
         (["sh", "-c", "echo shell"], "shell"),
     ],
 )
@@ -360,6 +364,7 @@ def test_the_entrypoint_picks_the_part_from_the_arguments(tmp_path, args, expect
         "TEMPLATE_LAUNCHER": _stub(tmp_path, "launcher"),
     }
     _stub(tmp_path, "wirewatch")
+    _stub(tmp_path, "wirewatch-sdk-worker")
     done = subprocess.run(
         ["sh", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True, timeout=30, check=False
     )
