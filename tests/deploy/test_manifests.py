@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import importlib.metadata
 import importlib.util
 import json
@@ -25,6 +26,7 @@ from fnmatch import fnmatch
 from importlib import resources
 from types import ModuleType
 from typing import Any
+from xml.etree import ElementTree
 
 import dockerfile  # type: ignore[import-not-found]  # a compiled module without stubs
 import hcl2
@@ -32,13 +34,20 @@ import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
-from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions, _BeamArgumentParser
+from apache_beam.options.pipeline_options import (
+    FlinkRunnerOptions,
+    JobServerOptions,
+    PipelineOptions,
+    PortableOptions,
+    _BeamArgumentParser,
+)
 from hcl2.utils import SerializationOptions
 
 from connectors import es_client
 from connectors.es_indices import IndexNames
 from connectors.feed_catalog import load_catalog
-from pipelines import cli, cli_kibana
+from connectors.store import StoreError
+from pipelines import cli, cli_kibana, flink, flink_jar
 from pipelines.options import WirewatchOptions, check_known_flags, load_alert_rules
 from schemas import actors
 from schemas.errors import ConfigError
@@ -57,6 +66,10 @@ TERRAFORM = DATAFLOW / "terraform"
 FLINK_CRD = (
     pathlib.Path(__file__).resolve().parent / "crds" / "flinkdeployments.flink.apache.org-v1beta1.json"
 )
+POM = DEPLOY / "flink" / "pom.xml"
+POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+# The container of a Flink pod template that Flink itself fills in (image, command, resources).
+FLINK_MAIN = "flink-main-container"
 
 KUBERNETES_VERSION = "1.30"
 BEAM_SDK_IMAGE = re.compile(r"^apache/beam_python(\d+\.\d+)_sdk:(.+)$")
@@ -64,6 +77,17 @@ BEAM_SDK_IMAGE = re.compile(r"^apache/beam_python(\d+\.\d+)_sdk:(.+)$")
 # Elasticsearch URL is a credential (it may carry user:password), so it comes from Secret Manager.
 NOT_TEMPLATE_PARAMETERS = {"--store", "--es-url"}
 PARAM_TYPES: dict[object, str] = {int: "NUMBER", float: "NUMBER", str: "TEXT", bool: "BOOLEAN"}
+# The variables of connectors/es_client.py, the keys of the Secret.
+ES_VARIABLES = [
+    es_client.URL_ENV,
+    es_client.API_KEY_ENV,
+    es_client.USERNAME_ENV,
+    es_client.PASSWORD_ENV,
+    es_client.CA_CERTS_ENV,
+    es_client.VERIFY_CERTS_ENV,
+]
+SECRET_VARIABLES = (es_client.API_KEY_ENV, es_client.PASSWORD_ENV)
+SECRET_FILE_VARIABLES = (es_client.API_KEY_FILE_ENV, es_client.PASSWORD_FILE_ENV)
 
 
 # --- shared readers ----------------------------------------------------------------------------
@@ -155,6 +179,31 @@ def _local_es_version() -> str:
     match = re.search(r'^DEFAULT_VERSION = "([^"]+)"', text, re.M)
     assert match, "deploy/elasticsearch/local_es.py has no DEFAULT_VERSION"
     return match[1]
+
+
+def _pom_runner_flink_version() -> str:
+    """The Flink version of the Beam runner deploy/flink/pom.xml builds the job server from."""
+    root = ElementTree.parse(POM).getroot()
+    artifacts = [a.text or "" for a in root.iterfind("m:dependencies/m:dependency/m:artifactId", POM_NS)]
+    (runner,) = [a for a in artifacts if a.startswith("beam-runners-flink-")]
+    return runner.removeprefix("beam-runners-flink-")
+
+
+def _pom_jar_name() -> str:
+    """The file `mvn package` writes to target/."""
+    final_name = ElementTree.parse(POM).getroot().findtext("m:build/m:finalName", namespaces=POM_NS)
+    assert final_name, "deploy/flink/pom.xml names no finalName"
+    return f"{final_name}.jar"
+
+
+def _stream_args() -> list[str]:
+    args: list[str] = _one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args
+
+
+def _flag(args: list[str], name: str) -> str:
+    (value,) = [a.split("=", 1)[1] for a in args if a.startswith(f"{name}=")]
+    return value
 
 
 # --- the Dockerfile ------------------------------------------------------------------------------
@@ -274,17 +323,49 @@ def test_prism_is_built_at_the_locked_beam_version_where_compose_looks_for_it():
     assert f"--prism_location={destination}" in command
 
 
-def test_the_flink_driver_submits_with_the_job_server_jar_the_image_carries():
+def test_the_image_builds_the_flink_job_server_from_the_projects_pom():
     args, stages = _stages()
-    beam = _lock_pins()["apache-beam"]
-    flink = _one("FlinkDeployment")["spec"]["flinkVersion"].removeprefix("v").replace("_", ".")
-    assert args["FLINK_VERSION"] == flink
-    (fetch,) = [s for s in stages if any("job-server" in r for r in _runs(s, args))]
-    assert any(f"beam-runners-flink-{flink}-job-server:{beam}:jar" in r for r in _runs(fetch, args))
-    (folder,) = [dest for f, _, dest in _copies(stages[-1]) if f == fetch.name]
-    args_ = _one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert f"--flink_job_server_jar={folder}/beam-runners-flink-{flink}-job-server-{beam}.jar" in args_
-    assert "--flink_submit_uber_jar" in args_
+    # Beam's job server artifact is not served: nothing may fetch it by its coordinates.
+    for stage in stages:
+        for run in _runs(stage, args):
+            assert "job-server:" not in run, f"stage {stage.name} fetches a job server: {run}"
+            assert "dependency:copy" not in run
+    (builder,) = [s for s in stages if any(re.search(r"\bmvn\b", r) for r in _runs(s, args))]
+    workdir = _workdir(builder)
+    (pom,) = [(sources, dest) for f, sources, dest in _copies(builder) if f is None]
+    assert pom[0] == [POM.relative_to(ROOT).as_posix()]
+    assert pom[1] in ("pom.xml", "./pom.xml", f"{workdir}/pom.xml"), "mvn must find the pom in WORKDIR"
+    (build,) = [r for r in _runs(builder, args) if re.search(r"\bmvn\b", r)]
+    assert "mvn -B -q package" in build
+    # The stage refuses a pom whose runner is for another Flink than FLINK_VERSION.
+    assert f"<artifactId>beam-runners-flink-{args['FLINK_VERSION']}</artifactId>" in build
+    # One fixed path in the image, and the one the streaming driver submits.
+    (jar,) = [(sources, dest) for f, sources, dest in _copies(stages[-1]) if f == builder.name]
+    assert jar[0] == [f"{workdir}/target/{_pom_jar_name()}"]
+    assert jar[1].startswith("/")
+    assert jar[1].endswith(".jar"), "copy the jar to a file path, not into a folder"
+    stream = _stream_args()
+    assert _flag(stream, "--flink_job_server_jar") == jar[1]
+    assert "--flink_submit_uber_jar" in stream
+    # pipelines/flink.py caches the jar under the name the pom builds.
+    assert _pom_jar_name() == flink_jar.JAR_NAME
+
+
+def test_the_image_carries_the_process_environments_boot_command():
+    script = _project()["scripts"][flink.BOOT_COMMAND]
+    module, _, attribute = script.partition(":")
+    assert callable(getattr(importlib.import_module(module), attribute))
+    args, final = _final()
+    copied = {src for f, sources, _ in _copies(final) if f is None for src in sources}
+    assert module.split(".")[0] in copied
+    # pip puts console scripts on PATH; the build runs the command after the install, so an image
+    # without it on PATH does not build.
+    (install,) = [r for r in _runs(final, args) if re.search(r"pip install [^&]*-e \.", r)]
+    steps = [step.strip() for step in install.split("&&")]
+    installed = next(i for i, step in enumerate(steps) if re.search(r"pip install [^&]*-e \.", step))
+    ran = [i for i, step in enumerate(steps) if step.split()[0] == flink.BOOT_COMMAND]
+    assert ran, f"the image build must run {flink.BOOT_COMMAND}"
+    assert ran[0] > installed
 
 
 def test_every_copied_path_exists_and_is_in_the_build_context():
@@ -489,6 +570,12 @@ def test_the_flink_deployment_validates_against_the_operators_crd():
     broken = copy.deepcopy(doc)
     broken["spec"]["taskManager"]["replicaz"] = 2
     assert list(validator.iter_errors(broken)), "the CRD check must refuse unknown fields"
+    # The CRD takes pod templates as they come; Kubernetes' own schema checks them.
+    for role in ("jobManager", "taskManager"):
+        if "podTemplate" in doc["spec"][role]:
+            _validate_as(
+                "PodTemplate", {"metadata": {"name": role}, "template": doc["spec"][role]["podTemplate"]}
+            )
 
 
 def test_flink_beam_and_the_operator_agree_on_the_flink_version():
@@ -496,14 +583,68 @@ def test_flink_beam_and_the_operator_agree_on_the_flink_version():
     enum = _flink_schema()["properties"]["spec"]["properties"]["flinkVersion"]["enum"]
     assert doc["spec"]["flinkVersion"] in enum
     major_minor = doc["spec"]["flinkVersion"].removeprefix("v").replace("_", ".")
-    assert major_minor in FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS
+    # The one Flink whose Beam runner can be built here, everywhere it is named.
+    assert major_minor == flink_jar.FLINK_VERSION
+    assert major_minor == _pom_runner_flink_version()
+    assert major_minor == _stages()[0]["FLINK_VERSION"]
+    assert major_minor in FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS  # Beam's --flink_version takes it
     image, _, tag = doc["spec"]["image"].partition(":")
     assert image == "flink"
-    assert tag.startswith(f"{major_minor}.")
-    args = _one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert re.fullmatch(rf"{re.escape(major_minor)}\.\d+-java(11|17)", tag), (
+        f"pin a {major_minor} patch release"
+    )
+    args = _stream_args()
     assert f"--flink_version={major_minor}" in args
     rest = f"http://{doc['metadata']['name']}-rest:8081"  # the operator's REST service
     assert f"--flink_master={rest}" in args
+    # The job jar carries a Flink runtime of its own: the cluster's classes must win.
+    assert doc["spec"]["flinkConfiguration"]["classloader.resolve-order"] == "parent-first"
+
+
+def test_the_stream_command_passes_wirewatchs_flink_preparation_unchanged():
+    args, beam_args = cli._parser().parse_known_args(_stream_args())
+    assert args.command == "stream"
+    options = PipelineOptions([*beam_args, "--streaming"])
+    flink.prepare(options)
+    # Nothing to build or look for in the pod: the image's jar, Flink's own JVM, the sidecar pool.
+    assert options.view_as(FlinkRunnerOptions).flink_job_server_jar == _flag(
+        beam_args, "--flink_job_server_jar"
+    )
+    assert options.view_as(PortableOptions).environment_type == "EXTERNAL"
+    assert options.view_as(JobServerOptions).job_server_java_launcher == "java"
+    interval = options.view_as(flink.FlinkCheckpointOptions).checkpointing_interval
+    assert interval == int(_flag(beam_args, "--checkpointing_interval"))
+
+
+def test_the_stream_checkpoints_to_storage_every_flink_pod_shares():
+    # Without checkpoints Flink stops Beam's Impulse source and the feed polling stalls.
+    interval = int(_flag(_stream_args(), "--checkpointing_interval"))
+    assert 0 < interval <= 10 * 60 * 1000
+    spec = _one("FlinkDeployment")["spec"]
+    config = spec["flinkConfiguration"]
+    assert config["state.checkpoint-storage"] == "filesystem"
+    claims = {doc["metadata"]["name"]: doc for doc in _by_kind("PersistentVolumeClaim")}
+    used: set[str] = set()
+    for key in ("state.checkpoints.dir", "state.savepoints.dir"):
+        url = config[key]
+        scheme, _, path = url.partition("://")
+        assert scheme in ("file", "s3", "gs", "abfss", "hdfs"), f"{key}: {url}"
+        if scheme != "file":
+            continue  # an object store every pod reaches
+        for role in ("jobManager", "taskManager"):
+            pod = spec[role]["podTemplate"]["spec"]
+            (main,) = [c for c in pod["containers"] if c["name"] == FLINK_MAIN]
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            mounts = [
+                m for m in main.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")
+            ]
+            assert mounts, f"{role}: {key} {url} is on no volume of {FLINK_MAIN}"
+            claim = volumes[mounts[0]["name"]].get("persistentVolumeClaim", {}).get("claimName")
+            assert claim in claims, f"{role}: {key} is on no claim the manifests create"
+            used.add(claim)
+    for claim in used:
+        assert "ReadWriteMany" in claims[claim]["spec"]["accessModes"], f"{claim}: every Flink pod mounts it"
+    assert len(used) <= 1, "the job manager and the task managers must see the same files"
 
 
 def test_every_task_manager_runs_beams_worker_pool_where_the_driver_looks_for_it():
@@ -566,7 +707,9 @@ def _pod_specs() -> Iterator[tuple[str, dict[str, Any]]]:
         elif doc["kind"] in ("Job", "Deployment"):
             yield name, spec["template"]["spec"]
         elif doc["kind"] == "FlinkDeployment":
-            yield name, spec["taskManager"]["podTemplate"]["spec"]
+            for role in ("jobManager", "taskManager"):
+                if "podTemplate" in spec[role]:
+                    yield name, spec[role]["podTemplate"]["spec"]
         elif doc["kind"] == "Elasticsearch":
             for node_set in spec["nodeSets"]:
                 yield name, node_set["podTemplate"]["spec"]
@@ -579,6 +722,8 @@ def test_every_container_has_resources_and_a_pinned_image():
     for name, pod in _pod_specs():
         for container in pod["containers"]:
             where = f"{name}: container {container['name']}"
+            if container["name"] == FLINK_MAIN:
+                continue  # Flink sizes it from spec.jobManager/taskManager.resource (below)
             resources_ = container.get("resources", {})
             assert "memory" in resources_.get("requests", {}), f"{where} requests no memory"
             assert "memory" in resources_.get("limits", {}), f"{where} has no memory limit"
@@ -591,6 +736,11 @@ def test_every_container_has_resources_and_a_pinned_image():
     flink = _one("FlinkDeployment")["spec"]
     assert ":" in flink["image"]
     assert not flink["image"].endswith(":latest")
+    for role in ("jobManager", "taskManager"):
+        assert flink[role]["resource"]["memory"], f"FlinkDeployment: {role} has no memory size"
+        for container in flink[role].get("podTemplate", {}).get("spec", {}).get("containers", []):
+            if container["name"] == FLINK_MAIN:
+                assert not {"image", "resources"} & set(container), f"{role}: Flink sets these from spec"
 
 
 def test_the_batch_cronjob_runs_every_15_minutes_and_never_twice_at_once():
@@ -617,9 +767,10 @@ def _secret_names() -> set[str]:
     }
 
 
-def test_every_secret_and_config_map_a_pod_uses_exists():
+def test_every_secret_config_map_and_claim_a_pod_uses_exists():
     secrets = _secret_names()
     config_maps = {doc["metadata"]["name"]: doc for doc in _by_kind("ConfigMap")}
+    claims = {doc["metadata"]["name"] for doc in _by_kind("PersistentVolumeClaim")}
     for name, pod in _pod_specs():
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         for volume in volumes.values():
@@ -627,6 +778,8 @@ def test_every_secret_and_config_map_a_pod_uses_exists():
                 assert volume["secret"]["secretName"] in secrets, f"{name}: {volume}"
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in config_maps, f"{name}: {volume}"
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claims, f"{name}: {volume}"
         for container in pod["containers"]:
             for source in container.get("envFrom", []):
                 assert source["secretRef"]["name"] in secrets, f"{name}: {source}"
@@ -635,7 +788,8 @@ def test_every_secret_and_config_map_a_pod_uses_exists():
                 if ref:
                     assert ref["name"] in secrets, f"{name}: {ref}"
             mounts = {m["mountPath"]: volumes[m["name"]] for m in container.get("volumeMounts", [])}
-            files = [v["value"] for v in container.get("env", []) if v["name"] == es_client.CA_CERTS_ENV]
+            file_variables = (es_client.CA_CERTS_ENV, *SECRET_FILE_VARIABLES)
+            files = [v["value"] for v in container.get("env", []) if v["name"] in file_variables]
             args = container.get("args", [])
             files += [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--feeds", "--alerts")]
             for file in files:
@@ -643,9 +797,139 @@ def test_every_secret_and_config_map_a_pod_uses_exists():
                 assert folder in mounts, f"{name}: {file} is on no mounted volume"
                 volume = mounts[folder]
                 if "secret" in volume:
-                    assert key in [item["key"] for item in volume["secret"]["items"]]
+                    items = volume["secret"].get("items")
+                    # A whole Secret mounted: one file per key, named as the variable Wirewatch reads.
+                    paths = [item["path"] for item in items] if items else ES_VARIABLES
+                    assert key in paths, f"{name}: {file}"
                 else:
                     assert key in config_maps[volume["configMap"]["name"]]["data"], f"{name}: {file}"
+
+
+def _es_secret_name() -> str:
+    (template,) = _yaml_docs(SECRET_TEMPLATE)
+    name: str = template["metadata"]["name"]
+    return name
+
+
+def _container_env(
+    pod: dict[str, Any], container: dict[str, Any], secret: dict[str, str], root: pathlib.Path
+) -> dict[str, str]:
+    """The environment `container` runs with when the Elasticsearch Secret holds `secret`; the
+    Secret's files are written under `root`, and variables naming them point there."""
+    name = _es_secret_name()
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if source.get("secretRef", {}).get("name") == name:
+            env.update(secret)
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounted: dict[str, pathlib.Path] = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes[mount["name"]].get("secret", {})
+        if volume.get("secretName") != name:
+            continue
+        folder = root / mount["name"]
+        folder.mkdir(parents=True)
+        for item in volume.get("items") or [{"key": key, "path": key} for key in secret]:
+            if item["key"] in secret:
+                (folder / item["path"]).write_text(secret[item["key"]] + "\n", encoding="utf-8")
+        mounted[mount["mountPath"].rstrip("/") + "/"] = folder
+    for variable in container.get("env", []):
+        ref = variable.get("valueFrom", {}).get("secretKeyRef")
+        if ref and ref["name"] == name and ref["key"] in secret:
+            env[variable["name"]] = secret[ref["key"]]
+        elif "value" in variable:
+            value = variable["value"]
+            for path, folder in mounted.items():
+                if value.startswith(path):
+                    value = str(folder / value.removeprefix(path))
+            env[variable["name"]] = value
+    return env
+
+
+def _sdk_worker_containers() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(where, pod, container) of every container that runs Beam's Python SDK workers."""
+    stream = _stream_args()
+    pod = _one("FlinkDeployment")["spec"]["taskManager"]["podTemplate"]["spec"]
+    environment = _flag(stream, "--environment_type")
+    if environment == "EXTERNAL":
+        # The task manager's sidecar listening where the runner looks for the worker pool.
+        port = int(_flag(stream, "--environment_config").rpartition(":")[2])
+        (pool,) = [c for c in pod["containers"] if port in [p["containerPort"] for p in c.get("ports", [])]]
+    else:
+        assert environment == "PROCESS", f"the Flink workers run in {environment}"
+        (pool,) = [c for c in pod["containers"] if c["name"] == FLINK_MAIN]  # the task manager itself
+    found = [(f"flink-session.yaml: {pool['name']}", pod, pool)]
+    # The batch run's DirectRunner starts its workers inside the pod.
+    cronjob_pod = _one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (batch,) = cronjob_pod["containers"]
+    assert not any(a.startswith("--runner=") for a in batch["args"]), "the batch run is no longer in-pod"
+    found.append(("cronjob-batch.yaml", cronjob_pod, batch))
+    return found
+
+
+@pytest.mark.parametrize("auth", ["api_key", "basic"])
+def test_the_pods_running_sdk_workers_get_the_elasticsearch_credential(tmp_path, auth):
+    # Workers read the credential in setup() from their own environment (EsEndpoint.resolve): the
+    # job graph carries only the endpoint, so the Secret must reach every worker's pod.
+    (template,) = _yaml_docs(SECRET_TEMPLATE)
+    url = template["stringData"][es_client.URL_ENV]
+    if auth == "api_key":
+        secret = {es_client.URL_ENV: url, es_client.API_KEY_ENV: "the-api-key"}
+        endpoint = es_client.EsEndpoint(url=url, auth="api_key")
+    else:
+        secret = {es_client.URL_ENV: url, es_client.USERNAME_ENV: "wirewatch", es_client.PASSWORD_ENV: "pw"}
+        endpoint = es_client.EsEndpoint(url=url, auth="basic", username="wirewatch")
+    containers = _sdk_worker_containers()
+    for i, (where, pod, container) in enumerate(containers):
+        settings = endpoint.resolve(_container_env(pod, container, secret, tmp_path / str(i)))
+        credential = settings.api_key if auth == "api_key" else settings.password
+        assert credential is not None, where
+        assert credential.get_secret_value() == secret.get(es_client.API_KEY_ENV, "pw"), where
+    # The driver reads the same Secret to learn where Elasticsearch is and which credential it takes.
+    (driver,) = _one("Deployment")["spec"]["template"]["spec"]["containers"]
+    pod = _one("Deployment")["spec"]["template"]["spec"]
+    driver_env = _container_env(pod, driver, secret, tmp_path / "d")
+    driver_env.pop(es_client.CA_CERTS_ENV)  # a file of another Secret, not here (its mount: tested above)
+    driver_settings = es_client.settings_from_env(None, driver_env)
+    assert driver_settings is not None
+    assert driver_settings.url == url
+    assert (driver_settings.api_key or driver_settings.password) is not None
+    # Not vacuous: the worker pool without its Secret has no credential.
+    where, pod, pool = containers[0]
+    bare = {**pool, "envFrom": [], "volumeMounts": []}
+    with pytest.raises(StoreError, match="ELASTICSEARCH_"):
+        endpoint.resolve(_container_env(pod, bare, secret, tmp_path / "bare"))
+
+
+def test_no_secret_is_written_into_a_manifest_or_the_job():
+    for name, pod in _pod_specs():
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for container in pod["containers"]:
+            where = f"{name}: container {container['name']}"
+            mounts = {
+                m["mountPath"].rstrip("/"): volumes[m["name"]] for m in container.get("volumeMounts", [])
+            }
+            for variable in container.get("env", []):
+                if variable["name"] in SECRET_VARIABLES:
+                    assert "secretKeyRef" in variable.get("valueFrom", {}), (
+                        f"{where}: {variable['name']} inline"
+                    )
+                if variable["name"] in SECRET_FILE_VARIABLES:
+                    folder = variable["value"].rpartition("/")[0]
+                    assert "secret" in mounts.get(folder, {}), f"{where}: {variable['value']} is no Secret"
+                if variable["name"] == es_client.URL_ENV and "value" in variable:
+                    assert "@" not in variable["value"], f"{where}: credentials in {es_client.URL_ENV}"
+            # Arguments end up in the job's options, which Flink and Dataflow show to anyone.
+            argv = [*container.get("command", []), *container.get("args", [])]
+            assert not any(a.startswith(es_client.URL_FLAG) and "@" in a for a in argv), where
+            assert not any(s in a for a in argv for s in ("api_key", "password", "apikey")), where
+    config = _one("FlinkDeployment")["spec"]["flinkConfiguration"]
+    assert not [k for k in config if re.search(r"password|secret|api.?key", k, re.I)]
+    for service_name, service in _compose()["services"].items():
+        environment = service.get("environment", {})
+        assert not set(SECRET_VARIABLES) & set(environment), (
+            f"compose {service_name}: use *_FILE or an env file"
+        )
 
 
 def test_the_config_map_passes_the_pipelines_own_validation(tmp_path):
