@@ -8,7 +8,8 @@ here they are written out explicitly, small enough for a laptop.
     python -m pipelines.flink_cluster start [--taskmanagers 2] [--slots 2]   # prints FLINK_MASTER=…
     python -m pipelines.flink_cluster stop | status | master
 
-State (ports, pids, config, logs) lives under ~/.cache/wirewatch/flink/cluster/; `stop` signals only
+State (ports, pids, config, logs) lives under ~/.cache/wirewatch/flink/cluster/ (or
+$WIREWATCH_FLINK_CLUSTER_DIR); `stop` signals only
 the processes this module started, recognised by pid *and* a marker on their command line.
 """
 
@@ -58,8 +59,13 @@ TM_MEMORY_MB = {
 JM_HEAP_MB = 384
 
 
+CLUSTER_DIR_ENV = "WIREWATCH_FLINK_CLUSTER_DIR"
+
+
 def cluster_dir() -> Path:
-    return cache_dir() / "cluster"
+    """Where the cluster keeps its state, config and logs; $WIREWATCH_FLINK_CLUSTER_DIR addresses a
+    second cluster beside the default one (each stops only its own processes)."""
+    return Path(os.environ.get(CLUSTER_DIR_ENV) or cache_dir() / "cluster")
 
 
 def state_path() -> Path:

@@ -11,7 +11,23 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from connectors.localstore import LocalStore
+from pipelines import flink_cluster
 from tests.conftest import delete_prefix
+
+
+@pytest.fixture(scope="session")
+def flink_master() -> Iterator[str]:
+    """HOST:PORT of the local Flink session cluster (a JobManager and two TaskManagers): the one
+    `make flink-cluster-start` left running, else one started for this session and stopped after."""
+    running = flink_cluster.read_state()
+    if running is not None and flink_cluster.live_pids(running):
+        yield running.master
+        return
+    state = flink_cluster.start(taskmanagers=2)
+    try:
+        yield state.master
+    finally:
+        flink_cluster.stop(state)
 
 
 @pytest.fixture
