@@ -133,8 +133,10 @@ bench: install native
 	$(BIN)/python benchmarks/bench_tagging.py
 	$(call with_es,$(BIN)/python benchmarks/bench_es.py && $(BIN)/python benchmarks/bench_stream.py)
 
-# The same 50,000-article batch on each runner (about 25 minutes; not part of `make bench`).
-bench-runners: install native prism
+# The same 20,000 articles of real news text (built from ../shared/data) on the DirectRunner (1 and 2
+# workers), a local Flink cluster (parallelism 1 and 2) and the embedded Flink, with where the time goes
+# on Flink. Waits up to 15 minutes for a quiet machine, then about 25 minutes; not part of `make bench`.
+bench-runners: install native prism flink
 	$(call with_es,$(BIN)/python benchmarks/bench_runners.py)
 
 es-start:
