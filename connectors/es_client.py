@@ -8,9 +8,13 @@ secret and lives only in the process that read it (the CLI, or a worker after `s
 credential to use; each worker reads the password or API key from its own environment with
 `EsEndpoint.resolve()` — $ELASTICSEARCH_PASSWORD / $ELASTICSEARCH_API_KEY, or the mounted file that
 $ELASTICSEARCH_PASSWORD_FILE / $ELASTICSEARCH_API_KEY_FILE names (the Docker and Kubernetes secrets
-convention). Workers the CLI starts itself (in-process, forked, LOOPBACK) inherit its environment,
-and `move_url_credentials()` puts a user:password@ from the URL there first; workers on a remote
-cluster (Flink TaskManagers, Dataflow) need the variables or files themselves.
+convention), or the Google Cloud Secret Manager secret version that
+$ELASTICSEARCH_PASSWORD_SECRET / $ELASTICSEARCH_API_KEY_SECRET names. That last one is a name, not a
+secret, so the endpoint carries it to workers that share no environment with the launcher
+(Dataflow): a worker without a credential of its own fetches that version in `setup()`. Workers the
+CLI starts itself (in-process, forked, LOOPBACK) inherit its environment, and
+`move_url_credentials()` puts a user:password@ from the URL there first; workers on a remote
+cluster (Flink TaskManagers) need the variables or files themselves.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ PASSWORD_ENV = "ELASTICSEARCH_PASSWORD"
 FILE_SUFFIX = "_FILE"
 API_KEY_FILE_ENV = API_KEY_ENV + FILE_SUFFIX
 PASSWORD_FILE_ENV = PASSWORD_ENV + FILE_SUFFIX
+# X_SECRET names a Secret Manager secret version holding X's value: a name, safe in a job graph.
+SECRET_SUFFIX = "_SECRET"
+API_KEY_SECRET_ENV = API_KEY_ENV + SECRET_SUFFIX
+PASSWORD_SECRET_ENV = PASSWORD_ENV + SECRET_SUFFIX
+SECRET_VERSION = re.compile(r"projects/[^/\s]+/secrets/[^/\s]+/versions/[^/\s]+")
 CA_CERTS_ENV = "ELASTICSEARCH_CA_CERTS"
 # Dangerous: "false" accepts any certificate, so anyone on the path can read and change the traffic.
 VERIFY_CERTS_ENV = "ELASTICSEARCH_VERIFY_CERTS"
@@ -74,6 +83,9 @@ _log = logging.getLogger(__name__)
 AuthKind = Literal["none", "api_key", "basic"]
 OutcomeStatus = Literal["created", "updated", "duplicate", "conflict", "rejected", "retry_exhausted"]
 Verdict = Literal["created", "updated", "duplicate", "conflict", "rejected", "retry"]
+# Reads one Secret Manager secret version by its full name. Raises RuntimeError (what Beam's
+# GcpSecret raises for every failure) or OSError; tests pass a fake instead of calling Google Cloud.
+SecretFetch = Callable[[str], str]
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -103,6 +115,9 @@ class EsSettings(BaseModel):
     ca_certs: str | None = None
     verify_certs: bool = True
     request_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # The Secret Manager secret version the API key or password was read from: its name, not the
+    # secret. The endpoint carries it, so workers without a credential of their own can fetch it.
+    secret_version: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -169,6 +184,17 @@ class EsSettings(BaseModel):
             raise ValueError("a CA bundle needs an https:// URL")
         return value
 
+    @field_validator("secret_version")
+    @classmethod
+    def _check_secret_version(cls, value: str | None) -> str | None:
+        return None if value is None else _secret_version_shape(value)
+
+    @model_validator(mode="after")
+    def _secret_version_names_the_credential(self) -> EsSettings:
+        if self.secret_version is not None and self.api_key is None and self.password is None:
+            raise ValueError("secret_version names where the API key or password came from; there is none")
+        return self
+
     @property
     def auth(self) -> AuthKind:
         if self.api_key is not None:
@@ -185,13 +211,14 @@ class EsSettings(BaseModel):
             ca_certs=self.ca_certs,
             verify_certs=self.verify_certs,
             request_timeout_s=self.request_timeout_s,
+            secret_version=self.secret_version,
         )
 
 
 class EsEndpoint(BaseModel):
     """Where Elasticsearch is and which kind of credential opens it, but not the credential: safe
     to pickle into a job graph. A worker calls `resolve()` (in `setup()`) to read the secret from
-    its own environment."""
+    its own environment, or else from the Secret Manager secret version the endpoint names."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
@@ -201,6 +228,8 @@ class EsEndpoint(BaseModel):
     ca_certs: str | None = None
     verify_certs: bool = True
     request_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # projects/P/secrets/S/versions/V holding the API key or password (per `auth`), or None.
+    secret_version: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -209,37 +238,61 @@ class EsEndpoint(BaseModel):
             raise ValueError("must not carry user:password (it would travel with the job graph)")
         return value
 
+    @field_validator("secret_version")
+    @classmethod
+    def _check_secret_version(cls, value: str | None) -> str | None:
+        return None if value is None else _secret_version_shape(value)
+
     @model_validator(mode="after")
     def _username_for_basic_only(self) -> EsEndpoint:
         if (self.username is not None) != (self.auth == "basic"):
             raise ValueError("a username goes with auth='basic', and only with it")
+        if self.secret_version is not None and self.auth == "none":
+            raise ValueError("a secret_version needs auth='api_key' or auth='basic'")
         return self
 
-    def resolve(self, env: Mapping[str, str] | None = None) -> EsSettings:
-        """The full settings, the secret read here: from $ELASTICSEARCH_API_KEY or
-        $ELASTICSEARCH_PASSWORD, or the file $ELASTICSEARCH_API_KEY_FILE or
-        $ELASTICSEARCH_PASSWORD_FILE names (default: os.environ).
+    def resolve(
+        self, env: Mapping[str, str] | None = None, *, fetch: SecretFetch | None = None
+    ) -> EsSettings:
+        """The full settings, the secret read here. The worker's own environment comes first
+        (default: os.environ): $ELASTICSEARCH_API_KEY or $ELASTICSEARCH_PASSWORD, the file the
+        matching *_FILE variable names, or the secret version the matching *_SECRET variable
+        names. Without any of them, the Secret Manager secret version this endpoint carries is
+        fetched, with `fetch` (default: Beam's GcpSecret).
 
         Raises StoreError with one line naming the variables when the credential this endpoint
         needs is missing, unreadable or given twice; the secret itself is never in the message.
         """
         env = os.environ if env is None else env
         where = f"Elasticsearch at {self.url}"
+        variable = {"api_key": API_KEY_ENV, "basic": PASSWORD_ENV}.get(self.auth)
+        secret: str | None = None
+        version: str | None = None
+        source: str | None = None
         try:
-            api_key = read_secret(env, API_KEY_ENV) if self.auth == "api_key" else None
-            password = read_secret(env, PASSWORD_ENV) if self.auth == "basic" else None
+            own = None if variable is None else _secret_source(env, variable)
+            if variable is not None and own is not None:
+                source, version = own, _secret_version(env, variable)
+                secret = read_secret(env, variable, fetch=fetch)
+            elif variable is not None and self.secret_version is not None:
+                source, version = f"{variable}{SECRET_SUFFIX} (from the job)", self.secret_version
+                secret = fetch_secret_version(source, version, fetch)
         except ConfigError as exc:
             raise StoreError(f"{where}: {exc}") from None
-        if self.auth == "api_key" and api_key is None:
+        if self.auth == "api_key" and secret is None:
             raise StoreError(
                 f"{where}: the job authenticates with an API key, but this worker has none: "
-                f"set {API_KEY_ENV} or {API_KEY_FILE_ENV} in its environment"
+                f"set {API_KEY_ENV} or {API_KEY_FILE_ENV} in its environment, "
+                f"or launch the job with {API_KEY_SECRET_ENV}"
             )
-        if self.auth == "basic" and password is None:
+        if self.auth == "basic" and secret is None:
             raise StoreError(
                 f"{where}: the job authenticates as user {self.username!r}, but this worker has no "
-                f"password: set {PASSWORD_ENV} or {PASSWORD_FILE_ENV} in its environment"
+                f"password: set {PASSWORD_ENV} or {PASSWORD_FILE_ENV} in its environment, "
+                f"or launch the job with {PASSWORD_SECRET_ENV}"
             )
+        api_key = secret if self.auth == "api_key" else None
+        password = secret if self.auth == "basic" else None
         try:
             return EsSettings(
                 url=self.url,
@@ -249,13 +302,10 @@ class EsEndpoint(BaseModel):
                 ca_certs=self.ca_certs,
                 verify_certs=self.verify_certs,
                 request_timeout_s=self.request_timeout_s,
+                secret_version=version,
             )
         except ValidationError as exc:
-            names = {
-                **_SETTING_NAMES,
-                "api_key": _secret_name(env, API_KEY_ENV),
-                "password": _secret_name(env, PASSWORD_ENV),
-            }
+            names = {**_SETTING_NAMES, "api_key": source or API_KEY_ENV, "password": source or PASSWORD_ENV}
             raise StoreError(f"{where}: {_config_error(exc, names)}") from None
 
 
@@ -265,39 +315,123 @@ def _env_value(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def read_secret(env: Mapping[str, str], name: str) -> str | None:
-    """$NAME, or the contents of the file $NAME_FILE names (one trailing newline stripped, as
-    `echo` and most editors add one); None when neither is set.
+def _without_newline(text: str) -> str:
+    """One trailing newline off, as `echo` and most editors add one; the rest is the secret's own."""
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
 
-    Raises ConfigError naming the variable, never the value: both set, or a file that cannot be
-    read, is not UTF-8 or is empty.
+
+def _secret_source(env: Mapping[str, str], name: str) -> str | None:
+    """The variable NAME's secret comes from: NAME, NAME_FILE or NAME_SECRET; None when none is set.
+
+    Raises ConfigError when more than one is set, or NAME_SECRET is no secret version name.
     """
-    file_name = name + FILE_SUFFIX
-    value = _env_value(env, name)
-    path = _env_value(env, file_name)
-    if path is None:
+    given = [v for v in (name, name + FILE_SUFFIX, name + SECRET_SUFFIX) if _env_value(env, v) is not None]
+    if len(given) > 1:
+        listed = ", ".join(given[:-1]) + " and " + given[-1]
+        raise ConfigError(f"{listed} are {'both' if len(given) == 2 else 'all'} set; use one")
+    if not given:
+        return None
+    if given[0] == name + SECRET_SUFFIX:
+        check_secret_version(given[0], env[given[0]])
+    return given[0]
+
+
+def _secret_version(env: Mapping[str, str], name: str) -> str | None:
+    """The secret version $NAME_SECRET names when that is where NAME's secret comes from."""
+    if _secret_source(env, name) != name + SECRET_SUFFIX:
+        return None
+    return check_secret_version(name + SECRET_SUFFIX, env[name + SECRET_SUFFIX])
+
+
+def read_secret(env: Mapping[str, str], name: str, *, fetch: SecretFetch | None = None) -> str | None:
+    """$NAME, the contents of the file $NAME_FILE names, or the value of the Secret Manager secret
+    version $NAME_SECRET names (read with `fetch`, default Beam's GcpSecret); from a file or a
+    secret version one trailing newline is stripped, as `echo` and most editors add one. None when
+    none of the three is set.
+
+    Raises ConfigError naming the variable, never the value: more than one set, a malformed secret
+    version name, or a file or secret version that cannot be read, is not UTF-8 or is empty.
+    """
+    source = _secret_source(env, name)
+    if source is None:
+        return None
+    value = env[source].strip()
+    if source == name:
         return value
-    if value is not None:
-        raise ConfigError(f"{name} and {file_name} are both set; use one")
+    if source == name + SECRET_SUFFIX:
+        return fetch_secret_version(source, value, fetch)
     try:
-        with open(path, "rb") as secret_file:
+        with open(value, "rb") as secret_file:
             data = secret_file.read()
     except OSError as exc:
-        raise ConfigError(f"{file_name}: cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+        raise ConfigError(f"{source}: cannot read {value}: {exc.strerror or type(exc).__name__}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         # The decode error would quote the offending bytes: part of the secret.
-        raise ConfigError(f"{file_name}: {path} is not UTF-8 text") from None
-    text = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+        raise ConfigError(f"{source}: {value} is not UTF-8 text") from None
+    text = _without_newline(text)
     if not text.strip():
-        raise ConfigError(f"{file_name}: {path} is empty")
+        raise ConfigError(f"{source}: {value} is empty")
     return text
 
 
-def _secret_name(env: Mapping[str, str], name: str) -> str:
-    """The variable a secret came from, for messages: NAME_FILE when that one is set."""
-    return name + FILE_SUFFIX if _env_value(env, name + FILE_SUFFIX) is not None else name
+def _secret_version_shape(value: str) -> str:
+    if not SECRET_VERSION.fullmatch(value.strip()):
+        # Never echoed: a secret put here by mistake would land in the logs.
+        raise ValueError(
+            "must be a Secret Manager secret version name, projects/PROJECT/secrets/SECRET/versions/VERSION, "
+            "not the secret itself"
+        )
+    return value.strip()
+
+
+def check_secret_version(variable: str, value: str) -> str:
+    """`value` stripped, when it is a full Secret Manager secret version name
+    (projects/P/secrets/S/versions/V); else ConfigError naming `variable`, never the value."""
+    try:
+        return _secret_version_shape(value)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
+
+
+def fetch_gcp_secret(version: str) -> str:
+    """One secret version from Google Cloud Secret Manager with Beam's client (it needs
+    google-cloud-secret-manager, part of Beam's gcp extra and of the image)."""
+    from apache_beam.utils.secret import GcpSecret
+
+    data = GcpSecret(version).get_secret_bytes()
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        # The decode error would quote the offending bytes: part of the secret.
+        raise RuntimeError("the value is not UTF-8 text") from None
+
+
+def _fetch_failure(exc: BaseException) -> str:
+    """Why a fetch failed, in one line. Beam wraps the client's error in a RuntimeError that
+    repeats the version name: the wrapped error, when there is one, is the reason."""
+    inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    reason = inner or exc
+    return one_line(str(reason) or type(reason).__name__, REASON_LIMIT)
+
+
+def fetch_secret_version(variable: str, version: str, fetch: SecretFetch | None = None) -> str:
+    """The value of the Secret Manager secret version `version` names (one trailing newline
+    stripped), read with `fetch` (default: `fetch_gcp_secret`, which loads Beam's client only now).
+
+    Raises ConfigError with one line naming `variable` and the version, never a value: a malformed
+    name, a failed access (no permission, no such version, no credentials) or an empty value.
+    """
+    version = check_secret_version(variable, version)
+    try:
+        text = (fetch or fetch_gcp_secret)(version)
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"{variable}: cannot access {version}: {_fetch_failure(exc)}") from None
+    text = _without_newline(text)
+    if not text.strip():
+        raise ConfigError(f"{variable}: {version} is empty")
+    return text
 
 
 def _parse_bool(name: str, value: str | None) -> bool:
@@ -328,16 +462,22 @@ _SETTING_NAMES = {
 }
 
 
-def settings_from_env(url: str | None = None, env: Mapping[str, str] | None = None) -> EsSettings | None:
+def settings_from_env(
+    url: str | None = None, env: Mapping[str, str] | None = None, *, fetch: SecretFetch | None = None
+) -> EsSettings | None:
     """Settings from --es-url (wins) or $ELASTICSEARCH_URL and the ELASTICSEARCH_* variables.
 
     ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME with ELASTICSEARCH_PASSWORD (or user:pass@
     in the URL); either secret may instead be in a file named by ELASTICSEARCH_API_KEY_FILE or
-    ELASTICSEARCH_PASSWORD_FILE. ELASTICSEARCH_CA_CERTS, a CA bundle for https.
-    ELASTICSEARCH_VERIFY_CERTS=false turns certificate checks off: dangerous, anyone on the path
-    can then read the credentials. None when no URL is set: the caller then uses the embedded
-    store. Every wrong value raises ConfigError with one line naming the flag or variable, never
-    echoing a secret.
+    ELASTICSEARCH_PASSWORD_FILE, or in the Google Cloud Secret Manager secret version
+    (projects/P/secrets/S/versions/V) named by ELASTICSEARCH_API_KEY_SECRET or
+    ELASTICSEARCH_PASSWORD_SECRET: that one is read here with `fetch` (default: Beam's GcpSecret),
+    and the settings remember its name for the job graph's endpoint. ELASTICSEARCH_CA_CERTS, a CA
+    bundle for https. ELASTICSEARCH_VERIFY_CERTS=false turns certificate checks off: dangerous,
+    anyone on the path can then read the credentials. None when no URL is set: the caller then uses
+    the embedded store. Every wrong value raises ConfigError with one line naming the flag or
+    variable, never echoing a secret; nothing is read from a file or Secret Manager before the
+    rest is known to be right.
     """
     env = os.environ if env is None else env
     url_name = URL_FLAG if url and url.strip() else URL_ENV
@@ -345,33 +485,45 @@ def settings_from_env(url: str | None = None, env: Mapping[str, str] | None = No
     if raw_url is None:
         return None
     clean_url, url_user, url_password = _split_userinfo(raw_url)
-    api_key = read_secret(env, API_KEY_ENV)
+    api_key_name = _secret_source(env, API_KEY_ENV)
     username = _env_value(env, USERNAME_ENV)
-    password = read_secret(env, PASSWORD_ENV)
-    api_key_name = _secret_name(env, API_KEY_ENV)
-    password_name = _secret_name(env, PASSWORD_ENV)
-    if (username is None) != (password is None):
+    password_name = _secret_source(env, PASSWORD_ENV)
+    if (username is None) != (password_name is None):
         given = USERNAME_ENV if username is not None else password_name
         raise ConfigError(f"{USERNAME_ENV} and {PASSWORD_ENV} must be set together (only {given} is set)")
     if url_user is not None or url_password is not None:
-        if api_key is not None or username is not None:
-            other = api_key_name if api_key is not None else USERNAME_ENV
+        if api_key_name is not None or username is not None:
+            other = api_key_name if api_key_name is not None else USERNAME_ENV
             raise ConfigError(f"{url_name}: carries user:password while {other} is also set; use one")
         if url_user is None or url_password is None:
             raise ConfigError(f"{url_name}: user:password in the URL needs both a user name and a password")
-        username, password = url_user, url_password
-        password_name = url_name
-    if api_key is not None and username is not None:
+    if api_key_name is not None and username is not None:
         raise ConfigError(f"{api_key_name} and {USERNAME_ENV} are both set; use one")
-    names = {**_SETTING_NAMES, "url": url_name, "api_key": api_key_name, "password": password_name}
+    names = {
+        **_SETTING_NAMES,
+        "url": url_name,
+        "api_key": api_key_name or API_KEY_ENV,
+        "password": url_name if url_password is not None else password_name or PASSWORD_ENV,
+    }
+    common: dict[str, Any] = {
+        "url": clean_url,
+        "ca_certs": _env_value(env, CA_CERTS_ENV),
+        "verify_certs": _parse_bool(VERIFY_CERTS_ENV, _env_value(env, VERIFY_CERTS_ENV)),
+    }
     try:
+        EsSettings(**common)  # the URL and TLS checked before a file or Secret Manager is read
+        api_key = read_secret(env, API_KEY_ENV, fetch=fetch)
+        password: str | None
+        if url_password is not None:
+            username, password = url_user, url_password
+        else:
+            password = read_secret(env, PASSWORD_ENV, fetch=fetch)
         return EsSettings(
-            url=clean_url,
+            **common,
             api_key=SecretStr(api_key) if api_key is not None else None,
             username=username,
             password=SecretStr(password) if password is not None else None,
-            ca_certs=_env_value(env, CA_CERTS_ENV),
-            verify_certs=_parse_bool(VERIFY_CERTS_ENV, _env_value(env, VERIFY_CERTS_ENV)),
+            secret_version=_secret_version(env, API_KEY_ENV) or _secret_version(env, PASSWORD_ENV),
         )
     except ValidationError as exc:
         raise _config_error(exc, names) from None

@@ -4,7 +4,9 @@ and which kind of credential to use, never the password or API key.
 Beam pickles every DoFn and transform with cloudpickle, compresses it (bz2) and base64-encodes it
 into the pipeline proto, so a plain search of the proto bytes would miss a pickled password: every
 base64 run in it is decoded and decompressed too. The user name and URL, which the graph does
-carry, must be found by the same search, or it is not looking where the secrets would be.
+carry, must be found by the same search, or it is not looking where the secrets would be. So must
+the name of a Secret Manager secret version (ELASTICSEARCH_*_SECRET): it is not a secret, and workers
+without the launcher's environment (Dataflow's) fetch the value from it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import pytest
 from apache_beam.internal import pickler
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pipeline import AppliedPTransform, PipelineVisitor
+from pydantic import SecretStr
 
+from connectors import es_client
+from connectors.es_client import EsEndpoint
 from pipelines.ingest import build
 from pipelines.options import WirewatchOptions, load_config, move_url_credentials
 from tests.conftest import REPO, SEEDS
@@ -33,6 +38,7 @@ API_KEY = base64.b64encode(f"key-id-0001:{API_KEY_PART}".encode()).decode()
 USER = "graph-user-wirewatch"
 HOST = "es-graph.example"
 FEEDS = REPO / "seeds" / "feeds.yaml"
+VERSION = "projects/graph-project/secrets/graph-es-credential/versions/4"
 
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{24,}={0,2}")
 
@@ -156,3 +162,64 @@ def test_a_password_in_the_url_reaches_neither_the_graph_nor_the_options():
     pipeline = beam.Pipeline(options=options)
     build(pipeline, load_config(options, env=env))
     _assert_no_secret(pipeline, [PASSWORD], carried=[USER, HOST])
+
+
+def _fake_secret_manager(monkeypatch: pytest.MonkeyPatch, value: str) -> list[str]:
+    """Secret Manager holding `value` at VERSION, in place of Beam's GcpSecret; the names asked for."""
+    asked: list[str] = []
+
+    def fetch(version: str) -> str:
+        asked.append(version)
+        return {VERSION: value + "\n"}[version]
+
+    monkeypatch.setattr(es_client, "fetch_gcp_secret", fetch)
+    return asked
+
+
+def _endpoints_a_worker_gets(pipeline: beam.Pipeline) -> list[EsEndpoint]:
+    """Every EsEndpoint held by a DoFn of the pipeline rebuilt from its proto, as a worker gets it."""
+    rebuilt = beam.Pipeline.from_runner_api(pipeline.to_runner_api(), pipeline.runner, pipeline._options)
+    found: list[EsEndpoint] = []
+    for node in _applied(rebuilt):
+        fn = getattr(node.transform, "fn", None)
+        for value in vars(fn).values() if fn is not None else ():
+            endpoint = value if isinstance(value, EsEndpoint) else getattr(value, "endpoint", None)
+            if isinstance(endpoint, EsEndpoint):
+                found.append(endpoint)
+    return found
+
+
+def test_an_api_key_from_secret_manager_is_not_in_the_graph_but_its_version_name_is(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    asked = _fake_secret_manager(monkeypatch, API_KEY)
+    env = {"ELASTICSEARCH_API_KEY_SECRET": VERSION}
+    monkeypatch.setenv("ELASTICSEARCH_API_KEY_SECRET", VERSION)
+    pipeline = _build(_argv(f"https://{HOST}:9243"), env)
+    assert asked == [VERSION], "the launching process checks the version it is given"
+    _assert_no_secret(
+        pipeline, [API_KEY, API_KEY_PART, f"key-id-0001:{API_KEY_PART}"], carried=[HOST, VERSION]
+    )
+    # A worker with nothing of the launcher's environment fetches the key from the name it carries.
+    asked.clear()
+    endpoints = _endpoints_a_worker_gets(pipeline)
+    assert len(endpoints) >= 3
+    for endpoint in endpoints:
+        assert endpoint.secret_version == VERSION
+        assert endpoint.resolve({}).api_key == SecretStr(API_KEY)
+    assert asked == [VERSION] * len(endpoints)
+
+
+def test_a_password_from_secret_manager_is_not_in_the_graph_but_its_version_name_is(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    asked = _fake_secret_manager(monkeypatch, PASSWORD)
+    env = {"ELASTICSEARCH_USERNAME": USER, "ELASTICSEARCH_PASSWORD_SECRET": VERSION}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    pipeline = _build(_argv(f"https://{HOST}:9243"), env)
+    assert asked == [VERSION]
+    _assert_no_secret(pipeline, [PASSWORD, f"{USER}:{PASSWORD}"], carried=[USER, HOST, VERSION])
+    for endpoint in _endpoints_a_worker_gets(pipeline):
+        resolved = endpoint.resolve({})
+        assert (resolved.username, resolved.password) == (USER, SecretStr(PASSWORD))
