@@ -6,11 +6,17 @@ parameter as `--name=value` beside Dataflow's own options (--project, --region, 
 `--streaming` it builds the feed-polling graph of `wirewatch stream`, otherwise the batch graph of
 `wirewatch run`: the same `build()` the CLI uses, so every transform is the tested one.
 
-Secrets never travel as parameters. The pipeline reads Elasticsearch's URL and API key from
-ELASTICSEARCH_URL and ELASTICSEARCH_API_KEY; when the launcher's environment lacks them, they are
-read here from Secret Manager: the secrets `wirewatch-elasticsearch-url` and
-`wirewatch-elasticsearch-api-key` of the job's project (latest version), or the secret versions
-named by WIREWATCH_ES_URL_SECRET / WIREWATCH_ES_API_KEY_SECRET.
+Secrets never travel as parameters, nor in the job. Dataflow's workers get nothing of the
+launcher's environment, so the API key reaches them by name: the launcher sets
+ELASTICSEARCH_API_KEY_SECRET to the Secret Manager secret version holding it, the graph's
+EsEndpoint carries that name, and every worker fetches the key itself in setup() (as the service
+account the job runs as, which needs roles/secretmanager.secretAccessor). The launcher reads the
+version once too, so a wrong name or a missing permission fails the launch rather than every
+worker. The URL is fetched here into ELASTICSEARCH_URL: it goes into the graph anyway. By default
+both are the secrets `wirewatch-elasticsearch-url` and `wirewatch-elasticsearch-api-key` of the
+job's project (latest version); WIREWATCH_ES_URL_SECRET / WIREWATCH_ES_API_KEY_SECRET name other
+versions, and a launcher environment that has ELASTICSEARCH_URL, or ELASTICSEARCH_API_KEY / _FILE /
+_SECRET, is left as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
@@ -29,7 +35,15 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
-from connectors.es_client import API_KEY_ENV, URL_ENV
+from connectors.es_client import (
+    API_KEY_ENV,
+    API_KEY_FILE_ENV,
+    API_KEY_SECRET_ENV,
+    URL_ENV,
+    SecretFetch,
+    check_secret_version,
+    fetch_secret_version,
+)
 from pipelines.ingest import build
 from pipelines.options import load_config
 from schemas.errors import ConfigError
@@ -73,37 +87,40 @@ def normalize_booleans(argv: Sequence[str], flags: frozenset[str]) -> list[str]:
     return out
 
 
-def read_secret(version_name: str) -> str:
-    """One Secret Manager secret version (Beam's client; google-cloud-secret-manager is in the image)."""
-    from apache_beam.utils.secret import GcpSecret
-
-    return GcpSecret(version_name).get_str().strip()
+def _version(project: str | None, env: Mapping[str, str], variable: str) -> str:
+    """The secret version holding `variable`'s value: the one its override names, else the latest of
+    the secret of that name in the job's project."""
+    secret_id, override = SECRETS[variable]
+    named = env.get(override, "").strip()
+    if named:
+        return check_secret_version(override, named)
+    if not project:
+        raise ConfigError(f"{variable}: not set, and no --project to find secret {secret_id} in")
+    return f"projects/{project}/secrets/{secret_id}/versions/latest"
 
 
 def load_secrets(
-    project: str | None,
-    env: MutableMapping[str, str],
-    fetch: Callable[[str], str] = read_secret,
+    project: str | None, env: MutableMapping[str, str], fetch: SecretFetch | None = None
 ) -> None:
-    """Put the Elasticsearch URL and API key into `env` from Secret Manager, unless already set."""
-    for variable, (secret_id, override) in SECRETS.items():
-        if env.get(variable, "").strip():
-            continue
-        version = env.get(override, "").strip()
-        if not version:
-            if not project:
-                raise ConfigError(f"{variable}: not set, and no --project to find secret {secret_id} in")
-            version = f"projects/{project}/secrets/{secret_id}/versions/latest"
-        env[variable] = fetch(version)  # the value is never logged
+    """Fetch the Elasticsearch URL into `env`, and put the API key's secret version *name* there
+    (ELASTICSEARCH_API_KEY_SECRET) for the workers to fetch; each unless `env` has one already.
+    `fetch` reads a secret version (default: Beam's GcpSecret)."""
+    if not env.get(URL_ENV, "").strip():
+        env[URL_ENV] = fetch_secret_version(URL_ENV, _version(project, env, URL_ENV), fetch)  # never logged
+    if not any(env.get(name, "").strip() for name in (API_KEY_ENV, API_KEY_FILE_ENV, API_KEY_SECRET_ENV)):
+        env[API_KEY_SECRET_ENV] = _version(project, env, API_KEY_ENV)
 
 
 def build_job(
     argv: Sequence[str],
     *,
     env: MutableMapping[str, str],
-    fetch: Callable[[str], str] = read_secret,
+    fetch: SecretFetch | None = None,
 ) -> beam.Pipeline:
-    """The validated pipeline, built but not run; raises ConfigError naming the parameter."""
+    """The validated pipeline, built but not run; raises ConfigError naming the parameter.
+
+    `fetch` reads the URL's secret version; the API key's is read (once, as a check) by the
+    settings load_config builds, with connectors.es_client.fetch_gcp_secret."""
     options = PipelineOptions(normalize_booleans(argv, boolean_flags()))
     load_secrets(options.view_as(GoogleCloudOptions).project, env, fetch)
     config = load_config(options, env=env)

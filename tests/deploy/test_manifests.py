@@ -1047,54 +1047,157 @@ def test_the_launcher_turns_template_booleans_into_flags():
         main.normalize_booleans(["--no-alerts=maybe"], flags)
 
 
-def test_the_launcher_reads_elasticsearch_credentials_from_secret_manager():
+KEY_VERSION = "projects/proj/secrets/wirewatch-elasticsearch-api-key/versions/latest"
+URL_VERSION = "projects/proj/secrets/wirewatch-elasticsearch-url/versions/latest"
+LAUNCH_KEY = "launch-api-key-Zq81"  # what the fake Secret Manager holds at KEY_VERSION
+
+
+class _FakeSecretManager:
+    """Secret Manager for the launcher tests: the versions it holds, and every name asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.asked: list[str] = []
+
+    def __call__(self, version: str) -> str:
+        self.asked.append(version)
+        if version not in self.values:
+            raise RuntimeError(
+                f"403 Permission 'secretmanager.versions.access' denied for resource '{version}'"
+            )
+        return self.values[version]
+
+
+def _graph_endpoints(pipeline: Any) -> list[es_client.EsEndpoint]:
+    """The EsEndpoint of every DoFn in the graph, as Dataflow's workers unpickle it."""
+    from apache_beam.pipeline import Pipeline, PipelineVisitor
+
+    rebuilt = Pipeline.from_runner_api(pipeline.to_runner_api(), pipeline.runner, pipeline._options)
+    found: list[es_client.EsEndpoint] = []
+
+    class Collect(PipelineVisitor):
+        def visit_transform(self, node: Any) -> None:
+            fn = getattr(node.transform, "fn", None)
+            for value in vars(fn).values() if fn is not None else ():
+                endpoint = (
+                    value if isinstance(value, es_client.EsEndpoint) else getattr(value, "endpoint", None)
+                )
+                if isinstance(endpoint, es_client.EsEndpoint):
+                    found.append(endpoint)
+
+    rebuilt.visit(Collect())
+    return found
+
+
+def test_the_launcher_fetches_the_url_and_hands_the_workers_the_api_keys_version_name():
     main = _dataflow_main()
-    asked: list[str] = []
-
-    def fetch(name: str) -> str:
-        asked.append(name)
-        return {"wirewatch-elasticsearch-url": "http://127.0.0.1:9", "wirewatch-elasticsearch-api-key": "k"}[
-            name.split("/")[3]
-        ]
-
-    env = {"WIREWATCH_ES_API_KEY_SECRET": "projects/other/secrets/wirewatch-elasticsearch-api-key/versions/3"}
+    fetch = _FakeSecretManager({URL_VERSION: "http://127.0.0.1:9\n"})
+    env: dict[str, str] = {}
     main.load_secrets("proj", env, fetch)
-    assert asked == [
-        "projects/proj/secrets/wirewatch-elasticsearch-url/versions/latest",
-        "projects/other/secrets/wirewatch-elasticsearch-api-key/versions/3",
-    ]
-    assert env[es_client.URL_ENV] == "http://127.0.0.1:9"
-    assert env[es_client.API_KEY_ENV] == "k"
-    asked.clear()
-    main.load_secrets("proj", env, fetch)  # set already: the environment wins
-    assert asked == []
-    with pytest.raises(ConfigError, match="ELASTICSEARCH_URL: not set, and no --project"):
-        main.load_secrets(None, {}, fetch)
+    assert fetch.asked == [URL_VERSION], "the key is not fetched into the launcher's environment"
+    assert env == {es_client.URL_ENV: "http://127.0.0.1:9", es_client.API_KEY_SECRET_ENV: KEY_VERSION}
+
+    # Other versions, by name; an environment that has the variable already is left as it is.
+    other = "projects/other/secrets/wirewatch-elasticsearch-api-key/versions/3"
+    env = {"WIREWATCH_ES_API_KEY_SECRET": f" {other} ", es_client.URL_ENV: "http://127.0.0.1:9"}
+    main.load_secrets("proj", env, fetch)
+    assert env[es_client.API_KEY_SECRET_ENV] == other
+    for present in (es_client.API_KEY_ENV, es_client.API_KEY_FILE_ENV, es_client.API_KEY_SECRET_ENV):
+        env = {es_client.URL_ENV: "http://127.0.0.1:9", present: "/run/secrets/k"}
+        main.load_secrets("proj", env, fetch)
+        assert env == {es_client.URL_ENV: "http://127.0.0.1:9", present: "/run/secrets/k"}
+    assert fetch.asked == [URL_VERSION]
+
+
+@pytest.mark.parametrize(
+    ("project", "env", "message"),
+    [
+        (
+            None,
+            {},
+            "ELASTICSEARCH_URL: not set, and no --project to find secret wirewatch-elasticsearch-url in",
+        ),
+        (
+            None,
+            {es_client.URL_ENV: "http://127.0.0.1:9"},
+            "ELASTICSEARCH_API_KEY: not set, and no --project to find secret "
+            "wirewatch-elasticsearch-api-key in",
+        ),
+        (
+            "proj",
+            {es_client.URL_ENV: "http://127.0.0.1:9", "WIREWATCH_ES_API_KEY_SECRET": LAUNCH_KEY},
+            "WIREWATCH_ES_API_KEY_SECRET: must be a Secret Manager secret version name, "
+            "projects/PROJECT/secrets/SECRET/versions/VERSION, not the secret itself",
+        ),
+        (
+            "proj",
+            {"WIREWATCH_ES_URL_SECRET": "projects/proj/secrets/gone/versions/1"},
+            "ELASTICSEARCH_URL: cannot access projects/proj/secrets/gone/versions/1: 403 Permission "
+            "'secretmanager.versions.access' denied for resource 'projects/proj/secrets/gone/versions/1'",
+        ),
+        ("proj", {}, f"ELASTICSEARCH_URL: {URL_VERSION} is empty"),
+    ],
+    ids=[
+        "no-project-for-url",
+        "no-project-for-key",
+        "a-key-where-its-name-belongs",
+        "url-denied",
+        "url-empty",
+    ],
+)
+def test_the_launcher_refuses_what_it_cannot_use_in_one_line(project, env, message):
+    main = _dataflow_main()
+    with pytest.raises(ConfigError) as caught:
+        main.load_secrets(project, env, _FakeSecretManager({URL_VERSION: " \n"}))
+    assert str(caught.value) == message
+    assert LAUNCH_KEY not in str(caught.value)
 
 
 @pytest.mark.parametrize(("extra", "source"), [([], "ReadFeeds"), (["--streaming=true"], "PollFeeds")])
-def test_the_launcher_builds_the_batch_or_the_streaming_graph(extra, source):
+def test_the_launcher_builds_the_batch_or_the_streaming_graph(monkeypatch, extra, source):
     main = _dataflow_main()
+    key_check = _FakeSecretManager({KEY_VERSION: LAUNCH_KEY})
+    monkeypatch.setattr(es_client, "fetch_gcp_secret", key_check)
     env: dict[str, str] = {}
-
-    def fetch(name: str) -> str:
-        return "http://127.0.0.1:9" if name.endswith("url/versions/latest") else "key"
-
     argv = ["--project=proj", f"--feeds={ROOT / 'seeds' / 'feeds.yaml'}", "--no-alerts=false", *extra]
-    pipeline = main.build_job(argv, env=env, fetch=fetch)
+    pipeline = main.build_job(
+        argv, env=env, fetch=_FakeSecretManager({URL_VERSION: "https://es.example:443"})
+    )
     labels = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
     assert source in labels
     assert "WriteArticles" in labels
     assert ({"ReadFeeds", "PollFeeds"} - {source}).isdisjoint(labels)
-
-
-def test_the_launcher_refuses_the_embedded_store():
-    main = _dataflow_main()
-    env = {es_client.URL_ENV: " ", es_client.API_KEY_ENV: " "}
-    with pytest.raises(ConfigError, match="embedded store"):
-        main.build_job(
-            ["--project=proj", f"--feeds={ROOT / 'seeds' / 'feeds.yaml'}"], env=env, fetch=lambda _: " "
+    # The key was read once, as a check; what the workers get is its version's name.
+    assert key_check.asked == [KEY_VERSION]
+    assert LAUNCH_KEY not in env.values()
+    endpoints = _graph_endpoints(pipeline)
+    assert len(endpoints) >= 2
+    for endpoint in endpoints:
+        assert endpoint == es_client.EsEndpoint(
+            url="https://es.example:443", auth="api_key", secret_version=KEY_VERSION
         )
+    # A Dataflow worker: none of the launcher's environment, the key fetched in setup().
+    on_a_worker = _FakeSecretManager({KEY_VERSION: LAUNCH_KEY})
+    settings = endpoints[0].resolve({}, fetch=on_a_worker)
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == LAUNCH_KEY
+    assert on_a_worker.asked == [KEY_VERSION]
+
+
+def test_a_launch_whose_key_the_service_account_cannot_read_fails_before_submitting(monkeypatch, capsys):
+    main = _dataflow_main()
+    monkeypatch.setattr(es_client, "fetch_gcp_secret", _FakeSecretManager({}))
+    for name in (es_client.API_KEY_ENV, es_client.API_KEY_FILE_ENV, es_client.API_KEY_SECRET_ENV):
+        monkeypatch.setenv(name, "")  # unset to Wirewatch, and restored after what main() writes
+    monkeypatch.setenv(es_client.URL_ENV, "https://es.example:443")
+    monkeypatch.setenv("WIREWATCH_ES_API_KEY_SECRET", "projects/proj/secrets/elsewhere/versions/2")
+    assert main.main(["--project=proj", f"--feeds={ROOT / 'seeds' / 'feeds.yaml'}"]) == 2
+    assert capsys.readouterr().err == (
+        "wirewatch: ELASTICSEARCH_API_KEY_SECRET: cannot access projects/proj/secrets/elsewhere/versions/2: "
+        "403 Permission 'secretmanager.versions.access' denied for resource "
+        "'projects/proj/secrets/elsewhere/versions/2'\n"
+    )
+    assert os.environ[es_client.API_KEY_SECRET_ENV] == "projects/proj/secrets/elsewhere/versions/2"
 
 
 def test_the_scheduler_launches_the_template_every_15_minutes_without_secrets():
@@ -1123,6 +1226,15 @@ def test_the_scheduler_launches_the_template_every_15_minutes_without_secrets():
     main = _dataflow_main()
     assert set(local["secrets"].values()) == {secret_id for secret_id, _ in main.SECRETS.values()}
     assert ("google_secret_manager_secret_version", "elasticsearch") not in resources_
+    # The workers fetch the API key themselves in setup(), as the account the job runs as: it may
+    # access both secrets (the launcher, which runs as the same account, reads the URL too).
+    assert "serviceAccountEmail = var.worker_service_account" in target["body"]
+    grant = resources_[("google_secret_manager_secret_iam_member", "worker_reads")]
+    assert grant["for_each"] == "${google_secret_manager_secret.elasticsearch}"
+    assert grant["secret_id"] == "${each.value.id}"
+    assert grant["role"] == "roles/secretmanager.secretAccessor"
+    assert grant["member"] == "serviceAccount:${var.worker_service_account}"
+    assert resources_[("google_secret_manager_secret", "elasticsearch")]["for_each"] == "${local.secrets}"
 
 
 # --- every wirewatch command in deploy/ --------------------------------------------------------------

@@ -4,7 +4,8 @@
 #
 # Elasticsearch's URL and API key live in Secret Manager. Terraform creates the two secrets but not
 # their values, which would otherwise sit in the state file; add them with `gcloud secrets versions
-# add` (deploy/README.md). deploy/dataflow/main.py reads them at launch.
+# add` (deploy/README.md). deploy/dataflow/main.py reads the URL at launch and passes the key's
+# version by name; every worker fetches the key itself.
 
 locals {
   job_name = "wirewatch-batch"
@@ -36,7 +37,8 @@ resource "google_secret_manager_secret" "elasticsearch" {
   depends_on = [google_project_service.apis]
 }
 
-# The launcher runs as the worker service account; it reads the secrets to build the job.
+# The launcher and the workers run as the worker service account: the launcher reads the URL (and
+# checks the key), each worker fetches the key in setup().
 resource "google_secret_manager_secret_iam_member" "worker_reads" {
   for_each  = google_secret_manager_secret.elasticsearch
   secret_id = each.value.id
