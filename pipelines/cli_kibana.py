@@ -40,8 +40,9 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="import the saved objects through Kibana's import API",
         description=(
             "Import deploy/kibana/wirewatch.ndjson (or --file) into Kibana. Credentials come from "
-            "ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (or files "
-            "named by ELASTICSEARCH_API_KEY_FILE, ELASTICSEARCH_PASSWORD_FILE). With an "
+            "ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (or the files "
+            "named by their _FILE variables, or the Secret Manager versions named by their _SECRET "
+            "variables). With an "
             "index prefix other than wirewatch (--es-index-prefix, $WIREWATCH_ES_INDEX_PREFIX) the "
             "data views point at that prefix's indices, and ids and titles carry it."
         ),

@@ -2,8 +2,9 @@
 
 The validated config is what the graph is built from, so it holds no secret: Elasticsearch is an
 `EsEndpoint` (URL, user name, which kind of credential) and every worker reads the password or API
-key from its own environment (ELASTICSEARCH_PASSWORD / ELASTICSEARCH_API_KEY, or the
-ELASTICSEARCH_PASSWORD_FILE / ELASTICSEARCH_API_KEY_FILE it names). `move_url_credentials()` takes
+key from its own environment (ELASTICSEARCH_PASSWORD / ELASTICSEARCH_API_KEY, the file a
+..._FILE variable names, or the Secret Manager version a ..._SECRET variable names, which the
+graph may carry since a version name is no secret). `move_url_credentials()` takes
 a user:password@ out of --es-url for workers this process starts; remote workers need the variables.
 """
 
@@ -250,7 +251,7 @@ def move_url_credentials(options: PipelineOptions, env: MutableMapping[str, str]
 
     Call it with os.environ before the pipeline runs: workers this process starts (in-process,
     forked, LOOPBACK) inherit the password from there. Workers on a remote cluster inherit
-    nothing; they need ELASTICSEARCH_PASSWORD or ELASTICSEARCH_PASSWORD_FILE themselves.
+    nothing; they need ELASTICSEARCH_PASSWORD (or its _FILE / _SECRET form) themselves.
     Raises ConfigError like load_config for credentials that do not fit together.
     """
     flags = options.view_as(WirewatchOptions)

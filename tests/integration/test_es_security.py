@@ -49,6 +49,8 @@ CREDENTIAL_VARIABLES = (
     "ELASTICSEARCH_PASSWORD_FILE",
     "ELASTICSEARCH_API_KEY",
     "ELASTICSEARCH_API_KEY_FILE",
+    "ELASTICSEARCH_API_KEY_SECRET",
+    "ELASTICSEARCH_PASSWORD_SECRET",
 )
 # SDK workers in processes of their own: each must find the password itself, the graph has none.
 WORKER_PROCESSES = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
