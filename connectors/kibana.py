@@ -71,7 +71,8 @@ def kibana_settings(url: str | None, env: Mapping[str, str]) -> EsSettings:
     """Where Kibana is (--kibana-url, else $KIBANA_URL, else http://127.0.0.1:5601) and the
     credentials of ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD
     (or user:password@ in the URL; either secret may instead be in the file a ..._FILE variable
-    names, or the Secret Manager version a ..._SECRET variable names); TLS from ELASTICSEARCH_CA_CERTS / ELASTICSEARCH_VERIFY_CERTS.
+    names, or the Secret Manager version a ..._SECRET variable names); TLS from
+    ELASTICSEARCH_CA_CERTS / ELASTICSEARCH_VERIFY_CERTS.
 
     Raises ConfigError with one line naming the flag or variable, never a secret.
     """
