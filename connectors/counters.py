@@ -18,3 +18,5 @@ ARTICLES_TAGGED = "articles_tagged"
 ALERTS_FIRED = "alerts_fired"  # new alerts (a rule about a new story, window or bucket)
 ALERTS_UPDATED = "alerts_updated"  # existing alerts changed (a copy, a later article, a suppression)
 NOTIFICATIONS_FAILED = "notifications_failed"  # deliveries that failed after their retries (recorded)
+ALERT_HISTORY_SCANS = "alert_history_scans"  # reads of the stored articles rules' memories are rebuilt from
+ALERT_HISTORY_ARTICLES = "alert_history_articles"  # stored articles those reads returned

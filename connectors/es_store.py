@@ -13,6 +13,7 @@ from connectors import es_retag
 from connectors.es_alerts import ElasticsearchAlertStore
 from connectors.es_indices import IndexNames, search_pages, server_errors
 from connectors.retag import RetagRequest
+from connectors.store import OwnArticles
 from schemas.alerts import Alert
 from schemas.feeds import FeedState
 from schemas.ids import stable_id
@@ -25,6 +26,7 @@ SNIPPET_CHARS = 200
 # Highlighting re-analyzes the text; past this many characters it stops instead of failing the search.
 MAX_HIGHLIGHT_CHARS = 1_000_000
 _HIT_FIELDS = ["id", "title", "published_at"]
+_KEYS = ("dedup_keys", "near_dup_keys")  # lookup keys: never needed once read back
 # index.max_result_window: a larger `size` is refused, where the embedded store just returns everything.
 MAX_HITS = 10_000
 
@@ -64,6 +66,27 @@ def _snippet(highlight: dict[str, list[str]], title: str) -> str:
     if marked_title:
         return marked_title[0]
     return body[0] if body else title[:SNIPPET_CHARS]
+
+
+def _since_query(since: dt.datetime | None) -> dict[str, Any]:
+    """Articles published (else ingested) at or after `since`; all when None."""
+    if since is None:
+        return {"match_all": {}}
+    at = since.isoformat()
+    return {
+        "bool": {
+            "should": [
+                {"range": {"published_at": {"gte": at}}},
+                {
+                    "bool": {
+                        "must_not": [{"exists": {"field": "published_at"}}],
+                        "filter": [{"range": {"ingested_at": {"gte": at}}}],
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def _datetime(value: str | None) -> dt.datetime | None:
@@ -196,36 +219,41 @@ class ElasticsearchStore:
 
     def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every stored article published (else ingested) at or after `since`, page by page."""
-        query: dict[str, Any] = {"match_all": {}}
-        if since is not None:
-            at = since.isoformat()
-            query = {
-                "bool": {
-                    "should": [
-                        {"range": {"published_at": {"gte": at}}},
-                        {
-                            "bool": {
-                                "must_not": [{"exists": {"field": "published_at"}}],
-                                "filter": [{"range": {"ingested_at": {"gte": at}}}],
-                            }
-                        },
-                    ],
-                    "minimum_should_match": 1,
-                }
-            }
+        yield from self._articles(_since_query(since), page_size, source_excludes=list(_KEYS))
+
+    def _articles(self, query: dict[str, Any], page_size: int, **request: Any) -> Iterator[dict[str, Any]]:
         with server_errors(self._location):
-            pages = search_pages(
-                self._client,
-                self._names.articles_alias,
-                query,
-                page_size,
-                source_excludes=["dedup_keys", "near_dup_keys"],
-            )
-            for page in pages:
+            for page in search_pages(self._client, self._names.articles_alias, query, page_size, **request):
                 for hit in page:
                     yield dict(hit["_source"])
 
     # --- alerts (the same client, through connectors.es_alerts) -------------------------------------
+
+    def alert_history(
+        self,
+        since: dt.datetime | None,
+        fields: Sequence[str] | None,
+        *,
+        exclude: OwnArticles | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """The stored articles rules' memories are rebuilt from (connectors.store.AlertStore):
+        `fields` as `_source` includes, `exclude` as a must_not on `pipeline.run_id` and
+        `ingested_at`."""
+        query = _since_query(since)
+        if exclude is not None:
+            started = exclude.started_at.astimezone(dt.UTC)
+            # Dates are kept in milliseconds: the run's start rounded down still precedes its articles.
+            started = started.replace(microsecond=started.microsecond // 1000 * 1000)
+            own = [
+                {"term": {"pipeline.run_id": exclude.run_id}},
+                {"range": {"ingested_at": {"gte": started.isoformat()}}},
+            ]
+            query = {"bool": {"filter": [query], "must_not": [{"bool": {"filter": own}}]}}
+        source: dict[str, Any] = (
+            {"source_excludes": list(_KEYS)} if fields is None else {"source_includes": list(fields)}
+        )
+        yield from self._articles(query, page_size, **source)
 
     def get_alert(self, alert_id: str) -> Alert | None:
         return self._alerts.get_alert(alert_id)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from connectors.retag import RetagRequest, RetagRun, merged
-from connectors.store import StoreError
+from connectors.store import OwnArticles, StoreError
 from schemas.alerts import Alert, merge_alert
 from schemas.dedup import Lineage, LineageUpdate, StoredDoc, document_keys, is_id_key, merge_sightings
 from schemas.feeds import FeedState
@@ -128,6 +128,18 @@ LIMIT ?
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _nested(fields: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """{"source.name": v} as {"source": {"name": v}}, the shape of the document they came from."""
+    doc: dict[str, Any] = {}
+    for field, value in zip(fields, values, strict=False):
+        *parents, name = field.split(".")
+        node = doc
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = value
+    return doc
 
 
 def _as_phrases(query: str) -> str:
@@ -336,6 +348,42 @@ class LocalStore:
             ).fetchall()
             for _, doc in rows:
                 yield dict(orjson.loads(doc))
+            if len(rows) < page_size:
+                return
+            after = rows[-1][0]
+
+    def alert_history(
+        self,
+        since: dt.datetime | None,
+        fields: Sequence[str] | None,
+        *,
+        exclude: OwnArticles | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """The stored articles rules' memories are rebuilt from (connectors.store.AlertStore).
+
+        SQLite takes `fields` out of the stored JSON (one json_extract per row), so only they
+        reach Python. `exclude` is decided by the ingested_at column first: its run id is read
+        only from articles ingested since that run started.
+        """
+        select, paths = "doc", []
+        if fields is not None:
+            paths = [f"$.{field}" for field in fields] or ["$.id"]
+            paths += paths[:1] if len(paths) == 1 else []  # with two paths or more, an array comes back
+            select = f"json_extract(doc, {', '.join('?' * len(paths))})"
+        where, args = "rowid > ? AND coalesce(published_at, ingested_at) >= ?", [_iso(since) or ""]
+        if exclude is not None:
+            where += " AND NOT (ingested_at >= ? AND json_extract(doc, '$.pipeline.run_id') = ?)"
+            args += [exclude.started_at.astimezone(dt.UTC).isoformat(), exclude.run_id]
+        after = 0
+        while True:
+            rows = self._db.execute(
+                f"SELECT rowid, {select} FROM articles WHERE {where} ORDER BY rowid LIMIT ?",
+                (*paths, after, *args, page_size),
+            ).fetchall()
+            for _, value in rows:
+                found = orjson.loads(value)
+                yield dict(found) if fields is None else _nested(fields, found)
             if len(rows) < page_size:
                 return
             after = rows[-1][0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.retag import RetagRequest
@@ -22,6 +23,19 @@ if TYPE_CHECKING:  # the read side (search, show, stats) must not pay for import
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message is one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class OwnArticles:
+    """The articles one run writes: stored with its run id and ingested at or after its start.
+
+    A history read leaves them out (the run holds them already). Both marks, because a run id is
+    a label a user may give every run (`--run-id nightly`): an earlier run with the same id
+    started before this one, so its articles still count as history.
+    """
+
+    run_id: str
+    started_at: dt.datetime  # timezone-aware
 
 
 class ArticleStore(Protocol):
@@ -86,8 +100,18 @@ class AlertStore(Protocol):
         """The most recently updated alerts first."""
         ...
 
-    def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        """The stored articles a rule's memory is rebuilt from (see ArticleStore.articles_since)."""
+    def alert_history(
+        self,
+        since: dt.datetime | None,
+        fields: Sequence[str] | None,
+        *,
+        exclude: OwnArticles | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """The stored articles rules' memories are rebuilt from: those published (else ingested)
+        at or after `since` (all when None), except `exclude`'s, left out by the query itself.
+        Each holds only `fields` (dotted paths, nested as in the document: `source.name` comes as
+        {"source": {"name": ...}}, a missing field as None or absent), or all of it when None."""
         ...
 
     def close(self) -> None: ...

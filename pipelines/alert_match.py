@@ -92,12 +92,80 @@ class Facts:
         article = Article.model_validate(doc)
         return cls.of_article(article, reliability=reliability).with_doc(doc)
 
+    @classmethod
+    def of_stored(cls, doc: Mapping[str, Any], *, reliability: str | None = None) -> Facts:
+        """From the `history_fields` of a stored article (or all of it), without validating it
+        again: the store holds only validated articles, and a rule's memory is rebuilt from many.
+
+        `text` has the body only when it was read (`history_fields` asks for it when a rule
+        needs it); `doc` is not set.
+        """
+        from schemas.dedup import outlet_from
+
+        source = doc.get("source") or {}
+        published = _utc(doc.get("published_at"))
+        event = published or _utc(doc["ingested_at"])
+        assert event is not None, "every stored article has ingested_at"
+        title = doc["title"]
+        return cls(
+            id=doc["id"],
+            story_id=doc.get("duplicate_of") or doc["id"],
+            title=title,
+            url=doc.get("url"),
+            outlet=outlet_from(doc.get("canonical_url"), doc.get("url"), source["name"]),
+            published_at=published,
+            event_time=event.timestamp(),
+            text=f"{title}\n{doc.get('body') or ''}".lower(),
+            actor_ids=frozenset(doc.get("actor_ids") or ()),
+            topic_ids=_with_ancestors(doc.get("topic_ids") or ()),
+            countries=frozenset(doc.get("countries") or ()),
+            reliability=reliability,
+        )
+
     def with_doc(self, doc: Mapping[str, Any]) -> Facts:
         return replace(self, doc=doc)
 
     def without_doc(self) -> Facts:
         """The facts without the stored form (what a machine keeps: small, cheap to pickle)."""
         return replace(self, doc=None) if self.doc is not None else self
+
+
+# The stored fields `Facts.of_stored` reads (dotted paths into the document).
+FACT_FIELDS = (
+    "id",
+    "duplicate_of",
+    "title",
+    "url",
+    "canonical_url",
+    "source.name",
+    "source.feed_url",
+    "published_at",
+    "ingested_at",
+    "actor_ids",
+    "topic_ids",
+    "countries",
+)
+
+
+def history_fields(rules: Iterable[AlertRule]) -> tuple[str, ...] | None:
+    """What of a stored article the rules' memory is rebuilt from: `FACT_FIELDS`, plus the body
+    when a rule looks for keywords; None (the whole document) when a rule has a query string."""
+    rules = list(rules)
+    if any(rule.when.query for rule in rules):
+        return None
+    if any(rule.when.keywords_any for rule in rules):
+        return (*FACT_FIELDS, "body")
+    return FACT_FIELDS
+
+
+def _utc(value: str | None) -> datetime | None:
+    """A stored timestamp (ISO 8601 with an offset, as the models write it) as a UTC datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:  # the models refuse naive times: this document was not written by them
+        raise ValueError(f"stored timestamp without a UTC offset: {value!r}")
+    return parsed.astimezone(UTC)
 
 
 def _with_ancestors(topic_ids: Iterable[str]) -> frozenset[str]:

@@ -9,29 +9,39 @@ The engine is `pipelines.alert_match` (pure); this module routes articles to it:
 3. out: every alert created or updated, the latest state per alert id (a story's later copies
    update its alert). Delivery and storage are the caller's (`connectors.alert_channels`, the
    store's alert sink).
+
+Thresholds, surges and cooldowns span runs and restarts: a machine first replays the stored
+articles of its rule's lookback (`AlertRule.lookback_s`) before the earliest article it is fed,
+and after it (a backfill can be older than what is stored). The batch graph reads that history
+once per run for all rules (`_ReadHistoryFn`: one store scan of the union of their windows, only
+the fields the rules look at, this run's own articles left out by the query) and joins it to each
+rule's articles in the same GroupByKey; the stream reads a rule's history on its first article.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection, TaggedOutput
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 import connectors.coders  # noqa: F401  (registers the record coders)
-from connectors.store import AlertStore, ArticleSink
-from pipelines.alert_match import Facts, QueryMatcher, RuleMachine, applies
+from connectors import counters
+from connectors.store import AlertStore, ArticleSink, OwnArticles
+from pipelines.alert_match import Facts, QueryMatcher, RuleMachine, applies, history_fields
 from schemas.alerts import Alert, AlertRules
 from schemas.feeds import FeedSpec
 from schemas.records import Article
 
 _MATCHED = "matched"
+_RUN, _HISTORY = "run", "history"  # a rule's articles of this run, and the stored ones it replays
 
 
 def query_matcher(rules: AlertRules) -> QueryMatcher | None:
@@ -69,58 +79,89 @@ class _MatchFn(beam.DoFn):
             yield TaggedOutput(_MATCHED, (rule.id, facts.without_doc()))
 
 
-class _DecideFn(beam.DoFn):
-    """What both deciding steps share: the rules, and the store a rule's memory is rebuilt from."""
+class HistoryReplay:
+    """Which stored articles the rules' machines replay, from one store scan for any number of rules."""
 
-    def __init__(self, rules: AlertRules, reliability: dict[str, str], sink: ArticleSink | None) -> None:
+    def __init__(self, rules: AlertRules, reliability: dict[str, str], own: OwnArticles | None) -> None:
         self._all_rules = rules
         self._rules = {rule.id: rule for rule in rules.rules}
         self._reliability = reliability
-        self._sink = sink
-        self._store: AlertStore | None = None
+        self._own = own
         self._query: QueryMatcher | None = None
+        self._scans = Metrics.counter(counters.NAMESPACE, counters.ALERT_HISTORY_SCANS)
+        self._replayed = Metrics.counter(counters.NAMESPACE, counters.ALERT_HISTORY_ARTICLES)
 
     def setup(self) -> None:
         self._query = query_matcher(self._all_rules)
-        if self._sink is not None:
-            self._store = self._sink.open_alert_store()
+
+    def read(self, store: AlertStore, first_events: Mapping[str, float]) -> Iterator[tuple[str, Facts]]:
+        """(rule id, facts) for every stored article the rule applies to whose event time is at or
+        after the rule's first event (of this run) minus its lookback; in storage order."""
+        since = {
+            rule_id: first - self._rules[rule_id].lookback_s
+            for rule_id, first in first_events.items()
+            if self._rules[rule_id].lookback_s > 0
+        }
+        if not since:
+            return
+        rules = [self._rules[rule_id] for rule_id in since]
+        fields = history_fields(rules)
+        self._scans.inc()
+        for doc in store.alert_history(
+            datetime.fromtimestamp(min(since.values()), UTC), fields, exclude=self._own
+        ):
+            self._replayed.inc()
+            feed_url = (doc.get("source") or {}).get("feed_url") or ""
+            facts = Facts.of_stored(doc, reliability=self._reliability.get(feed_url))
+            if fields is None:  # a query string looks at the whole document
+                facts = facts.with_doc(doc)
+            for rule in rules:
+                if facts.event_time >= since[rule.id] and applies(rule, facts, self._query):
+                    yield rule.id, facts.without_doc()
+
+
+class _ReadHistoryFn(beam.DoFn):
+    """Batch: the run's one history read. In: {rule id: the event time of the earliest article of
+    this run the rule met} (one element); out: (rule id, facts) of the stored articles it replays."""
+
+    def __init__(self, replay: HistoryReplay, sink: ArticleSink) -> None:
+        self._replay = replay
+        self._sink = sink
+        self._store: AlertStore | None = None
+
+    def setup(self) -> None:
+        self._replay.setup()
+        self._store = self._sink.open_alert_store()
 
     def teardown(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
 
-    def _primed(self, rule_id: str, first_event: float, skip: set[str]) -> tuple[RuleMachine, list[Facts]]:
-        """A machine for the rule, and the stored articles it must see first: those of its
-        lookback before `first_event` (and after it: a batch is decided in event order).
-
-        Thresholds, surges and cooldowns span runs and restarts: replaying the rule's lookback
-        from the store rebuilds its memory; the alerts that replay gives again have the ids they
-        had, so storing them changes nothing and nobody is notified twice.
-        """
-        rule = self._rules[rule_id]
-        machine = RuleMachine(rule, self._all_rules.version)
-        if self._store is None or rule.lookback_s == 0:
-            return machine, []
-        history = []
-        for doc in self._store.articles_since(datetime.fromtimestamp(first_event - rule.lookback_s, UTC)):
-            if doc.get("id") in skip:
-                continue
-            feed_url = (doc.get("source") or {}).get("feed_url") or ""
-            facts = Facts.of_doc(doc, reliability=self._reliability.get(feed_url))
-            if applies(rule, facts, self._query):
-                history.append(facts.without_doc())
-        history.sort(key=lambda f: (f.event_time, f.id))
-        return machine, history
+    def process(self, first_events: dict[str, float]) -> Iterator[tuple[str, Facts]]:
+        assert self._store is not None, "setup() opens the store before any element arrives"
+        yield from self._replay.read(self._store, first_events)
 
 
-class _DecideRunFn(_DecideFn):
-    """Batch: every article that met one rule, in event-time order, through one machine."""
+def _first_event(element: tuple[str, Facts]) -> tuple[str, float]:
+    return element[0], element[1].event_time
 
-    def process(self, element: tuple[str, Iterable[Facts]]) -> Iterator[Alert]:
-        rule_id, matched = element
-        run = list(matched)
-        machine, history = self._primed(rule_id, min(f.event_time for f in run), {f.id for f in run})
+
+class _DecideRunFn(beam.DoFn):
+    """Batch: every article that met one rule, with the stored ones it replays, in event-time order
+    through one machine."""
+
+    def __init__(self, rules: AlertRules) -> None:
+        self._rules = {rule.id: rule for rule in rules.rules}
+        self._version = rules.version
+
+    def process(self, element: tuple[str, dict[str, Iterable[Facts]]]) -> Iterator[Alert]:
+        rule_id, found = element
+        run = list(found[_RUN])  # never empty: a rule's history is read when it met an article
+        # An article read again (a re-run) is also stored, by an earlier run: this run's copy counts.
+        ids = {facts.id for facts in run}
+        history = [facts for facts in found.get(_HISTORY, ()) if facts.id not in ids]
+        machine = RuleMachine(self._rules[rule_id], self._version)
         latest: dict[str, Alert] = {}
         for facts in sorted([*history, *run], key=lambda f: (f.event_time, f.id)):
             for alert in machine.observe(facts, datetime.now(UTC)):
@@ -135,13 +176,44 @@ _LIVE_LOCK = threading.Lock()
 _LIVE: dict[tuple[str, str], tuple[int, RuleMachine]] = {}
 
 
-class _DecideStreamFn(_DecideFn):
+class _DecideStreamFn(beam.DoFn):
     """Stream: one machine per rule in Beam state, fed in arrival order (rebuilt from the store
-    when the stream starts, see `_DecideFn._primed`)."""
+    on the rule's first article after the stream starts)."""
 
-    def __init__(self, rules: AlertRules, reliability: dict[str, str], sink: ArticleSink | None) -> None:
-        super().__init__(rules, reliability, sink)
+    def __init__(self, rules: AlertRules, replay: HistoryReplay, sink: ArticleSink | None) -> None:
+        self._rules = rules
+        self._by_id = {rule.id: rule for rule in rules.rules}
+        self._replay = replay
+        self._sink = sink
+        self._store: AlertStore | None = None
         self._token = uuid.uuid4().hex
+
+    def setup(self) -> None:
+        self._replay.setup()
+        if self._sink is not None:
+            self._store = self._sink.open_alert_store()
+
+    def teardown(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _primed(self, rule_id: str, facts: Facts) -> tuple[RuleMachine, list[Alert]]:
+        """A machine for the rule that has seen the stored history of `facts`' lookback (and
+        after), and the alerts that replay gave again (the ids they had: storing them changes
+        nothing, nobody is notified twice)."""
+        machine = RuleMachine(self._by_id[rule_id], self._rules.version)
+        if self._store is None:
+            return machine, []
+        history = sorted(
+            (past for _, past in self._replay.read(self._store, {rule_id: facts.event_time})),
+            key=lambda f: (f.event_time, f.id),
+        )
+        alerts: list[Alert] = []
+        for past in history:
+            if past.id != facts.id:  # the query leaves it out, unless a worker's clock ran behind
+                alerts += machine.observe(past, datetime.now(UTC))
+        return machine, alerts
 
     def process(self, element: tuple[str, Facts], machine_state: Any = _MACHINE_STATE) -> Iterator[Alert]:
         rule_id, facts = element
@@ -152,10 +224,8 @@ class _DecideStreamFn(_DecideFn):
             if candidates:
                 version, machine = max(candidates, key=lambda v: v[0])
             else:  # the stream (re)starts: what the rule remembers comes back from the store
-                machine, history = self._primed(rule_id, facts.event_time, {facts.id})
+                machine, alerts = self._primed(rule_id, facts)
                 version = 0
-                for past in history:
-                    alerts += machine.observe(past, datetime.now(UTC))
             alerts += machine.observe(facts, datetime.now(UTC))
             machine_state.write((version + 1, machine))
             _LIVE[key] = (version + 1, machine)
@@ -173,7 +243,14 @@ class AlertsResult(NamedTuple):
 
 
 class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
-    """Applies `rules` to the tagged articles; see the module docstring."""
+    """Applies `rules` to the tagged articles; see the module docstring.
+
+    Bounded (`streaming=False`: decided per rule in event-time order) or unbounded (arrival order).
+    `history`: the store the rules' memory is rebuilt from (None: they start empty), with
+    `own_articles`, the articles this run writes there, which the history read leaves out.
+    Metrics: ``alert_history_scans`` (store reads), ``alert_history_articles`` (documents they
+    returned).
+    """
 
     def __init__(
         self,
@@ -182,12 +259,16 @@ class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
         reliability: dict[str, str] | None = None,
         streaming: bool = False,
         history: ArticleSink | None = None,
+        own_articles: OwnArticles | None = None,
     ) -> None:
         super().__init__()
+        if history is not None and own_articles is None:
+            raise ValueError("EvaluateAlerts: `history` needs `own_articles` (this run's id and start)")
         self._rules = AlertRules(version=rules.version, rules=tuple(r for r in rules.rules if r.enabled))
         self._reliability = dict(reliability or {})
         self._streaming = streaming
-        self._history = history  # the store rules' memory is rebuilt from; None: they start empty
+        self._history = history
+        self._replay = HistoryReplay(self._rules, self._reliability, own_articles)
 
     def expand(self, articles: PCollection[Article]) -> AlertsResult:
         routed = articles | "MatchRules" >> beam.ParDo(_MatchFn(self._rules, self._reliability)).with_outputs(
@@ -197,15 +278,21 @@ class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
         alerts: PCollection[Alert]
         if self._streaming:
             alerts = matched | "DecideInOrder" >> beam.ParDo(
-                _DecideStreamFn(self._rules, self._reliability, self._history)
+                _DecideStreamFn(self._rules, self._replay, self._history)
             ).with_output_types(Alert)
-        else:
-            alerts = (
+            return AlertsResult(routed.articles, alerts)
+        per_rule: dict[str, PCollection[tuple[str, Facts]]] = {_RUN: matched}
+        if self._history is not None and any(rule.lookback_s for rule in self._rules.rules):
+            per_rule[_HISTORY] = (
                 matched
-                | "PerRule" >> beam.GroupByKey()
-                | "DecideByEventTime"
-                >> beam.ParDo(_DecideRunFn(self._rules, self._reliability, self._history)).with_output_types(
-                    Alert
-                )
+                | "EventTimes" >> beam.Map(_first_event)
+                | "FirstEventPerRule" >> beam.CombinePerKey(min)
+                | "AllRules" >> beam.combiners.ToDict()
+                | "ReadHistory" >> beam.ParDo(_ReadHistoryFn(self._replay, self._history))
             )
+        alerts = (
+            per_rule
+            | "PerRule" >> beam.CoGroupByKey()
+            | "DecideByEventTime" >> beam.ParDo(_DecideRunFn(self._rules)).with_output_types(Alert)
+        )
         return AlertsResult(routed.articles, alerts)

@@ -23,7 +23,7 @@ from connectors.localstore import LocalStore
 from connectors.localstoreio import LocalStoreSink
 from connectors.rssio import PollFeeds, ReadFeeds
 from connectors.seedio import ReadSeedFiles
-from connectors.store import ArticleSink
+from connectors.store import ArticleSink, OwnArticles
 from pipelines import flink
 from pipelines.alerts import EvaluateAlerts, reliability_of
 from pipelines.dedup import Deduplicate
@@ -157,7 +157,11 @@ def build(
     alert_refused: list[PCollection[DeadLetter]] = []
     if config.alerts is not None and config.alerts.rules:
         evaluated = tagged | "EvaluateAlerts" >> EvaluateAlerts(
-            config.alerts, reliability=reliability_of(config.feeds), streaming=streaming, history=sink
+            config.alerts,
+            reliability=reliability_of(config.feeds),
+            streaming=streaming,
+            history=sink,
+            own_articles=OwnArticles(run_id=config.run_id, started_at=config.started_at),
         )
         articles = evaluated.articles
         alert_refused.append(

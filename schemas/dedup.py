@@ -90,15 +90,20 @@ def _short_hash(kind: str, value: str) -> str:
 
 def outlet_of(article: Article) -> str:
     """The outlet that published an article: its link's host without www./m./amp., else the source."""
-    for url in (article.canonical_url, article.url):
-        host = urlsplit(url).hostname if url else None
+    return outlet_from(article.canonical_url, article.url, article.source.name)
+
+
+def outlet_from(canonical_url: str | None, url: str | None, source_name: str) -> str:
+    """`outlet_of` from the three stored fields it looks at (for documents read back unvalidated)."""
+    for link in (canonical_url, url):
+        host = urlsplit(link).hostname if link else None
         if host:
             for label in _RENDERING_LABELS:
                 if host.startswith(label) and host.count(".") >= 2:
                     host = host[len(label) :]
                     break
             return host
-    return article.source.name
+    return source_name
 
 
 def sighting_of(article: Article) -> Sighting:
@@ -363,6 +368,7 @@ __all__ = [
     "fingerprint",
     "is_id_key",
     "merge_sightings",
+    "outlet_from",
     "outlet_of",
     "sighting_of",
     "with_keys",

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from pipelines.alert_match import Facts, alert_id, applies, machines, meets, run_history
-from schemas.alerts import Alert, AlertRules, parse_rules
+from pipelines.alert_match import (
+    FACT_FIELDS,
+    Facts,
+    alert_id,
+    applies,
+    history_fields,
+    machines,
+    meets,
+    run_history,
+)
+from schemas.alerts import Alert, AlertRules, load_rules, parse_rules
 from tests.conftest import as_canonical, seed_articles
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -165,3 +176,63 @@ def test_seed_articles_fire_the_example_rule():
     assert "dprk-russia-arms" in by_rule  # the 2023-11-09 seed: ammunition exchange
     arms = [alert for alert in alerts.values() if alert.rule_id == "dprk-russia-arms"]
     assert len(arms) == 1  # the 2023-11-07 seed has no arms transfer
+
+
+# --- facts of stored articles ----------------------------------------------------------------------
+
+
+def _stored_forms() -> list[dict[str, Any]]:
+    """The seeds as stored, and a feed-like copy: a link on www., a canonical story, no date."""
+    seeds = [as_canonical(article) for article in seed_articles()]
+    copy = seeds[1].model_copy(
+        update={
+            "id": "c0" * 16,
+            "url": "https://www.wire.example/kim-putin?utm=x",
+            "canonical_url": "https://www.wire.example/kim-putin",
+            "duplicate_of": seeds[1].id,
+            "published_at": None,
+        }
+    )
+    return [article.model_dump(mode="json") for article in (*seeds, copy)]
+
+
+def _projected(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Only `fields` of `doc`, nested as a store returns them."""
+    out: dict[str, Any] = {}
+    for field in fields:
+        *parents, name = field.split(".")
+        source, target = doc, out
+        for parent in parents:
+            source, target = source[parent], target.setdefault(parent, {})
+        target[name] = source[name]
+    return out
+
+
+@pytest.mark.parametrize("reliability", [None, "B"])
+def test_facts_of_the_stored_fields_equal_those_of_the_validated_article(reliability):
+    fields = history_fields(load_rules().rules)
+    assert fields == (*FACT_FIELDS, "body")  # an example rule looks for keywords
+    for doc in _stored_forms():
+        cheap = Facts.of_stored(_projected(doc, fields), reliability=reliability)
+        assert cheap == Facts.of_doc(doc, reliability=reliability).without_doc()
+        assert Facts.of_stored(doc, reliability=reliability) == cheap  # the whole document too
+
+
+def test_without_keyword_rules_the_body_is_not_read_and_text_is_the_title():
+    assert history_fields(STORY.rules) == FACT_FIELDS
+    (doc,) = [doc for doc in _stored_forms()[:2] if applies(STORY.rules[0], Facts.of_doc(doc))]
+    facts = Facts.of_stored(_projected(doc, FACT_FIELDS))
+    assert facts.text == f"{doc['title']}\n".lower()
+    assert facts == replace(Facts.of_doc(doc).without_doc(), text=facts.text)
+    assert applies(STORY.rules[0], facts)  # what the rule looks at is all there
+
+
+def test_a_query_string_needs_the_whole_stored_document():
+    with_query = rules("- {id: q, name: Q, when: {query: 'title:kim'}}\n")
+    assert history_fields([*STORY.rules, *with_query.rules]) is None
+
+
+def test_a_stored_time_without_an_offset_is_refused():
+    doc = _stored_forms()[0] | {"published_at": "2023-11-09T00:00:00"}
+    with pytest.raises(ValueError, match="without a UTC offset"):
+        Facts.of_stored(doc)

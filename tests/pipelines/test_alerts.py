@@ -7,12 +7,17 @@ import datetime as dt
 import apache_beam as beam
 import pytest
 from apache_beam.testing import test_pipeline
-from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import assert_that, equal_to
 
+from connectors import counters
+from connectors.localstore import LocalStore
+from connectors.localstoreio import LocalStoreSink
+from connectors.store import OwnArticles
 from pipelines.alerts import EvaluateAlerts
-from schemas.alerts import Alert, load_rules
-from schemas.records import Article
-from tests.conftest import as_canonical, seed_articles
+from pipelines.run_metrics import counter_totals
+from schemas.alerts import Alert, load_rules, parse_rules
+from schemas.records import Article, PipelineInfo
+from tests.conftest import RUN_AT, as_canonical, seed_articles
 
 COPY_ID = "c0" * 16
 
@@ -76,3 +81,50 @@ def test_batch_result_does_not_depend_on_arrival_order(order):
         assert [alert.latest.id for alert in arms] == [COPY_ID]  # the newest article of the story
 
     _run(articles, check_alerts, lambda found: None)
+
+
+TWO_STORIES = parse_rules(
+    'version: "test"\nrules:\n'
+    "- {id: two, name: Two, when: {actors_any: [Q423]}, threshold: {count: 2, window: 3d}}\n"
+)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_the_rules_memory_comes_from_the_store_without_the_runs_own_articles(tmp_path, streaming):
+    nov_7, nov_9 = sorted((as_canonical(a) for a in seed_articles()), key=lambda a: str(a.published_at))
+    this_run = OwnArticles(run_id="this-run", started_at=RUN_AT + dt.timedelta(days=1))
+    earlier = nov_7.model_copy(update={"pipeline": PipelineInfo(version="test", run_id="earlier")})
+    own = nov_9.model_copy(
+        update={
+            "pipeline": PipelineInfo(version="test", run_id="this-run"),
+            "ingested_at": this_run.started_at,
+        }
+    )
+    store = LocalStore(str(tmp_path / "w.db"))
+    store.write_articles([earlier, own])  # the sink wrote this run's article before the rules decide
+    store.close()
+
+    pipeline = test_pipeline.TestPipeline()
+    result = (
+        pipeline
+        | beam.Create([own])
+        | EvaluateAlerts(
+            TWO_STORIES,
+            streaming=streaming,
+            history=LocalStoreSink(str(tmp_path / "w.db")),
+            own_articles=this_run,
+        )
+    )
+    assert_that(
+        result.alerts | beam.Map(lambda alert: (alert.rule_id, alert.count, sorted(alert.article_ids))),
+        equal_to([("two", 2, sorted([earlier.id, own.id]))]),
+    )
+    outcome = pipeline.run()
+    outcome.wait_until_finish()
+    totals = counter_totals(outcome)
+    assert (totals[counters.ALERT_HISTORY_SCANS], totals[counters.ALERT_HISTORY_ARTICLES]) == (1, 1)
+
+
+def test_a_history_needs_the_runs_own_articles():
+    with pytest.raises(ValueError, match="own_articles"):
+        EvaluateAlerts(TWO_STORIES, history=LocalStoreSink("unused.db"))
