@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,8 +193,23 @@ def tail(log: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One start or stop at a time per cluster folder: two test sessions starting at once would
+    otherwise both start a cluster, and the state file would name only one of them."""
+    cluster_dir().mkdir(parents=True, exist_ok=True)
+    with (cluster_dir() / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def start(taskmanagers: int = 2, slots: int = 2, timeout_s: float = START_TIMEOUT_S) -> ClusterState:
     """Start the cluster (or return the running one) and wait until all TaskManagers registered."""
+    with _exclusive():
+        return _start(taskmanagers, slots, timeout_s)
+
+
+def _start(taskmanagers: int, slots: int, timeout_s: float) -> ClusterState:
     running = read_state()
     if running is not None and live_pids(running):
         if len(live_pids(running)) == len(running.pids):
@@ -227,7 +244,7 @@ def start(taskmanagers: int = 2, slots: int = 2, timeout_s: float = START_TIMEOU
         state_path().write_text(json.dumps(asdict(state), indent=2))
         wait_until_ready(state, started, logs, timeout_s)
     except BaseException:
-        stop(state)
+        _stop(state, grace_s=15.0)
         raise
     return state
 
@@ -255,7 +272,11 @@ def wait_until_ready(
 
 def stop(state: ClusterState | None = None, grace_s: float = 15.0) -> list[int]:
     """Stop the processes the cluster state names (and their SDK workers); returns their pids."""
-    state = state or read_state()
+    with _exclusive():
+        return _stop(state or read_state(), grace_s)
+
+
+def _stop(state: ClusterState | None, grace_s: float) -> list[int]:
     if state is None:
         return []
     pids = list(live_pids(state).values())
