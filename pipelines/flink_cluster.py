@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -177,13 +176,25 @@ def registered_taskmanagers(port: int) -> int | None:
         return None
 
 
-def spawn(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        # A session of its own: stop signals the JVM and the SDK workers it started, nothing else.
-        return subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
-        )  # fmt: skip
+def spawn(command: list[str], log: Path, env: dict[str, str]) -> int:
+    """Start a cluster JVM and return its pid. It outlives this process (`make flink-cluster-start`
+    returns at once), so no Popen object that would complain about a child still running; in a
+    session of its own, so that stop signals the JVM and the SDK workers it started, nothing else."""
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    return os.posix_spawn(command[0], command, env, file_actions=actions, setsid=True)
+
+
+def exit_status(pid: int) -> int | None:
+    """The exit status of a child that has ended (reaping it), None while it runs."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child (any more): count it as ended only if it is gone
+        return None if Path(f"/proc/{pid}").exists() else 0
+    return os.waitstatus_to_exitcode(status) if done else None
 
 
 def tail(log: Path, lines: int = 25) -> str:
@@ -236,28 +247,25 @@ def _start(taskmanagers: int, slots: int, timeout_s: float) -> ClusterState:
     for n in range(1, taskmanagers + 1):
         command = jvm_command(java, jar, TASKMANAGER_MAIN, conf, state.cluster_id, taskmanager_memory_flags())
         processes[f"taskmanager-{n}"] = [*command, f"-Dtaskmanager.resource-id=taskmanager-{n}"]
-    started: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in processes.items():
-            started[name] = spawn(command, logs / f"{name}.log", env)
-            state.pids[name] = started[name].pid
+            state.pids[name] = spawn(command, logs / f"{name}.log", env)
         state_path().write_text(json.dumps(asdict(state), indent=2))
-        wait_until_ready(state, started, logs, timeout_s)
+        wait_until_ready(state, logs, timeout_s)
     except BaseException:
         _stop(state, grace_s=15.0)
         raise
     return state
 
 
-def wait_until_ready(
-    state: ClusterState, started: dict[str, subprocess.Popen[bytes]], logs: Path, timeout_s: float
-) -> None:
+def wait_until_ready(state: ClusterState, logs: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        for name, process in started.items():
-            if process.poll() is not None:
+        for name, pid in state.pids.items():
+            status = exit_status(pid)
+            if status is not None:
                 raise ConfigError(
-                    f"Flink {name} exited at start (status {process.returncode}); "
+                    f"Flink {name} exited at start (status {status}); "
                     f"last lines of {logs / (name + '.log')}:\n{tail(logs / (name + '.log'))}"
                 )
         if registered_taskmanagers(state.rest_port) == state.taskmanagers:
