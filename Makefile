@@ -135,7 +135,7 @@ bench: install native
 
 # The same 20,000 articles of real news text (built from ../shared/data) on the DirectRunner (1 and 2
 # workers), a local Flink cluster (parallelism 1 and 2) and the embedded Flink, with where the time goes
-# on Flink. Waits up to 15 minutes for a quiet machine, then about 25 minutes; not part of `make bench`.
+# on Flink. Waits up to 15 minutes for a quiet machine, then about 12 minutes; not part of `make bench`.
 bench-runners: install native prism flink
 	$(call with_es,$(BIN)/python benchmarks/bench_runners.py)
 

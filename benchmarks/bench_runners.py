@@ -14,7 +14,9 @@ rules on, exactly as a user runs it:
 
 - DirectRunner, 1 worker; DirectRunner, 2 worker processes (multi_processing);
 - a Flink 1.19 session cluster (pipelines.flink_cluster: 1 JobManager + 2 TaskManagers with 2 slots,
-  each TaskManager with its own Python SDK worker), parallelism 1 and 2;
+  each TaskManager starting its own Python SDK workers), parallelism 1 and 2, and parallelism 2 with
+  `--environment_cache_millis` (each TaskManager keeps one SDK worker for the whole job instead of
+  starting a new one per stage);
 - Flink's embedded mini-cluster in the job server (the SDK harness in the client, LOOPBACK),
   parallelism 2; on request parallelism 1 and Prism.
 
@@ -36,12 +38,14 @@ import bisect
 import contextlib
 import cProfile
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
 import pstats
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -69,8 +73,16 @@ GROUND_TRUTH = DATA / "articles" / "ground-truth.json"
 CORPUS_VERSION = "real-news-v1"
 FIRST_DATE = dt.date(1970, 1, 1)
 MIN_BYTES, MAX_BYTES = 2_500, 4_000
-RUNNERS = ("direct-1", "direct-2", "flink-cluster-1", "flink-cluster-2", "flink-embedded-2")
+RUNNERS = (
+    "direct-1",
+    "direct-2",
+    "flink-cluster-1",
+    "flink-cluster-2",
+    "flink-cluster-2-envcache",
+    "flink-embedded-2",
+)
 OPTIONAL_RUNNERS = ("flink-embedded-1", "prism")
+ENV_CACHE_MS = 600_000
 POLL_S = 0.5
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -264,6 +276,34 @@ def make_seeds(docs: int) -> tuple[Path, dict[str, Any]]:
     return folder, info
 
 
+# What the runs execute: a change here during the bench (others edit the repo) makes runs incomparable.
+CODE = ("pipelines", "connectors", "schemas", "native/tagcore/src", "seeds")
+
+
+def code_files() -> dict[str, str]:
+    """A short hash of every source file the runs execute, by path."""
+    return {
+        str(path.relative_to(REPO)): hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
+        for folder in CODE
+        for path in sorted((REPO / folder).rglob("*"))
+        if path.is_file() and path.suffix in (".py", ".rs", ".yaml", ".txt")
+    }
+
+
+def code_digest() -> str:
+    return hashlib.blake2b(json.dumps(code_files(), sort_keys=True).encode(), digest_size=8).hexdigest()
+
+
+def code_state() -> dict[str, Any]:
+    git = ["git", "-C", str(REPO)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    status = subprocess.run(
+        [*git, "status", "--porcelain", "--", *CODE], capture_output=True, text=True, check=False
+    )
+    files = code_files()
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()), "files": files}
+
+
 def subset(seeds: Path, docs: int) -> Path:
     """A folder of links to the first `docs` seed files."""
     folder = CACHE / f"subset-{seeds.name}-{docs}"
@@ -322,6 +362,19 @@ def tree_ticks(root: int, table: dict[int, Proc]) -> int:
     """CPU of a process, its live descendants and every descendant reaped so far (conserved when
     one exits: its time moves into its parent's children time)."""
     return sum(table[p].own + table[p].reaped for p in descendants(root, table))
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent on anything but idle and I/O wait since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def own_cpu_s() -> float:
+    """This process's CPU (the bench itself: its sampler thread, REST and Elasticsearch calls)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cmdline(pid: int) -> str:
@@ -386,6 +439,7 @@ class Sampler(threading.Thread):
         self.first: dict[int, int] = {}
         self.last: dict[int, int] = {}
         self.kind: dict[int, str] = {}
+        self.seen: dict[int, tuple[float, float]] = {}  # first and last time seen
         self.threads_first = {(pid, tid): t for pid in jvms for tid, t in thread_ticks(pid).items()}
         self.threads_last: dict[tuple[int, int], tuple[str, int]] = dict(self.threads_first)
         self.loads: list[float] = []
@@ -394,12 +448,17 @@ class Sampler(threading.Thread):
 
     def sample(self, initial: bool = False) -> None:
         table = processes()
+        now = time.monotonic()
         for root in self.roots:
             for pid in descendants(root, table):
                 if pid not in self.kind:
-                    self.kind[pid] = process_kind(cmdline(pid))
                     self.first[pid] = table[pid].own if initial else 0
+                    self.seen[pid] = (now, now)
+                # Each time: a child caught between fork and exec still shows its parent's command.
+                command = cmdline(pid)
+                self.kind[pid] = process_kind(command) if command else self.kind.get(pid, "?")
                 self.last[pid] = table[pid].own
+                self.seen[pid] = (self.seen[pid][0], now)
         for pid in self.jvms:
             for tid, t in thread_ticks(pid).items():
                 self.threads_last[(pid, tid)] = t
@@ -419,6 +478,14 @@ class Sampler(threading.Thread):
         for pid, kind in self.kind.items():
             by[kind] += (self.last[pid] - self.first[pid]) / CLK_TCK
         return dict(by)
+
+    def sdk_workers(self) -> list[dict[str, float]]:
+        """Each Python SDK worker process seen: its CPU and how long it lived (to the sampling step)."""
+        return [
+            {"cpu_s": round((self.last[p] - self.first[p]) / CLK_TCK, 1), "alive_s": round(b - a, 1)}
+            for p, (a, b) in sorted(self.seen.items(), key=lambda kv: kv[1][0])
+            if self.kind[p] == "Python SDK worker"
+        ]
 
     def jvm_threads(self) -> dict[str, float]:
         by: dict[str, float] = defaultdict(float)
@@ -462,6 +529,9 @@ def flink_cluster(mode: str) -> Iterator[Cluster]:
         fc.stop(state)
 
 
+PHASE_URN = "beam:metric:pardo_execution_time:"
+
+
 def varint(payload: str) -> int:
     value = shift = 0
     for byte in base64.b64decode(payload):
@@ -479,7 +549,7 @@ def stage_of(transform: str) -> tuple[str, str]:
     if transform.startswith("fn/write/"):
         return ("Fn API data plane: encode outputs",) * 2
     name = re.sub(r"_\d+\Z", "", transform.removeprefix("ref_AppliedPTransform_"))
-    parts = name.split("-")
+    parts = name.replace("/", "-").split("-")
     return parts[0], "/".join(p for p in parts[:2] if p)
 
 
@@ -515,22 +585,29 @@ def flink_job(master: str, jid: str) -> dict[str, Any]:
     )
     stages: dict[str, float] = defaultdict(float)
     steps: dict[str, float] = defaultdict(float)
+    phases: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for accumulator in flink_rest(master, f"/jobs/{jid}/accumulators").get("user-task-accumulators", []):
         if accumulator["name"] != "__metricscontainers":
             continue
         for metric in json.loads(accumulator["value"])["metrics"].get("attempted", []):
-            if metric["urn"] == "beam:metric:ptransform_execution_time:total_msecs:v1":
-                stage, step = stage_of(metric["labels"].get("PTRANSFORM", "?"))
-                seconds = varint(metric["payload"]) / 1000
+            urn = metric["urn"]
+            stage, step = stage_of(metric["labels"].get("PTRANSFORM", "?"))
+            seconds = varint(metric["payload"]) / 1000 if "msecs" in urn else 0.0
+            if urn == "beam:metric:ptransform_execution_time:total_msecs:v1":
                 stages[stage] += seconds
                 steps[step] += seconds
+            elif urn.startswith(PHASE_URN):
+                # start (includes DoFn.setup), process, finish
+                phases[step][urn.removeprefix(PHASE_URN).split("_", 1)[0]] += seconds
+    top = sorted(steps.items(), key=lambda kv: -kv[1])[:15]
     return {
         "jid": jid,
         "state": job["state"],
         "duration_s": round(job["duration"] / 1000, 1),
         "vertices": vertices,
         "sdk_stage_s": {k: round(v, 1) for k, v in sorted(stages.items(), key=lambda kv: -kv[1])},
-        "sdk_step_s": {k: round(v, 1) for k, v in sorted(steps.items(), key=lambda kv: -kv[1])[:15]},
+        "sdk_step_s": {k: round(v, 1) for k, v in top},
+        "sdk_step_phase_s": {k: {p: round(v, 1) for p, v in phases[k].items()} for k, _ in top},
     }
 
 
@@ -551,6 +628,35 @@ def es_cpu_s(client: Elasticsearch) -> float:
     return float(sum(n["process"]["cpu"]["total_in_millis"] for n in nodes)) / 1000
 
 
+def others_cores(client: Elasticsearch, cluster: Cluster | None, window_s: float = 5.0) -> float:
+    """Cores busy over a short window with work that is not ours: not Elasticsearch, not the bench's
+    own Flink cluster, not the bench."""
+    pids = list(cluster.pids.values()) if cluster is not None and cluster.started_here else []
+
+    def ours() -> float:
+        table = processes()
+        return es_cpu_s(client) + own_cpu_s() + sum(tree_ticks(p, table) for p in pids) / CLK_TCK
+
+    machine, mine = machine_busy_s(), ours()
+    time.sleep(window_s)
+    return (machine_busy_s() - machine - (ours() - mine)) / window_s
+
+
+def wait_for_others(es_url: str, cluster: Cluster | None, limit: float, max_s: float) -> dict[str, Any]:
+    """Before a run: wait (at most `max_s`) until other people's work uses fewer than `limit` cores."""
+    client = Elasticsearch(es_url, request_timeout=120)
+    started = time.monotonic()
+    try:
+        while True:
+            others = others_cores(client, cluster)
+            if others < limit or time.monotonic() - started >= max_s:
+                break
+            print(f"other processes use {others:.2f} cores: waiting …", file=sys.stderr, flush=True)
+    finally:
+        client.close()
+    return {"cores": round(others, 2), "waited_s": round(time.monotonic() - started)}
+
+
 def runner_flags(name: str, cluster: Cluster | None) -> list[str]:
     """Beam flags for each measured configuration; raises ConfigError when a runner is not at hand."""
     if name == "direct-1":
@@ -565,10 +671,16 @@ def runner_flags(name: str, cluster: Cluster | None) -> list[str]:
         from pipelines.flink_jar import job_server_jar
 
         job_server_jar()  # built once (make flink), or ConfigError
-        flags = ["--runner=FlinkRunner", f"--parallelism={name.rsplit('-', 1)[1]}"]
+        parallelism = re.search(r"-(\d+)", name)
+        assert parallelism is not None
+        flags = ["--runner=FlinkRunner", f"--parallelism={parallelism.group(1)}"]
         if name.startswith("flink-cluster-"):
             assert cluster is not None
             flags.append(f"--flink_master={cluster.master}")
+        if name.endswith("-envcache"):
+            # Keep each TaskManager's SDK worker for the whole job: by default Beam releases the
+            # environment whenever no task uses it and the next stage starts a new Python process.
+            flags.append(f"--environment_cache_millis={ENV_CACHE_MS}")
         return flags
     raise ValueError(f"unknown runner configuration {name!r}")
 
@@ -599,6 +711,7 @@ def measure(
         cluster_before = {k: tree_ticks(pid, table) for k, pid in nodes.items()}
         tm_own_before = sum(table[p].own for p in taskmanagers if p in table)
         es_before = es_cpu_s(client)
+        machine_before, bench_before = machine_busy_s(), own_cpu_s()
         started = time.monotonic()
         with open(log_path, "w", encoding="utf-8") as log:
             process = subprocess.Popen(
@@ -614,6 +727,7 @@ def measure(
             timer.cancel()
             process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
+        machine_used, bench_used = machine_busy_s() - machine_before, own_cpu_s() - bench_before
         sampler.stop()
         es_used = es_cpu_s(client) - es_before
         table = processes()
@@ -633,7 +747,7 @@ def measure(
     cpu: dict[str, float] = {"wirewatch run process tree": client_cpu}
     if on_cluster:
         cpu["TaskManager JVMs"] = tm_own
-        cpu["Python SDK workers (TaskManagers' children)"] = tm_tree - tm_own
+        cpu[SDK_WORKERS] = tm_tree - tm_own
         cpu["JobManager JVM"] = cluster_used.get("jobmanager", 0.0)
     total = sum(cpu.values())
     jvm = (
@@ -642,6 +756,8 @@ def measure(
         + cpu.get("JobManager JVM", 0.0)
     )
     read = summary["read"]
+    # Whatever else ran on the machine meanwhile: other people's work, or anything not accounted for.
+    others = machine_used - total - es_used - bench_used
     result: dict[str, Any] = {
         "runner": name,
         "measured": True,
@@ -664,10 +780,14 @@ def measure(
         "python_cpu_ms_per_article": round(1000 * (total - jvm) / max(read, 1), 2),
         "es_cpu_s": round(es_used, 1),
         "es_cpu_ms_per_article": round(1000 * es_used / max(read, 1), 2),
+        "machine_busy_s": round(machine_used, 1),
+        "bench_process_cpu_s": round(bench_used, 1),
+        "other_processes_cpu_s": round(others, 1),
+        "other_processes_cores": round(others / wall, 2),
         "cpu_s_by_process_kind_sampled": {
             k: round(v, 1) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])
         },
-        "python_sdk_workers_seen": sum(1 for k in sampler.kind.values() if k == "Python SDK worker"),
+        "python_sdk_workers": sampler.sdk_workers(),
         "load_1min": {
             "before": round(load_before, 2),
             "mean": round(sum(sampler.loads) / len(sampler.loads), 2),
@@ -836,6 +956,7 @@ def main_table(result: dict[str, Any]) -> list[str]:
     base = next((r for r in result["runs"] if r["runner"] == "direct-1" and r["measured"]), None)
     header = ["runner", "articles/s", "× DirectRunner 1 worker", "wall s", "CPU ms/article", "of which JVM"]
     header += ["ES CPU ms/article", "folded as copies", "written", "load 1 min: before / mean during"]
+    header += ["other processes, cores"]
     rows = []
     for r in result["runs"]:
         if not r["measured"]:
@@ -855,6 +976,7 @@ def main_table(result: dict[str, Any]) -> list[str]:
                 f"{r['duplicates']:,}",
                 f"{r['written']:,}",
                 f"{load['before']} / {load['mean']}",
+                f"{r['other_processes_cores']:.2f}",
             ]
         )
     return table(header, rows)
@@ -876,6 +998,7 @@ def flink_lines(flink_runs: list[dict[str, Any]]) -> list[str]:
         return f"{seconds:,.1f} ({seconds / (sum(stages.values()) or 1):.0%})"
 
     cpu = rows(lambda r, k: f"{r['cpu_s'].get(k, 0):,.1f}", keys(lambda r: r["cpu_s"]))
+    cpu.append(["Python SDK worker processes", *(str(len(r["python_sdk_workers"])) for r in flink_runs)])
     cpu.append(["Flink job duration, s (REST)", *(f"{r['flink']['duration_s']:,.1f}" for r in flink_runs)])
     threads = rows(
         lambda r, k: f"{r['taskmanager_jvm_threads_cpu_s'].get(k, 0):,.1f}",
@@ -888,6 +1011,11 @@ def flink_lines(flink_runs: list[dict[str, Any]]) -> list[str]:
         if any(r["flink"]["sdk_stage_s"].get(k, 0) >= 0.05 for r in flink_runs)
     ]
     last = flink_runs[-1]
+
+    def phase(step: str) -> str:
+        split = last["flink"]["sdk_step_phase_s"].get(step, {})
+        return ", ".join(f"{p} {split.get(p, 0):,.1f}" for p in ("start", "process", "finish"))
+
     steps = list(last["flink"]["sdk_step_s"].items())[:8]
     vertices = [
         [v["vertex"][:140], str(v["parallelism"]), f"{v['duration_s']:,.1f}", f"{v['records_in']:,}"]
@@ -910,7 +1038,9 @@ def flink_lines(flink_runs: list[dict[str, Any]]) -> list[str]:
         "",
         *table(["stage", *names], rows(stage_cell, stages)),
         "",
-        f"Largest steps ({last['runner']}): " + "; ".join(f"{k} {v:,.1f} s" for k, v in steps) + ".",
+        f"Largest steps ({last['runner']}; start includes DoFn.setup): "
+        + "; ".join(f"{k} {v:,.1f} s ({phase(k)})" for k, v in steps)
+        + ".",
         "",
         f"Longest Flink vertices ({last['runner']}; pipelined, so their durations overlap):",
         "",
@@ -927,7 +1057,8 @@ def write(result: dict[str, Any]) -> None:
         "CPU = the `wirewatch run` process tree (its Python, the DirectRunner's worker processes, Beam's job "
         "server JVM with the embedded Flink), plus on the cluster the TaskManager JVMs, the Python SDK "
         "workers they start and the JobManager, from /proc before and after. Elasticsearch's CPU (node "
-        "stats) is not in it.",
+        "stats) is not in it. Other processes = the machine's busy CPU (/proc/stat) minus all of that, "
+        "Elasticsearch and the bench itself, per second of the run: work that was not ours.",
     ]
     flink_runs = [r for r in result["runs"] if r["measured"] and "sdk_stage_s" in r.get("flink", {})]
     if flink_runs:
@@ -951,36 +1082,85 @@ def notes(result: dict[str, Any]) -> list[str]:
         f"every runner). The pipeline's own MinHash/LSH over the corpus: {near['near_pairs']} pairs at "
         f"estimated Jaccard >= 0.3 among {near['candidate_pairs']:,} LSH candidate pairs."
     )
+    code = result["code"]
+    tree = "with uncommitted changes" if code["dirty"] else "clean"
+    if {r["code_digest"] for r in runs} == {code["digest"]}:
+        out.append(f"Every run executed the same code: commit {code['commit']}, working tree {tree}.")
+    else:
+        out.append(
+            f"THE CODE CHANGED during the bench (others edit the repository): started at commit "
+            f"{code['commit']} ({tree}), ended at {code['commit_at_end']}; changed: "
+            f"{', '.join(code['changed_during_bench'])}. Code digest per run: "
+            + ", ".join(f"{r['runner']} {r['code_digest']}" for r in runs)
+            + "; only runs with one digest are comparable."
+        )
     quiet = result["quiet"]
     state = "quiet" if quiet["quiet"] else "NOT quiet: other work ran alongside"
     out.append(
         f"Load average (1 min) at start {quiet['at_start'][0]} after waiting {quiet['waited_s']} s for it to "
         f"drop below {quiet['limit']}: the machine was {state}. The load during a run counts the run itself."
     )
+    if runs:
+        busiest = max(runs, key=lambda r: r["other_processes_cores"])
+        waited = sum(r["other_processes_before"]["waited_s"] for r in runs)
+        out.append(
+            f"Other processes' CPU during the runs: at most {busiest['other_processes_cores']:.2f} cores "
+            f"({busiest['runner']}) of {result['machine']['cpus']}. Before each run the bench waited for "
+            f"them to use under {result['quiet_others']} cores over 5 s ({waited} s of waiting in all)."
+        )
     cluster = result.get("flink_cluster")
     if cluster:
         owner = "started and stopped by the bench" if cluster["started_here"] else "already running, left so"
         warm = result["warmup_docs"]
         out.append(
             f"Flink cluster at {cluster['master']} ({cluster['mode']}, {owner}): 1 JobManager + 2 "
-            "TaskManagers with 2 slots each, a PROCESS SDK worker (`wirewatch-sdk-worker`) per TaskManager"
+            "TaskManagers with 2 slots each, which start PROCESS SDK workers (`wirewatch-sdk-worker`)"
             + (f"; a warm-up job over {warm} files ran first, unmeasured." if warm else ".")
         )
-    for r in runs:
-        flink = r.get("flink", {})
-        if "sdk_stage_s" not in flink:
-            continue
-        stages = flink["sdk_stage_s"]
-        top = ", ".join(f"{k} {v / (sum(stages.values()) or 1):.0%}" for k, v in list(stages.items())[:3])
-        jvm = r["cpu_s"].get("TaskManager JVMs", 0) + r["cpu_s"].get("JobManager JVM", 0)
-        py = r["cpu_s"].get("Python SDK workers (TaskManagers' children)", 0)
-        client = r["cpu_s"]["wirewatch run process tree"]
+    flink = {r["runner"]: r for r in runs if "sdk_stage_s" in r.get("flink", {})}
+    for r in flink.values():
+        out.append(flink_note(r))
+    plain, cached = flink.get("flink-cluster-2"), flink.get("flink-cluster-2-envcache")
+    if plain and cached:
         out.append(
-            f"{r['runner']}: SDK worker time led by {top}. The cluster's JVMs used {jvm:,.1f} CPU s, the "
-            f"Python SDK workers {py:,.1f} s, the client and job server {client:,.1f} s; "
-            f"the Flink job took {flink['duration_s']:,.1f} s of the {r['wall_s']:,.1f} s wall time."
+            f"Keeping each TaskManager's SDK worker for the whole job (`--environment_cache_millis="
+            f"{ENV_CACHE_MS}`): {len(plain['python_sdk_workers'])} → {len(cached['python_sdk_workers'])} "
+            f"Python worker processes, {plain['cpu_ms_per_article']} → {cached['cpu_ms_per_article']} CPU "
+            f"ms/article, Flink job {plain['flink']['duration_s']} → {cached['flink']['duration_s']} s, "
+            f"{plain['articles_per_s']:,.0f} → {cached['articles_per_s']:,.0f} articles/s. By default Beam "
+            "releases an environment as soon as no task of the job uses it, so later stages start new "
+            "Python processes."
         )
     return out
+
+
+SDK_WORKERS = "Python SDK workers (TaskManagers' children)"
+
+
+def flink_note(r: dict[str, Any]) -> str:
+    """Where one cluster run's CPU and SDK time went, per article."""
+    read, cpu = max(r["read"], 1), r["cpu_s"]
+    parts = {
+        "Python SDK workers": cpu.get(SDK_WORKERS, 0.0),
+        "TaskManager JVMs": cpu.get("TaskManager JVMs", 0.0),
+        "JobManager": cpu.get("JobManager JVM", 0.0),
+        "client + job server (per job, not per article)": cpu["wirewatch run process tree"],
+    }
+    total = sum(parts.values()) or 1
+    split = ", ".join(f"{k} {1000 * v / read:.2f} ms ({v / total:.0%})" for k, v in parts.items())
+    jit = r["taskmanager_jvm_threads_cpu_s"].get("JIT compiler", 0.0) / (parts["TaskManager JVMs"] or 1)
+    phases = r["flink"]["sdk_step_phase_s"]
+    work = sorted(((v.get("process", 0.0), k) for k, v in phases.items()), reverse=True)[:5]
+    started = sorted(((v.get("start", 0.0), k) for k, v in phases.items()), reverse=True)[:2]
+    busiest = ", ".join(f"{k} {v:,.1f} s" for v, k in work)
+    waiting = ", ".join(f"{k} {v:,.1f} s" for v, k in started)
+    return (
+        f"{r['runner']}: CPU per article: {split}; JIT compilation is {jit:.0%} of the TaskManagers' CPU. "
+        f"Processing (wall) time in the SDK workers: {busiest}. Time Beam counts as bundle start "
+        f"(DoFn.setup, start_bundle), where these steps have next to nothing to do: {waiting}. "
+        f"{len(r['python_sdk_workers'])} Python worker processes; the Flink job took "
+        f"{r['flink']['duration_s']:,.1f} s of the {r['wall_s']:,.1f} s wall time."
+    )
 
 
 def main() -> None:
@@ -999,6 +1179,10 @@ def main() -> None:
     parser.add_argument("--profile-docs", type=int, default=0, help="cProfile the DirectRunner over N files")
     parser.add_argument("--quiet-load", type=float, default=1.0, help="start when the 1-min load is below")
     parser.add_argument("--quiet-wait-min", type=float, default=15.0, help="…or after this many minutes")
+    parser.add_argument(
+        "--quiet-others", type=float, default=0.25, help="before each run, wait until others use fewer cores"
+    )
+    parser.add_argument("--quiet-others-wait-s", type=float, default=300.0, help="…or this long")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     args = parser.parse_args()
     names = [n for n in args.runners.split(",") if n]
@@ -1023,6 +1207,10 @@ def main() -> None:
     }
     client.close()
     result["quiet"] = wait_for_quiet(args.quiet_load, args.quiet_wait_min)
+    result["quiet_others"] = args.quiet_others
+    code_at_start = code_state()
+    files_at_start = code_at_start.pop("files")
+    result["code"] = {**code_at_start, "digest": code_digest()}
     runs: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         cluster: Cluster | None = None
@@ -1046,8 +1234,12 @@ def main() -> None:
                     )
                     result["warmup_docs"] = min(args.warmup_docs, args.docs)
                     result["warmup"] = {k: warm.get(k) for k in ("measured", "why", "wall_s", "read")}
+            gate = wait_for_others(args.es_url, cluster, args.quiet_others, args.quiet_others_wait_s)
             print(f"{name} …", file=sys.stderr, flush=True)
+            code = code_digest()
             runs.append(measure(name, seeds, args.es_url, log_dir, cluster, args.timeout))
+            runs[-1]["other_processes_before"] = gate
+            runs[-1]["code_digest"] = code if code == code_digest() else "changed during the run"
             print(
                 json.dumps(
                     {
@@ -1066,6 +1258,13 @@ def main() -> None:
                 flush=True,
             )
     result["runs"] = runs
+    code_at_end = code_state()
+    result["code"]["commit_at_end"] = code_at_end.pop("commit")
+    result["code"]["changed_during_bench"] = sorted(
+        p
+        for p in files_at_start.keys() | code_at_end["files"].keys()
+        if files_at_start.get(p) != code_at_end["files"].get(p)
+    )
     if args.profile_docs:
         result["profile"] = profile(seeds, min(args.profile_docs, args.docs), args.es_url)
     result["notes"] = notes(result)
