@@ -110,7 +110,7 @@ prism: install
 # Beam's Flink 1.19 job server, built once from deploy/flink/pom.xml with mvn (~200 MB of jars, about
 # two minutes) and cached under ~/.cache/wirewatch/flink/ by the pom's hash.
 flink: install
-	@$(BIN)/python -m pipelines.flink_jar
+	@$(BIN)/python -m pipelines.flink_cluster jar
 
 # A local Flink session cluster (1 JobManager + 2 TaskManagers, separate JVMs on 127.0.0.1) for
 # `wirewatch run|stream --runner=FlinkRunner --flink_master=HOST:PORT`; stop stops only what start started.

@@ -6,7 +6,7 @@ nothing else is downloaded. Flink's own launch scripts compute the JVM memory fl
 here they are written out explicitly, small enough for a laptop.
 
     python -m pipelines.flink_cluster start [--taskmanagers 2] [--slots 2]   # prints FLINK_MASTER=…
-    python -m pipelines.flink_cluster stop | status | master
+    python -m pipelines.flink_cluster stop | status | master | jar
 
 State (ports, pids, config, logs) lives under ~/.cache/wirewatch/flink/cluster/ (or
 $WIREWATCH_FLINK_CLUSTER_DIR); `stop` signals only
@@ -331,9 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("stop", help="stop the processes start started")
     commands.add_parser("status", help="JSON: running, master, pids")
     commands.add_parser("master", help="print HOST:PORT of the running cluster")
+    commands.add_parser("jar", help="build the job server jar once and print its path (make flink)")
     args = parser.parse_args(argv)
     try:
-        if args.command == "start":
+        if args.command == "jar":
+            print(job_server_jar())
+        elif args.command == "start":
             state = start(args.taskmanagers, args.slots, args.timeout)
             print(f"FLINK_MASTER={state.master}")
         elif args.command == "stop":

@@ -141,19 +141,3 @@ def find_java(env: dict[str, str] | None = None) -> str:
             "(or set JAVA_HOME), or pass --job_server_java_launcher=PATH"
         )
     return java
-
-
-def main() -> int:
-    """`python -m pipelines.flink_jar`: build the job server jar once and print its path (`make flink`)."""
-    import sys
-
-    try:
-        print(job_server_jar())
-    except ConfigError as exc:
-        print(f"wirewatch: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -64,14 +64,7 @@ class ClusterStreams:
 def cluster_streams(
     flink_master: str, feed_server: FeedServer, es_url: str, es_prefix: str, tmp_path: pathlib.Path
 ) -> Iterator[ClusterStreams]:
-    catalog = tmp_path / "feeds.yaml"
-    catalog.write_text(
-        "version: 1\nfeeds:\n"
-        f"- url: {feed_server.url('/wire.xml')}\n"
-        "  name: Stream test wire\n"
-        "  allow_private: true\n",
-        encoding="utf-8",
-    )
+    catalog = test_stream.wire_catalog(tmp_path, feed_server)
     argv = [WIREWATCH, "stream", "--feeds", str(catalog), "--es-url", es_url, "--es-index-prefix", es_prefix]
     argv += [*POLL_FLAGS, "--runner=FlinkRunner", f"--flink_master={flink_master}", "--parallelism=2"]
     streams = ClusterStreams(flink_master, argv, tmp_path)

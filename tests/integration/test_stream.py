@@ -334,12 +334,9 @@ def feed(feed_server: FeedServer) -> Feed:
     return served
 
 
-@pytest.fixture
-def start_stream(
-    tmp_path: pathlib.Path, feed_server: FeedServer, es_url: str, es_prefix: str
-) -> Iterator[Callable[..., StreamProcess]]:
-    """Start `wirewatch stream` on the test feed (again and again); everything is killed at the end."""
-    catalog = tmp_path / "feeds.yaml"
+def wire_catalog(folder: pathlib.Path, feed_server: FeedServer) -> pathlib.Path:
+    """A feed catalog holding the test's one feed on 127.0.0.1."""
+    catalog = folder / "feeds.yaml"
     catalog.write_text(
         "version: 1\nfeeds:\n"
         f"- url: {feed_server.url('/wire.xml')}\n"
@@ -347,7 +344,15 @@ def start_stream(
         "  allow_private: true\n",
         encoding="utf-8",
     )
-    argv = [WIREWATCH, "stream", "--feeds", str(catalog)]
+    return catalog
+
+
+@pytest.fixture
+def start_stream(
+    tmp_path: pathlib.Path, feed_server: FeedServer, es_url: str, es_prefix: str
+) -> Iterator[Callable[..., StreamProcess]]:
+    """Start `wirewatch stream` on the test feed (again and again); everything is killed at the end."""
+    argv = [WIREWATCH, "stream", "--feeds", str(wire_catalog(tmp_path, feed_server))]
     started: list[StreamProcess] = []
 
     def start(*store_flags: str) -> StreamProcess:
