@@ -121,8 +121,8 @@ class HistoryReplay:
 
 
 class _ReadHistoryFn(beam.DoFn):
-    """Batch: the run's one history read. In: {rule id: the event time of the earliest article of
-    this run the rule met} (one element); out: (rule id, facts) of the stored articles it replays."""
+    """Batch: the run's one history read. Side input: {rule id: the event time of the earliest
+    article of this run the rule met}; out: (rule id, facts) of the stored articles it replays."""
 
     def __init__(self, replay: HistoryReplay, sink: ArticleSink) -> None:
         self._replay = replay
@@ -138,7 +138,7 @@ class _ReadHistoryFn(beam.DoFn):
             self._store.close()
             self._store = None
 
-    def process(self, first_events: dict[str, float]) -> Iterator[tuple[str, Facts]]:
+    def process(self, _: None, first_events: dict[str, float]) -> Iterator[tuple[str, Facts]]:
         assert self._store is not None, "setup() opens the store before any element arrives"
         yield from self._replay.read(self._store, first_events)
 
@@ -283,12 +283,18 @@ class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
             return AlertsResult(routed.articles, alerts)
         per_rule: dict[str, PCollection[tuple[str, Facts]]] = {_RUN: matched}
         if self._history is not None and any(rule.lookback_s for rule in self._rules.rules):
-            per_rule[_HISTORY] = (
+            first_events = (
                 matched
                 | "EventTimes" >> beam.Map(_first_event)
                 | "FirstEventPerRule" >> beam.CombinePerKey(min)
-                | "AllRules" >> beam.combiners.ToDict()
-                | "ReadHistory" >> beam.ParDo(_ReadHistoryFn(self._replay, self._history))
+            )
+            # One read for all rules, from a side input: gathering the rules' first events into one
+            # element would put them all on one key.
+            per_rule[_HISTORY] = (
+                articles.pipeline
+                | "Once" >> beam.Create([None])
+                | "ReadHistory"
+                >> beam.ParDo(_ReadHistoryFn(self._replay, self._history), beam.pvalue.AsDict(first_events))
             )
         alerts = (
             per_rule

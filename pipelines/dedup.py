@@ -1,8 +1,12 @@
 """Deduplicate: fold exact and near copies into the first-seen article, with lineage.
 
-Batch: every article's fingerprint (keys + MinHash signature, ~1 KB) is gathered in one place and
-decided in first-seen order (published time, then id), so the outcome does not depend on how the
-runner split the work; the decisions are joined back to the articles by id. Streaming: articles
+Batch (data-parallel): each article is fingerprinted (exact keys, MinHash signature, LSH band keys)
+and its stored matches looked up where it is read; the run's articles sharing a key are linked
+(exact key, or similarity at or above the threshold), the links merged into copy groups in a fixed
+number of shuffle rounds (hash-to-min connected components, as large-scale MinHash dedup does), and
+each group decided in first-seen order (published time, then id) by one resolver. A decision only
+looks at articles sharing a key with it, so this equals one resolver over the whole run, whatever
+the runner's split; most articles have no links and are decided where they are. Streaming: articles
 are decided as they arrive by one stateful step whose memory of recent canonical articles lives
 in Beam state, so copies arriving together are merged before the store has the first one.
 
@@ -20,15 +24,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection, TaggedOutput
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.transforms.window import GlobalWindows
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.store import ArticleSink, DedupIndex
 from schemas.dedup import (
+    Candidate,
     Decision,
     DedupConfig,
     DuplicateResolver,
@@ -37,6 +44,7 @@ from schemas.dedup import (
     StoredDoc,
     apply_decision,
     fingerprint,
+    is_id_key,
     with_keys,
 )
 from schemas.records import Article, Sighting
@@ -44,19 +52,16 @@ from schemas.records import Article, Sighting
 LINEAGE = "lineage"
 # Fingerprints looked up in the store together: one query per chunk instead of one per article.
 LOOKUP_CHUNK = 200
+# Shuffle rounds that merge copy links into groups. Each round of hash-to-min about halves what is
+# left to merge: six settle a chain of ~30 copies each matching only its neighbours (syndication
+# chains are a few hops; a longer one is split, deterministically, and counted as `dedup_unsettled`).
+GROUP_ROUNDS = 6
+_BUCKETS, _GROUPED = "buckets", "grouped"
 
 
 class DedupResult(NamedTuple):
     articles: PCollection[Article]  # every article, canonical or marked duplicate_of
     lineage: PCollection[LineageUpdate]  # copies to add to canonical articles already stored
-
-
-class Resolved(NamedTuple):
-    """A batch decision on its way back to its article."""
-
-    decision: Decision
-    fingerprint: Fingerprint
-    copies: tuple[Sighting, ...]  # for a canonical article: the copies found in this run
 
 
 def relevant(fp: Fingerprint, stored: Iterable[StoredDoc]) -> list[StoredDoc]:
@@ -107,45 +112,181 @@ class _ResolveFn(beam.DoFn):
             self._index = None
 
 
-class _ResolveRunFn(_ResolveFn):
-    """Decides a whole batch run in first-seen order (one element: every fingerprint of the run)."""
+class _FingerprintFn(_ResolveFn):
+    """Batch: fingerprints each article and looks the stored articles sharing its keys up, LOOKUP_CHUNK
+    articles per store query. Out: (id, Candidate), and tagged `buckets` one (key, (id, signature))
+    per exact key and band key (signature empty for exact keys), for `_links`."""
 
-    def process(self, element: tuple[Any, Iterable[Fingerprint]]) -> Iterator[Any]:
+    def start_bundle(self) -> None:
+        self._pending: list[Article] = []
+
+    def process(self, article: Article) -> Iterator[Any]:
+        self._pending.append(article)
+        if len(self._pending) >= LOOKUP_CHUNK:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        # Batch only: every element is in the global window.
+        for out in self._flush():
+            if isinstance(out, TaggedOutput):
+                yield TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
+            else:
+                yield GlobalWindows.windowed_value(out)
+
+    def _flush(self) -> Iterator[Any]:
         assert self._index is not None, "setup() opens the index before any element arrives"
-        ordered = sorted(element[1], key=lambda fp: fp.order)
-        resolver = DuplicateResolver(self._config)
-        decided: list[tuple[Fingerprint, Decision]] = []
-        for start in range(0, len(ordered), LOOKUP_CHUNK):
-            chunk = ordered[start : start + LOOKUP_CHUNK]
-            stored = lookup_chunk(self._index, chunk)
-            for fp in chunk:
-                decision = resolver.decide(fp, relevant(fp, stored))
-                self._counters.count(decision)
-                decided.append((fp, decision))
-        # Copies of a canonical article from this run go into its own document; copies of one
-        # already stored become one lineage update per canonical article.
-        new_canonical = {
-            fp.article_id for fp, d in decided if d.duplicate_of is None and not d.already_stored
-        }
-        copies: dict[str, list[Sighting]] = defaultdict(list)
-        for fp, d in decided:
-            if d.duplicate_of is not None and not d.already_stored:  # a re-read copy is recorded
-                copies[d.duplicate_of].append(fp.sighting)
-        for fp, d in decided:
-            own = tuple(copies.get(fp.article_id, ())) if fp.article_id in new_canonical else ()
-            yield fp.article_id, Resolved(d, fp, own)
-        for canonical_id in sorted(copies.keys() - new_canonical):
-            yield TaggedOutput(
-                LINEAGE, LineageUpdate(canonical_id=canonical_id, sightings=tuple(copies[canonical_id]))
-            )
+        articles, self._pending = self._pending, []
+        if not articles:
+            return
+        fps = [fingerprint(a, self._config) for a in articles]
+        stored = [doc.with_signature(self._config.near) for doc in lookup_chunk(self._index, fps)]
+        for article, fp in zip(articles, fps, strict=True):
+            yield article.id, Candidate(article, fp, tuple(relevant(fp, stored)))
+            for key in fp.exact_keys:
+                if not is_id_key(key):  # the id key finds the article itself again, in the store
+                    yield TaggedOutput(_BUCKETS, (key, (fp.article_id, b"")))
+            for key in fp.near_keys:
+                yield TaggedOutput(_BUCKETS, (key, (fp.article_id, fp.signature)))
 
 
-def _apply(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
-    _, joined = element
-    resolved: list[Resolved] = joined["resolved"]
-    for article in joined["article"]:
-        r = resolved[0]
-        yield with_keys(apply_decision(article, r.decision, r.copies), r.fingerprint)
+def _links(element: tuple[str, Iterable[tuple[str, bytes]]], threshold: float) -> Iterator[tuple[str, str]]:
+    """The copy links among the articles holding one key: every pair for an exact key, the pairs
+    at or above the threshold for a band key. Emitted as stars (the least id of each linked group
+    to the others): the groups are what matters, not every pair."""
+    _, members = element
+    signatures = dict(members)  # id -> signature (an article read twice holds the key twice)
+    if len(signatures) < 2:
+        return
+    ids = sorted(signatures)
+    if not signatures[ids[0]]:  # an exact key: one group
+        yield from ((ids[0], other) for other in ids[1:])
+        return
+    table = np.stack([np.frombuffer(signatures[i], dtype=np.uint32) for i in ids])
+    parent = list(range(len(ids)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    width = table.shape[1]
+    for i in range(len(ids) - 1):
+        # The same estimate as `estimated_jaccard` (agreeing positions / length), row against rows.
+        similar = np.count_nonzero(table[i + 1 :] == table[i], axis=1) / width >= threshold
+        for j in np.flatnonzero(similar):
+            a, b = root(i), root(i + 1 + int(j))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    for i in range(1, len(ids)):
+        if root(i) != i:
+            yield ids[root(i)], ids[i]
+
+
+def _both_ways(link: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    yield link
+    yield link[1], link[0]
+
+
+def _neighbourhood(element: tuple[str, Iterable[str]]) -> tuple[str, tuple[str, ...]]:
+    node, linked = element
+    return node, tuple(sorted({node, *linked}))
+
+
+def _hop(element: tuple[str, tuple[str, ...]]) -> Iterator[tuple[str, tuple[bool, tuple[str, ...]]]]:
+    """One round of hash-to-min: a node sends the group it knows to the group's least id, and that
+    id to every member (itself flagged, so the next step sees whether its label still moves)."""
+    node, group = element
+    least = group[0]
+    yield least, (False, group)
+    for member in group:
+        yield member, (member == node, (least,))
+
+
+class _MergeFn(beam.DoFn):
+    """The group a node knows after a round: everything it was sent. On the last round, counts the
+    nodes whose least id still changed (a chain of copies longer than the rounds could follow)."""
+
+    def __init__(self, last: bool) -> None:
+        self._last = last
+        self._unsettled = Metrics.counter(counters.NAMESPACE, counters.DEDUP_UNSETTLED)
+
+    def process(
+        self, element: tuple[str, Iterable[tuple[bool, tuple[str, ...]]]]
+    ) -> Iterator[tuple[str, tuple[str, ...]]]:
+        node, messages = element
+        known = {node}
+        before = node
+        for own, members in messages:
+            known.update(members)
+            if own:
+                before = members[0]
+        group = tuple(sorted(known))
+        if self._last and group[0] < before:
+            self._unsettled.inc()
+        yield node, group
+
+
+class _DecideFn(beam.DoFn):
+    """Decides an article alone when nothing of this run copies it or is copied by it; sends it to
+    its copy group's key (the group's least id) otherwise."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        self._counters = _Counters()
+
+    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
+        _, joined = element
+        candidates: list[Candidate] = joined["candidate"]
+        labels: list[tuple[str, ...]] = joined["group"]
+        if labels:
+            for candidate in candidates:
+                yield TaggedOutput(_GROUPED, (labels[0][0], candidate))
+            return
+        yield from decide_together(candidates, self._config, self._counters)
+
+
+class _DecideGroupFn(_DecideFn):
+    """Decides one copy group, its articles in first-seen order."""
+
+    def process(self, element: tuple[str, Iterable[Candidate]]) -> Iterator[Any]:  # type: ignore[override]
+        yield from decide_together(element[1], self._config, self._counters)
+
+
+def decide_together(candidates: Iterable[Candidate], config: DedupConfig, counts: _Counters) -> Iterator[Any]:
+    """Articles that may copy each other, decided in first-seen order by one resolver: the same
+    decisions as one resolver over the whole run, since a decision only looks at articles that
+    share a key with it (and so are in its group). Out: the articles with their dedup fields; tagged
+    `lineage`, (canonical id, LineageUpdate) for copies of articles stored before."""
+    resolver = DuplicateResolver(config)
+    decided = [
+        (c, resolver.decide(c.fingerprint, c.stored))
+        for c in sorted(candidates, key=lambda c: c.fingerprint.order)
+    ]
+    for _, decision in decided:
+        counts.count(decision)
+    # Copies of a canonical article from this run go into its own document; copies of one
+    # already stored become one lineage update per canonical article.
+    new_canonical = {c.article.id for c, d in decided if d.duplicate_of is None and not d.already_stored}
+    copies: dict[str, list[Sighting]] = defaultdict(list)
+    for c, d in decided:
+        if d.duplicate_of is not None and not d.already_stored:  # a re-read copy is recorded
+            copies[d.duplicate_of].append(c.fingerprint.sighting)
+    for c, d in decided:
+        own = tuple(copies.get(c.article.id, ())) if c.article.id in new_canonical else ()
+        yield with_keys(apply_decision(c.article, d, own), c.fingerprint)
+    for canonical_id in sorted(copies.keys() - new_canonical):
+        update = LineageUpdate(canonical_id=canonical_id, sightings=tuple(copies[canonical_id]))
+        yield TaggedOutput(LINEAGE, (canonical_id, update))
+
+
+def _one_update(element: tuple[str, Iterable[LineageUpdate]]) -> LineageUpdate:
+    """Copies of one stored article found by several groups: one update, sightings in id order."""
+    canonical_id, updates = element
+    sightings = {s.article_id: s for u in updates for s in u.sightings}
+    return LineageUpdate(canonical_id=canonical_id, sightings=tuple(sightings[i] for i in sorted(sightings)))
 
 
 _RESOLVER = ReadModifyWriteStateSpec("resolver", PickleCoder())
@@ -226,24 +367,59 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         return self._expand_batch(articles)
 
     def _expand_batch(self, articles: PCollection[Article]) -> DedupResult:
+        """Data-parallel and deterministic: link the run's copies by shared key (one group per exact
+        or band key), merge the links into copy groups (GROUP_ROUNDS rounds of hash-to-min, keyed by
+        article id), then decide each group in first-seen order; an article without links is
+        decided where it is. No step sees the whole run under one key."""
         config = self._config
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(
+            _FingerprintFn(self._sink, config)
+        ).with_outputs(_BUCKETS, main="candidates").with_output_types(
+            tuple[str, Candidate], buckets=tuple[str, tuple[str, bytes]]
+        )
+        threshold = config.near.threshold
+        groups = (
+            fingerprinted[_BUCKETS]
+            | "ByKey" >> beam.GroupByKey()
+            | "Links" >> beam.FlatMap(_links, threshold).with_output_types(tuple[str, str])
+            | "BothWays" >> beam.FlatMap(_both_ways).with_output_types(tuple[str, str])
+            | "Neighbours" >> beam.GroupByKey()
+            | "Neighbourhood" >> beam.Map(_neighbourhood).with_output_types(tuple[str, tuple[str, ...]])
+        )
+        for n in range(GROUP_ROUNDS):
+            groups = (
+                groups
+                | f"Hop{n}" >> beam.FlatMap(_hop).with_output_types(tuple[str, tuple[bool, tuple[str, ...]]])
+                | f"Gather{n}" >> beam.GroupByKey()
+                | f"Merge{n}"
+                >> beam.ParDo(_MergeFn(last=n == GROUP_ROUNDS - 1)).with_output_types(
+                    tuple[str, tuple[str, ...]]
+                )
+            )
         decided = (
-            articles
-            | "Fingerprint"
-            >> beam.Map(lambda a: (0, fingerprint(a, config))).with_output_types(tuple[int, Fingerprint])
-            | "GatherRun" >> beam.GroupByKey()
-            | "Resolve"
-            >> beam.ParDo(_ResolveRunFn(self._sink, config))
-            .with_output_types(tuple[str, Resolved], lineage=LineageUpdate)
-            .with_outputs(LINEAGE, main="resolved")
+            {"candidate": fingerprinted.candidates, "group": groups}
+            | "JoinGroups" >> beam.CoGroupByKey()
+            | "DecideAlone"
+            >> beam.ParDo(_DecideFn(config))
+            .with_outputs(_GROUPED, LINEAGE, main="articles")
+            .with_output_types(Article, grouped=tuple[str, Candidate], lineage=tuple[str, LineageUpdate])
         )
-        keyed = articles | "KeyById" >> beam.Map(lambda a: (a.id, a)).with_output_types(tuple[str, Article])
-        marked = (
-            {"article": keyed, "resolved": decided.resolved}
-            | "JoinDecisions" >> beam.CoGroupByKey()
-            | "Apply" >> beam.FlatMap(_apply).with_output_types(Article)
+        together = (
+            decided[_GROUPED]
+            | "ByGroup" >> beam.GroupByKey()
+            | "DecideGroup"
+            >> beam.ParDo(_DecideGroupFn(config))
+            .with_outputs(LINEAGE, main="articles")
+            .with_output_types(Article, lineage=tuple[str, LineageUpdate])
         )
-        return DedupResult(marked, decided[LINEAGE])
+        marked = (decided.articles, together.articles) | "AllArticles" >> beam.Flatten()
+        lineage = (
+            (decided[LINEAGE], together[LINEAGE])
+            | "AllLineage" >> beam.Flatten()
+            | "ByCanonical" >> beam.GroupByKey()
+            | "OneUpdate" >> beam.Map(_one_update).with_output_types(LineageUpdate)
+        )
+        return DedupResult(marked, lineage)
 
     def _expand_stream(self, articles: PCollection[Article]) -> DedupResult:
         decided = (

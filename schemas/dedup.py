@@ -206,6 +206,15 @@ class StoredDoc:
     exact_keys: frozenset[str]  # its keys among those asked for
     near_keys: frozenset[str]
     body: str  # to compute its signature; stores keep text, not signatures
+    signature: bytes = b""  # the signature of `body`, once computed (then `body` may be dropped)
+
+    def with_signature(self, config: NearDupConfig) -> StoredDoc:
+        """This document carrying its signature instead of its text, where near matching needs
+        one (a canonical article found by a band key); the text alone otherwise dropped."""
+        signature = b""
+        if self.duplicate_of is None and self.near_keys:
+            signature = self.signature or signature_of(self.body, config).tobytes()
+        return StoredDoc(self.article_id, self.duplicate_of, self.exact_keys, self.near_keys, "", signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +226,16 @@ class Decision:
     reason: DuplicateReason | None = None
     similarity: float | None = None
     already_stored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An article on its way through batch deduplication: its fingerprint, and the stored articles
+    that share a key with it (looked up where it was fingerprinted, with their signatures)."""
+
+    article: Article
+    fingerprint: Fingerprint
+    stored: tuple[StoredDoc, ...] = ()
 
 
 @dataclass
@@ -287,6 +306,8 @@ class DuplicateResolver:
         return min(good, key=lambda f: (-f[0], f[1]))
 
     def _stored_signature(self, doc: StoredDoc) -> Signature:
+        if doc.signature:
+            return np.frombuffer(doc.signature, dtype=np.uint32)
         sig = self._stored_signatures.get(doc.article_id)
         if sig is None:
             if len(self._stored_signatures) >= 10_000:
@@ -355,6 +376,7 @@ def with_keys(article: Article, fp: Fingerprint) -> Article:
 
 
 __all__ = [
+    "Candidate",
     "Decision",
     "DedupConfig",
     "DuplicateResolver",
