@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import re
 import unicodedata
 
-_WORD = re.compile(r"\w+")
+import numpy as np
+
+from schemas.codepoints import Codepoints, codepoints, from_codepoints, word_chars
+
+_SPACE = np.uint32(ord(" "))
 
 
 def canonical_text(text: str) -> str:
-    """The form two texts share when they differ only in case, spacing, punctuation or Unicode form."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_WORD.findall(folded))
+    """The form two texts share when they differ only in case, spacing, punctuation or Unicode form:
+    the runs of `\\w` of the NFKC-normalized, casefolded text, joined by single spaces."""
+    return from_codepoints(canonical_codepoints(text))
 
 
+def canonical_codepoints(text: str) -> Codepoints:
+    """`canonical_text(text)` as code points, built in numpy rather than one string per word."""
+    cps = codepoints(unicodedata.normalize("NFKC", text).casefold())
+    if not cps.shape[0]:
+        return cps
+    word = np.take(word_chars(), cps)
+    # Word characters stay, and the first character of each non-word run after a word becomes a
+    # space; only the run after the last word has no word after it.
+    keep = word.copy()
+    keep[1:] |= word[:-1]
+    out = np.compress(keep, np.where(word, cps, _SPACE))
+    return out[:-1] if out.shape[0] and out[-1] == _SPACE else out
+
+
+@functools.lru_cache(maxsize=16)
 def content_hash(text: str) -> str:
-    """SHA-256 (hex) of the canonical form of `text`."""
+    """SHA-256 (hex) of the canonical form of `text`.
+
+    Cached for the last few texts: Normalize hashes the same body for its content hash and again
+    for its id (`schemas.identity.record_id`).
+    """
     return hashlib.sha256(canonical_text(text).encode("utf-8")).hexdigest()
 
 

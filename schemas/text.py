@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from html.parser import HTMLParser
 
+import numpy as np
+
+from schemas.codepoints import codepoints, space_chars, word_chars
+
 # C0/C1 controls except newline and tab, plus zero-width and bidi marks that break search and hashing.
-_CONTROL = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+_CONTROL_CHARS = (
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 )
-_SPACES = re.compile(r"[^\S\n]+")  # any whitespace but newline, incl. NBSP and thin spaces
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_APOSTROPHES = ("'", "’")  # the inner apostrophes a word may contain ("don't", "Kim’s")
 
 # A period after these does not end a sentence ("Mr. Kim", "the U.S. Treasury").
 _ABBREVIATIONS = frozenset(
@@ -35,9 +40,29 @@ def clean_text(text: str) -> str:
     cleans to the same text.
     """
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CONTROL.sub("", text)
-    paragraphs = (_SPACES.sub(" ", p).replace("\n", " ") for p in _PARAGRAPH_BREAK.split(text))
-    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+    if _odd_chars().search(text):
+        text = _CONTROL.sub("", text)
+        parts = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text)]
+    else:  # only spaces and newlines between words (nearly every text): no word-by-word split
+        parts = [_collapse_spaces(p) for p in _PARAGRAPH_BREAK.split(text)]
+    return "\n\n".join(p for p in parts if p)
+
+
+@functools.cache
+def _odd_chars() -> re.Pattern[str]:
+    """Anything `clean_text` removes or rewrites besides spaces and newlines: controls, invisible
+    marks and every other whitespace character (from the interpreter's own table)."""
+    others = "".join(c for c in space_chars() if c not in " \n")
+    return re.compile(f"[{_CONTROL_CHARS}{re.escape(others)}]")
+
+
+def _collapse_spaces(paragraph: str) -> str:
+    """`" ".join(paragraph.split())` for a paragraph whose only whitespace is spaces and newlines,
+    in a few passes of C string code instead of one string per word."""
+    paragraph = paragraph.replace("\n", " ")
+    while "  " in paragraph:
+        paragraph = paragraph.replace("  ", " ")
+    return paragraph.strip(" ")
 
 
 def paragraphs(text: str) -> list[str]:
@@ -46,8 +71,22 @@ def paragraphs(text: str) -> list[str]:
 
 
 def count_words(text: str) -> int:
-    """Number of words (letters/digits, with inner apostrophes) in `text`."""
-    return len(_WORD.findall(text))
+    """Number of words (letters/digits, with inner apostrophes) in `text`.
+
+    The words are the matches of `\\w+(?:['’]\\w+)*`, counted without building them: every run of
+    `\\w` characters starts a word unless an apostrophe joins it to the run before.
+    """
+    if not text:
+        return 0
+    cps = codepoints(text)
+    word = word_chars()[cps]
+    runs = int(word[0]) + int(np.count_nonzero(word[1:] > word[:-1]))
+    joins = 0
+    if _APOSTROPHES[0] in text or _APOSTROPHES[1] in text:
+        at = np.flatnonzero((cps == ord(_APOSTROPHES[0])) | (cps == ord(_APOSTROPHES[1])))
+        at = at[(at > 0) & (at < cps.shape[0] - 1)]
+        joins = int(np.count_nonzero(word[at - 1] & word[at + 1]))
+    return runs - joins
 
 
 def first_sentence(text: str, max_chars: int = 200) -> str:
