@@ -25,6 +25,27 @@ from schemas.feeds import FeedSpec
 from schemas.text import html_to_text
 from tests.connectors.test_feed_corpus import NEWS, _require
 
+# Alert rules broad enough that several of them meet articles of the corpus (and each rule's
+# machine sees many): per-rule steps must see several keys too.
+BROAD_RULES = """\
+version: "test"
+rules:
+- id: about-the-us
+  name: the United States
+  when: {actors_any: [Q30]}
+  channels: []
+- id: about-russia
+  name: Russia
+  when: {actors_any: [Q159]}
+  channels: []
+- id: officials-said
+  name: officials said, three stories in a day
+  when: {keywords_any: [officials]}
+  threshold: {count: 3, window: 1d}
+  channels: []
+"""
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _START = dt.date(2025, 3, 1)
 

@@ -37,6 +37,7 @@ from connectors.localstore import LocalStore
 from pipelines.flink_jar import job_server_jar
 from pipelines.local_service import free_port, serving
 from pipelines.prism import prism_binary
+from tests import copy_corpus
 from tests.conftest import SEEDS, delete_prefix
 from tests.feed_server import FeedServer
 from tests.integration.equivalence import stable, stable_alert
@@ -240,3 +241,48 @@ def test_a_portable_runner_stores_what_the_direct_runner_stores(
         (job,) = [job for job in flink_jobs(master) if job["jid"] not in jobs_before]
         assert job["state"] == "FINISHED"
         assert taskmanagers_of(master, job["jid"]) == {"taskmanager-1", "taskmanager-2"}
+
+
+def test_the_cluster_folds_copy_chains_across_workers_as_one_direct_worker_does(
+    request: pytest.FixtureRequest, tmp_path: pathlib.Path
+):
+    """1,160 articles with copy chains (tests/copy_corpus.py) decided at parallelism 2 on the
+    cluster's two TaskManagers: the same copies, lineage and alerts as the DirectRunner's."""
+    master = request.getfixturevalue("flink_master")
+    corpus = copy_corpus.build(tmp_path / "seeds")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(copy_corpus.BROAD_RULES, encoding="utf-8")
+    stores = {
+        "direct": EmbeddedStore(tmp_path / "direct.db"),
+        "cluster": EmbeddedStore(tmp_path / "cluster.db"),
+    }
+    beam_flags = {
+        "direct": [],
+        "cluster": ["--runner=FlinkRunner", f"--flink_master={master}", "--parallelism=2"],
+    }
+    summaries = {}
+    for name, store in stores.items():
+        result = wirewatch(
+            "run",
+            "--seeds",
+            "seeds",
+            "--alerts",
+            rules.name,
+            *store.flags,
+            "--json",
+            *beam_flags[name],
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        summaries[name] = json.loads(result.stdout)
+    counts = ("read", "canonical", "duplicates", "near_duplicates", "written", "alerts_fired")
+    assert {k: summaries["cluster"][k] for k in counts} == {k: summaries["direct"][k] for k in counts}
+    assert summaries["direct"]["read"] == corpus.files
+    assert summaries["direct"]["duplicates"] >= len(corpus.chains)
+
+    got = {name: store.read() for name, store in stores.items()}
+    for kind, same in (("articles", stable), ("alerts", stable_alert)):
+        direct, cluster = got["direct"][kind], got["cluster"][kind]
+        assert cluster.keys() == direct.keys(), kind
+        assert {i: same(d) for i, d in cluster.items()} == {i: same(d) for i, d in direct.items()}, kind
+    assert len({a["rule_id"] for a in got["direct"]["alerts"].values()}) >= 2

@@ -27,28 +27,8 @@ from pipelines.options import load_config
 from schemas.dedup import DedupConfig, DuplicateResolver, fingerprint
 from schemas.records import PipelineInfo
 from tests.conftest import RUN_AT
-from tests.copy_corpus import CopyCorpus, build
+from tests.copy_corpus import BROAD_RULES, CopyCorpus, build
 from tests.integration.equivalence import stable, stable_alert
-
-# Broad rules, so that several rules meet articles of the corpus (and each rule's machine sees
-# many): per-rule steps must see several keys too.
-RULES = """\
-version: "test"
-rules:
-- id: about-the-us
-  name: the United States
-  when: {actors_any: [Q30]}
-  channels: []
-- id: about-russia
-  name: Russia
-  when: {actors_any: [Q159]}
-  channels: []
-- id: officials-said
-  name: officials said, three stories in a day
-  when: {keywords_any: [officials]}
-  threshold: {count: 3, window: 1d}
-  channels: []
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +44,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> CopyCorpus:
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     path = tmp_path_factory.mktemp("rules") / "rules.yaml"
-    path.write_text(RULES, encoding="utf-8")
+    path.write_text(BROAD_RULES, encoding="utf-8")
     return path
 
 
