@@ -10,9 +10,9 @@ from apache_beam import coders
 from pydantic import BaseModel
 
 from schemas.alerts import Alert
-from schemas.dedup import Candidate, Fingerprint, LineageUpdate, StoredDoc, sighting_of
+from schemas.dedup import Candidate, Decision, Fingerprint, LineageUpdate, StoredDoc
 from schemas.feeds import FeedSpec
-from schemas.records import Article, DeadLetter, RawRecord
+from schemas.records import Article, DeadLetter, RawRecord, Sighting
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -65,46 +65,61 @@ class AlertCoder(_PydanticJsonCoder[Alert]):
     model = Alert
 
 
-_LENGTHS = struct.Struct(">II")
+_LENGTH = struct.Struct(">I")
 
 
 class CandidateCoder(coders.Coder):
-    """An article with its fingerprint and stored matches, as they cross the dedup shuffles: the
-    article as JSON, the keys and stored matches as one orjson list, the signature as raw bytes.
-    The order and the sighting are derived from the article again (what `fingerprint` does)."""
-
-    _article = ArticleCoder()
+    """A fingerprint with its stored matches (and decision, once made), as it crosses the dedup
+    shuffles: one orjson list, then the signature as raw bytes."""
 
     def encode(self, value: Candidate) -> bytes:
-        fp = value.fingerprint
-        article = self._article.encode(value.article)
-        stored = [
-            [d.article_id, d.duplicate_of, sorted(d.exact_keys), sorted(d.near_keys), d.signature.hex()]
-            for d in value.stored
-        ]
-        meta = orjson.dumps([fp.order[0], fp.exact_keys, fp.near_keys, stored])
-        return _LENGTHS.pack(len(article), len(meta)) + article + meta + fp.signature
+        fp, d = value.fingerprint, value.decision
+        meta = orjson.dumps(
+            [
+                fp.article_id,
+                fp.order[0],
+                fp.exact_keys,
+                fp.near_keys,
+                fp.sighting.model_dump(mode="json"),
+                [
+                    [
+                        s.article_id,
+                        s.duplicate_of,
+                        sorted(s.exact_keys),
+                        sorted(s.near_keys),
+                        s.signature.hex(),
+                    ]
+                    for s in value.stored
+                ],
+                None if d is None else [d.duplicate_of, d.reason, d.similarity, d.already_stored],
+                [c.model_dump(mode="json") for c in value.copies],
+            ]
+        )
+        return _LENGTH.pack(len(meta)) + meta + fp.signature
 
     def decode(self, encoded: bytes) -> Candidate:
-        article_len, meta_len = _LENGTHS.unpack_from(encoded)
-        start = _LENGTHS.size
-        article = self._article.decode(encoded[start : start + article_len])
-        when, exact, near, stored = orjson.loads(
-            encoded[start + article_len : start + article_len + meta_len]
+        (size,) = _LENGTH.unpack_from(encoded)
+        start = _LENGTH.size
+        article_id, when, exact, near, sighting, stored, decision, copies = orjson.loads(
+            encoded[start : start + size]
         )
         fp = Fingerprint(
-            article_id=article.id,
-            order=(when, article.id),
+            article_id=article_id,
+            order=(when, article_id),
             exact_keys=tuple(exact),
             near_keys=tuple(near),
-            signature=encoded[start + article_len + meta_len :],
-            sighting=sighting_of(article),
+            signature=encoded[start + size :],
+            sighting=Sighting.model_validate(sighting),
         )
-        docs = tuple(
-            StoredDoc(i, dup, frozenset(e), frozenset(n), "", bytes.fromhex(sig))
-            for i, dup, e, n, sig in stored
+        return Candidate(
+            fp,
+            tuple(
+                StoredDoc(i, dup, frozenset(e), frozenset(n), "", bytes.fromhex(sig))
+                for i, dup, e, n, sig in stored
+            ),
+            None if decision is None else Decision(article_id, *decision),
+            tuple(Sighting.model_validate(c) for c in copies),
         )
-        return Candidate(article, fp, docs)
 
     def is_deterministic(self) -> bool:
         return True

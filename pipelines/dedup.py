@@ -6,7 +6,8 @@ and its stored matches looked up where it is read; the run's articles sharing a 
 number of shuffle rounds (hash-to-min connected components, as large-scale MinHash dedup does), and
 each group decided in first-seen order (published time, then id) by one resolver. A decision only
 looks at articles sharing a key with it, so this equals one resolver over the whole run, whatever
-the runner's split; most articles have no links and are decided where they are. Streaming: articles
+the runner's split. Only fingerprints travel through these steps; each article meets its decision
+in one join by id (one without links is decided there). Streaming: articles
 are decided as they arrive by one stateful step whose memory of recent canonical articles lives
 in Beam state, so copies arriving together are merged before the store has the first one.
 
@@ -118,10 +119,10 @@ class _FingerprintFn(_ResolveFn):
     per exact key and band key (signature empty for exact keys), for `_links`."""
 
     def start_bundle(self) -> None:
-        self._pending: list[Article] = []
+        self._pending: list[Fingerprint] = []
 
     def process(self, article: Article) -> Iterator[Any]:
-        self._pending.append(article)
+        self._pending.append(fingerprint(article, self._config))
         if len(self._pending) >= LOOKUP_CHUNK:
             yield from self._flush()
 
@@ -135,13 +136,12 @@ class _FingerprintFn(_ResolveFn):
 
     def _flush(self) -> Iterator[Any]:
         assert self._index is not None, "setup() opens the index before any element arrives"
-        articles, self._pending = self._pending, []
-        if not articles:
+        fps, self._pending = self._pending, []
+        if not fps:
             return
-        fps = [fingerprint(a, self._config) for a in articles]
         stored = [doc.with_signature(self._config.near) for doc in lookup_chunk(self._index, fps)]
-        for article, fp in zip(articles, fps, strict=True):
-            yield article.id, Candidate(article, fp, tuple(relevant(fp, stored)))
+        for fp in fps:
+            yield fp.article_id, Candidate(fp, tuple(relevant(fp, stored)))
             for key in fp.exact_keys:
                 if not is_id_key(key):  # the id key finds the article itself again, in the store
                     yield TaggedOutput(_BUCKETS, (key, (fp.article_id, b"")))
@@ -227,9 +227,20 @@ class _MergeFn(beam.DoFn):
         yield node, group
 
 
-class _DecideFn(beam.DoFn):
-    """Decides an article alone when nothing of this run copies it or is copied by it; sends it to
-    its copy group's key (the group's least id) otherwise."""
+def _route(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
+    """An article with copy links goes to its group's key (the group's least id); one without
+    stays where it is, to be decided when it meets its article."""
+    article_id, joined = element
+    labels: list[tuple[str, ...]] = joined["group"]
+    for candidate in joined["candidate"]:
+        if labels:
+            yield TaggedOutput(_GROUPED, (labels[0][0], candidate))
+        else:
+            yield article_id, candidate
+
+
+class _DecideGroupFn(beam.DoFn):
+    """Decides one copy group (tagged `lineage` out: copies of stored articles)."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
@@ -237,29 +248,38 @@ class _DecideFn(beam.DoFn):
     def setup(self) -> None:
         self._counters = _Counters()
 
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
+    def process(self, element: tuple[str, Iterable[Candidate]]) -> Iterator[Any]:
+        decided, lineage = decide_together(element[1], self._config, self._counters)
+        for candidate in decided:
+            yield candidate.fingerprint.article_id, candidate
+        for update in lineage:
+            yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+
+
+class _ApplyFn(_DecideGroupFn):
+    """The article meets its decision (made in its group, or here for an article without links)
+    and comes out with its dedup fields set."""
+
+    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:  # type: ignore[override]
         _, joined = element
         candidates: list[Candidate] = joined["candidate"]
-        labels: list[tuple[str, ...]] = joined["group"]
-        if labels:
-            for candidate in candidates:
-                yield TaggedOutput(_GROUPED, (labels[0][0], candidate))
-            return
-        yield from decide_together(candidates, self._config, self._counters)
+        if candidates[0].decision is None:  # no links: its own group
+            candidates, lineage = decide_together(candidates, self._config, self._counters)
+            for update in lineage:
+                yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+        decided = candidates[0]
+        assert decided.decision is not None
+        for article in joined["article"]:
+            yield with_keys(apply_decision(article, decided.decision, decided.copies), decided.fingerprint)
 
 
-class _DecideGroupFn(_DecideFn):
-    """Decides one copy group, its articles in first-seen order."""
-
-    def process(self, element: tuple[str, Iterable[Candidate]]) -> Iterator[Any]:  # type: ignore[override]
-        yield from decide_together(element[1], self._config, self._counters)
-
-
-def decide_together(candidates: Iterable[Candidate], config: DedupConfig, counts: _Counters) -> Iterator[Any]:
+def decide_together(
+    candidates: Iterable[Candidate], config: DedupConfig, counts: _Counters
+) -> tuple[list[Candidate], list[LineageUpdate]]:
     """Articles that may copy each other, decided in first-seen order by one resolver: the same
     decisions as one resolver over the whole run, since a decision only looks at articles that
-    share a key with it (and so are in its group). Out: the articles with their dedup fields; tagged
-    `lineage`, (canonical id, LineageUpdate) for copies of articles stored before."""
+    share a key with it (and so are in its group). Out: the candidates with their decisions (a
+    canonical one with the copies found in this run), and the copies of articles stored before."""
     resolver = DuplicateResolver(config)
     decided = [
         (c, resolver.decide(c.fingerprint, c.stored))
@@ -269,17 +289,24 @@ def decide_together(candidates: Iterable[Candidate], config: DedupConfig, counts
         counts.count(decision)
     # Copies of a canonical article from this run go into its own document; copies of one
     # already stored become one lineage update per canonical article.
-    new_canonical = {c.article.id for c, d in decided if d.duplicate_of is None and not d.already_stored}
+    new_canonical = {
+        c.fingerprint.article_id for c, d in decided if d.duplicate_of is None and not d.already_stored
+    }
     copies: dict[str, list[Sighting]] = defaultdict(list)
     for c, d in decided:
         if d.duplicate_of is not None and not d.already_stored:  # a re-read copy is recorded
             copies[d.duplicate_of].append(c.fingerprint.sighting)
-    for c, d in decided:
-        own = tuple(copies.get(c.article.id, ())) if c.article.id in new_canonical else ()
-        yield with_keys(apply_decision(c.article, d, own), c.fingerprint)
-    for canonical_id in sorted(copies.keys() - new_canonical):
-        update = LineageUpdate(canonical_id=canonical_id, sightings=tuple(copies[canonical_id]))
-        yield TaggedOutput(LINEAGE, (canonical_id, update))
+    out = [
+        Candidate(
+            c.fingerprint, (), d, tuple(copies.get(d.article_id, ())) if d.article_id in new_canonical else ()
+        )
+        for c, d in decided
+    ]
+    lineage = [
+        LineageUpdate(canonical_id=canonical_id, sightings=tuple(copies[canonical_id]))
+        for canonical_id in sorted(copies.keys() - new_canonical)
+    ]
+    return out, lineage
 
 
 def _one_update(element: tuple[str, Iterable[LineageUpdate]]) -> LineageUpdate:
@@ -396,29 +423,41 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
                     tuple[str, tuple[str, ...]]
                 )
             )
-        decided = (
+        routed = (
             {"candidate": fingerprinted.candidates, "group": groups}
             | "JoinGroups" >> beam.CoGroupByKey()
-            | "DecideAlone"
-            >> beam.ParDo(_DecideFn(config))
-            .with_outputs(_GROUPED, LINEAGE, main="articles")
-            .with_output_types(Article, grouped=tuple[str, Candidate], lineage=tuple[str, LineageUpdate])
+            | "Route"
+            >> beam.FlatMap(_route)
+            .with_outputs(_GROUPED, main="alone")
+            .with_output_types(tuple[str, Candidate], grouped=tuple[str, Candidate])
         )
-        together = (
-            decided[_GROUPED]
+        in_groups = (
+            routed[_GROUPED]
             | "ByGroup" >> beam.GroupByKey()
             | "DecideGroup"
             >> beam.ParDo(_DecideGroupFn(config))
+            .with_outputs(LINEAGE, main="decided")
+            .with_output_types(tuple[str, Candidate], lineage=tuple[str, LineageUpdate])
+        )
+        # One step sets every article's fields: a Flatten of two deciding steps in front of the rest
+        # of the graph would make Flink run the rest twice over, and report one copy's metrics.
+        keyed = articles | "KeyById" >> beam.Map(lambda a: (a.id, a)).with_output_types(tuple[str, Article])
+        decisions = (routed.alone, in_groups.decided) | "AllDecisions" >> beam.Flatten()
+        applied = (
+            {"article": keyed, "candidate": decisions}
+            | "JoinDecisions" >> beam.CoGroupByKey()
+            | "Apply"
+            >> beam.ParDo(_ApplyFn(config))
             .with_outputs(LINEAGE, main="articles")
             .with_output_types(Article, lineage=tuple[str, LineageUpdate])
         )
-        marked = (decided.articles, together.articles) | "AllArticles" >> beam.Flatten()
         lineage = (
-            (decided[LINEAGE], together[LINEAGE])
+            (in_groups[LINEAGE], applied[LINEAGE])
             | "AllLineage" >> beam.Flatten()
             | "ByCanonical" >> beam.GroupByKey()
             | "OneUpdate" >> beam.Map(_one_update).with_output_types(LineageUpdate)
         )
+        marked = applied.articles
         return DedupResult(marked, lineage)
 
     def _expand_stream(self, articles: PCollection[Article]) -> DedupResult:

@@ -230,12 +230,15 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """An article on its way through batch deduplication: its fingerprint, and the stored articles
-    that share a key with it (looked up where it was fingerprinted, with their signatures)."""
+    """An article on its way through batch deduplication, without its text: its fingerprint, the
+    stored articles that share a key with it (looked up where it was fingerprinted, with their
+    signatures), and once its copy group is decided, the decision and (for a canonical article)
+    the copies of it found in the run."""
 
-    article: Article
     fingerprint: Fingerprint
     stored: tuple[StoredDoc, ...] = ()
+    decision: Decision | None = None
+    copies: tuple[Sighting, ...] = ()
 
 
 @dataclass

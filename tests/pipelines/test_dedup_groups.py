@@ -10,7 +10,7 @@ import numpy as np
 
 from connectors.coders import CandidateCoder
 from pipelines.dedup import GROUP_ROUNDS, _hop, _links, _MergeFn, _neighbourhood, _one_update
-from schemas.dedup import Candidate, DedupConfig, LineageUpdate, StoredDoc, fingerprint, sighting_of
+from schemas.dedup import Candidate, Decision, DedupConfig, LineageUpdate, StoredDoc, fingerprint, sighting_of
 from tests.conftest import seed_articles
 
 
@@ -92,6 +92,10 @@ def test_candidates_cross_a_shuffle_unchanged():
     stored = StoredDoc(
         "b" * 32, None, frozenset({"u:1"}), frozenset(fp.near_keys[:2]), "", b"\x01\x02\x03\x04"
     )
-    candidate = Candidate(article, fp, (stored,))
     coder = CandidateCoder()
-    assert coder.decode(coder.encode(candidate)) == candidate
+    for candidate in (
+        Candidate(fp, (stored,)),
+        Candidate(fp, (), Decision(article.id), (sighting_of(article),)),
+        Candidate(fp, (), Decision(article.id, "c" * 32, "near", 0.4375)),
+    ):
+        assert coder.decode(coder.encode(candidate)) == candidate
