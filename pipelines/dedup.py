@@ -269,8 +269,25 @@ class _ApplyFn(_DecideGroupFn):
                 yield TaggedOutput(LINEAGE, (update.canonical_id, update))
         decided = candidates[0]
         assert decided.decision is not None
-        for article in joined["article"]:
-            yield with_keys(apply_decision(article, decided.decision, decided.copies), decided.fingerprint)
+        # An article read twice (two feeds, two files) comes out as often as it was read, the
+        # sink keeping one: the same reading each time, whichever write wins.
+        readings: list[Article] = joined["article"]
+        kept = with_keys(
+            apply_decision(min(readings, key=_reading_order), decided.decision, decided.copies),
+            decided.fingerprint,
+        )
+        for _ in readings:
+            yield kept
+
+
+def _first_seen(candidate: Candidate) -> tuple[str, ...]:
+    """First-seen order; the readings of one article (same id and time) by where they were read."""
+    s = candidate.fingerprint.sighting
+    return (*candidate.fingerprint.order, s.feed_url or "", s.url or "", s.outlet)
+
+
+def _reading_order(article: Article) -> tuple[str, str, str]:
+    return (article.source.file or "", article.source.feed_url or "", article.url or "")
 
 
 def decide_together(
