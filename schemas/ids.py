@@ -8,7 +8,8 @@ import unicodedata
 
 import numpy as np
 
-from schemas.codepoints import Codepoints, codepoints, from_codepoints, word_chars
+from schemas import native
+from schemas.codepoints import codepoints, from_codepoints, word_chars
 
 _SPACE = np.uint32(ord(" "))
 
@@ -16,21 +17,28 @@ _SPACE = np.uint32(ord(" "))
 def canonical_text(text: str) -> str:
     """The form two texts share when they differ only in case, spacing, punctuation or Unicode form:
     the runs of `\\w` of the NFKC-normalized, casefolded text, joined by single spaces."""
-    return from_codepoints(canonical_codepoints(text))
+    if not native.ERROR:
+        return native.canonical_utf8(fold(text)).decode("utf-8")
+    return _canonical_text_numpy(text)
 
 
-def canonical_codepoints(text: str) -> Codepoints:
-    """`canonical_text(text)` as code points, built in numpy rather than one string per word."""
-    cps = codepoints(unicodedata.normalize("NFKC", text).casefold())
+def fold(text: str) -> str:
+    """NFKC, then casefold: the Unicode folding of `canonical_text` (and of near-duplicate words)."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _canonical_text_numpy(text: str) -> str:
+    """`canonical_text` built in numpy rather than one string per word."""
+    cps = codepoints(fold(text))
     if not cps.shape[0]:
-        return cps
+        return ""
     word = np.take(word_chars(), cps)
     # Word characters stay, and the first character of each non-word run after a word becomes a
     # space; only the run after the last word has no word after it.
     keep = word.copy()
     keep[1:] |= word[:-1]
     out = np.compress(keep, np.where(word, cps, _SPACE))
-    return out[:-1] if out.shape[0] and out[-1] == _SPACE else out
+    return from_codepoints(out[:-1] if out.shape[0] and out[-1] == _SPACE else out)
 
 
 @functools.lru_cache(maxsize=16)
@@ -40,7 +48,9 @@ def content_hash(text: str) -> str:
     Cached for the last few texts: Normalize hashes the same body for its content hash and again
     for its id (`schemas.identity.record_id`).
     """
-    return hashlib.sha256(canonical_text(text).encode("utf-8")).hexdigest()
+    if not native.ERROR:
+        return hashlib.sha256(native.canonical_utf8(fold(text))).hexdigest()
+    return hashlib.sha256(_canonical_text_numpy(text).encode("utf-8")).hexdigest()
 
 
 def stable_id(namespace: str, key: str) -> str:

@@ -8,21 +8,23 @@ few candidates worth comparing without comparing every pair.
 
 Everything here is pure and deterministic across processes, machines and runs: shingles are hashed
 with fixed-constant 64-bit polynomial hashing and the permutations come from a fixed seed, never
-from Python's salted `hash()`. The implementation needs only numpy; see
+from Python's salted `hash()`. The implementation needs only numpy; the compiled path in
+native/tagcore (`schemas.native`), when built, computes the same values faster. See
 `benchmarks/results/dedup_eval.md` for the measurements behind the defaults.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import functools
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.ids import canonical_text
+from schemas import native
+from schemas.codepoints import codepoints, word_chars
+from schemas.ids import canonical_text, fold
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -74,7 +76,6 @@ _SHINGLE_MULT = tuple(
         0xA0761D6478BD642F,
     )
 )
-_MAX_CODE_POINT = 0x110000
 _MAX_SIG = (1 << 32) - 1
 
 
@@ -159,25 +160,6 @@ def _mix(x: U64) -> U64:
     return x
 
 
-_WORD = re.compile(r"\w+")
-_word_char_table: list[npt.NDArray[np.bool_]] = []
-
-
-def _word_chars() -> npt.NDArray[np.bool_]:
-    """For every code point, whether `re`'s `\\w` (the word class of `canonical_text`) matches it.
-
-    Built once per process (~0.1 s) from the same regex engine, so the vectorized word split below
-    finds exactly the words of `canonical_text`.
-    """
-    if not _word_char_table:
-        table = np.zeros(_MAX_CODE_POINT, dtype=np.bool_)
-        every = "".join(map(chr, range(_MAX_CODE_POINT)))
-        for match in _WORD.finditer(every):
-            table[match.start() : match.end()] = True
-        _word_char_table.append(table)
-    return _word_char_table[0]
-
-
 def _word_hashes(text: str) -> U64:
     """A stable 64-bit hash of every word of `canonical_text(text)`, vectorized over code points.
 
@@ -187,14 +169,13 @@ def _word_hashes(text: str) -> U64:
     so no Python loop runs per word or per shingle. The values are not mixed here:
     `_shingle_hashes` mixes every shingle.
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    cps = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cps = codepoints(fold(text))
     n = cps.shape[0]
     if n == 0:
         return np.empty(0, dtype=np.uint64)
     # Word runs start and end where the "is a word character" flag flips (padded with False).
     is_word = np.zeros(n + 2, dtype=np.bool_)
-    np.take(_word_chars(), cps, out=is_word[1:-1])
+    np.take(word_chars(), cps, out=is_word[1:-1])
     edges = np.flatnonzero(is_word[1:] != is_word[:-1])
     starts, ends = edges[0::2], edges[1::2]
     if starts.shape[0] == 0:
@@ -243,6 +224,12 @@ def _probes(num_perm: int, seed: int) -> npt.NDArray[np.intp]:
     return cached
 
 
+@functools.cache
+def _probe_bytes(num_perm: int, seed: int) -> bytes:
+    """`_probes` as native uint32 bytes, for the compiled path."""
+    return _probes(num_perm, seed).astype(np.uint32).tobytes()
+
+
 def minhash_signature(
     text: str,
     *,
@@ -277,11 +264,22 @@ def minhash_array(
         raise ValueError(f"num_perm must be >= 1, got {num_perm}")
     if not 1 <= k <= len(_SHINGLE_MULT):
         raise ValueError(f"k must be in 1..{len(_SHINGLE_MULT)}, got {k}")
+    if not native.ERROR and seed >= 0:  # a negative seed has no probes (numpy raises if it needs them)
+        raw = native.minhash(fold(text), num_perm, k, _seed_mix(seed), _probe_bytes(num_perm, seed))
+        return np.frombuffer(raw, dtype=np.uint64).copy()
+    return _minhash_numpy(text, num_perm, k, seed)
+
+
+def _seed_mix(seed: int) -> int:
+    return (seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+
+
+def _minhash_numpy(text: str, num_perm: int, k: int, seed: int) -> npt.NDArray[np.uint64]:
     hashes = _shingle_hashes(text, k)
     if hashes.shape[0] == 0:
         return np.full(num_perm, _MAX_SIG, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        mixed = _mix(hashes ^ np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF))
+        mixed = _mix(hashes ^ np.uint64(_seed_mix(seed)))
         # Bin from the high 32 bits (multiply-shift: any num_perm, no modulo bias to speak of),
         # value from the low 32 bits.
         bins = ((mixed >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)
@@ -329,7 +327,10 @@ def band_keys(signature: SignatureLike, bands: int, rows: int) -> list[str]:
         raise ValueError(
             f"bands * rows must not exceed the signature length: {bands} * {rows} > {len(signature)}"
         )
-    table = np.asarray(signature[: bands * rows], dtype=np.uint64).reshape(bands, rows)
+    values = np.asarray(signature[: bands * rows], dtype=np.uint64)
+    if not native.ERROR:
+        return native.band_keys(values.tobytes(), bands, rows)
+    table = values.reshape(bands, rows)
     with np.errstate(over="ignore"):
         # Each row times its own odd constant (a bijection), summed with the band's salt, then one
         # full mix: equal bands give equal keys, different ones collide with odds ~2**-64.

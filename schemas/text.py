@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 
+from schemas import native
 from schemas.codepoints import codepoints, space_chars, word_chars
 
 # C0/C1 controls except newline and tab, plus zero-width and bidi marks that break search and hashing.
@@ -76,6 +77,12 @@ def count_words(text: str) -> int:
     The words are the matches of `\\w+(?:['’]\\w+)*`, counted without building them: every run of
     `\\w` characters starts a word unless an apostrophe joins it to the run before.
     """
+    if not native.ERROR:
+        return native.count_words(text)
+    return _count_words_numpy(text)
+
+
+def _count_words_numpy(text: str) -> int:
     if not text:
         return 0
     cps = codepoints(text)

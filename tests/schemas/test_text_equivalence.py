@@ -1,9 +1,11 @@
-"""The vectorized text loops give exactly what the loops they replaced gave, text by text.
+"""The fast text loops give exactly what the loops they replaced gave, text by text.
 
 Content hashes, ids and word counts are stored and compared across runs, so any difference is a
 data-breaking bug. The `_reference_*` functions are the implementations as they were before
-(commit ab72ea4), kept here verbatim; every test compares against them on the real captures, on
-adversarial Unicode and on fuzz built from the characters the fast paths branch on.
+(commit ab72ea4), kept here verbatim; every test compares against them, on the real captures, on
+adversarial Unicode and on fuzz built from the characters the fast paths branch on, each path on
+its own: the public function (whichever path it takes), the numpy path (what runs without the
+compiled extension) and the compiled one (native/tagcore, skipped when it is not built).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from connectors.feed_parse import parse_feed
 from connectors.seedio import parse_seed
 from pipelines import normalize
-from schemas import codepoints, identity, ids, text
+from schemas import codepoints, identity, ids, native, text
 from schemas.errors import BadRecordError
 from schemas.feeds import FeedSpec
 from schemas.ids import canonical_text, content_hash
@@ -79,10 +81,24 @@ def _mismatches(new, reference, values):
     return found
 
 
+def _native_count_words(value: str) -> int:
+    return native.count_words(value)
+
+
+def _native_canonical_text(value: str) -> str:
+    return native.canonical_utf8(ids.fold(value)).decode("utf-8")
+
+
+_NATIVE = pytest.mark.skipif(bool(native.ERROR), reason=f"tagcore is not built: {native.ERROR}")
+
 FUNCTIONS = [
     pytest.param(clean_text, _reference_clean_text, id="clean_text"),
     pytest.param(count_words, _reference_count_words, id="count_words"),
+    pytest.param(text._count_words_numpy, _reference_count_words, id="count_words-numpy"),
+    pytest.param(_native_count_words, _reference_count_words, id="count_words-native", marks=_NATIVE),
     pytest.param(canonical_text, _reference_canonical_text, id="canonical_text"),
+    pytest.param(ids._canonical_text_numpy, _reference_canonical_text, id="canonical_text-numpy"),
+    pytest.param(_native_canonical_text, _reference_canonical_text, id="canonical-native", marks=_NATIVE),
     pytest.param(content_hash, _reference_content_hash, id="content_hash"),
 ]
 

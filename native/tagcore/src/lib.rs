@@ -14,6 +14,9 @@
 //! article (the steps in order), actors and places (which hits are mentions), topics (scores and
 //! evidence), output (the Python objects); api is the Python-facing class (`Core`), tables what it holds,
 //! pytext and pymath the Python semantics the rest relies on.
+//!
+//! Beside the tagger, `words` is the compiled path of the word loops of `schemas/` (word counts,
+//! canonical text, MinHash signatures and LSH band keys), exposed as plain functions.
 
 use pyo3::prelude::*;
 
@@ -28,6 +31,7 @@ mod pymath;
 mod pytext;
 mod tables;
 mod topics;
+mod words;
 
 /// `round(x, 4)`, computed as Python computes it (exposed for the tests).
 #[pyfunction]
@@ -40,5 +44,9 @@ fn round4_py(x: f64) -> f64 {
 fn tagcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<api::Core>()?;
     m.add_function(wrap_pyfunction!(round4_py, m)?)?;
+    m.add_function(wrap_pyfunction!(words::count_words, m)?)?;
+    m.add_function(wrap_pyfunction!(words::canonical_utf8, m)?)?;
+    m.add_function(wrap_pyfunction!(words::minhash, m)?)?;
+    m.add_function(wrap_pyfunction!(words::band_keys, m)?)?;
     Ok(())
 }
