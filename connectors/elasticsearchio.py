@@ -34,11 +34,17 @@ from connectors.es_client import (
     raise_if_exhausted,
 )
 from connectors.es_dedup import ElasticsearchDedupIndex
-from connectors.es_indices import IndexNames, article_document, dead_letter_document, ensure_indices
+from connectors.es_indices import (
+    MAX_TERM_BYTES,
+    IndexNames,
+    article_document,
+    dead_letter_document,
+    ensure_indices,
+)
 from connectors.es_store import ElasticsearchStore
 from connectors.progress import ProgressLog
 from connectors.store import StoreError
-from schemas.records import Article, DeadLetter
+from schemas.records import Article, DeadLetter, document_json
 
 STAGE = "write_elasticsearch"
 DEFAULT_BATCH_SIZE = 500
@@ -91,7 +97,10 @@ class _EsWriteFn(beam.DoFn):
             self._client = None
 
     def _bulk(
-        self, index: str, docs: Sequence[tuple[str, dict[str, object]]], op_type: Literal["create", "index"]
+        self,
+        index: str,
+        docs: Sequence[tuple[str, dict[str, object] | bytes]],
+        op_type: Literal["create", "index"],
     ) -> list[BulkOutcome]:
         assert self._client is not None, "setup() opens the client before any element arrives"
         outcomes = bulk_write(
@@ -121,29 +130,44 @@ class _WriteArticlesFn(_EsWriteFn):
         self._progress = ProgressLog(_log, "articles")
 
     def process(self, batch: list[Article]) -> Iterator[DeadLetter]:
-        docs = [(a.id, article_document(a)) for a in batch]
+        docs = [(a.id, article_source(a)) for a in batch]
         outcomes = self._bulk(self._names.articles_alias, docs, "create")
         now = dt.datetime.now(dt.UTC)
-        for article, (_, doc), outcome in zip(batch, docs, outcomes, strict=True):
+        for article, (_, source), outcome in zip(batch, docs, outcomes, strict=True):
             if outcome.status == "created":
                 self._created.inc()
             elif outcome.status == "duplicate":
                 self._duplicate.inc()
             else:
                 self._rejected.inc()
-                yield _rejection(article, doc, outcome, now)
+                yield _rejection(article, source, outcome, now)
         self._progress.add(len(batch))
 
 
-def _rejection(
-    article: Article, doc: dict[str, object], outcome: BulkOutcome, now: dt.datetime
-) -> DeadLetter:
+def article_source(article: Article) -> bytes:
+    """The article's document (`article_document`) as the JSON the bulk request carries, encoded
+    once: the document's writer goes straight to bytes, without a dict of it on the way."""
+    source = document_json(article)
+    # Keyword values need cutting only if one can pass the term limit: all of them together take
+    # at most the document's bytes less those of the three text fields.
+    if len(source) > MAX_TERM_BYTES:
+        texts = sum(len(text.encode()) for text in _texts(article))
+        if len(source) - texts > MAX_TERM_BYTES:
+            return orjson.dumps(article_document(article))
+    return source
+
+
+def _texts(article: Article) -> tuple[str, ...]:
+    return (article.title, article.summary or "", article.body)
+
+
+def _rejection(article: Article, source: bytes, outcome: BulkOutcome, now: dt.datetime) -> DeadLetter:
     """A document Elasticsearch refused: keep it whole, with the server's reason."""
     return DeadLetter.build(
         stage=STAGE,
         error_type=f"rejected_{outcome.http_status or 'unknown'}",
         error=outcome.reason or "rejected by Elasticsearch",
-        payload=orjson.dumps(doc).decode(),
+        payload=source.decode(),
         source=article.url or article.source.file or article.id,
         occurred_at=now,
         run_id=article.pipeline.run_id,

@@ -812,7 +812,7 @@ def _invalid_id(doc_id: str) -> str | None:
 def bulk_write(
     client: Elasticsearch,
     index: str,
-    docs: Sequence[tuple[str, Mapping[str, Any]]],
+    docs: Sequence[tuple[str, Mapping[str, Any] | bytes]],
     *,
     op_type: Literal["create", "index"] = "create",
     retry: RetryPolicy = DEFAULT_RETRY,
@@ -822,7 +822,8 @@ def bulk_write(
     clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
 ) -> list[BulkOutcome]:
-    """Write `docs` (id, source) to `index`; exactly one outcome per doc, in input order.
+    """Write `docs` (id, source) to `index`; exactly one outcome per doc, in input order. A source
+    is a mapping or its JSON, already encoded (sent as it is).
 
     Transient refusals (429, 5xx, refused connections, timeouts, whole or per item) are re-sent,
     only those documents, with backoff until the policy runs out; then they are retry_exhausted.
@@ -831,7 +832,12 @@ def bulk_write(
     """
     _check_bulk_arguments(chunk_size, max_chunk_bytes)
     actions = [
-        {"_op_type": op_type, "_index": index, "_id": doc_id, "_source": dict(source)}
+        {
+            "_op_type": op_type,
+            "_index": index,
+            "_id": doc_id,
+            "_source": source if isinstance(source, bytes) else dict(source),
+        }
         for doc_id, source in docs
     ]
     return _bulk(

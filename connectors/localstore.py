@@ -18,7 +18,7 @@ from connectors.store import OwnArticles, StoreError
 from schemas.alerts import Alert, merge_alert
 from schemas.dedup import Lineage, LineageUpdate, StoredDoc, document_keys, is_id_key, merge_sightings
 from schemas.feeds import FeedState
-from schemas.records import Article, DeadLetter
+from schemas.records import Article, DeadLetter, Sighting, document_json, to_json
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats, WriteCounts
 
 SCHEMA_VERSION = 3
@@ -269,7 +269,7 @@ class LocalStore:
                 a.language,
                 a.title,
                 a.body,
-                a.model_dump_json(exclude=NOT_IN_DOC),
+                document_json(a, NOT_IN_DOC).decode(),
             ),
         )
         if cursor.rowcount != 1:
@@ -448,18 +448,22 @@ class LocalStore:
         return docs
 
     def add_sightings(self, update: LineageUpdate) -> bool:
-        """Merge copies into a canonical article's lineage, in one write transaction."""
+        """Merge copies into a canonical article's lineage, in one write transaction.
+
+        Only the lineage of the stored document is read as models and written anew; the rest of
+        the document keeps its JSON as stored (validating the whole article cost more than all else).
+        """
         with self._writing():
             row = self._db.execute("SELECT doc FROM articles WHERE id = ?", (update.canonical_id,)).fetchone()
             if row is None:
                 return False
-            article = Article.model_validate_json(row[0])
-            merged = merge_sightings(article.sources_seen, update.sightings)
-            if len(merged) != len(article.sources_seen):
-                updated = article.model_copy(update=dict(Lineage.of(merged)))
+            doc = orjson.loads(row[0])
+            seen = tuple(Sighting.model_validate(s) for s in doc.get("sources_seen", ()))
+            merged = merge_sightings(seen, update.sightings)
+            if len(merged) != len(seen):
+                doc.update(Lineage.of(merged))
                 self._db.execute(
-                    "UPDATE articles SET doc = ? WHERE id = ?",
-                    (updated.model_dump_json(exclude=NOT_IN_DOC), update.canonical_id),
+                    "UPDATE articles SET doc = ? WHERE id = ?", (to_json(doc).decode(), update.canonical_id)
                 )
         return True
 

@@ -4,34 +4,42 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from pipelines.tag_match import Span, TagResult
-from schemas.records import ActorTag, Article, Evidence, TopicTag
+from pipelines.tag_match import TagResult
+from schemas.records import ActorTag, Article, TopicTag
+
+# Building and validating a model per evidence span and tag was most of the Tag step's CPU. The
+# spans are the article's Evidence as they come, and the tags are built unvalidated (`trusted`):
+# the tagger guarantees their numbers, and the registry's names are validated once per actor or
+# topic (`_actor_head`, `_topic_head`).
 
 
-def _evidence(spans: tuple[Span, ...]) -> tuple[Evidence, ...]:
-    return tuple(Evidence(start=s.start, end=s.end, text=s.text, via=s.via, weight=s.weight) for s in spans)
+@functools.lru_cache(maxsize=1 << 16)
+def _actor_head(actor_id: str, name: str, kind: str, country: str | None) -> ActorTag:
+    return ActorTag.head(actor_id, name, kind, country)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _topic_head(topic_id: str, label: str) -> TopicTag:
+    return TopicTag.head(topic_id, label)
 
 
 def _tags(result: TagResult) -> dict[str, tuple[Any, ...]]:
     """The Article fields `result` sets, besides the two versions under `pipeline`."""
     actors = tuple(
-        ActorTag(
-            id=a.id,
-            name=a.name,
-            kind=a.kind,
-            country=a.country,
+        ActorTag.trusted(
+            _actor_head(a.id, a.name, a.kind, a.country),
             mentions=a.mentions,
-            salience=round(a.salience, 4),
-            confidence=round(a.confidence, 4),
-            evidence=_evidence(a.spans),
+            salience=float(round(a.salience, 4)),
+            confidence=float(round(a.confidence, 4)),
+            evidence=a.spans,
         )
         for a in result.actors
     )
     topics = tuple(
-        TopicTag(id=t.id, label=t.label, score=round(t.score, 4), evidence=_evidence(t.spans))
-        for t in result.topics
+        TopicTag.trusted(_topic_head(t.id, t.label), float(round(t.score, 4)), t.spans) for t in result.topics
     )
     return {
         "actors": actors,

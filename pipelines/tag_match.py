@@ -102,6 +102,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import ahocorasick_rs
 
 from schemas.actors import DEFAULT_FOLDER, Actor, Registry, iter_alias_rows, load_registry, normalize_alias
+from schemas.records import Evidence
 from schemas.topics import DEFAULT_FILE as DEFAULT_TOPICS_FILE
 from schemas.topics import Taxonomy, TaxonomyError, load_taxonomy, validate_taxonomy
 
@@ -169,14 +170,9 @@ def document_text(title: str, body: str) -> str:
 # --- output types (NamedTuples: cheap to build, immutable, `_asdict()` for JSON) -----------------
 
 
-class Span(NamedTuple):
-    """One piece of evidence: `document_text(...)[start:end] == text`, matched through `via`."""
-
-    start: int
-    end: int
-    text: str
-    via: str  # the registry alias / surname, or the topic rule, that matched
-    weight: float
+# One piece of evidence: `document_text(...)[start:end] == text`, matched through `via` (the registry
+# alias / surname, or the topic rule). The article's own evidence type: tags carry spans as built.
+Span = Evidence
 
 
 class ActorTag(NamedTuple):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from collections.abc import Collection
+from typing import Any, Literal, NamedTuple, Self, TypeVar
 
-from pydantic import BaseModel, Field
+import orjson
+from pydantic import BaseModel, Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from schemas.ids import stable_id
 from schemas.types import FROZEN, HexId, NonEmptyStr, Sha256Hex, UtcDatetime, WebUrl
@@ -17,6 +20,21 @@ DateSource = Literal["seed", "published", "updated", "dc:date", "fetched"]
 
 # Dead letters keep the offending input so nothing is lost, but a 50 MB file must not be copied around.
 MAX_PAYLOAD_CHARS = 64 * 1024
+
+_M = TypeVar("_M", bound=BaseModel)
+_set_slot = object.__setattr__
+
+
+def _trusted(cls: type[_M], values: dict[str, Any]) -> _M:
+    """A `cls` holding `values` unvalidated: what `model_construct` makes, without its Python loop
+    over the fields. `values` names every field, in declaration order, with values of the field's
+    exact type, as validation would have left them (a float field holds a float, never an int)."""
+    model = cls.__new__(cls)
+    _set_slot(model, "__dict__", values)
+    _set_slot(model, "__pydantic_fields_set__", set(values))
+    _set_slot(model, "__pydantic_extra__", None)
+    _set_slot(model, "__pydantic_private__", None)
+    return model
 
 
 class Source(BaseModel):
@@ -64,16 +82,52 @@ class PipelineInfo(BaseModel):
     taxonomy_version: str | None = None
 
 
-class Evidence(BaseModel):
-    """Why a tag was given: `title + "\n\n" + body` [start:end] is `text`, matched through `via`."""
+class Evidence(NamedTuple):
+    """Why a tag was given: `title + "\n\n" + body` [start:end] is `text`, matched through `via`.
 
-    model_config = FROZEN
+    A named tuple, not a model: the tagger builds these (`pipelines.tag_match.Span` is this class)
+    and an article carries them as built, dozens per article, neither copied nor validated again.
+    In JSON it is an object of the five fields, validated on the way in as a model would be.
+    """
 
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
+    start: int
+    end: int
     text: str
     via: str
     weight: float
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: object, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return _EVIDENCE_SCHEMA
+
+
+def _evidence_from_fields(fields: dict[str, Any]) -> Evidence:
+    return Evidence(fields["start"], fields["end"], fields["text"], fields["via"], fields["weight"])
+
+
+def _evidence_as_is(value: Any, validate: core_schema.ValidatorFunctionWrapHandler) -> Evidence:
+    # Evidence objects pass as they are, like model instances do; anything else is read as an object.
+    return value if type(value) is Evidence else validate(value)
+
+
+_EVIDENCE_FROM_OBJECT = core_schema.no_info_after_validator_function(
+    _evidence_from_fields,
+    core_schema.typed_dict_schema(
+        {
+            "start": core_schema.typed_dict_field(core_schema.int_schema(ge=0)),
+            "end": core_schema.typed_dict_field(core_schema.int_schema(ge=0)),
+            "text": core_schema.typed_dict_field(core_schema.str_schema()),
+            "via": core_schema.typed_dict_field(core_schema.str_schema()),
+            "weight": core_schema.typed_dict_field(core_schema.float_schema()),
+        },
+        extra_behavior="forbid",
+    ),
+)
+_EVIDENCE_SCHEMA = core_schema.json_or_python_schema(
+    json_schema=_EVIDENCE_FROM_OBJECT,
+    python_schema=core_schema.no_info_wrap_validator_function(_evidence_as_is, _EVIDENCE_FROM_OBJECT),
+    serialization=core_schema.plain_serializer_function_ser_schema(Evidence._asdict),
+)
 
 
 class ActorTag(BaseModel):
@@ -90,6 +144,40 @@ class ActorTag(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: tuple[Evidence, ...] = ()
 
+    @classmethod
+    def trusted(
+        cls,
+        head: ActorTag,
+        mentions: int,
+        salience: float,
+        confidence: float,
+        evidence: tuple[Evidence, ...],
+    ) -> Self:
+        """`head` (a validated tag of the same actor, see `head`) with these figures, unvalidated:
+        the tagger guarantees their types and ranges."""
+        fields = head.__dict__
+        return _trusted(
+            cls,
+            {
+                "id": fields["id"],
+                "name": fields["name"],
+                "kind": fields["kind"],
+                "country": fields["country"],
+                "mentions": mentions,
+                "salience": salience,
+                "confidence": confidence,
+                "evidence": evidence,
+            },
+        )
+
+    @classmethod
+    def head(cls, actor_id: str, name: str, kind: str, country: str | None) -> ActorTag:
+        """A validated tag of this actor with no mentions: its id, name, kind and country as
+        validation leaves them (stripped, non-empty), for `trusted` to copy."""
+        return cls(
+            id=actor_id, name=name, kind=kind, country=country, mentions=0, salience=0.0, confidence=0.0
+        )
+
 
 class TopicTag(BaseModel):
     """A topic of the taxonomy the article is about, scored in [0, 1], with the evidence for it."""
@@ -100,6 +188,20 @@ class TopicTag(BaseModel):
     label: NonEmptyStr
     score: float = Field(ge=0.0, le=1.0)
     evidence: tuple[Evidence, ...] = ()
+
+    @classmethod
+    def trusted(cls, head: TopicTag, score: float, evidence: tuple[Evidence, ...]) -> Self:
+        """`head` (a validated tag of the same topic, see `head`) with this score and evidence,
+        unvalidated: the tagger guarantees their types and ranges."""
+        fields = head.__dict__
+        return _trusted(
+            cls, {"id": fields["id"], "label": fields["label"], "score": score, "evidence": evidence}
+        )
+
+    @classmethod
+    def head(cls, topic_id: str, label: str) -> TopicTag:
+        """A validated tag of this topic with score 0, for `trusted` to copy."""
+        return cls(id=topic_id, label=label, score=0.0)
 
 
 # How a copy was recognised: the same canonical URL, the same feed GUID, the same normalized text,
@@ -213,6 +315,42 @@ class DeadLetter(BaseModel):
             run_id=run_id,
             record_id=record_id,
         )
+
+
+def _fields(value: object) -> dict[str, Any]:
+    """What orjson does not write itself (called once per model or evidence), as its fields."""
+    if type(value) is Evidence:
+        start, end, text, via, weight = value
+        return {"start": start, "end": end, "text": text, "via": via, "weight": weight}
+    if isinstance(value, BaseModel):
+        return value.__dict__
+    raise TypeError(f"not a record: {type(value).__name__}")
+
+
+def to_json(value: object) -> bytes:
+    """`value` (records, and dicts, lists and tuples of them and of JSON values) as JSON, every
+    record written as its `model_dump_json` writes it (see `document_json`). Raises
+    orjson.JSONEncodeError for what orjson cannot write (an integer past 64 bits, a lone surrogate)."""
+    return orjson.dumps(value, default=_fields, option=orjson.OPT_UTC_Z)
+
+
+def document_json(record: BaseModel, exclude: Collection[str] = ()) -> bytes:
+    """`record.model_dump_json(exclude=exclude)`, byte for byte, in one orjson pass (twice as fast
+    on a tagged article): what a store writes per article. tests/schemas/test_document_json.py and
+    tests/pipelines/test_tag_documents.py hold the two equal.
+
+    This holds for the records of this module and their schemas.types fields: plain fields kept in
+    declaration order (no aliases, serializers or computed fields), UTC datetimes ending in `Z` as
+    pydantic writes them. What orjson cannot write goes to pydantic, which writes it or fails as
+    before.
+    """
+    fields = record.__dict__
+    if exclude:
+        fields = {name: value for name, value in fields.items() if name not in exclude}
+    try:
+        return to_json(fields)
+    except orjson.JSONEncodeError:
+        return record.model_dump_json(exclude=set(exclude)).encode("utf-8")
 
 
 def one_line(message: str, limit: int = 500) -> str:

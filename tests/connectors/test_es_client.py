@@ -10,7 +10,7 @@ import base64
 import json
 import pathlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -213,7 +213,7 @@ def ids_per_request(server: FakeServer) -> list[list[str]]:
 
 
 def write(
-    server: FakeServer, documents: list[tuple[str, dict[str, Any]]], **kwargs: Any
+    server: FakeServer, documents: Sequence[tuple[str, dict[str, Any] | bytes]], **kwargs: Any
 ) -> list[BulkOutcome]:
     clock = kwargs.pop("clock", None) or FakeClock()
     server.clock = clock
@@ -342,6 +342,24 @@ def test_mixed_statuses_are_sorted_and_only_transient_ones_resent():
         "(caused by: illegal_argument_exception: failed to parse date field [soon])"
     )
     assert [s.source for s in server.requests[1]] == [{"title": "title d"}, {"title": "title e"}]
+
+
+def test_encoded_sources_are_sent_as_they_are_and_resent_on_retry():
+    server = FakeServer(script=[per_item(b=429)])
+    documents: list[tuple[str, dict[str, Any] | bytes]] = [
+        ("a", b'{"title":"title a","n":1.0}'),
+        ("b", b'{"title":"t\xc3\xa9"}'),
+        *docs("c"),
+    ]
+    outcomes = write(server, documents)
+
+    assert statuses(outcomes) == [("a", "created", 201), ("b", "created", 201), ("c", "created", 201)]
+    assert ids_per_request(server) == [["a", "b", "c"], ["b"]]
+    assert server.stored == {
+        "a": {"title": "title a", "n": 1.0},
+        "b": {"title": "t\u00e9"},
+        "c": {"title": "title c"},
+    }
 
 
 def test_bulk_update_sends_conditional_partial_updates_and_sorts_conflicts_apart():

@@ -141,13 +141,24 @@ def _leaf_types(annotation: Any) -> set[type]:
     return {leaf for arg in typing.get_args(annotation) for leaf in _leaf_types(arg)}
 
 
-def _mapping_problems(model: type[BaseModel], properties: dict[str, Any], path: str = "") -> list[str]:
-    """Every field of `model` (nested models walked) that is unmapped or mapped with a wrong type."""
+def _is_record(leaf: type) -> bool:
+    """A model, or a named tuple written as an object (schemas.records.Evidence)."""
+    return issubclass(leaf, BaseModel) or (issubclass(leaf, tuple) and hasattr(leaf, "_fields"))
+
+
+def _field_types(model: type) -> dict[str, Any]:
+    if issubclass(model, BaseModel):
+        return {name: field.annotation for name, field in model.model_fields.items()}
+    return typing.get_type_hints(model)
+
+
+def _mapping_problems(model: type, properties: dict[str, Any], path: str = "") -> list[str]:
+    """Every field of `model` (nested records walked) that is unmapped or mapped with a wrong type."""
     problems = []
-    for name, field in model.model_fields.items():
+    for name, annotation in _field_types(model).items():
         spec = properties.get(name)
-        leaves = _leaf_types(field.annotation)
-        models = [leaf for leaf in leaves if issubclass(leaf, BaseModel)]
+        leaves = _leaf_types(annotation)
+        models = [leaf for leaf in leaves if _is_record(leaf)]
         if spec is None:
             problems.append(f"{path}{name}: not mapped")
         elif models:
