@@ -19,7 +19,7 @@ define pip_install
 endef
 
 .PHONY: help run install native dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism \
-	flink flink-cluster-start flink-cluster-stop test-flink bench-runners
+	flink flink-cluster-start flink-cluster-stop test-flink bench-runners bench-e2e
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench  benchmarks against a local Elasticsearch; figures in benchmarks/results/"
 	@echo "make eval-dedup  near-duplicate precision/recall on real articles (benchmarks/results/dedup_eval.md)"
 	@echo "make eval-tagging  actor tagging precision/recall on GUM Wikinews (benchmarks/results/tagging_eval.md)"
+	@echo "make bench-e2e  the pipeline end to end vs a plain loop and a parse+write floor, both stores (e2e_bench.md)"
 	@echo "make es-start / es-stop   a local Elasticsearch on 127.0.0.1 (prints its URL)"
 	@echo "make flink  build Beam's Flink 1.19 job server once (for --runner=FlinkRunner)"
 	@echo "make flink-cluster-start / flink-cluster-stop   a local Flink cluster (prints FLINK_MASTER=HOST:PORT)"
@@ -138,6 +139,13 @@ bench: install native
 # on Flink. Waits up to 15 minutes for a quiet machine, then about 12 minutes; not part of `make bench`.
 bench-runners: install native prism flink
 	$(call with_es,$(BIN)/python benchmarks/bench_runners.py)
+
+# The whole batch pipeline end to end (`wirewatch run`, 1 and 2 DirectRunner workers) against the same
+# functions in a plain loop and a parse-and-bulk-write floor, 20,000 real-news articles + 7 % copies, on
+# the embedded store and on an Elasticsearch node of its own (local_es.py --name bench-e2e, stopped after
+# if it started it), rounds alternating; about 20 minutes. E2E_ARGS="--stored 10000 --backfill" etc.
+bench-e2e: install native
+	$(BIN)/python benchmarks/bench_e2e.py $(E2E_ARGS)
 
 es-start:
 	$(ES_LOCAL) start
