@@ -23,7 +23,7 @@ from connectors import counters
 from connectors.files import FileTooLargeError, read_at_most
 from schemas.errors import BadRecordError
 from schemas.records import DeadLetter, RawRecord, Source
-from schemas.text import clean_line, first_sentence
+from schemas.text import clean_line, first_sentence, join_words
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 SEED_SUFFIX = "*.txt"
@@ -94,9 +94,7 @@ def parse_seed(path: str, data: bytes, *, read_at: dt.datetime) -> RawRecord:
         raise BadRecordError("missing 'date YYYY-MM-DD' header at the start of the file")
     token, rest = header.groups()
     published = _parse_date(token)
-    text_paragraphs = [
-        " ".join(p.split()) for p in _BLANK_LINE.split(rest.replace("\r\n", "\n")) if p.strip()
-    ]
+    text_paragraphs = [join_words(p) for p in _BLANK_LINE.split(rest.replace("\r\n", "\n")) if p.strip()]
     if not text_paragraphs:
         raise BadRecordError("no article text after the date")
     body = "\n\n".join(text_paragraphs)

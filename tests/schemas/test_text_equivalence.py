@@ -16,6 +16,7 @@ import unicodedata
 
 import pytest
 
+from connectors import seedio
 from connectors.feed_parse import parse_feed
 from connectors.seedio import parse_seed
 from pipelines import normalize
@@ -24,7 +25,7 @@ from schemas.errors import BadRecordError
 from schemas.feeds import FeedSpec
 from schemas.ids import canonical_text, content_hash
 from schemas.records import PipelineInfo, RawRecord
-from schemas.text import clean_line, clean_text, count_words
+from schemas.text import clean_line, clean_text, count_words, join_words
 from tests.conftest import RUN_AT, SEEDS
 from tests.connectors.test_feed_corpus import NEWS
 from tests.schemas.text_corpus import ADVERSARIAL, fuzz, real_texts
@@ -45,6 +46,10 @@ def _reference_clean_text(value: str) -> str:
     value = _CONTROL.sub("", value)
     paragraphs = (_SPACES.sub(" ", p).replace("\n", " ") for p in _PARAGRAPH_BREAK.split(value))
     return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def _reference_join_words(value: str) -> str:
+    return " ".join(value.split())
 
 
 def _reference_count_words(value: str) -> int:
@@ -93,6 +98,7 @@ _NATIVE = pytest.mark.skipif(bool(native.ERROR), reason=f"tagcore is not built: 
 
 FUNCTIONS = [
     pytest.param(clean_text, _reference_clean_text, id="clean_text"),
+    pytest.param(join_words, _reference_join_words, id="join_words"),
     pytest.param(count_words, _reference_count_words, id="count_words"),
     pytest.param(text._count_words_numpy, _reference_count_words, id="count_words-numpy"),
     pytest.param(_native_count_words, _reference_count_words, id="count_words-native", marks=_NATIVE),
@@ -208,3 +214,22 @@ def test_normalize_record_unchanged(monkeypatch):
     monkeypatch.setattr(identity, "canonical_text", _reference_canonical_text)
     monkeypatch.setattr(ids, "canonical_text", _reference_canonical_text)
     assert new == run()
+
+
+def test_parse_seed_unchanged(monkeypatch):
+    """Seed files made of every test text read the same as with the word-by-word join."""
+    values = _cases() + list(real_texts())
+
+    def read_all() -> list[object]:
+        out: list[object] = []
+        for n, value in enumerate(values):
+            data = f" date 2024-01-02 {value}".encode("utf-8", "surrogatepass")
+            try:
+                out.append(parse_seed(f"/seeds/{n}.txt", data, read_at=RUN_AT))
+            except BadRecordError as exc:
+                out.append(exc.reason)
+        return out
+
+    new = read_all()
+    monkeypatch.setattr(seedio, "join_words", _reference_join_words)
+    assert new == read_all()
