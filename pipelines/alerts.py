@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import orjson
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection, TaggedOutput
@@ -36,11 +37,72 @@ import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.store import AlertStore, ArticleSink, OwnArticles
 from pipelines.alert_match import Facts, QueryMatcher, RuleMachine, applies, history_fields
+from pipelines.keyed_join import JoinByKey
 from schemas.alerts import Alert, AlertRules
 from schemas.feeds import FeedSpec
 from schemas.records import Article
 
 _MATCHED = "matched"
+RuleFacts = tuple[str, Facts]  # (rule id, an article the rule met)
+
+
+class FactsCoder(beam.coders.Coder):
+    """What a rule's machine is fed, as one orjson list (never pickled across the per-rule shuffle)."""
+
+    def encode(self, f: Facts) -> bytes:
+        published = None if f.published_at is None else f.published_at.isoformat()
+        return orjson.dumps(
+            [
+                f.id,
+                f.story_id,
+                f.title,
+                f.url,
+                f.outlet,
+                published,
+                f.event_time,
+                f.text,
+                sorted(f.actor_ids),
+                sorted(f.topic_ids),
+                sorted(f.countries),
+                f.reliability,
+                f.doc,
+            ]
+        )
+
+    def decode(self, encoded: bytes) -> Facts:
+        (i, story, title, url, outlet, published, event, text, actors, topics, countries, grade, doc) = (
+            orjson.loads(encoded)
+        )
+        return Facts(
+            i,
+            story,
+            title,
+            url,
+            outlet,
+            None if published is None else datetime.fromisoformat(published),
+            event,
+            text,
+            frozenset(actors),
+            frozenset(topics),
+            frozenset(countries),
+            grade,
+            doc,
+        )
+
+    def is_deterministic(self) -> bool:
+        return True
+
+    def to_type_hint(self) -> Any:
+        return Facts
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+beam.coders.registry.register_coder(Facts, FactsCoder)
 _RUN, _HISTORY = "run", "history"  # a rule's articles of this run, and the stored ones it replays
 
 
@@ -271,9 +333,9 @@ class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
         self._replay = HistoryReplay(self._rules, self._reliability, own_articles)
 
     def expand(self, articles: PCollection[Article]) -> AlertsResult:
-        routed = articles | "MatchRules" >> beam.ParDo(_MatchFn(self._rules, self._reliability)).with_outputs(
-            _MATCHED, main="articles"
-        )
+        routed = articles | "MatchRules" >> beam.ParDo(
+            _MatchFn(self._rules, self._reliability)
+        ).with_output_types(Article, matched=RuleFacts).with_outputs(_MATCHED, main="articles")
         matched = routed[_MATCHED]
         alerts: PCollection[Alert]
         if self._streaming:
@@ -285,7 +347,7 @@ class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
         if self._history is not None and any(rule.lookback_s for rule in self._rules.rules):
             first_events = (
                 matched
-                | "EventTimes" >> beam.Map(_first_event)
+                | "EventTimes" >> beam.Map(_first_event).with_output_types(tuple[str, float])
                 | "FirstEventPerRule" >> beam.CombinePerKey(min)
             )
             # One read for all rules, from a side input: gathering the rules' first events into one
@@ -294,11 +356,13 @@ class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
                 articles.pipeline
                 | "Once" >> beam.Create([None])
                 | "ReadHistory"
-                >> beam.ParDo(_ReadHistoryFn(self._replay, self._history), beam.pvalue.AsDict(first_events))
+                >> beam.ParDo(
+                    _ReadHistoryFn(self._replay, self._history), beam.pvalue.AsDict(first_events)
+                ).with_output_types(RuleFacts)
             )
         alerts = (
             per_rule
-            | "PerRule" >> beam.CoGroupByKey()
+            | "PerRule" >> JoinByKey()
             | "DecideByEventTime" >> beam.ParDo(_DecideRunFn(self._rules)).with_output_types(Alert)
         )
         return AlertsResult(routed.articles, alerts)

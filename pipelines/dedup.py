@@ -35,6 +35,7 @@ from apache_beam.transforms.window import GlobalWindows
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.store import ArticleSink, DedupIndex
+from pipelines.keyed_join import JoinByKey
 from schemas.dedup import (
     Candidate,
     Decision,
@@ -188,19 +189,24 @@ def _both_ways(link: tuple[str, str]) -> Iterator[tuple[str, str]]:
     yield link[1], link[0]
 
 
-def _neighbourhood(element: tuple[str, Iterable[str]]) -> tuple[str, tuple[str, ...]]:
+# A node's group travels as a sorted list of ids (a list of str has a coder of its own; a tuple of
+# any length would go through Beam's catch-all coder).
+Group = list[str]
+
+
+def _neighbourhood(element: tuple[str, Iterable[str]]) -> tuple[str, Group]:
     node, linked = element
-    return node, tuple(sorted({node, *linked}))
+    return node, sorted({node, *linked})
 
 
-def _hop(element: tuple[str, tuple[str, ...]]) -> Iterator[tuple[str, tuple[bool, tuple[str, ...]]]]:
+def _hop(element: tuple[str, Group]) -> Iterator[tuple[str, tuple[bool, Group]]]:
     """One round of hash-to-min: a node sends the group it knows to the group's least id, and that
     id to every member (itself flagged, so the next step sees whether its label still moves)."""
     node, group = element
     least = group[0]
     yield least, (False, group)
     for member in group:
-        yield member, (member == node, (least,))
+        yield member, (member == node, [least])
 
 
 class _MergeFn(beam.DoFn):
@@ -211,9 +217,7 @@ class _MergeFn(beam.DoFn):
         self._last = last
         self._unsettled = Metrics.counter(counters.NAMESPACE, counters.DEDUP_UNSETTLED)
 
-    def process(
-        self, element: tuple[str, Iterable[tuple[bool, tuple[str, ...]]]]
-    ) -> Iterator[tuple[str, tuple[str, ...]]]:
+    def process(self, element: tuple[str, Iterable[tuple[bool, Group]]]) -> Iterator[tuple[str, Group]]:
         node, messages = element
         known = {node}
         before = node
@@ -221,7 +225,7 @@ class _MergeFn(beam.DoFn):
             known.update(members)
             if own:
                 before = members[0]
-        group = tuple(sorted(known))
+        group = sorted(known)
         if self._last and group[0] < before:
             self._unsettled.inc()
         yield node, group
@@ -231,7 +235,7 @@ def _route(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
     """An article with copy links goes to its group's key (the group's least id); one without
     stays where it is, to be decided when it meets its article."""
     article_id, joined = element
-    labels: list[tuple[str, ...]] = joined["group"]
+    labels: list[Group] = joined["group"]
     for candidate in joined["candidate"]:
         if labels:
             yield TaggedOutput(_GROUPED, (labels[0][0], candidate))
@@ -418,8 +422,8 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         config = self._config
         fingerprinted = articles | "Fingerprint" >> beam.ParDo(
             _FingerprintFn(self._sink, config)
-        ).with_outputs(_BUCKETS, main="candidates").with_output_types(
-            tuple[str, Candidate], buckets=tuple[str, tuple[str, bytes]]
+        ).with_output_types(tuple[str, Candidate], buckets=tuple[str, tuple[str, bytes]]).with_outputs(
+            _BUCKETS, main="candidates"
         )
         threshold = config.near.threshold
         groups = (
@@ -428,33 +432,31 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
             | "Links" >> beam.FlatMap(_links, threshold).with_output_types(tuple[str, str])
             | "BothWays" >> beam.FlatMap(_both_ways).with_output_types(tuple[str, str])
             | "Neighbours" >> beam.GroupByKey()
-            | "Neighbourhood" >> beam.Map(_neighbourhood).with_output_types(tuple[str, tuple[str, ...]])
+            | "Neighbourhood" >> beam.Map(_neighbourhood).with_output_types(tuple[str, Group])
         )
         for n in range(GROUP_ROUNDS):
             groups = (
                 groups
-                | f"Hop{n}" >> beam.FlatMap(_hop).with_output_types(tuple[str, tuple[bool, tuple[str, ...]]])
+                | f"Hop{n}" >> beam.FlatMap(_hop).with_output_types(tuple[str, tuple[bool, Group]])
                 | f"Gather{n}" >> beam.GroupByKey()
                 | f"Merge{n}"
-                >> beam.ParDo(_MergeFn(last=n == GROUP_ROUNDS - 1)).with_output_types(
-                    tuple[str, tuple[str, ...]]
-                )
+                >> beam.ParDo(_MergeFn(last=n == GROUP_ROUNDS - 1)).with_output_types(tuple[str, Group])
             )
         routed = (
             {"candidate": fingerprinted.candidates, "group": groups}
-            | "JoinGroups" >> beam.CoGroupByKey()
+            | "JoinGroups" >> JoinByKey()
             | "Route"
             >> beam.FlatMap(_route)
-            .with_outputs(_GROUPED, main="alone")
             .with_output_types(tuple[str, Candidate], grouped=tuple[str, Candidate])
+            .with_outputs(_GROUPED, main="alone")
         )
         in_groups = (
             routed[_GROUPED]
             | "ByGroup" >> beam.GroupByKey()
             | "DecideGroup"
             >> beam.ParDo(_DecideGroupFn(config))
-            .with_outputs(LINEAGE, main="decided")
             .with_output_types(tuple[str, Candidate], lineage=tuple[str, LineageUpdate])
+            .with_outputs(LINEAGE, main="decided")
         )
         # One step sets every article's fields: a Flatten of two deciding steps in front of the rest
         # of the graph would make Flink run the rest twice over, and report one copy's metrics.
@@ -462,11 +464,11 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         decisions = (routed.alone, in_groups.decided) | "AllDecisions" >> beam.Flatten()
         applied = (
             {"article": keyed, "candidate": decisions}
-            | "JoinDecisions" >> beam.CoGroupByKey()
+            | "JoinDecisions" >> JoinByKey()
             | "Apply"
             >> beam.ParDo(_ApplyFn(config))
-            .with_outputs(LINEAGE, main="articles")
             .with_output_types(Article, lineage=tuple[str, LineageUpdate])
+            .with_outputs(LINEAGE, main="articles")
         )
         lineage = (
             (in_groups[LINEAGE], applied[LINEAGE])
