@@ -59,9 +59,12 @@ def round4(x: float) -> float:
 # The word loops of schemas/ (src/words.rs); each gives exactly what its numpy path gives.
 def count_words(text: str) -> int:
     """`schemas.text.count_words(text)`."""
+
 def canonical_utf8(folded: str) -> bytes:
     """The UTF-8 of `schemas.ids.canonical_text` for an already NFKC-normalized, casefolded text."""
+
 def minhash(folded: str, num_perm: int, k: int, seed_mix: int, probes: bytes) -> bytes:
     """`schemas.near_dup.minhash_array` of an already folded text, as native uint64 bytes."""
+
 def band_keys(signature: bytes, bands: int, rows: int) -> list[str]:
     """`schemas.near_dup.band_keys` of a signature given as native uint64 bytes."""
