@@ -46,7 +46,7 @@ def _groups(links: list[tuple[str, str]], rounds: int) -> dict[str, str]:
         neighbours[v].add(u)
     known = dict(_neighbourhood((node, linked)) for node, linked in neighbours.items())
     for n in range(rounds):
-        sent: dict[str, list[tuple[bool, tuple[str, ...]]]] = defaultdict(list)
+        sent: dict[str, list[tuple[bool, list[str]]]] = defaultdict(list)
         for element in known.items():
             for node, message in _hop(element):
                 sent[node].append(message)

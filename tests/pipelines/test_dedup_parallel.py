@@ -199,7 +199,8 @@ class _ProbeGroupings(PTransformOverride):
                     )
                 else:
                     inner = _Grouping()
-                return recorded | "Group" >> inner
+                grouped: PCollection[Any] = recorded | "Group" >> inner
+                return grouped
 
         return Probed()
 

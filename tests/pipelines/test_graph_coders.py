@@ -19,6 +19,7 @@ from pipelines import ingest
 from pipelines.options import load_config
 from tests.conftest import SEEDS
 
+
 def _catch_all(coder: coders.Coder) -> list[str]:
     """The catch-all coders inside `coder`. Beam's Reshuffle carries each element's optional
     timestamp with one (NullableCoder[FastPrimitivesCoder]): Beam's business, not ours."""
@@ -35,7 +36,8 @@ def test_no_shuffle_of_the_batch_graph_pickles_its_elements(tmp_path: pathlib.Pa
         ["--seeds", str(SEEDS), "--feeds", str(SEEDS / "feeds.yaml"), "--store", str(tmp_path / "x.db")]
     )
     config = load_config(options)
-    assert config.alerts is not None and any(rule.lookback_s for rule in config.alerts.rules)
+    assert config.alerts is not None
+    assert any(rule.lookback_s for rule in config.alerts.rules)
     pipeline = beam.Pipeline(options=options)
     ingest.build(pipeline, config)
 
