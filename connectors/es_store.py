@@ -68,19 +68,22 @@ def _snippet(highlight: dict[str, list[str]], title: str) -> str:
     return body[0] if body else title[:SNIPPET_CHARS]
 
 
-def _since_query(since: dt.datetime | None) -> dict[str, Any]:
-    """Articles published (else ingested) at or after `since`; all when None."""
-    if since is None:
+def _since_query(since: dt.datetime | None, until: dt.datetime | None = None) -> dict[str, Any]:
+    """Articles published (else ingested) at or after `since` and at or before `until` (either
+    bound left open when None)."""
+    if since is None and until is None:
         return {"match_all": {}}
-    at = since.isoformat()
+    bounds = {"gte": since.isoformat()} if since is not None else {}
+    if until is not None:
+        bounds["lte"] = until.isoformat()
     return {
         "bool": {
             "should": [
-                {"range": {"published_at": {"gte": at}}},
+                {"range": {"published_at": bounds}},
                 {
                     "bool": {
                         "must_not": [{"exists": {"field": "published_at"}}],
-                        "filter": [{"range": {"ingested_at": {"gte": at}}}],
+                        "filter": [{"range": {"ingested_at": bounds}}],
                     }
                 },
             ],
@@ -234,13 +237,14 @@ class ElasticsearchStore:
         since: dt.datetime | None,
         fields: Sequence[str] | None,
         *,
+        until: dt.datetime | None = None,
         exclude: OwnArticles | None = None,
         page_size: int = 1000,
     ) -> Iterator[dict[str, Any]]:
         """The stored articles rules' memories are rebuilt from (connectors.store.AlertStore):
         `fields` as `_source` includes, `exclude` as a must_not on `pipeline.run_id` and
         `ingested_at`."""
-        query = _since_query(since)
+        query = _since_query(since, until)
         if exclude is not None:
             started = exclude.started_at.astimezone(dt.UTC)
             # Dates are kept in milliseconds: the run's start rounded down still precedes its articles.

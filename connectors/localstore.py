@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS articles (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
+-- An article's event time (published, else ingested): what alert history is read by.
+CREATE INDEX IF NOT EXISTS articles_event ON articles(coalesce(published_at, ingested_at));
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     title, body, content='articles', content_rowid='rowid',
     tokenize='porter unicode61 remove_diacritics 2'
@@ -357,10 +359,13 @@ class LocalStore:
         since: dt.datetime | None,
         fields: Sequence[str] | None,
         *,
+        until: dt.datetime | None = None,
         exclude: OwnArticles | None = None,
         page_size: int = 1000,
     ) -> Iterator[dict[str, Any]]:
-        """The stored articles rules' memories are rebuilt from (connectors.store.AlertStore).
+        """The stored articles rules' memories are rebuilt from (connectors.store.AlertStore), in
+        event-time order, read through the event-time index (pages resume after the last event
+        and rowid seen), so a read costs what it returns whatever the store's size.
 
         SQLite takes `fields` out of the stored JSON (one json_extract per row), so only they
         reach Python. `exclude` is decided by the ingested_at column first: its run id is read
@@ -371,22 +376,29 @@ class LocalStore:
             paths = [f"$.{field}" for field in fields] or ["$.id"]
             paths += paths[:1] if len(paths) == 1 else []  # with two paths or more, an array comes back
             select = f"json_extract(doc, {', '.join('?' * len(paths))})"
-        where, args = "rowid > ? AND coalesce(published_at, ingested_at) >= ?", [_iso(since) or ""]
+        event = "coalesce(published_at, ingested_at)"  # the expression the articles_event index holds
+        where, args = f"{event} >= ?", [_iso(since) or ""]
+        if until is not None:
+            where += f" AND {event} <= ?"
+            args.append(until.astimezone(dt.UTC).isoformat())
         if exclude is not None:
             where += " AND NOT (ingested_at >= ? AND json_extract(doc, '$.pipeline.run_id') = ?)"
             args += [exclude.started_at.astimezone(dt.UTC).isoformat(), exclude.run_id]
-        after = 0
+        resume: list[Any] = []
         while True:
+            after = f" AND ({event} > ? OR ({event} = ? AND rowid > ?))" if resume else ""
             rows = self._db.execute(
-                f"SELECT rowid, {select} FROM articles WHERE {where} ORDER BY rowid LIMIT ?",
-                (*paths, after, *args, page_size),
+                f"SELECT {event}, rowid, {select} FROM articles WHERE {where}{after} "
+                f"ORDER BY {event}, rowid LIMIT ?",
+                (*paths, *args, *resume, page_size),
             ).fetchall()
-            for _, value in rows:
+            for _, _, value in rows:
                 found = orjson.loads(value)
                 yield dict(found) if fields is None else _nested(fields, found)
             if len(rows) < page_size:
                 return
-            after = rows[-1][0]
+            last_event, last_rowid = rows[-1][0], rows[-1][1]
+            resume = [last_event, last_event, last_rowid]
 
     def stats(self) -> StoreStats:
         articles, earliest, latest = self._db.execute(

@@ -105,11 +105,13 @@ class AlertStore(Protocol):
         since: dt.datetime | None,
         fields: Sequence[str] | None,
         *,
+        until: dt.datetime | None = None,
         exclude: OwnArticles | None = None,
         page_size: int = 1000,
     ) -> Iterator[dict[str, Any]]:
         """The stored articles rules' memories are rebuilt from: those published (else ingested)
-        at or after `since` (all when None), except `exclude`'s, left out by the query itself.
+        at or after `since` and at or before `until` (open ends when None), except `exclude`'s,
+        left out by the query itself. The read costs what it returns, not the store's size.
         Each holds only `fields` (dotted paths, nested as in the document: `source.name` comes as
         {"source": {"name": ...}}, a missing field as None or absent), or all of it when None."""
         ...

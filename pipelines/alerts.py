@@ -12,10 +12,11 @@ The engine is `pipelines.alert_match` (pure); this module routes articles to it:
 
 Thresholds, surges and cooldowns span runs and restarts: a machine first replays the stored
 articles of its rule's lookback (`AlertRule.lookback_s`) before the earliest article it is fed,
-and after it (a backfill can be older than what is stored). The batch graph reads that history
-once per run for all rules (`_ReadHistoryFn`: one store scan of the union of their windows, only
-the fields the rules look at, this run's own articles left out by the query) and joins it to each
-rule's articles in the same GroupByKey; the stream reads a rule's history on its first article.
+up to its lookback after the latest (a backfill can be older than what is stored). The batch
+graph reads that history once per run for all rules (`_ReadHistoryFn`: one indexed store read of
+the union of their windows, only the fields the rules look at, this run's own articles left out
+by the query) and joins it to each rule's articles in the same shuffle; the stream reads a rule's
+history on its first article.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from schemas.records import Article
 
 _MATCHED = "matched"
 RuleFacts = tuple[str, Facts]  # (rule id, an article the rule met)
+EventSpan = tuple[float, float | None]  # a rule's first and last event of this run (no last: a stream)
 
 
 class FactsCoder(beam.coders.Coder):
@@ -156,35 +158,44 @@ class HistoryReplay:
     def setup(self) -> None:
         self._query = query_matcher(self._all_rules)
 
-    def read(self, store: AlertStore, first_events: Mapping[str, float]) -> Iterator[tuple[str, Facts]]:
-        """(rule id, facts) for every stored article the rule applies to whose event time is at or
-        after the rule's first event (of this run) minus its lookback; in storage order."""
-        since = {
-            rule_id: first - self._rules[rule_id].lookback_s
-            for rule_id, first in first_events.items()
+    def read(self, store: AlertStore, spans: Mapping[str, EventSpan]) -> Iterator[tuple[str, Facts]]:
+        """(rule id, facts) for every stored article the rule applies to whose event time lies
+        within the rule's lookback of its span of this run's events (first - lookback to last +
+        lookback; no end for a stream, whose last event is not known). Nothing outside can meet
+        this run's articles in a window, a baseline or a cooldown, so a backfill older than
+        everything stored reads what its own dates touch, not the store."""
+        windows = {
+            rule_id: (
+                first - self._rules[rule_id].lookback_s,
+                None if last is None else last + self._rules[rule_id].lookback_s,
+            )
+            for rule_id, (first, last) in spans.items()
             if self._rules[rule_id].lookback_s > 0
         }
-        if not since:
+        if not windows:
             return
-        rules = [self._rules[rule_id] for rule_id in since]
+        rules = [self._rules[rule_id] for rule_id in windows]
         fields = history_fields(rules)
+        ends = [end for _, end in windows.values()]
+        until = None if None in ends else datetime.fromtimestamp(max(e for e in ends if e is not None), UTC)
         self._scans.inc()
-        for doc in store.alert_history(
-            datetime.fromtimestamp(min(since.values()), UTC), fields, exclude=self._own
-        ):
+        since = datetime.fromtimestamp(min(start for start, _ in windows.values()), UTC)
+        for doc in store.alert_history(since, fields, until=until, exclude=self._own):
             self._replayed.inc()
             feed_url = (doc.get("source") or {}).get("feed_url") or ""
             facts = Facts.of_stored(doc, reliability=self._reliability.get(feed_url))
             if fields is None:  # a query string looks at the whole document
                 facts = facts.with_doc(doc)
             for rule in rules:
-                if facts.event_time >= since[rule.id] and applies(rule, facts, self._query):
+                start, end = windows[rule.id]
+                within = start <= facts.event_time and (end is None or facts.event_time <= end)
+                if within and applies(rule, facts, self._query):
                     yield rule.id, facts.without_doc()
 
 
 class _ReadHistoryFn(beam.DoFn):
-    """Batch: the run's one history read. Side input: {rule id: the event time of the earliest
-    article of this run the rule met}; out: (rule id, facts) of the stored articles it replays."""
+    """Batch: the run's one history read. Side input: {rule id: the event times of the first and
+    last articles of this run the rule met}; out: (rule id, facts) of the stored articles it replays."""
 
     def __init__(self, replay: HistoryReplay, sink: ArticleSink) -> None:
         self._replay = replay
@@ -200,13 +211,18 @@ class _ReadHistoryFn(beam.DoFn):
             self._store.close()
             self._store = None
 
-    def process(self, _: None, first_events: dict[str, float]) -> Iterator[tuple[str, Facts]]:
+    def process(self, _: None, spans: dict[str, EventSpan]) -> Iterator[tuple[str, Facts]]:
         assert self._store is not None, "setup() opens the store before any element arrives"
-        yield from self._replay.read(self._store, first_events)
+        yield from self._replay.read(self._store, spans)
 
 
-def _first_event(element: tuple[str, Facts]) -> tuple[str, float]:
-    return element[0], element[1].event_time
+def _event_span(element: RuleFacts) -> tuple[str, tuple[float, float]]:
+    return element[0], (element[1].event_time, element[1].event_time)
+
+
+def _widest(spans: Iterable[tuple[float, float]]) -> tuple[float, float]:
+    firsts, lasts = zip(*spans, strict=True)
+    return min(firsts), max(lasts)
 
 
 class _DecideRunFn(beam.DoFn):
@@ -268,7 +284,7 @@ class _DecideStreamFn(beam.DoFn):
         if self._store is None:
             return machine, []
         history = sorted(
-            (past for _, past in self._replay.read(self._store, {rule_id: facts.event_time})),
+            (past for _, past in self._replay.read(self._store, {rule_id: (facts.event_time, None)})),
             key=lambda f: (f.event_time, f.id),
         )
         alerts: list[Alert] = []
@@ -345,19 +361,19 @@ class EvaluateAlerts(beam.PTransform[PCollection[Article], AlertsResult]):
             return AlertsResult(routed.articles, alerts)
         per_rule: dict[str, PCollection[tuple[str, Facts]]] = {_RUN: matched}
         if self._history is not None and any(rule.lookback_s for rule in self._rules.rules):
-            first_events = (
+            spans = (
                 matched
-                | "EventTimes" >> beam.Map(_first_event).with_output_types(tuple[str, float])
-                | "FirstEventPerRule" >> beam.CombinePerKey(min)
+                | "EventTimes" >> beam.Map(_event_span).with_output_types(tuple[str, tuple[float, float]])
+                | "EventSpanPerRule" >> beam.CombinePerKey(_widest)
             )
-            # One read for all rules, from a side input: gathering the rules' first events into one
+            # One read for all rules, from a side input: gathering the rules' event spans into one
             # element would put them all on one key.
             per_rule[_HISTORY] = (
                 articles.pipeline
                 | "Once" >> beam.Create([None])
                 | "ReadHistory"
                 >> beam.ParDo(
-                    _ReadHistoryFn(self._replay, self._history), beam.pvalue.AsDict(first_events)
+                    _ReadHistoryFn(self._replay, self._history), beam.pvalue.AsDict(spans)
                 ).with_output_types(RuleFacts)
             )
         alerts = (

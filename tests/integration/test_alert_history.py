@@ -135,3 +135,23 @@ def test_since_counts_the_publication_time(runs):
     assert published is not None
     assert len(list(store.alert_history(published, FACT_FIELDS))) == 3
     assert list(store.alert_history(published + dt.timedelta(seconds=1), FACT_FIELDS)) == []
+
+
+def test_a_window_reads_its_dates_only_in_event_order_across_pages(history_store):
+    """What a backfill reads: the articles published within [since, until], whatever else is
+    stored, each once across pages (of 3 here; two articles share each date)."""
+    store, write = history_store
+    seed = as_canonical(seed_articles()[0])
+    day = dt.timedelta(days=1)
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    articles = [
+        seed.model_copy(update={"id": f"{n:032x}", "published_at": start + (n // 2) * day}) for n in range(60)
+    ]
+    write(articles)
+    since, until = start + 10 * day, start + 19 * day
+    docs = list(store.alert_history(since, FACT_FIELDS, until=until, page_size=3))
+    expected = {a.id for a in articles if a.published_at is not None and since <= a.published_at <= until}
+    assert len(expected) == 20
+    assert len(docs) == len({doc["id"] for doc in docs}) == 20
+    assert {doc["id"] for doc in docs} == expected
+    assert list(store.alert_history(start - 10 * day, FACT_FIELDS, until=start - day)) == []
