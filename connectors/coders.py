@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from schemas.alerts import Alert
 from schemas.dedup import Candidate, Decision, Fingerprint, LineageUpdate, StoredDoc
 from schemas.feeds import FeedSpec
-from schemas.records import Article, DeadLetter, RawRecord, Sighting
+from schemas.records import Article, DeadLetter, RawRecord, Sighting, document_json
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -47,6 +47,9 @@ class RawRecordCoder(_PydanticJsonCoder[RawRecord]):
 
 class ArticleCoder(_PydanticJsonCoder[Article]):
     model = Article
+
+    def encode(self, value: Article) -> bytes:
+        return document_json(value)  # model_dump_json's bytes, in one orjson pass
 
 
 class DeadLetterCoder(_PydanticJsonCoder[DeadLetter]):
