@@ -22,6 +22,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -146,14 +147,24 @@ class _FingerprintFn(_ResolveFn):
             for key in fp.exact_keys:
                 if not is_id_key(key):  # the id key finds the article itself again, in the store
                     yield TaggedOutput(_BUCKETS, (key, (fp.article_id, b"")))
+            sketch = link_sketch(fp.signature)
             for key in fp.near_keys:
-                yield TaggedOutput(_BUCKETS, (key, (fp.article_id, fp.signature)))
+                yield TaggedOutput(_BUCKETS, (key, (fp.article_id, sketch)))
+
+
+def link_sketch(signature: bytes) -> bytes:
+    """The low byte of each signature value: a quarter of the signature, for the 16 copies that
+    travel with an article's band keys. Where two values agree their low bytes do, so the share of
+    agreeing low bytes is never below the share of agreeing values: every pair the resolver
+    would take for a copy is linked (and a rare pair just below the threshold too, which only
+    makes a group larger; the resolver inside it decides exactly)."""
+    return np.frombuffer(signature, dtype=np.uint32).astype(np.uint8).tobytes()
 
 
 def _links(element: tuple[str, Iterable[tuple[str, bytes]]], threshold: float) -> Iterator[tuple[str, str]]:
     """The copy links among the articles holding one key: every pair for an exact key, the pairs
-    at or above the threshold for a band key. Emitted as stars (the least id of each linked group
-    to the others): the groups are what matters, not every pair."""
+    whose sketches agree at or above the threshold for a band key. Emitted as stars (the least id
+    of each linked group to the others): the groups are what matters, not every pair."""
     _, members = element
     signatures = dict(members)  # id -> signature (an article read twice holds the key twice)
     if len(signatures) < 2:
@@ -162,7 +173,7 @@ def _links(element: tuple[str, Iterable[tuple[str, bytes]]], threshold: float) -
     if not signatures[ids[0]]:  # an exact key: one group
         yield from ((ids[0], other) for other in ids[1:])
         return
-    table = np.stack([np.frombuffer(signatures[i], dtype=np.uint32) for i in ids])
+    table = np.stack([np.frombuffer(signatures[i], dtype=np.uint8) for i in ids])
     parent = list(range(len(ids)))
 
     def root(i: int) -> int:
@@ -231,20 +242,9 @@ class _MergeFn(beam.DoFn):
         yield node, group
 
 
-def _route(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
-    """An article with copy links goes to its group's key (the group's least id); one without
-    stays where it is, to be decided when it meets its article."""
-    article_id, joined = element
-    labels: list[Group] = joined["group"]
-    for candidate in joined["candidate"]:
-        if labels:
-            yield TaggedOutput(_GROUPED, (labels[0][0], candidate))
-        else:
-            yield article_id, candidate
-
-
-class _DecideGroupFn(beam.DoFn):
-    """Decides one copy group (tagged `lineage` out: copies of stored articles)."""
+class _RouteFn(beam.DoFn):
+    """An article with copy links goes to its group's key (the group's least id); one without is
+    decided here, alone (against the store's matches it was looked up with)."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
@@ -252,36 +252,46 @@ class _DecideGroupFn(beam.DoFn):
     def setup(self) -> None:
         self._counters = _Counters()
 
-    def process(self, element: tuple[str, Iterable[Candidate]]) -> Iterator[Any]:
-        decided, lineage = decide_together(element[1], self._config, self._counters)
-        for candidate in decided:
-            yield candidate.fingerprint.article_id, candidate
-        for update in lineage:
-            yield TaggedOutput(LINEAGE, (update.canonical_id, update))
-
-
-class _ApplyFn(_DecideGroupFn):
-    """The article meets its decision (made in its group, or here for an article without links)
-    and comes out with its dedup fields set."""
-
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:  # type: ignore[override]
+    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
         _, joined = element
-        candidates: list[Candidate] = joined["candidate"]
-        if candidates[0].decision is None:  # no links: its own group
-            candidates, lineage = decide_together(candidates, self._config, self._counters)
-            for update in lineage:
-                yield TaggedOutput(LINEAGE, (update.canonical_id, update))
-        decided = candidates[0]
-        assert decided.decision is not None
-        # An article read twice (two feeds, two files) comes out as often as it was read, the
-        # sink keeping one: the same reading each time, whichever write wins.
-        readings: list[Article] = joined["article"]
-        kept = with_keys(
-            apply_decision(min(readings, key=_reading_order), decided.decision, decided.copies),
-            decided.fingerprint,
-        )
-        for _ in readings:
-            yield kept
+        labels: list[Group] = joined["group"]
+        if labels:
+            for candidate in joined["candidate"]:
+                yield TaggedOutput(_GROUPED, (labels[0][0], candidate))
+            return
+        yield from _decided(joined["candidate"], self._config, self._counters)
+
+
+class _DecideGroupFn(_RouteFn):
+    """Decides one copy group."""
+
+    def process(self, element: tuple[str, Iterable[Candidate]]) -> Iterator[Any]:  # type: ignore[override]
+        yield from _decided(element[1], self._config, self._counters)
+
+
+def _decided(candidates: Iterable[Candidate], config: DedupConfig, counts: _Counters) -> Iterator[Any]:
+    """(id, decided candidate) for each, and tagged `lineage` the copies of stored articles."""
+    decided, lineage = decide_together(candidates, config, counts)
+    for candidate in decided:
+        yield candidate.fingerprint.article_id, candidate
+    for update in lineage:
+        yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+
+
+def _apply(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
+    """The article with its dedup fields set from its decision. One read twice (two feeds, two
+    files) comes out as often as it was read, the sink keeping one: the same reading each time,
+    whichever write wins."""
+    _, joined = element
+    decided: Candidate = joined["candidate"][0]
+    assert decided.decision is not None, "every candidate reaching the articles is decided"
+    readings: list[Article] = joined["article"]
+    kept = with_keys(
+        apply_decision(min(readings, key=_reading_order), decided.decision, decided.copies),
+        decided.fingerprint,
+    )
+    for _ in readings:
+        yield kept
 
 
 def _first_seen(candidate: Candidate) -> tuple[str, ...]:
@@ -302,10 +312,7 @@ def decide_together(
     share a key with it (and so are in its group). Out: the candidates with their decisions (a
     canonical one with the copies found in this run), and the copies of articles stored before."""
     resolver = DuplicateResolver(config)
-    decided = [
-        (c, resolver.decide(c.fingerprint, c.stored))
-        for c in sorted(candidates, key=lambda c: c.fingerprint.order)
-    ]
+    decided = [(c, resolver.decide(c.fingerprint, c.stored)) for c in sorted(candidates, key=_first_seen)]
     for _, decision in decided:
         counts.count(decision)
     # Copies of a canonical article from this run go into its own document; copies of one
@@ -317,9 +324,13 @@ def decide_together(
     for c, d in decided:
         if d.duplicate_of is not None and not d.already_stored:  # a re-read copy is recorded
             copies[d.duplicate_of].append(c.fingerprint.sighting)
+    # Decided, a candidate needs neither its signature nor its stored matches any more.
     out = [
         Candidate(
-            c.fingerprint, (), d, tuple(copies.get(d.article_id, ())) if d.article_id in new_canonical else ()
+            replace(c.fingerprint, signature=b""),
+            (),
+            d,
+            tuple(copies.get(d.article_id, ())) if d.article_id in new_canonical else (),
         )
         for c, d in decided
     ]
@@ -446,9 +457,11 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
             {"candidate": fingerprinted.candidates, "group": groups}
             | "JoinGroups" >> JoinByKey()
             | "Route"
-            >> beam.FlatMap(_route)
-            .with_output_types(tuple[str, Candidate], grouped=tuple[str, Candidate])
-            .with_outputs(_GROUPED, main="alone")
+            >> beam.ParDo(_RouteFn(config))
+            .with_output_types(
+                tuple[str, Candidate], grouped=tuple[str, Candidate], lineage=tuple[str, LineageUpdate]
+            )
+            .with_outputs(_GROUPED, LINEAGE, main="alone")
         )
         in_groups = (
             routed[_GROUPED]
@@ -462,21 +475,17 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         # of the graph would make Flink run the rest twice over, and report one copy's metrics.
         keyed = articles | "KeyById" >> beam.Map(lambda a: (a.id, a)).with_output_types(tuple[str, Article])
         decisions = (routed.alone, in_groups.decided) | "AllDecisions" >> beam.Flatten()
-        applied = (
+        marked = (
             {"article": keyed, "candidate": decisions}
             | "JoinDecisions" >> JoinByKey()
-            | "Apply"
-            >> beam.ParDo(_ApplyFn(config))
-            .with_output_types(Article, lineage=tuple[str, LineageUpdate])
-            .with_outputs(LINEAGE, main="articles")
+            | "Apply" >> beam.FlatMap(_apply).with_output_types(Article)
         )
         lineage = (
-            (in_groups[LINEAGE], applied[LINEAGE])
+            (routed[LINEAGE], in_groups[LINEAGE])
             | "AllLineage" >> beam.Flatten()
             | "ByCanonical" >> beam.GroupByKey()
             | "OneUpdate" >> beam.Map(_one_update).with_output_types(LineageUpdate)
         )
-        marked = applied.articles
         return DedupResult(marked, lineage)
 
     def _expand_stream(self, articles: PCollection[Article]) -> DedupResult:

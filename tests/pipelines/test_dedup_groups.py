@@ -9,15 +9,20 @@ from collections import defaultdict
 import numpy as np
 
 from connectors.coders import CandidateCoder
-from pipelines.dedup import GROUP_ROUNDS, _hop, _links, _MergeFn, _neighbourhood, _one_update
+from pipelines.dedup import GROUP_ROUNDS, _hop, _links, _MergeFn, _neighbourhood, _one_update, link_sketch
 from schemas.dedup import Candidate, Decision, DedupConfig, LineageUpdate, StoredDoc, fingerprint, sighting_of
 from tests.conftest import seed_articles
 
 
-def _signature(agree_with: np.ndarray | None, same: int, rng: random.Random) -> bytes:
+def _signature(agree_with: bytes | None, same: int, rng: random.Random) -> bytes:
+    """128 random values; with `agree_with`, its first `same` values, and values whose low byte
+    differs from its own everywhere else (so a sketch agrees exactly where the signature does)."""
     values = np.array([rng.getrandbits(32) for _ in range(128)], dtype=np.uint32)
     if agree_with is not None:
-        values[:same] = agree_with[:same]
+        other = np.frombuffer(agree_with, dtype=np.uint32)
+        values[:same] = other[:same]
+        clash = values[same:].astype(np.uint8) == other[same:].astype(np.uint8)
+        values[same:][clash] ^= 1
     return values.tobytes()
 
 
@@ -29,13 +34,27 @@ def test_an_exact_key_links_every_holder_to_the_least_id():
 def test_a_band_key_links_only_pairs_at_or_above_the_threshold():
     rng = random.Random(1)
     a = _signature(None, 0, rng)
-    b = _signature(np.frombuffer(a, dtype=np.uint32), 64, rng)  # 0.5 with a
-    c = _signature(np.frombuffer(b, dtype=np.uint32)[::-1].copy(), 0, rng)  # unrelated
-    d = _signature(np.frombuffer(b, dtype=np.uint32), 38, rng)  # 0.297 with b: below 0.3
-    e = _signature(np.frombuffer(b, dtype=np.uint32), 39, rng)  # 0.305 with b
-    members = [("a", a), ("b", b), ("c", c), ("d", d), ("e", e)]
+    b = _signature(a, 64, rng)  # 0.5 with a
+    c = _signature(bytes(reversed(b)), 0, rng)  # unrelated
+    d = _signature(b, 38, rng)  # 0.297 with b: below 0.3
+    e = _signature(b, 39, rng)  # 0.305 with b
+    members = [(name, link_sketch(sig)) for name, sig in (("a", a), ("b", b), ("c", c), ("d", d), ("e", e))]
     assert sorted(_links(("00-ff", members), 0.3)) == [("a", "b"), ("a", "e")]
-    assert list(_links(("00-ff", [("a", a)]), 0.3)) == []
+    assert list(_links(("00-ff", members[:1]), 0.3)) == []
+
+
+def test_a_sketch_never_agrees_less_than_its_signature():
+    rng = random.Random(3)
+    for same in range(0, 129, 8):
+        x = np.array([rng.getrandbits(32) for _ in range(128)], dtype=np.uint32)
+        y = np.array([rng.getrandbits(32) for _ in range(128)], dtype=np.uint32)
+        y[:same] = x[:same]
+        agree = np.count_nonzero(x == y)
+        sketches = (
+            np.frombuffer(link_sketch(x.tobytes()), np.uint8),
+            np.frombuffer(link_sketch(y.tobytes()), np.uint8),
+        )
+        assert np.count_nonzero(sketches[0] == sketches[1]) >= agree
 
 
 def _groups(links: list[tuple[str, str]], rounds: int) -> dict[str, str]:
