@@ -22,7 +22,8 @@ dedup, tagging and the example alert rules (seeds/alerts.yaml) on:
   lookups (`pipelines.dedup.lookup_chunk`/`relevant`), `apply_decision`/`with_keys`, the
   `Tagger` + `apply_tags`, the alert engine (`pipelines.alert_match`, the history replay of
   `pipelines.alerts`), alert delivery to the store, the store's bulk write (`LocalStore.
-  write_articles` / `connectors.es_client.bulk_write` of `article_document`s) and lineage updates;
+  write_articles` / `connectors.es_client.bulk_write` of the documents the Elasticsearch sink
+  sends) and lineage updates;
 - (d) the floor (`loop --mode floor`): read + parse the seed files and bulk-write minimal article
   documents (id, text, dates), nothing else.
 
@@ -52,6 +53,7 @@ so the figures for several store sizes sit side by side); progress lines on stde
     .venv/bin/python benchmarks/bench_e2e.py --docs 20000
     .venv/bin/python benchmarks/bench_e2e.py --docs 3000 --reps 2 --stores embedded,es
     .venv/bin/python benchmarks/bench_e2e.py --docs 20000 --stored 10000 --backfill
+    .venv/bin/python benchmarks/bench_e2e.py render benchmarks/results/e2e_bench.json  # the .md again
     make bench-e2e
 """
 
@@ -347,7 +349,9 @@ class _Stages:
 
 class _Writer:
     """The store's bulk write, as the pipeline's sinks do it: LocalStore.write_articles per batch of
-    500, or Elasticsearch `create` bulks of article_document()s through connectors.es_client."""
+    500, or Elasticsearch `create` bulks through connectors.es_client of the documents the sink sends
+    (`connectors.elasticsearchio.article_source`, the JSON bytes; `es_indices.article_document`
+    in code from before it)."""
 
     def __init__(self, config: Any) -> None:
         es = config.elasticsearch
@@ -371,6 +375,14 @@ class _Writer:
                 ensure_indices(self._client, self._names)
                 self._retry = config.es_retry
                 self._url = es.url
+                try:
+                    from connectors.elasticsearchio import article_source
+
+                    self._encode: Any = article_source
+                except ImportError:
+                    from connectors.es_indices import article_document
+
+                    self._encode = article_document
                 self.batch_size = ES_BATCH
         except ImportError as exc:
             raise _loop_imports_failed(exc) from exc
@@ -385,9 +397,8 @@ class _Writer:
                 continue
             from connectors.elasticsearchio import DEFAULT_MAX_BATCH_BYTES
             from connectors.es_client import bulk_write, raise_if_exhausted
-            from connectors.es_indices import article_document
 
-            docs = [(a.id, article_document(a)) for a in batch]
+            docs = [(a.id, self._encode(a)) for a in batch]
             outcomes = bulk_write(
                 self._client,
                 self._names.articles_alias,
@@ -618,9 +629,19 @@ def loop_full(config: Any) -> dict[str, Any]:
                 rules, reliability, OwnArticles(run_id=config.run_id, started_at=config.started_at)
             )
             replay.setup()
-            first = {rule_id: min(f.event_time for f in found) for rule_id, found in matched.items()}
-            for rule_id, facts in replay.read(alert_store, first):
-                history[rule_id].append(facts)
+            # Each rule's span of this run's event times (first, last), as the graph's EventSpanPerRule.
+            spans = {
+                rule_id: (min(f.event_time for f in found), max(f.event_time for f in found))
+                for rule_id, found in matched.items()
+            }
+            try:
+                for rule_id, facts in replay.read(alert_store, spans):
+                    history[rule_id].append(facts)
+            except TypeError as exc:
+                raise SystemExit(
+                    f"bench_e2e loop: pipelines.alerts.HistoryReplay.read refused the rules' event spans "
+                    f"({exc}): its arguments changed; update loop_full to what EvaluateAlerts passes it"
+                ) from exc
         alerts: list[Any] = []
         for rule_id, run in matched.items():
             ids = {f.id for f in run}
@@ -739,7 +760,10 @@ def loop_main(argv: list[str]) -> None:
 
         LocalStore(config.store_path).close()  # as pipelines.ingest.run
     summary = loop_full(config) if mode.mode == "full" else loop_floor(config)
-    summary |= {"run_id": config.run_id, "elapsed_s": round(time.monotonic() - started, 3)}
+    import pipelines
+
+    code = str(Path(pipelines.__file__).resolve().parents[1])
+    summary |= {"run_id": config.run_id, "elapsed_s": round(time.monotonic() - started, 3), "code": code}
     print(json.dumps(summary))
 
 
@@ -840,6 +864,20 @@ class Bench:
 
         return es_cpu_s(self.es_client)
 
+    def check_code(self) -> None:
+        """The rounds' processes import the code under test: `code_root`, not the working tree."""
+        probe = "import pipelines, pathlib; print(pathlib.Path(pipelines.__file__).resolve().parents[1])"
+        found = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            cwd=self.work,
+            env=self.env,
+            check=True,
+        ).stdout.strip()
+        if Path(found) != self.code_root.resolve():
+            raise SystemExit(f"bench_e2e: the rounds would import {found}, not {self.code_root}")
+
     # -- one round --
 
     def others_cores(self, window_s: float = 3.0) -> float:
@@ -900,6 +938,7 @@ class Bench:
                     text=True,
                     start_new_session=True,
                     cwd=self.work,
+                    env=self.env,
                 )
                 sampler = TreeSampler(process.pid)
                 sampler.start()
@@ -919,6 +958,8 @@ class Bench:
                 tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
                 raise RuntimeError(f"{label}: exit {exit_code}; {log_path}: " + " | ".join(tail))
             summary = json.loads(out)
+            if "code" in summary and Path(summary["code"]) != self.code_root.resolve():
+                raise RuntimeError(f"{label} ran the code in {summary['code']}, not {self.code_root}")
             stored = self.check(target, since)
         finally:
             self.drop(target)
@@ -1202,19 +1243,30 @@ def ratios(summary: dict[str, dict[str, dict[str, Any]]]) -> dict[str, list[dict
     return out
 
 
+AGREEMENT_KEYS = (
+    "canonical",
+    "copies",
+    "sources_seen_total",
+    "articles_with_alerts",
+    "alerts_in_store",
+    "articles_digest",
+    "alerts_digest",
+)
+
+
 def agreement(runs: list[dict[str, Any]], store: str) -> dict[str, Any]:
-    """Whether the pipeline variants (a, b, c) stored the same decisions, round after round."""
-    keys = ("canonical", "copies", "sources_seen_total", "articles_with_alerts", "alerts_in_store")
-    seen = {
-        f"{r['variant']}{r['rep']}": (
-            *(r["stored_after"][k] for k in keys),
-            r["stored_after"]["articles_digest"],
-            r["stored_after"]["alerts_digest"],
-        )
-        for r in runs
-        if r["store"] == store and r["variant"] in "abc"
-    }
-    return {"agree": len(set(seen.values())) <= 1, "by_round": {k: list(v) for k, v in seen.items()}}
+    """Whether the pipeline variants (a, b, c) stored the same decisions, round after round, and
+    where not, which figures differ (each value with the rounds that stored it)."""
+    rounds = [r for r in runs if r["store"] == store and r["variant"] in "abc"]
+    differ: dict[str, dict[str, list[str]]] = {}
+    for key in AGREEMENT_KEYS:
+        values: dict[str, list[str]] = defaultdict(list)
+        for r in rounds:
+            values[str(r["stored_after"][key])].append(f"{r['variant']}{r['rep']}")
+        if len(values) > 1:
+            differ[key] = dict(values)
+    by_round = {f"{r['variant']}{r['rep']}": [r["stored_after"][k] for k in AGREEMENT_KEYS] for r in rounds}
+    return {"agree": not differ, "differ": differ, "by_round": by_round}
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -1275,13 +1327,18 @@ def store_lines(result: dict[str, Any], store: str) -> list[str]:
         target_rows.append([t["target"], f"{t['value']:.2f}", bound, state])
     lines += table(["target", "measured (medians)", "bound", ""], target_rows)
     agree = result["agreement"][store]
-    lines += [
-        "",
-        "Pipeline variants (a), (b), (c) stored "
-        + ("the same decisions in every round" if agree["agree"] else "**DIFFERENT** decisions")
-        + " (canonical, copies, sources seen, articles with alerts, alerts; digests of every (id, "
-        "duplicate_of, source_count, alerts) and of every (alert id, article count, source count)).",
-    ]
+    checked = (
+        " (canonical articles, copies, sources seen, articles with alerts, alerts; digests of every (id, "
+        "duplicate_of, source_count, alerts) and of every (alert id, article count, source count))"
+    )
+    if agree["agree"]:
+        lines += ["", f"Pipeline variants (a), (b), (c) stored the same decisions in every round{checked}."]
+    else:
+        differ = "; ".join(
+            f"{key}: " + ", ".join(f"{value} in {' '.join(names)}" for value, names in values.items())
+            for key, values in agree["differ"].items()
+        )
+        lines += ["", f"Pipeline variants (a), (b), (c) stored **DIFFERENT** results{checked}: {differ}."]
     return lines
 
 
@@ -1339,8 +1396,11 @@ def write_report(result: dict[str, Any]) -> None:
         "every descendant (wait4 rusage, or /proc samples when larger). ES CPU = node stats delta.",
         "",
     ]
+    if not result["complete"]:
+        lines += [f"**Incomplete: {len(result['runs'])} rounds so far.**", ""]
     for store in result["stores"]:
-        lines += [*store_lines(result, store), ""]
+        if store in result["medians"]:
+            lines += [*store_lines(result, store), ""]
     stage = [r for r in result["runs"] if r["variant"] == "c"]
     if stage:
         cpu = stage[-1]["summary"].get("stage_cpu_s", {})
@@ -1353,8 +1413,36 @@ def write_report(result: dict[str, Any]) -> None:
             ),
             "",
         ]
-    lines += ["## Notes", "", *(f"- {note}" for note in result["notes"])]
+    lines += ["## Notes", "", *(f"- {note}" for note in [*result["notes"], *result.get("annotations", [])])]
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def summarize(result: dict[str, Any], runs: list[dict[str, Any]], *, complete: bool) -> None:
+    result["complete"] = complete
+    result["runs"] = runs
+    result["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["medians"] = medians(runs)
+    result["ratios"] = ratios(result["medians"])
+    result["agreement"] = {
+        store: agreement(runs, store) for store in result["stores"] if store in result["medians"]
+    }
+    result["code"]["head_at_end"] = git("rev-parse", "--short=12", "HEAD")
+    result["notes"] = notes(result)
+    write_report(result)
+
+
+def render(path: Path, added: Sequence[str] = ()) -> None:
+    """`bench_e2e.py render [JSON] [--note TEXT]`: the report again from a results file's rounds (no
+    measuring), with notes a reader of the rounds added (kept in the JSON)."""
+    result = json.loads(path.read_text(encoding="utf-8"))
+    result["annotations"] = [*result.get("annotations", []), *added]
+    result["medians"] = medians(result["runs"])
+    result["ratios"] = ratios(result["medians"])
+    result["agreement"] = {
+        s: agreement(result["runs"], s) for s in result["stores"] if s in result["medians"]
+    }
+    result["notes"] = notes(result)
+    write_report(result)
 
 
 def notes(result: dict[str, Any]) -> list[str]:
@@ -1367,6 +1455,17 @@ def notes(result: dict[str, Any]) -> list[str]:
         "outlet has its original's id: the pipeline reads it as the same article twice (`already_stored` "
         "in the summary), not as a copy with lineage."
     )
+    for r in result["runs"]:
+        s, st = r["summary"], r["stored_after"]
+        if r["variant"] == "a" and "canonical" in s:
+            if (s["canonical"], s["duplicates"]) != (st["canonical"], st["copies"]):
+                out.append(
+                    f"`wirewatch run`'s summary ({r['store']}) counts {s['canonical']:,} canonical and "
+                    f"{s['duplicates']:,} folded where {st['canonical']:,} canonical articles and "
+                    f"{st['copies']:,} copies were stored: an article read twice (already_stored "
+                    f"{s['already_stored']:,}) is counted again with its first reading's decision."
+                )
+            break
     digests = {r["code_digest"] for r in result["runs"]}
     if len(digests) == 1 and "changed during the round" not in digests:
         out.append(
@@ -1397,6 +1496,13 @@ def notes(result: dict[str, Any]) -> list[str]:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "loop":
         loop_main(sys.argv[2:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "render":
+        again = argparse.ArgumentParser(prog="bench_e2e.py render", description=render.__doc__)
+        again.add_argument("json", nargs="?", type=Path, default=RESULTS / "e2e_bench.json")
+        again.add_argument("--note", action="append", default=[], help="add a note (what a round showed)")
+        found = again.parse_args(sys.argv[2:])
+        render(found.json, found.note)
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--docs", type=int, default=20_000, help="articles (before copies)")
@@ -1477,6 +1583,7 @@ def bench_main(args: argparse.Namespace, stores: list[str], variants: list[str],
         es_url=None, work=run_dir, logs=CACHE / "logs", timeout_s=args.timeout, code_root=code_root, env=env
     )
     bench.logs.mkdir(parents=True, exist_ok=True)
+    bench.check_code()
     started_node = False
     versions = {"beam": apache_beam.__version__}
     es_note = "not used"
@@ -1492,7 +1599,7 @@ def bench_main(args: argparse.Namespace, stores: list[str], variants: list[str],
                 sorted({n["version"] for n in bench.es_client.nodes.info()["nodes"].values()})
             )
         result: dict[str, Any] = {
-            "command": "python benchmarks/bench_e2e.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python benchmarks/bench_e2e.py", *sys.argv[1:]]),
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "versions": versions,
@@ -1526,14 +1633,8 @@ def bench_main(args: argparse.Namespace, stores: list[str], variants: list[str],
                         f"stored {st['canonical']:,} canonical + {st['copies']:,} copies, "
                         f"{st['alerts_in_store']:,} alerts; load {r['load_after'][0]}"
                     )
-        result["runs"] = runs
-        result["load_end"] = [round(x, 2) for x in os.getloadavg()]
-        result["medians"] = medians(runs)
-        result["ratios"] = ratios(result["medians"])
-        result["agreement"] = {store: agreement(runs, store) for store in stores}
-        result["code"]["head_at_end"] = git("rev-parse", "--short=12", "HEAD")
-        result["notes"] = notes(result)
-        write_report(result)
+                    # After every round: an interrupted bench still leaves what it measured.
+                    summarize(result, runs, complete=len(runs) == total)
         log(f"wrote {RESULTS / result['results']}.md and .json")
         print((RESULTS / f"{result['results']}.md").read_text(encoding="utf-8"))
     finally:
