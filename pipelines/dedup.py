@@ -279,29 +279,20 @@ def _decided(candidates: Iterable[Candidate], config: DedupConfig, counts: _Coun
 
 
 def _apply(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
-    """The article with its dedup fields set from its decision. One read twice (two feeds, two
-    files) comes out as often as it was read, the sink keeping one: the same reading each time,
-    whichever write wins."""
+    """Each reading of the article with its dedup fields set from its decision. One read twice
+    (two feeds, two files) comes out twice, the sink keeping one; both readings reach the alert
+    rules, which count the outlets that carried it."""
     _, joined = element
     decided: Candidate = joined["candidate"][0]
     assert decided.decision is not None, "every candidate reaching the articles is decided"
-    readings: list[Article] = joined["article"]
-    kept = with_keys(
-        apply_decision(min(readings, key=_reading_order), decided.decision, decided.copies),
-        decided.fingerprint,
-    )
-    for _ in readings:
-        yield kept
+    for article in joined["article"]:
+        yield with_keys(apply_decision(article, decided.decision, decided.copies), decided.fingerprint)
 
 
 def _first_seen(candidate: Candidate) -> tuple[str, ...]:
     """First-seen order; the readings of one article (same id and time) by where they were read."""
     s = candidate.fingerprint.sighting
     return (*candidate.fingerprint.order, s.feed_url or "", s.url or "", s.outlet)
-
-
-def _reading_order(article: Article) -> tuple[str, str, str]:
-    return (article.source.file or "", article.source.feed_url or "", article.url or "")
 
 
 def decide_together(
@@ -313,7 +304,7 @@ def decide_together(
     canonical one with the copies found in this run), and the copies of articles stored before."""
     resolver = DuplicateResolver(config)
     decided = [(c, resolver.decide(c.fingerprint, c.stored)) for c in sorted(candidates, key=_first_seen)]
-    for _, decision in decided:
+    for decision in {d.article_id: d for _, d in decided}.values():  # a story read twice counts once
         counts.count(decision)
     # Copies of a canonical article from this run go into its own document; copies of one
     # already stored become one lineage update per canonical article.

@@ -19,6 +19,7 @@ import pathlib
 import random
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from connectors.feed_parse import parse_feed
 from schemas.feeds import FeedSpec
@@ -55,7 +56,15 @@ class CopyCorpus:
     folder: pathlib.Path
     files: int = 0
     chains: list[tuple[str, str, str]] = field(default_factory=list)  # file names A, B, C
-    read_twice: int = 0
+    read_twice: set[str] = field(default_factory=set)  # both file names of each story read twice
+
+    def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """`doc` without its `source` if its story was read twice: which reading the sink kept
+        (the first written) is up to the runner; every decision about it is not."""
+        if pathlib.Path(doc["source"]["file"]).name in self.read_twice:
+            return {k: v for k, v in doc.items() if k != "source"}
+        return doc
+
     wire_copies: int = 0
 
 
@@ -108,8 +117,8 @@ def build(folder: pathlib.Path, *, stories: int = 1000, chains: int = 40, seed: 
             corpus.chains.append(names)
             corpus.files += 2
         elif i < chains + 40:
-            _write(folder, f"e{i:04d}.txt", day + 1, story)  # the same text, another file
-            corpus.read_twice += 1
+            _write(folder, f"e{i:04d}.txt", day, story)  # the same text and date, another file
+            corpus.read_twice |= {original, f"e{i:04d}.txt"}
             corpus.files += 1
         elif i < chains + 80:
             wire = ["By Maria Keller, Reuters", f"MOSCOW (Reuters) - {story[0]}", *story[1:5]]

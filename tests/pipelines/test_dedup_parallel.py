@@ -31,9 +31,13 @@ from tests.copy_corpus import BROAD_RULES, CopyCorpus, build
 from tests.integration.equivalence import stable, stable_alert
 
 
-@pytest.fixture(autouse=True)
-def _embedded_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+@pytest.fixture(scope="module", autouse=True)
+def _embedded_store() -> Iterator[None]:
+    """These runs write to the embedded store even where `make test` exports an Elasticsearch URL
+    (module-wide: the runs below are module fixtures, set up before any per-test fixture)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("ELASTICSEARCH_URL", raising=False)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +140,9 @@ def test_one_and_two_workers_store_the_same_articles_and_alerts(
     two = tmp_path / "two.db"
     ingest.run(_argv(corpus, rules, two, "--direct_num_workers=2", "--direct_running_mode=multi_processing"))
     docs_one, docs_two = _docs(one_worker), _docs(two)
-    assert {i: stable(d) for i, d in docs_one.items()} == {i: stable(d) for i, d in docs_two.items()}
+    assert {i: corpus.comparable(stable(d)) for i, d in docs_one.items()} == {
+        i: corpus.comparable(stable(d)) for i, d in docs_two.items()
+    }
     alerts = _alerts(one_worker)
     assert len({a["rule_id"] for a in alerts.values()}) >= 2
     assert alerts == _alerts(two)
@@ -227,7 +233,7 @@ def test_no_grouping_step_of_the_batch_graph_sees_a_single_key(
             label, key = line.split("\t", 1)
             keys[label].add(key)
     # The probe saw the graph's groupings: one of them by article id, and the rules' one.
-    assert max(len(seen) for seen in keys.values()) >= corpus.files - corpus.read_twice
+    assert max(len(seen) for seen in keys.values()) >= corpus.files - len(corpus.read_twice) // 2
     assert any("EvaluateAlerts/PerRule" in label for label in keys)
     single = sorted(label for label, seen in keys.items() if len(seen) == 1)
     assert not single, f"grouping steps that saw one key: {single}"
