@@ -98,7 +98,8 @@ class _Counters:
 
 
 class _ResolveFn(beam.DoFn):
-    """What both resolving steps share: the store's dedup index, opened once per worker."""
+    """What the steps that ask the store share (batch fingerprinting, the stream's resolver): the
+    store's dedup index, opened once per worker."""
 
     def __init__(self, sink: ArticleSink, config: DedupConfig) -> None:
         self._sink = sink
@@ -117,8 +118,8 @@ class _ResolveFn(beam.DoFn):
 
 class _FingerprintFn(_ResolveFn):
     """Batch: fingerprints each article and looks the stored articles sharing its keys up, LOOKUP_CHUNK
-    articles per store query. Out: (id, Candidate), and tagged `buckets` one (key, (id, signature))
-    per exact key and band key (signature empty for exact keys), for `_links`."""
+    articles per store query. Out: (id, Candidate), and tagged `buckets` one (key, (id, sketch))
+    per exact key and band key (`link_sketch`; empty for exact keys), for `_links`."""
 
     def start_bundle(self) -> None:
         self._pending: list[Fingerprint] = []
