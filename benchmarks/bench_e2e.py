@@ -47,8 +47,8 @@ started if not running and stopped at the end if started here), so nobody else's
 as its CPU; `--es-url URL` uses another one. Each round writes under its own index prefix,
 deleted afterwards.
 
-Results: benchmarks/results/e2e_bench.{json,md} (with --stored N: e2e_bench-stored<N>[-backfill].*,
-so the figures for several store sizes sit side by side); progress lines on stderr.
+Results: benchmarks/results/e2e_bench.{json,md} (another --docs adds -docs<N>, --stored N adds
+-stored<N>[-backfill], so the figures for several sizes sit side by side); progress lines on stderr.
 
     .venv/bin/python benchmarks/bench_e2e.py --docs 20000
     .venv/bin/python benchmarks/bench_e2e.py --docs 3000 --reps 2 --stores embedded,es
@@ -1342,10 +1342,13 @@ def store_lines(result: dict[str, Any], store: str) -> list[str]:
     return lines
 
 
-def results_stem(stored: int, backfill: bool) -> str:
-    if not stored:
-        return "e2e_bench"
-    return f"e2e_bench-stored{stored}" + ("-backfill" if backfill else "")
+DEFAULT_DOCS = 20_000
+
+
+def results_stem(docs: int, stored: int, backfill: bool) -> str:
+    """e2e_bench[-docs<N>][-stored<N>[-backfill]]: a run of another size never overwrites the default one."""
+    stem = "e2e_bench" + (f"-docs{docs}" if docs != DEFAULT_DOCS else "")
+    return stem + (f"-stored{stored}" + ("-backfill" if backfill else "") if stored else "")
 
 
 def write_report(result: dict[str, Any]) -> None:
@@ -1505,7 +1508,7 @@ def main() -> None:
         render(found.json, found.note)
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--docs", type=int, default=20_000, help="articles (before copies)")
+    parser.add_argument("--docs", type=int, default=DEFAULT_DOCS, help="articles (before copies)")
     parser.add_argument("--copies", type=float, default=0.07, help="syndicated/exact copies, share of --docs")
     parser.add_argument("--reps", type=int, default=2, help="rounds per variant and store")
     parser.add_argument("--stores", default="embedded,es", help="embedded, es or both")
@@ -1611,7 +1614,7 @@ def bench_main(args: argparse.Namespace, stores: list[str], variants: list[str],
             "reps": args.reps,
             "backfill": args.backfill,
             "load_start": load_start,
-            "results": results_stem(args.stored, args.backfill),
+            "results": results_stem(args.docs, args.stored, args.backfill),
         }
         if stored_corpus_ is not None:
             result["stored"] = prefill(bench, stores, stored_corpus_)
