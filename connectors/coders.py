@@ -17,22 +17,17 @@ from schemas.records import Article, DeadLetter, RawRecord, Sighting, document_j
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-class _PydanticJsonCoder(coders.Coder, Generic[ModelT]):
-    """Encodes a model with pydantic-core's JSON writer and re-validates on decode."""
+class RecordCoder(coders.Coder):
+    """What every coder of ours shares: deterministic (fit for keys), typed by `value_type`, equal
+    to any other coder of its class."""
 
-    model: type[ModelT]
-
-    def encode(self, value: ModelT) -> bytes:
-        return value.model_dump_json().encode("utf-8")
-
-    def decode(self, encoded: bytes) -> ModelT:
-        return self.model.model_validate_json(encoded)
+    value_type: Any
 
     def is_deterministic(self) -> bool:
         return True
 
     def to_type_hint(self) -> Any:
-        return self.model
+        return self.value_type
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other)
@@ -41,39 +36,53 @@ class _PydanticJsonCoder(coders.Coder, Generic[ModelT]):
         return hash(type(self))
 
 
+class _PydanticJsonCoder(RecordCoder, Generic[ModelT]):
+    """Encodes a model with pydantic-core's JSON writer and re-validates on decode."""
+
+    value_type: type[ModelT]
+
+    def encode(self, value: ModelT) -> bytes:
+        return value.model_dump_json().encode("utf-8")
+
+    def decode(self, encoded: bytes) -> ModelT:
+        return self.value_type.model_validate_json(encoded)
+
+
 class RawRecordCoder(_PydanticJsonCoder[RawRecord]):
-    model = RawRecord
+    value_type = RawRecord
 
 
 class ArticleCoder(_PydanticJsonCoder[Article]):
-    model = Article
+    value_type = Article
 
     def encode(self, value: Article) -> bytes:
         return document_json(value)  # model_dump_json's bytes, in one orjson pass
 
 
 class DeadLetterCoder(_PydanticJsonCoder[DeadLetter]):
-    model = DeadLetter
+    value_type = DeadLetter
 
 
 class FeedSpecCoder(_PydanticJsonCoder[FeedSpec]):
-    model = FeedSpec
+    value_type = FeedSpec
 
 
 class LineageUpdateCoder(_PydanticJsonCoder[LineageUpdate]):
-    model = LineageUpdate
+    value_type = LineageUpdate
 
 
 class AlertCoder(_PydanticJsonCoder[Alert]):
-    model = Alert
+    value_type = Alert
 
 
 _LENGTH = struct.Struct(">I")
 
 
-class CandidateCoder(coders.Coder):
+class CandidateCoder(RecordCoder):
     """A fingerprint with its stored matches (and decision, once made), as it crosses the dedup
     shuffles: one orjson list, then the signature as raw bytes."""
+
+    value_type = Candidate
 
     def encode(self, value: Candidate) -> bytes:
         fp, d = value.fingerprint, value.decision
@@ -123,18 +132,6 @@ class CandidateCoder(coders.Coder):
             None if decision is None else Decision(article_id, *decision),
             tuple(Sighting.model_validate(c) for c in copies),
         )
-
-    def is_deterministic(self) -> bool:
-        return True
-
-    def to_type_hint(self) -> Any:
-        return Candidate
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
 
 
 def register_coders() -> None:

@@ -34,8 +34,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection, TaggedOutput
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
-import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
+from connectors.coders import RecordCoder  # importing it registers the record coders
 from connectors.store import AlertStore, ArticleSink, OwnArticles
 from pipelines.alert_match import Facts, QueryMatcher, RuleMachine, applies, history_fields
 from pipelines.keyed_join import JoinByKey
@@ -48,8 +48,10 @@ RuleFacts = tuple[str, Facts]  # (rule id, an article the rule met)
 EventSpan = tuple[float, float | None]  # a rule's first and last event of this run (no last: a stream)
 
 
-class FactsCoder(beam.coders.Coder):
+class FactsCoder(RecordCoder):
     """What a rule's machine is fed, as one orjson list (never pickled across the per-rule shuffle)."""
+
+    value_type = Facts
 
     def encode(self, f: Facts) -> bytes:
         published = None if f.published_at is None else f.published_at.isoformat()
@@ -90,18 +92,6 @@ class FactsCoder(beam.coders.Coder):
             grade,
             doc,
         )
-
-    def is_deterministic(self) -> bool:
-        return True
-
-    def to_type_hint(self) -> Any:
-        return Facts
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
 
 
 beam.coders.registry.register_coder(Facts, FactsCoder)
