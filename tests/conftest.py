@@ -7,10 +7,12 @@ import functools
 import os
 import pathlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from connectors.localstore import LocalStore
 from connectors.seedio import parse_seed
 from pipelines.normalize import normalize_record
 from pipelines.tag_fields import apply_tags
@@ -33,6 +35,16 @@ def seed_articles(folder: pathlib.Path = SEEDS) -> list[Article]:
         raw = parse_seed(str(path), path.read_bytes(), read_at=RUN_AT)
         articles.append(normalize_record(raw, ingested_at=RUN_AT, pipeline=PIPELINE))
     return articles
+
+
+def embedded_docs(path: pathlib.Path) -> dict[str, dict[str, Any]]:
+    """Every article document in the embedded store at `path`, by id."""
+    reader = LocalStore(str(path))
+    try:
+        ids = [row[0] for row in reader._db.execute("SELECT id FROM articles")]
+        return {i: reader.get(i) or {} for i in ids}
+    finally:
+        reader.close()
 
 
 def as_canonical(article: Article, tagger: Tagger | None = None) -> Article:

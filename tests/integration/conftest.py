@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from connectors.localstore import LocalStore
 from pipelines import flink_cluster
-from tests.conftest import delete_prefix
+from tests.conftest import delete_prefix, embedded_docs
 
 
 @pytest.fixture(scope="session")
@@ -51,16 +50,7 @@ def store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[St
     """The store flags for `wirewatch run`, and a reader of every stored document by id."""
     if request.param == "embedded":
         path = tmp_path / "w.db"
-
-        def read_local() -> Docs:
-            reader = LocalStore(str(path))
-            try:
-                ids = [row[0] for row in reader._db.execute("SELECT id FROM articles")]
-                return {i: reader.get(i) or {} for i in ids}
-            finally:
-                reader.close()
-
-        yield ["--store", str(path)], read_local
+        yield ["--store", str(path)], lambda: embedded_docs(path)
         return
     es_url = request.getfixturevalue("es_url")
     prefix = request.getfixturevalue("es_prefix")

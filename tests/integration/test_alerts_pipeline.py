@@ -115,31 +115,26 @@ rules:
 """
 
 
-def test_a_threshold_counts_the_stories_of_earlier_runs(tmp_path: pathlib.Path, store: StoreUnderTest):
-    """Each scheduled run sees only its new articles; the rule's window must still span runs."""
+@pytest.mark.parametrize(
+    "order",
+    [
+        # Each scheduled run sees only its new articles; the rule's window must still span runs.
+        pytest.param(
+            ("004_0150c9251e40f8c3.txt", "000_c188ed1eebfaaab7.txt"), id="later-run"
+        ),  # 11-07, 11-09
+        # A backfill: older news than the store holds; the stored article, dated after this run's
+        # earliest one, is still in the rule's window.
+        pytest.param(("000_c188ed1eebfaaab7.txt", "004_0150c9251e40f8c3.txt"), id="backfill"),  # 11-09, 11-07
+    ],
+)
+def test_a_threshold_counts_the_stories_of_earlier_runs(
+    order: tuple[str, str], tmp_path: pathlib.Path, store: StoreUnderTest
+):
     flags, _ = store
     rules = tmp_path / "rules.yaml"
     rules.write_text(ACROSS_RUNS_RULES, encoding="utf-8")
     summaries = []
-    for name in ("004_0150c9251e40f8c3.txt", "000_c188ed1eebfaaab7.txt"):  # 2023-11-07, then 11-09
-        result = ww(
-            "run", "--seeds", f"{SEEDS}/{name}", "--alerts", str(rules), "--json", *flags, cwd=tmp_path
-        )
-        assert result.returncode == 0, result.stderr
-        summaries.append(json.loads(result.stdout))
-    assert [s["alerts_fired"] for s in summaries] == [0, 1]
-    (alert,) = _alerts(tmp_path, flags).values()
-    assert (alert["rule_id"], alert["count"], alert["article_count"]) == ("two-dprk-stories", 2, 2)
-
-
-def test_a_backfill_counts_the_stored_articles_dated_after_it(tmp_path: pathlib.Path, store: StoreUnderTest):
-    """A run of older news than the store holds: the stored article, an earlier run's and dated
-    after this run's earliest one, is still in the rule's window."""
-    flags, _ = store
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(ACROSS_RUNS_RULES, encoding="utf-8")
-    summaries = []
-    for name in ("000_c188ed1eebfaaab7.txt", "004_0150c9251e40f8c3.txt"):  # 2023-11-09, then 11-07
+    for name in order:
         result = ww(
             "run", "--seeds", f"{SEEDS}/{name}", "--alerts", str(rules), "--json", *flags, cwd=tmp_path
         )

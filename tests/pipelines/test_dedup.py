@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from connectors.feed_parse import parse_feed
-from connectors.localstore import LocalStore
 from pipelines.ingest import run
 from schemas.feeds import FeedSpec
 from schemas.text import html_to_text
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, embedded_docs
 from tests.connectors.test_feed_corpus import NEWS, _require
 
 KIM_PUTIN_NOV_9 = "000_c188ed1eebfaaab7.txt"
@@ -59,15 +58,6 @@ def _run(seeds: pathlib.Path, store: pathlib.Path, *extra: str) -> Any:
     return run(["--seeds", str(seeds), "--store", str(store), *extra])
 
 
-def _docs(store: pathlib.Path) -> dict[str, dict[str, Any]]:
-    reader = LocalStore(str(store))
-    try:
-        ids = [r[0] for r in reader._db.execute("SELECT id FROM articles")]
-        return {i: reader.get(i) or {} for i in ids}
-    finally:
-        reader.close()
-
-
 def _canonical(docs: dict[str, dict[str, Any]]) -> set[str]:
     return {i for i, d in docs.items() if d["duplicate_of"] is None}
 
@@ -86,7 +76,7 @@ def test_the_seeds_stay_two_and_a_syndicated_copy_folds_in_with_lineage(
     store = tmp_path / "w.db"
     summary = _run(seeds_with_copy, store)
     assert (summary.read, summary.canonical, summary.duplicates, summary.near_duplicates) == (3, 2, 1, 1)
-    docs = _docs(store)
+    docs = embedded_docs(store)
     assert len(docs) == 3
     assert len(_canonical(docs)) == 2
     (copy,) = [d for d in docs.values() if d["duplicate_of"]]
@@ -106,11 +96,11 @@ def test_rerunning_creates_no_canonical_article_and_a_later_copy_joins_the_store
 ):
     store = tmp_path / "w.db"
     _run(seeds_with_copy, store)
-    before = _docs(store)
+    before = embedded_docs(store)
 
     again = _run(seeds_with_copy, store)
     assert (again.canonical, again.duplicates, again.already_stored, again.written) == (0, 0, 3, 0)
-    assert _docs(store) == before
+    assert embedded_docs(store) == before
 
     seed_file(
         seeds_with_copy,
@@ -120,7 +110,7 @@ def test_rerunning_creates_no_canonical_article_and_a_later_copy_joins_the_store
     )
     later = _run(seeds_with_copy, store)
     assert (later.canonical, later.duplicates, later.written) == (0, 1, 1)
-    after = _docs(store)
+    after = embedded_docs(store)
     assert _canonical(after) == _canonical(before)
     original = next(d for d in after.values() if d["source"]["file"].endswith(KIM_PUTIN_NOV_9))
     assert original["source_count"] == 3
@@ -155,7 +145,7 @@ def test_one_and_two_workers_fold_the_same_corpus_identically(tmp_path: pathlib.
         corpus, tmp_path / "two.db", "--direct_num_workers=2", "--direct_running_mode=multi_processing"
     )
     assert one.canonical == two.canonical == 30
-    docs_one, docs_two = _docs(tmp_path / "one.db"), _docs(tmp_path / "two.db")
+    docs_one, docs_two = embedded_docs(tmp_path / "one.db"), embedded_docs(tmp_path / "two.db")
     folding = {i: (d["duplicate_of"], d["source_count"]) for i, d in docs_one.items()}
     assert folding == {i: (d["duplicate_of"], d["source_count"]) for i, d in docs_two.items()}
     # Every copy points at its own original (the originals are dated first).

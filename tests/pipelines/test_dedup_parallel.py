@@ -26,7 +26,7 @@ from pipelines.normalize import normalize_record
 from pipelines.options import load_config
 from schemas.dedup import DedupConfig, DuplicateResolver, fingerprint
 from schemas.records import PipelineInfo
-from tests.conftest import RUN_AT
+from tests.conftest import RUN_AT, embedded_docs
 from tests.copy_corpus import BROAD_RULES, CopyCorpus, build
 from tests.integration.equivalence import stable, stable_alert
 
@@ -54,15 +54,6 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 def _argv(corpus: CopyCorpus, rules: pathlib.Path, store: pathlib.Path, *extra: str) -> list[str]:
     return ["--seeds", str(corpus.folder), "--store", str(store), "--alerts", str(rules), *extra]
-
-
-def _docs(store: pathlib.Path) -> dict[str, dict[str, Any]]:
-    reader = LocalStore(str(store))
-    try:
-        ids = [r[0] for r in reader._db.execute("SELECT id FROM articles")]
-        return {i: reader.get(i) or {} for i in ids}
-    finally:
-        reader.close()
 
 
 def _alerts(store: pathlib.Path) -> dict[str, dict[str, Any]]:
@@ -117,7 +108,7 @@ def _decided(docs: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
 
 def test_the_graph_decides_as_one_resolver_over_the_whole_run(corpus: CopyCorpus, one_worker: pathlib.Path):
     expected = _one_resolver(corpus)
-    docs = _docs(one_worker)
+    docs = embedded_docs(one_worker)
     assert _decided(docs) == expected
     # The corpus really has what the test is about: chains whose middle link is a copy of whichever
     # end came first (LSH finds ~80 % of pairs at similarity 0.45-0.5), and in backward chains
@@ -139,7 +130,7 @@ def test_one_and_two_workers_store_the_same_articles_and_alerts(
 ):
     two = tmp_path / "two.db"
     ingest.run(_argv(corpus, rules, two, "--direct_num_workers=2", "--direct_running_mode=multi_processing"))
-    docs_one, docs_two = _docs(one_worker), _docs(two)
+    docs_one, docs_two = embedded_docs(one_worker), embedded_docs(two)
     assert {i: corpus.comparable(stable(d)) for i, d in docs_one.items()} == {
         i: corpus.comparable(stable(d)) for i, d in docs_two.items()
     }
