@@ -494,7 +494,7 @@ def loop_full(config: Any) -> dict[str, Any]:
         from connectors.store import OwnArticles
         from pipelines.alert_match import Facts, RuleMachine, applies
         from pipelines.alerts import HistoryReplay, query_matcher, reliability_of
-        from pipelines.dedup import LOOKUP_CHUNK, lookup_chunk, relevant
+        from pipelines.dedup import LOOKUP_CHUNK, decide_together, lookup_chunk, relevant
         from pipelines.ingest import sink_for
         from pipelines.normalize import STAGE as NORMALIZE_STAGE
         from pipelines.normalize import normalize_record
@@ -502,14 +502,7 @@ def loop_full(config: Any) -> dict[str, Any]:
         from pipelines.tag_match import Tagger
         from schemas.actors import DEFAULT_FOLDER
         from schemas.alerts import AlertRules, merge_alert
-        from schemas.dedup import (
-            Decision,
-            DuplicateResolver,
-            LineageUpdate,
-            apply_decision,
-            fingerprint,
-            with_keys,
-        )
+        from schemas.dedup import Candidate, Decision, apply_decision, fingerprint, with_keys
         from schemas.errors import BadRecordError
         from schemas.records import DeadLetter, PipelineInfo
         from schemas.topics import DEFAULT_FILE as DEFAULT_TOPICS
@@ -553,39 +546,19 @@ def loop_full(config: Any) -> dict[str, Any]:
     index = None
     if config.dedup.enabled:
         index = sink.open_dedup_index()
-        found: list[tuple[Any, list[Any]]] = []  # (fingerprint, the stored articles sharing a key)
+        candidates: list[Any] = []  # fingerprints with the stored articles sharing a key
         for start in range(0, len(articles), LOOKUP_CHUNK):
             fps = [fingerprint(a, config.dedup) for a in articles[start : start + LOOKUP_CHUNK]]
             stored = [doc.with_signature(config.dedup.near) for doc in lookup_chunk(index, fps)]
-            found += [(fp, relevant(fp, stored)) for fp in fps]
+            candidates += [Candidate(fp, tuple(relevant(fp, stored))) for fp in fps]
         stages.start("dedup: decide (one resolver, first-seen order)")
-        resolver = DuplicateResolver(config.dedup)
-        decided = [
-            (fp, resolver.decide(fp, stored)) for fp, stored in sorted(found, key=lambda f: f[0].order)
-        ]
-        for _, decision in decided:
-            tally.count(decision)
-        new_canonical = {
-            fp.article_id for fp, d in decided if d.duplicate_of is None and not d.already_stored
-        }
-        copies: dict[str, list[Any]] = defaultdict(list)
-        for fp, d in decided:
-            if d.duplicate_of is not None and not d.already_stored:
-                copies[d.duplicate_of].append(fp.sighting)
-        lineage = [
-            LineageUpdate(canonical_id=cid, sightings=tuple(copies[cid]))
-            for cid in sorted(copies.keys() - new_canonical)
-        ]
-        # An article read twice (two seed files with one text) has one decision, given to both.
-        resolved: dict[str, Any] = {}
-        for fp, d in decided:
-            own = tuple(copies.get(fp.article_id, ())) if fp.article_id in new_canonical else ()
-            resolved.setdefault(fp.article_id, (d, fp, own))
+        decided, lineage = decide_together(candidates, config.dedup, tally.count)
+        resolved = {c.fingerprint.article_id: c for c in decided}  # a story read twice: one decision
         stages.start("dedup: apply")
         marked = []
         for article in articles:
-            decision, fp, own = resolved[article.id]
-            marked.append(with_keys(apply_decision(article, decision, own), fp))
+            c = resolved[article.id]
+            marked.append(with_keys(apply_decision(article, c.decision, c.copies), c.fingerprint))
         articles = marked
     else:
         articles = [apply_decision(a, Decision(a.id)) for a in articles]  # Deduplicate's OwnLineage

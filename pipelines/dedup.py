@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -272,7 +272,7 @@ class _DecideGroupFn(_RouteFn):
 
 def _decided(candidates: Iterable[Candidate], config: DedupConfig, counts: _Counters) -> Iterator[Any]:
     """(id, decided candidate) for each, and tagged `lineage` the copies of stored articles."""
-    decided, lineage = decide_together(candidates, config, counts)
+    decided, lineage = decide_together(candidates, config, counts.count)
     for candidate in decided:
         yield candidate.fingerprint.article_id, candidate
     for update in lineage:
@@ -297,16 +297,17 @@ def _first_seen(candidate: Candidate) -> tuple[str, ...]:
 
 
 def decide_together(
-    candidates: Iterable[Candidate], config: DedupConfig, counts: _Counters
+    candidates: Iterable[Candidate], config: DedupConfig, count: Callable[[Decision], None]
 ) -> tuple[list[Candidate], list[LineageUpdate]]:
     """Articles that may copy each other, decided in first-seen order by one resolver: the same
     decisions as one resolver over the whole run, since a decision only looks at articles that
     share a key with it (and so are in its group). Out: the candidates with their decisions (a
-    canonical one with the copies found in this run), and the copies of articles stored before."""
+    canonical one with the copies found in this run), and the copies of articles stored before.
+    `count` sees each article's decision once (a story read twice counts once)."""
     resolver = DuplicateResolver(config)
     decided = [(c, resolver.decide(c.fingerprint, c.stored)) for c in sorted(candidates, key=_first_seen)]
-    for decision in {d.article_id: d for _, d in decided}.values():  # a story read twice counts once
-        counts.count(decision)
+    for decision in {d.article_id: d for _, d in decided}.values():
+        count(decision)
     # Copies of a canonical article from this run go into its own document; copies of one
     # already stored become one lineage update per canonical article.
     new_canonical = {
