@@ -455,30 +455,15 @@ class _Tally:
 def _read_seeds(pattern: str, max_bytes: int, run_id: str, now: dt.datetime) -> tuple[list[Any], list[Any]]:
     """The seed connector's listing, read and parse (connectors.seedio), bad files as dead letters."""
     try:
-        from connectors.seedio import STAGE, list_seed_paths, parse_seed, read_seed_file
-        from schemas.errors import BadRecordError
+        from connectors.seedio import list_seed_paths, read_seed
         from schemas.records import DeadLetter
     except ImportError as exc:
         raise _loop_imports_failed(exc) from exc
     records: list[Any] = []
     dead: list[Any] = []
     for path in list_seed_paths(pattern):
-        data = b""
-        try:
-            data = read_seed_file(path, max_bytes)
-            records.append(parse_seed(path, data, read_at=now))
-        except BadRecordError as exc:
-            dead.append(
-                DeadLetter.build(
-                    stage=STAGE,
-                    error_type=type(exc).__name__,
-                    error=exc.reason,
-                    payload=data,
-                    source=path,
-                    occurred_at=now,
-                    run_id=run_id,
-                )
-            )
+        read = read_seed(path, max_bytes, run_id=run_id, now=now)
+        (dead if isinstance(read, DeadLetter) else records).append(read)
     return records, dead
 
 

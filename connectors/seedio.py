@@ -129,6 +129,24 @@ def _source_name(path: str) -> str:
     return folder or "seeds"
 
 
+def read_seed(path: str, max_bytes: int, *, run_id: str | None, now: dt.datetime) -> RawRecord | DeadLetter:
+    """One seed file read and parsed, or the dead letter saying why it could not be."""
+    data = b""
+    try:
+        data = read_seed_file(path, max_bytes)
+        return parse_seed(path, data, read_at=now)
+    except BadRecordError as exc:
+        return DeadLetter.build(
+            stage=STAGE,
+            error_type=type(exc).__name__,
+            error=exc.reason,
+            payload=data,
+            source=path,
+            occurred_at=now,
+            run_id=run_id,
+        )
+
+
 class _ReadSeedFn(beam.DoFn):
     """Reads and parses one path; bad files go to the dead-letter output with the reason."""
 
@@ -140,25 +158,12 @@ class _ReadSeedFn(beam.DoFn):
 
     def process(self, path: str):  # type: ignore[no-untyped-def]
         self._read.inc()
-        now = dt.datetime.now(dt.UTC)
-        data = b""
-        try:
-            data = read_seed_file(path, self._max_bytes)
-            yield parse_seed(path, data, read_at=now)
-        except BadRecordError as exc:
+        read = read_seed(path, self._max_bytes, run_id=self._run_id, now=dt.datetime.now(dt.UTC))
+        if isinstance(read, DeadLetter):
             self._dead.inc()
-            yield TaggedOutput(
-                DEAD_LETTERS,
-                DeadLetter.build(
-                    stage=STAGE,
-                    error_type=type(exc).__name__,
-                    error=exc.reason,
-                    payload=data,
-                    source=path,
-                    occurred_at=now,
-                    run_id=self._run_id,
-                ),
-            )
+            yield TaggedOutput(DEAD_LETTERS, read)
+        else:
+            yield read
 
 
 class SeedReadResult(NamedTuple):
