@@ -21,6 +21,7 @@ history on its first article.
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -157,7 +158,7 @@ class HistoryReplay:
         windows = {
             rule_id: (
                 first - self._rules[rule_id].lookback_s,
-                None if last is None else last + self._rules[rule_id].lookback_s,
+                math.inf if last is None else last + self._rules[rule_id].lookback_s,
             )
             for rule_id, (first, last) in spans.items()
             if self._rules[rule_id].lookback_s > 0
@@ -166,10 +167,10 @@ class HistoryReplay:
             return
         rules = [self._rules[rule_id] for rule_id in windows]
         fields = history_fields(rules)
-        ends = [end for _, end in windows.values()]
-        until = None if None in ends else datetime.fromtimestamp(max(e for e in ends if e is not None), UTC)
+        first, last = min(w[0] for w in windows.values()), max(w[1] for w in windows.values())
+        since = datetime.fromtimestamp(first, UTC)
+        until = None if last == math.inf else datetime.fromtimestamp(last, UTC)
         self._scans.inc()
-        since = datetime.fromtimestamp(min(start for start, _ in windows.values()), UTC)
         for doc in store.alert_history(since, fields, until=until, exclude=self._own):
             self._replayed.inc()
             feed_url = (doc.get("source") or {}).get("feed_url") or ""
@@ -178,8 +179,7 @@ class HistoryReplay:
                 facts = facts.with_doc(doc)
             for rule in rules:
                 start, end = windows[rule.id]
-                within = start <= facts.event_time and (end is None or facts.event_time <= end)
-                if within and applies(rule, facts, self._query):
+                if start <= facts.event_time <= end and applies(rule, facts, self._query):
                     yield rule.id, facts.without_doc()
 
 
