@@ -2,14 +2,15 @@
 
 Batch (data-parallel): each article is fingerprinted (exact keys, MinHash signature, LSH band keys)
 and its stored matches looked up where it is read; the run's articles sharing a key are linked
-(exact key, or similarity at or above the threshold), the links merged into copy groups in a fixed
-number of shuffle rounds (hash-to-min connected components, as large-scale MinHash dedup does), and
-each group decided in first-seen order (published time, then id) by one resolver. A decision only
-looks at articles sharing a key with it, so this equals one resolver over the whole run, whatever
-the runner's split. Only fingerprints travel through these steps; each article meets its decision
-in one join by id (one without links is decided there). Streaming: articles
-are decided as they arrive by one stateful step whose memory of recent canonical articles lives
-in Beam state, so copies arriving together are merged before the store has the first one.
+(exact key, or similarity at or above the threshold; found in key shards, `pipelines.copy_links`),
+the links merged into copy groups in a fixed number of shuffle rounds (hash-to-min connected
+components, as large-scale MinHash dedup does), and each group decided in first-seen order
+(published time, then id) by one resolver. A decision only looks at articles sharing a key with
+it, so this equals one resolver over the whole run, whatever the runner's split. Only
+fingerprints travel through these steps; each article meets its decision in one join by id (one
+without links is decided there). Streaming: articles are decided as they arrive by one stateful
+step whose memory of recent canonical articles lives in Beam state, so copies arriving together
+are merged before the store has the first one.
 
 In both modes the store answers for everything written before (earlier runs, a restarted stream,
 other workers): `connectors.store.DedupIndex.lookup` by exact key and LSH band key.
@@ -26,7 +27,6 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection, TaggedOutput
@@ -36,6 +36,7 @@ from apache_beam.transforms.window import GlobalWindows
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.store import ArticleSink, DedupIndex
+from pipelines.copy_links import KEY_BATCH_ARTICLES, KeyBatch, KeyBatcher, shard_links
 from pipelines.keyed_join import JoinByKey
 from schemas.dedup import (
     Candidate,
@@ -118,26 +119,28 @@ class _ResolveFn(beam.DoFn):
 
 class _FingerprintFn(_ResolveFn):
     """Batch: fingerprints each article and looks the stored articles sharing its keys up, LOOKUP_CHUNK
-    articles per store query. Out: (id, Candidate), and tagged `buckets` one (key, (id, sketch))
-    per exact key and band key (`link_sketch`; empty for exact keys), for `_links`."""
+    articles per store query. Out: (id, Candidate), and tagged `buckets` the keys of every
+    KEY_BATCH_ARTICLES articles packed by shard (`copy_links.KeyBatcher`), for the link step."""
 
     def start_bundle(self) -> None:
         self._pending: list[Fingerprint] = []
+        self._keys = KeyBatcher()
 
     def process(self, article: Article) -> Iterator[Any]:
         self._pending.append(fingerprint(article, self._config))
         if len(self._pending) >= LOOKUP_CHUNK:
             yield from self._flush()
+        if len(self._keys) >= KEY_BATCH_ARTICLES:
+            yield from (TaggedOutput(_BUCKETS, batch) for batch in self._keys.batches())
 
     def finish_bundle(self) -> Iterator[Any]:
         # Batch only: every element is in the global window.
-        for out in self._flush():
-            if isinstance(out, TaggedOutput):
-                yield TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
-            else:
-                yield GlobalWindows.windowed_value(out)
+        for candidate in self._flush():
+            yield GlobalWindows.windowed_value(candidate)
+        for batch in self._keys.batches():
+            yield TaggedOutput(_BUCKETS, GlobalWindows.windowed_value(batch))
 
-    def _flush(self) -> Iterator[Any]:
+    def _flush(self) -> Iterator[tuple[str, Candidate]]:
         assert self._index is not None, "setup() opens the index before any element arrives"
         fps, self._pending = self._pending, []
         if not fps:
@@ -145,55 +148,10 @@ class _FingerprintFn(_ResolveFn):
         stored = [doc.with_signature(self._config.near) for doc in lookup_chunk(self._index, fps)]
         for fp in fps:
             yield fp.article_id, Candidate(fp, tuple(relevant(fp, stored)))
-            for key in fp.exact_keys:
-                if not is_id_key(key):  # the id key finds the article itself again, in the store
-                    yield TaggedOutput(_BUCKETS, (key, (fp.article_id, b"")))
-            sketch = link_sketch(fp.signature)
-            for key in fp.near_keys:
-                yield TaggedOutput(_BUCKETS, (key, (fp.article_id, sketch)))
-
-
-def link_sketch(signature: bytes) -> bytes:
-    """The low byte of each signature value: a quarter of the signature, for the 16 copies that
-    travel with an article's band keys. Where two values agree their low bytes do, so the share of
-    agreeing low bytes is never below the share of agreeing values: every pair the resolver
-    would take for a copy is linked (and a rare pair just below the threshold too, which only
-    makes a group larger; the resolver inside it decides exactly)."""
-    return np.frombuffer(signature, dtype=np.uint32).astype(np.uint8).tobytes()
-
-
-def _links(element: tuple[str, Iterable[tuple[str, bytes]]], threshold: float) -> Iterator[tuple[str, str]]:
-    """The copy links among the articles holding one key: every pair for an exact key, the pairs
-    whose sketches agree at or above the threshold for a band key. Emitted as stars (the least id
-    of each linked group to the others): the groups are what matters, not every pair."""
-    _, members = element
-    signatures = dict(members)  # id -> signature (an article read twice holds the key twice)
-    if len(signatures) < 2:
-        return
-    ids = sorted(signatures)
-    if not signatures[ids[0]]:  # an exact key: one group
-        yield from ((ids[0], other) for other in ids[1:])
-        return
-    table = np.stack([np.frombuffer(signatures[i], dtype=np.uint8) for i in ids])
-    parent = list(range(len(ids)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    width = table.shape[1]
-    for i in range(len(ids) - 1):
-        # The same estimate as `estimated_jaccard` (agreeing positions / length), row against rows.
-        similar = np.count_nonzero(table[i + 1 :] == table[i], axis=1) / width >= threshold
-        for j in np.flatnonzero(similar):
-            a, b = root(i), root(i + 1 + int(j))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    for i in range(1, len(ids)):
-        if root(i) != i:
-            yield ids[root(i)], ids[i]
+            # The id key finds the article itself again, in the store; in the run it links nothing
+            # an exact copy's other keys would not.
+            exact = [key for key in fp.exact_keys if not is_id_key(key)]
+            self._keys.add(fp.article_id, exact, fp.near_keys, fp.signature)
 
 
 def _both_ways(link: tuple[str, str]) -> Iterator[tuple[str, str]]:
@@ -426,14 +384,12 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         config = self._config
         fingerprinted = articles | "Fingerprint" >> beam.ParDo(
             _FingerprintFn(self._sink, config)
-        ).with_output_types(tuple[str, Candidate], buckets=tuple[str, tuple[str, bytes]]).with_outputs(
-            _BUCKETS, main="candidates"
-        )
+        ).with_output_types(tuple[str, Candidate], buckets=KeyBatch).with_outputs(_BUCKETS, main="candidates")
         threshold = config.near.threshold
         groups = (
             fingerprinted[_BUCKETS]
-            | "ByKey" >> beam.GroupByKey()
-            | "Links" >> beam.FlatMap(_links, threshold).with_output_types(tuple[str, str])
+            | "ByShard" >> beam.GroupByKey()
+            | "Links" >> beam.FlatMap(shard_links, threshold).with_output_types(tuple[str, str])
             | "BothWays" >> beam.FlatMap(_both_ways).with_output_types(tuple[str, str])
             | "Neighbours" >> beam.GroupByKey()
             | "Neighbourhood" >> beam.Map(_neighbourhood).with_output_types(tuple[str, Group])

@@ -9,7 +9,8 @@ from collections import defaultdict
 import numpy as np
 
 from connectors.coders import CandidateCoder
-from pipelines.dedup import GROUP_ROUNDS, _hop, _links, _MergeFn, _neighbourhood, _one_update, link_sketch
+from pipelines.copy_links import KeyBatcher, link_sketch, links_among, shard_links
+from pipelines.dedup import GROUP_ROUNDS, _hop, _MergeFn, _neighbourhood, _one_update
 from schemas.dedup import Candidate, Decision, DedupConfig, LineageUpdate, StoredDoc, fingerprint, sighting_of
 from tests.conftest import seed_articles
 
@@ -26,9 +27,33 @@ def _signature(agree_with: bytes | None, same: int, rng: random.Random) -> bytes
     return values.tobytes()
 
 
+Holder = tuple[str, list[str], list[str], bytes]  # id, exact keys, band keys, signature
+
+
+def _shard_links(holders: list[Holder], shards: int, threshold: float = 0.3) -> list[tuple[str, str]]:
+    """The links of every shard of `holders` (id, exact keys, band keys, signature), packed in two
+    batches per shard as two workers would send them."""
+    batches: dict[int, list[bytes]] = defaultdict(list)
+    for half in (holders[::2], holders[1::2]):
+        batcher = KeyBatcher(shards)
+        for holder in half:
+            batcher.add(*holder)
+        for shard, batch in batcher.batches():
+            batches[shard].append(batch)
+        assert len(batcher) == 0
+    return sorted(link for element in batches.items() for link in shard_links(element, threshold))
+
+
 def test_an_exact_key_links_every_holder_to_the_least_id():
-    links = list(_links(("u:1", [("c", b""), ("a", b""), ("b", b""), ("a", b"")]), 0.3))
-    assert links == [("a", "b"), ("a", "c")]
+    holders: list[Holder] = [
+        ("c", ["u:1"], [], b""),
+        ("a", ["u:1", "u:9"], [], b""),
+        ("b", ["u:1"], [], b""),
+        ("a", ["u:1"], [], b""),
+    ]
+    for shards in (1, 3, 128):
+        assert _shard_links(holders, shards) == [("a", "b"), ("a", "c")]
+    assert _shard_links([*holders[:2], ("d", ["u:2"], [], b"")], 4) == [("a", "c")]
 
 
 def test_a_band_key_links_only_pairs_at_or_above_the_threshold():
@@ -38,9 +63,38 @@ def test_a_band_key_links_only_pairs_at_or_above_the_threshold():
     c = _signature(bytes(reversed(b)), 0, rng)  # unrelated
     d = _signature(b, 38, rng)  # 0.297 with b: below 0.3
     e = _signature(b, 39, rng)  # 0.305 with b
-    members = [(name, link_sketch(sig)) for name, sig in (("a", a), ("b", b), ("c", c), ("d", d), ("e", e))]
-    assert sorted(_links(("00-ff", members), 0.3)) == [("a", "b"), ("a", "e")]
-    assert list(_links(("00-ff", members[:1]), 0.3)) == []
+    named = (("a", a), ("b", b), ("c", c), ("d", d), ("e", e))
+    sketches = np.stack([np.frombuffer(link_sketch(sig), np.uint8) for _, sig in named])
+    assert sorted(links_among([name for name, _ in named], sketches, 0.3)) == [("a", "b"), ("a", "e")]
+    assert list(links_among(["a"], sketches[:1], 0.3)) == []
+    # The same through the shards: one band key held by all five, another by d and e only
+    # (0.297 and 0.305 with b, but d and e agree on 38 values: below the threshold).
+    holders: list[Holder] = [
+        (name, [], ["00-ff", *(["01-aa"] if name in "de" else [])], sig) for name, sig in named
+    ]
+    for shards in (1, 2, 128):
+        assert _shard_links(holders, shards) == [("a", "b"), ("a", "e")]
+
+
+def test_articles_without_signatures_share_shards_with_band_keys():
+    rng = random.Random(2)
+    a = _signature(None, 0, rng)
+    b = _signature(a, 100, rng)
+    holders: list[Holder] = [
+        ("x", ["t:1"], [], b""),
+        ("y", ["t:1"], [], b""),
+        ("a", ["t:2"], ["00-01"], a),
+        ("b", [], ["00-01"], b),
+    ]
+    # x and y (exact copies too short for a signature) in a batch of their own, width 0.
+    batches: dict[int, list[bytes]] = defaultdict(list)
+    for group in (holders[:2], holders[2:]):
+        batcher = KeyBatcher(1)
+        for holder in group:
+            batcher.add(*holder)
+        for shard, batch in batcher.batches():
+            batches[shard].append(batch)
+    assert sorted(shard_links((0, batches[0]), 0.3)) == [("a", "b"), ("x", "y")]
 
 
 def test_a_sketch_never_agrees_less_than_its_signature():
