@@ -791,6 +791,10 @@ def fill_state(path: str, docs: int) -> dict[str, Any]:
             "language, title, body, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             art,
         )
+        # As _insert_article does: the full-text index is fed by the writer, not by a trigger.
+        db.executemany(
+            "INSERT INTO articles_fts(rowid, title, body) VALUES (?, ?, ?)", [(r[0], r[7], r[8]) for r in art]
+        )
         # Postings are spread over the whole key space whatever the order: random B-tree inserts.
         exact_rows += db.executemany("INSERT OR IGNORE INTO dedup_index(posting) VALUES (?)", ex).rowcount
         near_rows += db.executemany("INSERT OR IGNORE INTO dedup_index(posting) VALUES (?)", nr).rowcount
