@@ -31,7 +31,7 @@ from connectors.es_indices import (
     server_url,
 )
 from connectors.store import StoreError
-from schemas.dedup import Lineage, LineageUpdate, StoredDoc, merge_sightings
+from schemas.dedup import Lineage, LineageUpdate, StoredDoc, merge_sightings, stored_signature
 from schemas.records import Sighting
 
 # Terms (exact and band keys together) in one search; more keys mean more searches.
@@ -43,13 +43,14 @@ PAGE_SIZE = 500
 MAX_UPDATE_ATTEMPTS = 20
 _MAX_BACKOFF_S = 0.25
 
-_LOOKUP_SOURCE = ["id", "duplicate_of", "body", "dedup_keys", "near_dup_keys"]
+_LOOKUP_SOURCE = ["id", "duplicate_of", "body", "dedup_keys", "near_dup_keys", "near_dup_signature"]
 
 
 @dataclass
 class _Found:
     duplicate_of: str | None
     body: str
+    signature: bytes
     exact: set[str] = field(default_factory=set)
     near: set[str] = field(default_factory=set)
 
@@ -129,12 +130,26 @@ class ElasticsearchDedupIndex:
                 for source in self._search_all(_lookup_query(exact_chunk, near_chunk)):
                     article_id = str(source["id"])
                     duplicate_of = source.get("duplicate_of") or None
-                    doc = found.setdefault(article_id, _Found(duplicate_of, str(source.get("body") or "")))
+                    doc = found.setdefault(
+                        article_id,
+                        _Found(
+                            duplicate_of,
+                            str(source.get("body") or ""),
+                            stored_signature(source.get("near_dup_signature")),
+                        ),
+                    )
                     doc.exact.update(asked_exact.intersection(_values(source.get("dedup_keys"))))
                     if duplicate_of is None:  # band keys only ever lead to canonical articles
                         doc.near.update(asked_near.intersection(_values(source.get("near_dup_keys"))))
         return [
-            StoredDoc(article_id, doc.duplicate_of, frozenset(doc.exact), frozenset(doc.near), doc.body)
+            StoredDoc(
+                article_id,
+                doc.duplicate_of,
+                frozenset(doc.exact),
+                frozenset(doc.near),
+                doc.body,
+                doc.signature,
+            )
             for article_id, doc in sorted(found.items())
         ]
 

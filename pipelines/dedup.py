@@ -275,10 +275,11 @@ def decide_together(
     for c, d in decided:
         if d.duplicate_of is not None and not d.already_stored:  # a re-read copy is recorded
             copies[d.duplicate_of].append(c.fingerprint.sighting)
-    # Decided, a candidate needs neither its signature nor its stored matches any more.
+    # Decided, a candidate needs its stored matches no more, and its signature only if canonical
+    # (the store keeps it, `with_keys`).
     out = [
         Candidate(
-            replace(c.fingerprint, signature=b""),
+            c.fingerprint if d.duplicate_of is None else replace(c.fingerprint, signature=b""),
             (),
             d,
             tuple(copies.get(d.article_id, ())) if d.article_id in new_canonical else (),

@@ -15,6 +15,7 @@ The rules:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -213,7 +214,9 @@ class StoredDoc:
         one (a canonical article found by a band key); the text alone otherwise dropped."""
         signature = b""
         if self.duplicate_of is None and self.near_keys:
-            signature = self.signature or signature_of(self.body, config).tobytes()
+            # A signature kept by the store counts if made with as many values as this run's.
+            kept = len(self.signature) == 4 * config.num_perm
+            signature = self.signature if kept else signature_of(self.body, config).tobytes()
         return StoredDoc(self.article_id, self.duplicate_of, self.exact_keys, self.near_keys, "", signature)
 
 
@@ -373,9 +376,24 @@ def apply_decision(article: Article, decision: Decision, copies: Sequence[Sighti
 
 
 def with_keys(article: Article, fp: Fingerprint) -> Article:
-    """The article carrying its lookup keys, for the store to index (band keys on canonicals only)."""
+    """The article carrying its lookup keys, for the store to index, and its signature, for the
+    store to keep (band keys and signature on canonicals only: only they are near-matched)."""
     near = fp.near_keys if article.duplicate_of is None else ()
-    return article.model_copy(update={"dedup_keys": fp.exact_keys, "near_dup_keys": near})
+    signature = base64.b64encode(fp.signature).decode() if near else None
+    return article.model_copy(
+        update={"dedup_keys": fp.exact_keys, "near_dup_keys": near, "near_dup_signature": signature}
+    )
+
+
+def stored_signature(encoded: object) -> bytes:
+    """The signature a store kept (`Article.near_dup_signature`), or b"" when it kept none (an
+    article stored before signatures were) or something unreadable."""
+    if not isinstance(encoded, str):
+        return b""
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return b""
 
 
 __all__ = [
@@ -396,5 +414,6 @@ __all__ = [
     "outlet_from",
     "outlet_of",
     "sighting_of",
+    "stored_signature",
     "with_keys",
 ]

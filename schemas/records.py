@@ -250,6 +250,9 @@ class Article(BaseModel):
     # outlet seen carrying it (itself first).
     dedup_keys: tuple[str, ...] = ()
     near_dup_keys: tuple[str, ...] = ()
+    # A canonical article's MinHash signature (base64 of its little-endian uint32 values): later
+    # runs compare new articles with it instead of recomputing it from the text.
+    near_dup_signature: str | None = None
     duplicate_of: HexId | None = None
     duplicate_reason: DuplicateReason | None = None
     similarity: float | None = Field(default=None, ge=0.0, le=1.0)

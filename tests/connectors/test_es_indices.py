@@ -70,6 +70,7 @@ EXPECTED_ARTICLE_MAPPING = {
     # Deduplication (schemas.dedup): lookup keys, the copy's pointer and the canonical's lineage.
     "dedup_keys": "keyword",
     "near_dup_keys": "keyword",
+    "near_dup_signature": "binary",
     "duplicate_of": "keyword",
     "duplicate_reason": "keyword",
     "similarity": "float",
@@ -112,7 +113,7 @@ EXPECTED_ARTICLE_MAPPING = {
 
 # Which Elasticsearch types can hold a value of each Python type.
 ES_TYPES: dict[type, set[str]] = {
-    str: {"keyword", "text"},
+    str: {"keyword", "text", "binary"},
     dt.datetime: {"date"},
     int: {"integer", "long"},
     float: {"float", "double"},
@@ -252,9 +253,9 @@ def test_local_settings_fit_a_single_node():
 def test_article_mapping_is_exactly_the_reviewed_one():
     assert _mapping("articles-mappings")["dynamic"] is False
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
-    # Version 3 added the dedup fields; a mapping change needs a new version, or ensure_indices
-    # never adds it to the indices that exist (connectors.es_indices._upgrade_mappings).
-    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 4
+    # Version 3 added the dedup fields, 5 the kept signature; a mapping change needs a new version,
+    # or ensure_indices never adds it to the indices that exist (es_indices._upgrade_mappings).
+    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 5
 
 
 def test_every_article_field_is_mapped_with_a_fitting_type():

@@ -8,7 +8,7 @@ import pathlib
 from typing import Any
 
 from connectors.localstore import NOT_IN_DOC, LocalStore
-from schemas.dedup import LineageUpdate, is_id_key
+from schemas.dedup import DedupConfig, LineageUpdate, fingerprint, is_id_key
 from schemas.records import Article, DeadLetter, Sighting, Source
 from schemas.store import WriteCounts
 from tests.conftest import PIPELINE, RUN_AT, as_canonical
@@ -165,6 +165,8 @@ def test_dedup_lookup_finds_articles_by_key_and_lineage_merges_once(tmp_path: pa
     assert [(d.article_id, d.exact_keys, d.near_keys) for d in found] == [
         (first.id, frozenset({text_key}), frozenset(first.near_dup_keys[:2]))
     ]
+    # The signature comes back as the article was written with it, for later runs to compare with.
+    assert found[0].signature == fingerprint(first, DedupConfig()).signature != b""
     id_key = next(k for k in second.dedup_keys if is_id_key(k))
     assert [d.article_id for d in store.lookup([id_key], [])] == [second.id]  # answered by articles.id
     assert store.lookup(["u:" + "0" * 16], ["00-" + "0" * 16]) == []

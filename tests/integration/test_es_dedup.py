@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import threading
@@ -18,7 +19,16 @@ from connectors.es_client import EsEndpoint
 from connectors.es_dedup import ElasticsearchDedupIndex
 from connectors.es_indices import IndexNames, article_document, ensure_indices, load_templates
 from connectors.store import StoreError
-from schemas.dedup import Decision, Lineage, LineageUpdate, StoredDoc, apply_decision, merge_sightings
+from schemas.dedup import (
+    Decision,
+    DedupConfig,
+    Lineage,
+    LineageUpdate,
+    StoredDoc,
+    apply_decision,
+    merge_sightings,
+    signature_of,
+)
 from schemas.ids import stable_id
 from schemas.records import Article, Sighting
 from tests.conftest import RUN_AT, seed_articles
@@ -138,6 +148,20 @@ def test_lookup_by_band_key_finds_only_canonical_articles(index, stored_three):
     assert index.lookup((), ["b:1"]) == [
         StoredDoc(canonical.id, None, frozenset(), frozenset({"b:1"}), canonical.body)
     ]
+
+
+def test_lookup_returns_the_signature_a_canonical_article_was_stored_with(es, names, index):
+    signature = bytes(range(256)) * 2  # 128 values
+    kept = _canonical(4, near_dup_keys=("b:4",), near_dup_signature=base64.b64encode(signature).decode())
+    older = _canonical(5, near_dup_keys=("b:4",))  # stored before signatures were kept
+    _write(es, names, [kept, older])
+    found = {d.article_id: d for d in index.lookup((), ["b:4"])}
+    assert found[kept.id].signature == signature
+    assert found[older.id].signature == b""
+    # The kept one is used as it is; the older one's is computed from its text.
+    config = DedupConfig().near
+    assert found[kept.id].with_signature(config).signature == signature
+    assert found[older.id].with_signature(config).signature == signature_of(older.body, config).tobytes()
 
 
 def test_lookup_reports_only_the_keys_asked_for(index, stored_three):

@@ -233,6 +233,7 @@ REFUSED = [
     ("word_count:[1 TO 2", "unbalanced parenthesis: a [ is never closed"),
     ("satellite AND", "cannot parse the query"),
     ("unknown:x", "unknown field 'unknown'"),
+    ("near_dup_signature:abc", "unknown field 'near_dup_signature'"),  # kept, not searchable
     ("actor_id:Q423", "unknown field 'actor_id' (did you mean actor_ids"),
     ("actors:Q423", "actors is an object: query one of its fields (actors.id, actors.name"),
     ("actor*:Q423", "field name patterns like 'actor*' are not supported"),

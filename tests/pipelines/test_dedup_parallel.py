@@ -7,6 +7,7 @@ copies are read before their originals and a chain's links lie in different bund
 
 from __future__ import annotations
 
+import base64
 import pathlib
 import uuid
 from collections import defaultdict
@@ -76,7 +77,8 @@ def one_worker(
 
 def _one_resolver(corpus: CopyCorpus) -> dict[str, tuple[Any, ...]]:
     """What one DuplicateResolver decides over the whole corpus in first-seen order (the reference
-    the data-parallel graph must equal): id -> (duplicate_of, reason, similarity, sources seen)."""
+    the data-parallel graph must equal): id -> (duplicate_of, reason, similarity, sources seen, the
+    signature the store keeps)."""
     config = DedupConfig()
     pipeline = PipelineInfo(version="test", run_id="test")
     fps = []
@@ -88,8 +90,15 @@ def _one_resolver(corpus: CopyCorpus) -> dict[str, tuple[Any, ...]]:
     seen: dict[str, set[str]] = defaultdict(set)
     for article_id, d in decisions.items():
         seen[d.duplicate_of or article_id].add(article_id)
+    kept = {fp.article_id: base64.b64encode(fp.signature).decode() if fp.near_keys else None for fp in fps}
     return {
-        i: (d.duplicate_of, d.reason, d.similarity, sorted(seen[i]) if d.duplicate_of is None else [i])
+        i: (
+            d.duplicate_of,
+            d.reason,
+            d.similarity,
+            sorted(seen[i]) if d.duplicate_of is None else [i],
+            kept[i] if d.duplicate_of is None else None,
+        )
         for i, d in decisions.items()
     }
 
@@ -101,6 +110,7 @@ def _decided(docs: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
             d["duplicate_reason"],
             d["similarity"],
             sorted(s["article_id"] for s in d["sources_seen"]),
+            d["near_dup_signature"],
         )
         for i, d in docs.items()
     }

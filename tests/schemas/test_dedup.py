@@ -17,6 +17,7 @@ from schemas.dedup import (
     fingerprint,
     merge_sightings,
     outlet_of,
+    stored_signature,
     with_keys,
 )
 from schemas.ids import article_id_from_url, content_hash, stable_id
@@ -208,6 +209,22 @@ def test_apply_decision_sets_lineage_on_canonical_and_pointer_on_copy():
     assert canonical.source_count == 2
     assert [s.outlet for s in canonical.sources_seen] == ["seeds", "wire.example.com"]
     assert canonical.near_dup_keys == fp.near_keys
+    assert stored_signature(canonical.near_dup_signature) == fp.signature  # kept for later runs
     marked = apply_decision(copy, Decision(copy.id, original.id, "near", 0.8))
     assert (marked.duplicate_of, marked.duplicate_reason, marked.similarity) == (original.id, "near", 0.8)
-    assert with_keys(marked, fingerprint(copy, CONFIG)).near_dup_keys == ()  # copies are never targets
+    copy_keyed = with_keys(marked, fingerprint(copy, CONFIG))
+    assert (copy_keyed.near_dup_keys, copy_keyed.near_dup_signature) == ((), None)  # never targets
+
+
+@pytest.mark.parametrize("kept", [None, 12, "", "not base64!", "AAAA"])
+def test_a_stored_signature_that_is_missing_unreadable_or_of_another_length_is_recomputed(kept):
+    article = seed_articles()[0]
+    expected = fingerprint(article, CONFIG).signature
+    doc = StoredDoc(article.id, None, frozenset(), frozenset({"b"}), article.body, stored_signature(kept))
+    assert doc.with_signature(CONFIG.near).signature == expected
+
+
+def test_a_stored_signature_is_used_without_the_text():
+    signature = bytes(range(128)) * 4
+    doc = StoredDoc("a" * 32, None, frozenset(), frozenset({"b"}), "", signature)
+    assert doc.with_signature(CONFIG.near).signature == signature
