@@ -1,13 +1,15 @@
 """Copy links among a run's articles, found in key shards: the batch dedup's first shuffle.
 
 Two articles are linked when they share an exact key, or share an LSH band key and their sketches
-(`link_sketch`) agree at or above the near-duplicate threshold. Sending every (key, article) pair
-through a shuffle of its own would cost ~17 shuffled elements per article, nearly all of them keys
-that no other article holds. Instead each worker packs the keys it fingerprinted into KEY_SHARDS
-batches by key hash (`KeyBatcher`), a few hundred elements per several thousand articles, and
-each shard finds its keys held by two or more articles with a sort (`shard_links`). A key lives in
-exactly one shard, so the links equal those of one bucket per key; the shards spread the work
-over up to KEY_SHARDS workers.
+(`link_sketch`) agree at or above the near-duplicate threshold. An article read twice (two feeds,
+two files) is linked to itself through its id key, so its readings are decided together, once.
+
+Sending every (key, article) pair through a shuffle of its own would cost ~18 shuffled elements
+per article, nearly all of them keys that no other article holds. Instead each worker packs the
+keys it fingerprinted into KEY_SHARDS batches by key hash (`KeyBatcher`), a few hundred elements
+per several thousand articles, and each shard finds its keys held twice or more with a sort
+(`shard_links`). A key lives in exactly one shard, so the links equal those of one bucket per key;
+the shards spread the work over up to KEY_SHARDS workers.
 
 A batch is bytes (numpy arrays behind a small header): it crosses the shuffle without pickling.
 Keys are compared by a 64-bit hash; two keys sharing a hash could only link articles that are
@@ -23,6 +25,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from schemas.dedup import is_id_key
+
 # Shards of the key space: the parallelism of the link step (it is cheap: a sort per shard).
 KEY_SHARDS = 128
 # Articles whose keys a worker holds before sending its batches: bounds its memory (~2.5 KB per
@@ -30,6 +34,10 @@ KEY_SHARDS = 128
 KEY_BATCH_ARTICLES = 4096
 
 KeyBatch = tuple[int, bytes]  # (shard, packed keys of the articles that have keys in it)
+
+# The kinds of key, as packed: a band key links by sketch, the others every holder; an id key held
+# by one article only (read twice) links that article to itself.
+_EXACT, _BAND, _ID = 0, 1, 2
 
 _HEADER = struct.Struct("<III")  # articles, entries, sketch width
 
@@ -58,8 +66,8 @@ class KeyBatcher:
     def _clear(self) -> None:
         self._ids: list[str] = []
         self._sketches: list[bytes] = []
-        # per shard: key hashes, owner (index into _ids), is-band-key flags
-        self._entries: list[tuple[list[int], list[int], list[bool]]] = [
+        # per shard: key hashes, owner (index into _ids), kinds
+        self._entries: list[tuple[list[int], list[int], list[int]]] = [
             ([], [], []) for _ in range(self._shards)
         ]
 
@@ -72,23 +80,23 @@ class KeyBatcher:
         owner = len(self._ids)
         self._ids.append(article_id)
         self._sketches.append(link_sketch(signature) if signature else b"")
-        for keys, is_band in ((exact_keys, False), (near_keys, True)):
-            for key in keys:
-                hashed = key_hash(key)
-                hashes, owners, bands = self._entries[hashed % self._shards]
-                hashes.append(hashed)
-                owners.append(owner)
-                bands.append(is_band)
+        kinds = ((key, _ID if is_id_key(key) else _EXACT) for key in exact_keys)
+        for key, kind in (*kinds, *((key, _BAND) for key in near_keys)):
+            hashed = key_hash(key)
+            hashes, owners, kinds_ = self._entries[hashed % self._shards]
+            hashes.append(hashed)
+            owners.append(owner)
+            kinds_.append(kind)
 
     def batches(self) -> Iterator[KeyBatch]:
         """One packed batch per shard that has keys; the batcher is empty afterwards."""
         width = max(map(len, self._sketches), default=0)
-        for shard, (hashes, owners, bands) in enumerate(self._entries):
+        for shard, (hashes, owners, kinds) in enumerate(self._entries):
             if hashes:
-                yield shard, self._pack(hashes, owners, bands, width)
+                yield shard, self._pack(hashes, owners, kinds, width)
         self._clear()
 
-    def _pack(self, hashes: list[int], owners: list[int], bands: list[bool], width: int) -> bytes:
+    def _pack(self, hashes: list[int], owners: list[int], kinds: list[int], width: int) -> bytes:
         # Only the articles this shard's keys belong to, renumbered.
         used, local = np.unique(np.asarray(owners, dtype=np.uint32), return_inverse=True)
         sketches = b"".join(self._sketches[i].ljust(width, b"\0") for i in used)
@@ -99,7 +107,7 @@ class KeyBatcher:
                 _HEADER.pack(len(used), len(hashes), width),
                 np.asarray(hashes, dtype=np.uint64).tobytes(),
                 local.astype(np.uint32).tobytes(),
-                np.asarray(bands, dtype=np.uint8).tobytes(),
+                np.asarray(kinds, dtype=np.uint8).tobytes(),
                 sketches,
                 lengths.tobytes(),
                 *ids,
@@ -108,11 +116,11 @@ class KeyBatcher:
 
 
 class _Unpacked:
-    """The batches of one shard, concatenated: entries (hash, band flag, owner) and the owners."""
+    """The batches of one shard, concatenated: entries (hash, kind, owner) and the owners."""
 
     def __init__(self, batches: Iterable[bytes]) -> None:
         hashes: list[np.ndarray] = []
-        bands: list[np.ndarray] = []
+        kinds: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         sketches: list[np.ndarray] = []
         ids: list[str] = []
@@ -123,7 +131,7 @@ class _Unpacked:
             view = view[8 * entries :]
             owners.append(np.frombuffer(view, np.uint32, entries).astype(np.int64) + len(ids))
             view = view[4 * entries :]
-            bands.append(np.frombuffer(view, np.uint8, entries))
+            kinds.append(np.frombuffer(view, np.uint8, entries))
             view = view[entries:]
             sketches.append(np.frombuffer(view, np.uint8, articles * width).reshape(articles, width))
             view = view[articles * width :]
@@ -133,7 +141,7 @@ class _Unpacked:
             ids.extend(text[start:end].decode() for start, end in zip([0, *ends[:-1]], ends, strict=True))
         self.ids = ids
         self.hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
-        self.bands = np.concatenate(bands) if bands else np.zeros(0, np.uint8)
+        self.kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.uint8)
         self.owners = np.concatenate(owners) if owners else np.zeros(0, np.int64)
         # A batch whose articles all lacked a signature (texts too short) has sketches of width 0.
         width = max((s.shape[1] for s in sketches), default=0)
@@ -152,23 +160,24 @@ def shard_links(element: tuple[int, Iterable[bytes]], threshold: float) -> Itera
     # One number per distinct article id, in id order (an article read twice is one article).
     names, article = np.unique(np.asarray(shard.ids, dtype=object), return_inverse=True)
     article = article[shard.owners]
-    order = np.lexsort((article, shard.bands, shard.hashes))
-    hashes, bands, article, owners = (
-        shard.hashes[order],
-        shard.bands[order],
-        article[order],
-        shard.owners[order],
-    )
-    # Runs of one key (hash and kind) holding two or more distinct articles.
-    same_key = (hashes[1:] == hashes[:-1]) & (bands[1:] == bands[:-1])
+    order = np.lexsort((article, shard.kinds, shard.hashes))
+    hashes, kinds = shard.hashes[order], shard.kinds[order]
+    article, owners = article[order], shard.owners[order]
+    # Runs of one key (hash and kind) held twice or more.
+    same_key = (hashes[1:] == hashes[:-1]) & (kinds[1:] == kinds[:-1])
     starts = np.flatnonzero(np.concatenate(([True], ~same_key)))
     ends = np.append(starts[1:], len(hashes))
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        if end - start < 2 or article[start] == article[end - 1]:
+        if end - start < 2:
             continue
+        kind = kinds[start]
         members, first = np.unique(article[start:end], return_index=True)
         ids = [str(names[m]) for m in members]
-        sketches = shard.sketches[owners[start:end][first]] if bands[start] else None
+        if len(ids) == 1:
+            if kind == _ID:  # one article read twice
+                yield ids[0], ids[0]
+            continue
+        sketches = shard.sketches[owners[start:end][first]] if kind == _BAND else None
         yield from links_among(ids, sketches, threshold)
 
 

@@ -7,10 +7,13 @@ the links merged into copy groups in a fixed number of shuffle rounds (hash-to-m
 components, as large-scale MinHash dedup does), and each group decided in first-seen order
 (published time, then id) by one resolver. A decision only looks at articles sharing a key with
 it, so this equals one resolver over the whole run, whatever the runner's split. Only
-fingerprints travel through these steps; each article meets its decision in one join by id (one
-without links is decided there). Streaming: articles are decided as they arrive by one stateful
-step whose memory of recent canonical articles lives in Beam state, so copies arriving together
-are merged before the store has the first one.
+fingerprints travel through these steps, and only those of articles with links (a few percent of
+a run) are grouped: their decisions reach the articles as a side input, and every other article
+is decided alone where it already is, against the store's matches.
+
+Streaming: articles are decided as they arrive by one stateful step whose memory of recent
+canonical articles lives in Beam state, so copies arriving together are merged before the store
+has the first one.
 
 In both modes the store answers for everything written before (earlier runs, a restarted stream,
 other workers): `connectors.store.DedupIndex.lookup` by exact key and LSH band key.
@@ -22,22 +25,21 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import PCollection, TaggedOutput
+from apache_beam.pvalue import AsDict, PCollection, TaggedOutput
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import GlobalWindows
 
-import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
+from connectors.coders import CandidateCoder  # (importing it registers the record coders)
 from connectors.store import ArticleSink, DedupIndex
 from pipelines.copy_links import KEY_BATCH_ARTICLES, KeyBatch, KeyBatcher, shard_links
-from pipelines.keyed_join import JoinByKey
 from schemas.dedup import (
     Candidate,
     Decision,
@@ -48,7 +50,6 @@ from schemas.dedup import (
     StoredDoc,
     apply_decision,
     fingerprint,
-    is_id_key,
     with_keys,
 )
 from schemas.records import Article, Sighting
@@ -60,7 +61,7 @@ LOOKUP_CHUNK = 200
 # left to merge: six settle a chain of ~30 copies each matching only its neighbours (syndication
 # chains are a few hops; a longer one is split, deterministically, and counted as `dedup_unsettled`).
 GROUP_ROUNDS = 6
-_BUCKETS, _GROUPED = "buckets", "grouped"
+_BUCKETS, _CANDIDATES = "buckets", "candidates"
 
 
 class DedupResult(NamedTuple):
@@ -119,15 +120,21 @@ class _ResolveFn(beam.DoFn):
 
 class _FingerprintFn(_ResolveFn):
     """Batch: fingerprints each article and looks the stored articles sharing its keys up, LOOKUP_CHUNK
-    articles per store query. Out: (id, Candidate), and tagged `buckets` the keys of every
-    KEY_BATCH_ARTICLES articles packed by shard (`copy_links.KeyBatcher`), for the link step."""
+    articles per store query. Out: (article, Candidate) for `_ApplyFn`; tagged `candidates` (id,
+    encoded Candidate) for the articles that turn out to have copy links (only theirs are decoded
+    again); tagged `buckets` the keys of every KEY_BATCH_ARTICLES articles packed by shard
+    (`copy_links.KeyBatcher`), for the link step."""
+
+    def setup(self) -> None:
+        super().setup()
+        self._coder = CandidateCoder()
 
     def start_bundle(self) -> None:
-        self._pending: list[Fingerprint] = []
+        self._pending: list[tuple[Article, Fingerprint]] = []
         self._keys = KeyBatcher()
 
     def process(self, article: Article) -> Iterator[Any]:
-        self._pending.append(fingerprint(article, self._config))
+        self._pending.append((article, fingerprint(article, self._config)))
         if len(self._pending) >= LOOKUP_CHUNK:
             yield from self._flush()
         if len(self._keys) >= KEY_BATCH_ARTICLES:
@@ -135,23 +142,26 @@ class _FingerprintFn(_ResolveFn):
 
     def finish_bundle(self) -> Iterator[Any]:
         # Batch only: every element is in the global window.
-        for candidate in self._flush():
-            yield GlobalWindows.windowed_value(candidate)
+        for out in self._flush():
+            if isinstance(out, TaggedOutput):
+                yield TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
+            else:
+                yield GlobalWindows.windowed_value(out)
         for batch in self._keys.batches():
             yield TaggedOutput(_BUCKETS, GlobalWindows.windowed_value(batch))
 
-    def _flush(self) -> Iterator[tuple[str, Candidate]]:
+    def _flush(self) -> Iterator[Any]:
         assert self._index is not None, "setup() opens the index before any element arrives"
-        fps, self._pending = self._pending, []
-        if not fps:
+        pending, self._pending = self._pending, []
+        if not pending:
             return
+        fps = [fp for _, fp in pending]
         stored = [doc.with_signature(self._config.near) for doc in lookup_chunk(self._index, fps)]
-        for fp in fps:
-            yield fp.article_id, Candidate(fp, tuple(relevant(fp, stored)))
-            # The id key finds the article itself again, in the store; in the run it links nothing
-            # an exact copy's other keys would not.
-            exact = [key for key in fp.exact_keys if not is_id_key(key)]
-            self._keys.add(fp.article_id, exact, fp.near_keys, fp.signature)
+        for article, fp in pending:
+            candidate = Candidate(fp, tuple(relevant(fp, stored)))
+            yield article, candidate
+            yield TaggedOutput(_CANDIDATES, (fp.article_id, self._coder.encode(candidate)))
+            self._keys.add(fp.article_id, fp.exact_keys, fp.near_keys, fp.signature)
 
 
 def _both_ways(link: tuple[str, str]) -> Iterator[tuple[str, str]]:
@@ -202,8 +212,41 @@ class _MergeFn(beam.DoFn):
 
 
 class _RouteFn(beam.DoFn):
-    """An article with copy links goes to its group's key (the group's least id); one without is
-    decided here, alone (against the store's matches it was looked up with)."""
+    """An article with copy links (`labels`: id -> its group's least id) goes to its group's key;
+    the others are decided where they are applied."""
+
+    def process(self, element: tuple[str, bytes], labels: Mapping[str, str]) -> Iterator[tuple[str, bytes]]:
+        label = labels.get(element[0])
+        if label is not None:
+            yield label, element[1]
+
+
+class _DecideGroupFn(beam.DoFn):
+    """Decides one copy group: (id, decided Candidate) once per article, and tagged `lineage` the
+    copies of stored articles."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        self._counters = _Counters()
+        self._coder = CandidateCoder()
+
+    def process(self, element: tuple[str, Iterable[bytes]]) -> Iterator[Any]:
+        candidates = [self._coder.decode(encoded) for encoded in element[1]]
+        decided, lineage = decide_together(candidates, self._config, self._counters.count)
+        # An article read twice has one decision.
+        yield from {c.fingerprint.article_id: c for c in decided}.items()
+        for update in lineage:
+            yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+
+
+class _ApplyFn(beam.DoFn):
+    """Each reading of an article with its dedup fields set: from its group's decision (`decided`,
+    the articles with copy links), else decided here, alone, against the store's matches it was
+    looked up with. One read twice comes out twice, the sink keeping one; both readings reach the
+    alert rules, which count the outlets that carried it. Tagged `lineage`: a lone article's copy
+    of a stored one."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
@@ -211,41 +254,15 @@ class _RouteFn(beam.DoFn):
     def setup(self) -> None:
         self._counters = _Counters()
 
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
-        _, joined = element
-        labels: list[Group] = joined["group"]
-        if labels:
-            for candidate in joined["candidate"]:
-                yield TaggedOutput(_GROUPED, (labels[0][0], candidate))
-            return
-        yield from _decided(joined["candidate"], self._config, self._counters)
-
-
-class _DecideGroupFn(_RouteFn):
-    """Decides one copy group."""
-
-    def process(self, element: tuple[str, Iterable[Candidate]]) -> Iterator[Any]:  # type: ignore[override]
-        yield from _decided(element[1], self._config, self._counters)
-
-
-def _decided(candidates: Iterable[Candidate], config: DedupConfig, counts: _Counters) -> Iterator[Any]:
-    """(id, decided candidate) for each, and tagged `lineage` the copies of stored articles."""
-    decided, lineage = decide_together(candidates, config, counts.count)
-    for candidate in decided:
-        yield candidate.fingerprint.article_id, candidate
-    for update in lineage:
-        yield TaggedOutput(LINEAGE, (update.canonical_id, update))
-
-
-def _apply(element: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
-    """Each reading of the article with its dedup fields set from its decision. One read twice
-    (two feeds, two files) comes out twice, the sink keeping one; both readings reach the alert
-    rules, which count the outlets that carried it."""
-    _, joined = element
-    decided: Candidate = joined["candidate"][0]
-    assert decided.decision is not None, "every candidate reaching the articles is decided"
-    for article in joined["article"]:
-        yield with_keys(apply_decision(article, decided.decision, decided.copies), decided.fingerprint)
+    def process(self, element: tuple[Article, Candidate], decided: Mapping[str, Candidate]) -> Iterator[Any]:
+        article, candidate = element
+        settled = decided.get(article.id)
+        if settled is None:
+            (settled,), lineage = decide_together([candidate], self._config, self._counters.count)
+            for update in lineage:
+                yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+        assert settled.decision is not None, "decide_together decides every candidate"
+        yield with_keys(apply_decision(article, settled.decision, settled.copies), settled.fingerprint)
 
 
 def _first_seen(candidate: Candidate) -> tuple[str, ...]:
@@ -378,14 +395,17 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         return self._expand_batch(articles)
 
     def _expand_batch(self, articles: PCollection[Article]) -> DedupResult:
-        """Data-parallel and deterministic: link the run's copies by shared key (one group per exact
-        or band key), merge the links into copy groups (GROUP_ROUNDS rounds of hash-to-min, keyed by
+        """Data-parallel and deterministic: link the run's copies by shared key (found in key
+        shards), merge the links into copy groups (GROUP_ROUNDS rounds of hash-to-min, keyed by
         article id), then decide each group in first-seen order; an article without links is
-        decided where it is. No step sees the whole run under one key."""
+        decided where it is. No step sees the whole run under one key, and no article crosses a
+        shuffle: it waits, materialized, for its group's decision."""
         config = self._config
         fingerprinted = articles | "Fingerprint" >> beam.ParDo(
             _FingerprintFn(self._sink, config)
-        ).with_output_types(tuple[str, Candidate], buckets=KeyBatch).with_outputs(_BUCKETS, main="candidates")
+        ).with_output_types(
+            tuple[Article, Candidate], candidates=tuple[str, bytes], buckets=KeyBatch
+        ).with_outputs(_CANDIDATES, _BUCKETS, main="articles")
         threshold = config.near.threshold
         groups = (
             fingerprinted[_BUCKETS]
@@ -403,18 +423,12 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
                 | f"Merge{n}"
                 >> beam.ParDo(_MergeFn(last=n == GROUP_ROUNDS - 1)).with_output_types(tuple[str, Group])
             )
-        routed = (
-            {"candidate": fingerprinted.candidates, "group": groups}
-            | "JoinGroups" >> JoinByKey()
-            | "Route"
-            >> beam.ParDo(_RouteFn(config))
-            .with_output_types(
-                tuple[str, Candidate], grouped=tuple[str, Candidate], lineage=tuple[str, LineageUpdate]
-            )
-            .with_outputs(_GROUPED, LINEAGE, main="alone")
-        )
+        labels = groups | "Labels" >> beam.Map(lambda g: (g[0], g[1][0])).with_output_types(tuple[str, str])
+        # Only the articles with copy links (a few percent of a run) are grouped and reach every
+        # worker as side inputs; every article is decided where it already is.
         in_groups = (
-            routed[_GROUPED]
+            fingerprinted[_CANDIDATES]
+            | "Route" >> beam.ParDo(_RouteFn(), AsDict(labels)).with_output_types(tuple[str, bytes])
             | "ByGroup" >> beam.GroupByKey()
             | "DecideGroup"
             >> beam.ParDo(_DecideGroupFn(config))
@@ -423,20 +437,16 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         )
         # One step sets every article's fields: a Flatten of two deciding steps in front of the rest
         # of the graph would make Flink run the rest twice over, and report one copy's metrics.
-        keyed = articles | "KeyById" >> beam.Map(lambda a: (a.id, a)).with_output_types(tuple[str, Article])
-        decisions = (routed.alone, in_groups.decided) | "AllDecisions" >> beam.Flatten()
-        marked = (
-            {"article": keyed, "candidate": decisions}
-            | "JoinDecisions" >> JoinByKey()
-            | "Apply" >> beam.FlatMap(_apply).with_output_types(Article)
-        )
+        marked = fingerprinted.articles | "Apply" >> beam.ParDo(
+            _ApplyFn(config), AsDict(in_groups.decided)
+        ).with_output_types(Article, lineage=tuple[str, LineageUpdate]).with_outputs(LINEAGE, main="articles")
         lineage = (
-            (routed[LINEAGE], in_groups[LINEAGE])
+            (in_groups[LINEAGE], marked[LINEAGE])
             | "AllLineage" >> beam.Flatten()
             | "ByCanonical" >> beam.GroupByKey()
             | "OneUpdate" >> beam.Map(_one_update).with_output_types(LineageUpdate)
         )
-        return DedupResult(marked, lineage)
+        return DedupResult(marked.articles, lineage)
 
     def _expand_stream(self, articles: PCollection[Article]) -> DedupResult:
         decided = (

@@ -56,6 +56,15 @@ def test_an_exact_key_links_every_holder_to_the_least_id():
     assert _shard_links([*holders[:2], ("d", ["u:2"], [], b"")], 4) == [("a", "c")]
 
 
+def test_an_article_read_twice_is_linked_to_itself_by_its_id_key_only():
+    twice: list[Holder] = [("a", ["i:aaaa", "t:1"], [], b""), ("a", ["i:aaaa", "t:1"], [], b"")]
+    for shards in (1, 3, 128):
+        assert set(_shard_links(twice, shards)) == {("a", "a")}  # decided together, once
+        # Read once, nothing links it; two articles sharing an id prefix are linked like a copy.
+        assert _shard_links(twice[:1], shards) == []
+        assert _shard_links([twice[0], ("b", ["i:aaaa"], [], b"")], shards) == [("a", "b")]
+
+
 def test_a_band_key_links_only_pairs_at_or_above_the_threshold():
     rng = random.Random(1)
     a = _signature(None, 0, rng)

@@ -233,8 +233,10 @@ def test_no_grouping_step_of_the_batch_graph_sees_a_single_key(
         for line in path.read_text(encoding="utf-8").splitlines():
             label, key = line.split("\t", 1)
             keys[label].add(key)
-    # The probe saw the graph's groupings: one of them by article id, and the rules' one.
+    # The probe saw the graph's groupings: the files spread over workers (a key per file), dedup's
+    # key shards and copy groups, and the rules' one.
     assert max(len(seen) for seen in keys.values()) >= corpus.files - len(corpus.read_twice) // 2
-    assert any("EvaluateAlerts/PerRule" in label for label in keys)
+    for step in ("Deduplicate/ByShard", "Deduplicate/ByGroup", "EvaluateAlerts/PerRule"):
+        assert any(step in label for label in keys), step
     single = sorted(label for label, seen in keys.items() if len(seen) == 1)
     assert not single, f"grouping steps that saw one key: {single}"
