@@ -20,5 +20,4 @@ ALERTS_UPDATED = "alerts_updated"  # existing alerts changed (a copy, a later ar
 NOTIFICATIONS_FAILED = "notifications_failed"  # deliveries that failed after their retries (recorded)
 ALERT_HISTORY_SCANS = "alert_history_scans"  # reads of the stored articles rules' memories are rebuilt from
 ALERT_HISTORY_ARTICLES = "alert_history_articles"  # stored articles those reads returned
-DEDUP_LINKS = "dedup_links"  # pairs of this run's articles found to be copies (exact key or near match)
 DEDUP_UNSETTLED = "dedup_unsettled"  # articles whose copy group was still growing when the rounds ran out
