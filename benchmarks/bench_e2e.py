@@ -1382,14 +1382,8 @@ def summarize(result: dict[str, Any], runs: list[dict[str, Any]], *, complete: b
     result["complete"] = complete
     result["runs"] = runs
     result["load_end"] = [round(x, 2) for x in os.getloadavg()]
-    result["medians"] = medians(runs)
-    result["ratios"] = ratios(result["medians"])
-    result["agreement"] = {
-        store: agreement(runs, store) for store in result["stores"] if store in result["medians"]
-    }
     result["code"]["head_at_end"] = git("rev-parse", "--short=12", "HEAD")
-    result["notes"] = notes(result)
-    write_report(result)
+    _report(result)
 
 
 def render(path: Path, added: Sequence[str] = ()) -> None:
@@ -1397,11 +1391,15 @@ def render(path: Path, added: Sequence[str] = ()) -> None:
     measuring), with notes a reader of the rounds added (kept in the JSON)."""
     result = json.loads(path.read_text(encoding="utf-8"))
     result["annotations"] = [*result.get("annotations", []), *added]
-    result["medians"] = medians(result["runs"])
+    _report(result)
+
+
+def _report(result: dict[str, Any]) -> None:
+    """What the rounds add up to (medians, ratios, agreement, notes), written out."""
+    runs = result["runs"]
+    result["medians"] = medians(runs)
     result["ratios"] = ratios(result["medians"])
-    result["agreement"] = {
-        s: agreement(result["runs"], s) for s in result["stores"] if s in result["medians"]
-    }
+    result["agreement"] = {s: agreement(runs, s) for s in result["stores"] if s in result["medians"]}
     result["notes"] = notes(result)
     write_report(result)
 
@@ -1583,9 +1581,9 @@ def bench_main(args: argparse.Namespace, stores: list[str], variants: list[str],
         if stored_corpus_ is not None:
             result["stored"] = prefill(bench, stores, stored_corpus_)
         if "es" in stores and args.warmup:
-            # A node fresh from start-up spends the first run's worth of CPU compiling (its JIT): the
-            # first measured round paid twice the ES CPU of the same variant's second (1.28 vs 0.51
-            # ms/article). One unmeasured round of (a) first.
+            # A node fresh from start-up spends CPU compiling (its JIT) during the first rounds,
+            # which would count against whichever variant runs first (compare the two reps of (a)
+            # with --no-warmup). One unmeasured round of (a) first.
             log("warm-up (not measured): Elasticsearch, (a) …")
             bench.round("a", "es", 0, corpus)
         runs: list[dict[str, Any]] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
 import sqlite3
 import time
@@ -22,6 +21,7 @@ from schemas.dedup import (
     StoredDoc,
     document_keys,
     is_id_key,
+    key_hash,
     merge_sightings,
     stored_signature,
 )
@@ -113,8 +113,7 @@ NOT_IN_DOC = {"dedup_keys", "near_dup_keys"}
 
 
 def _bucket(key: str) -> int:
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> (64 - _HASH_BITS)
+    return key_hash(key) >> (64 - _HASH_BITS)
 
 
 def posting(key: str, rowid: int) -> int:

@@ -19,13 +19,12 @@ compares the articles themselves).
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from schemas.dedup import is_id_key
+from schemas.dedup import is_id_key, key_hash
 
 # Shards of the key space: the parallelism of the link step (it is cheap: a sort per shard).
 KEY_SHARDS = 128
@@ -49,11 +48,6 @@ def link_sketch(signature: bytes) -> bytes:
     resolver would take for a copy is linked (and a rare pair just below the threshold too, which
     only makes a group larger; the resolver inside it decides exactly)."""
     return np.frombuffer(signature, dtype=np.uint32).astype(np.uint8).tobytes()
-
-
-def key_hash(key: str) -> int:
-    """A key's 64-bit hash, the same in every process (Python's own hash() is salted per process)."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
 
 
 class KeyBatcher:

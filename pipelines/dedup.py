@@ -120,10 +120,10 @@ class _ResolveFn(beam.DoFn):
 
 class _FingerprintFn(_ResolveFn):
     """Batch: fingerprints each article and looks the stored articles sharing its keys up, LOOKUP_CHUNK
-    articles per store query. Out: (article, Candidate) for `_ApplyFn`; tagged `candidates` (id,
-    encoded Candidate) for the articles that turn out to have copy links (only theirs are decoded
-    again); tagged `buckets` the keys of every KEY_BATCH_ARTICLES articles packed by shard
-    (`copy_links.KeyBatcher`), for the link step."""
+    articles per store query. Out: (article, encoded Candidate) for `_ApplyFn`; tagged `candidates`
+    (id, the same encoded Candidate) for the articles that turn out to have copy links (encoded
+    once; decoded only where it is decided); tagged `buckets` the keys of every KEY_BATCH_ARTICLES
+    articles packed by shard (`copy_links.KeyBatcher`), for the link step."""
 
     def setup(self) -> None:
         super().setup()
@@ -158,9 +158,9 @@ class _FingerprintFn(_ResolveFn):
         fps = [fp for _, fp in pending]
         stored = [doc.with_signature(self._config.near) for doc in lookup_chunk(self._index, fps)]
         for article, fp in pending:
-            candidate = Candidate(fp, tuple(relevant(fp, stored)))
-            yield article, candidate
-            yield TaggedOutput(_CANDIDATES, (fp.article_id, self._coder.encode(candidate)))
+            encoded = self._coder.encode(Candidate(fp, tuple(relevant(fp, stored))))
+            yield article, encoded
+            yield TaggedOutput(_CANDIDATES, (fp.article_id, encoded))
             self._keys.add(fp.article_id, fp.exact_keys, fp.near_keys, fp.signature)
 
 
@@ -253,11 +253,13 @@ class _ApplyFn(beam.DoFn):
 
     def setup(self) -> None:
         self._counters = _Counters()
+        self._coder = CandidateCoder()
 
-    def process(self, element: tuple[Article, Candidate], decided: Mapping[str, Candidate]) -> Iterator[Any]:
-        article, candidate = element
+    def process(self, element: tuple[Article, bytes], decided: Mapping[str, Candidate]) -> Iterator[Any]:
+        article, encoded = element
         settled = decided.get(article.id)
         if settled is None:
+            candidate = self._coder.decode(encoded)
             (settled,), lineage = decide_together([candidate], self._config, self._counters.count)
             for update in lineage:
                 yield TaggedOutput(LINEAGE, (update.canonical_id, update))
@@ -404,7 +406,7 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         fingerprinted = articles | "Fingerprint" >> beam.ParDo(
             _FingerprintFn(self._sink, config)
         ).with_output_types(
-            tuple[Article, Candidate], candidates=tuple[str, bytes], buckets=KeyBatch
+            tuple[Article, bytes], candidates=tuple[str, bytes], buckets=KeyBatch
         ).with_outputs(_CANDIDATES, _BUCKETS, main="articles")
         threshold = config.near.threshold
         groups = (

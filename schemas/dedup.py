@@ -138,6 +138,12 @@ def document_keys(
     return keys
 
 
+def key_hash(key: str) -> int:
+    """A key's 64-bit hash, the same in every process (Python's own hash() is salted per process):
+    what the run's key shards and the embedded store's dedup index (its top 31 bits) go by."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+
 def is_id_key(key: str) -> bool:
     return key.startswith(f"{_ID_KIND}:")
 
@@ -410,6 +416,7 @@ __all__ = [
     "exact_keys",
     "fingerprint",
     "is_id_key",
+    "key_hash",
     "merge_sightings",
     "outlet_from",
     "outlet_of",
