@@ -717,6 +717,12 @@ def loop_main(argv: list[str]) -> None:
         from connectors.localstore import LocalStore
 
         LocalStore(config.store_path).close()  # as pipelines.ingest.run
+    try:  # every variant runs with the collector settings of the pipeline's workers
+        from pipelines.worker_gc import tune_for_throughput
+
+        tune_for_throughput()
+    except ImportError:
+        pass  # code from before the workers tuned their collector
     summary = loop_full(config) if mode.mode == "full" else loop_floor(config)
     import pipelines
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from pipelines.language import detect_language
+from pipelines.worker_gc import tune_for_throughput
 from schemas.errors import BadRecordError
 from schemas.identity import record_canonical_url, record_id
 from schemas.ids import content_hash
@@ -74,6 +75,9 @@ class _NormalizeFn(beam.DoFn):
         self._pipeline = pipeline
         self._ok = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_NORMALIZED)
         self._bad = Metrics.counter(counters.NAMESPACE, "normalize_rejected")
+
+    def setup(self) -> None:
+        tune_for_throughput()  # every source's articles pass here, on every worker
 
     def process(self, raw: RawRecord):  # type: ignore[no-untyped-def]
         try:

@@ -19,6 +19,7 @@ import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from pipelines.tag_fields import apply_tags
 from pipelines.tag_match import Tagger
+from pipelines.worker_gc import tune_for_throughput
 from schemas.actors import DEFAULT_FOLDER
 from schemas.records import Article
 from schemas.topics import DEFAULT_FILE
@@ -33,6 +34,7 @@ class _TagFn(beam.DoFn):
 
     def setup(self) -> None:
         self._tagger = Tagger.from_files(self._actors_dir, self._topics_file)
+        tune_for_throughput()  # a worker may run this stage without ever running Normalize
 
     def process(self, article: Article) -> Iterator[Article]:
         assert self._tagger is not None, "setup() builds the tagger before any element arrives"
