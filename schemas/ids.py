@@ -22,8 +22,14 @@ def canonical_text(text: str) -> str:
     return _canonical_text_numpy(text)
 
 
+@functools.lru_cache(maxsize=4)
 def fold(text: str) -> str:
-    """NFKC, then casefold: the Unicode folding of `canonical_text` (and of near-duplicate words)."""
+    """NFKC, then casefold: the Unicode folding of `canonical_text` (and of near-duplicate words).
+
+    Cached for the last few texts: an article's body is folded for its content hash (Normalize)
+    and again for its MinHash signature (the dedup fingerprint, right after, on the same worker);
+    ~20 µs each time for a 3 KB body.
+    """
     return unicodedata.normalize("NFKC", text).casefold()
 
 
