@@ -10,6 +10,7 @@ import datetime as dt
 import glob
 import os
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -54,6 +55,17 @@ def list_seed_paths(pattern: str) -> list[str]:
         matches = FileSystems.match([pattern])[0].metadata_list
         return sorted(m.path for m in matches)
     return sorted(glob.glob(pattern))
+
+
+# Paths per element of the shuffle that spreads the files over workers: one element per file cost
+# more than reading it; a few hundred chunks still spread a big folder over as many workers.
+PATH_CHUNK = 64
+
+
+def _path_chunks(pattern: str) -> Iterator[list[str]]:
+    paths = list_seed_paths(pattern)
+    for start in range(0, len(paths), PATH_CHUNK):
+        yield paths[start : start + PATH_CHUNK]
 
 
 def read_seed_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -195,9 +207,10 @@ class ReadSeedFiles(beam.PTransform[PBegin, SeedReadResult]):
         results = (
             pbegin
             | "Pattern" >> beam.Create([self._pattern])
-            | "ListPaths" >> beam.FlatMap(list_seed_paths).with_output_types(str)
-            # Spread files over workers: listing happens on one.
+            | "ListPaths" >> beam.FlatMap(_path_chunks).with_output_types(list[str])
+            # Spread files over workers (listing happens on one), a chunk of paths per element.
             | "Spread" >> beam.Reshuffle()
+            | "Paths" >> beam.FlatMap(lambda chunk: chunk).with_output_types(str)
             | "ReadAndParse"
             >> beam.ParDo(_ReadSeedFn(self._max_bytes, self._run_id))
             .with_output_types(RawRecord, dead_letters=DeadLetter)

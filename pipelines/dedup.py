@@ -121,9 +121,9 @@ class _ResolveFn(beam.DoFn):
 class _FingerprintFn(_ResolveFn):
     """Batch: fingerprints each article and looks the stored articles sharing its keys up, LOOKUP_CHUNK
     articles per store query. Out: (article, encoded Candidate) for `_ApplyFn`; tagged `candidates`
-    (id, the same encoded Candidate) for the articles that turn out to have copy links (encoded
-    once; decoded only where it is decided); tagged `buckets` the keys of every KEY_BATCH_ARTICLES
-    articles packed by shard (`copy_links.KeyBatcher`), for the link step."""
+    a list of (id, the same encoded Candidate) per chunk, for the articles that turn out to have
+    copy links (encoded once; decoded only where it is decided); tagged `buckets` the keys of every
+    KEY_BATCH_ARTICLES articles packed by shard (`copy_links.KeyBatcher`), for the link step."""
 
     def setup(self) -> None:
         super().setup()
@@ -157,11 +157,14 @@ class _FingerprintFn(_ResolveFn):
             return
         fps = [fp for _, fp in pending]
         stored = [doc.with_signature(self._config.near) for doc in lookup_chunk(self._index, fps)]
+        candidates = []
         for article, fp in pending:
             encoded = self._coder.encode(Candidate(fp, tuple(relevant(fp, stored))))
             yield article, encoded
-            yield TaggedOutput(_CANDIDATES, (fp.article_id, encoded))
+            candidates.append((fp.article_id, encoded))
             self._keys.add(fp.article_id, fp.exact_keys, fp.near_keys, fp.signature)
+        # One element per chunk: nearly all of them are dropped by Route, unread.
+        yield TaggedOutput(_CANDIDATES, candidates)
 
 
 def _both_ways(link: tuple[str, str]) -> Iterator[tuple[str, str]]:
@@ -212,13 +215,16 @@ class _MergeFn(beam.DoFn):
 
 
 class _RouteFn(beam.DoFn):
-    """An article with copy links (`labels`: id -> its group's least id) goes to its group's key;
-    the others are decided where they are applied."""
+    """Of a chunk of (id, encoded Candidate), an article with copy links (`labels`: id -> its
+    group's least id) goes to its group's key; the others are decided where they are applied."""
 
-    def process(self, element: tuple[str, bytes], labels: Mapping[str, str]) -> Iterator[tuple[str, bytes]]:
-        label = labels.get(element[0])
-        if label is not None:
-            yield label, element[1]
+    def process(
+        self, chunk: list[tuple[str, bytes]], labels: Mapping[str, str]
+    ) -> Iterator[tuple[str, bytes]]:
+        for article_id, encoded in chunk:
+            label = labels.get(article_id)
+            if label is not None:
+                yield label, encoded
 
 
 class _DecideGroupFn(beam.DoFn):
@@ -406,7 +412,7 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         fingerprinted = articles | "Fingerprint" >> beam.ParDo(
             _FingerprintFn(self._sink, config)
         ).with_output_types(
-            tuple[Article, bytes], candidates=tuple[str, bytes], buckets=KeyBatch
+            tuple[Article, bytes], candidates=list[tuple[str, bytes]], buckets=KeyBatch
         ).with_outputs(_CANDIDATES, _BUCKETS, main="articles")
         threshold = config.near.threshold
         groups = (

@@ -8,6 +8,7 @@ copies are read before their originals and a chain's links lie in different bund
 from __future__ import annotations
 
 import base64
+import math
 import pathlib
 import uuid
 from collections import defaultdict
@@ -21,7 +22,7 @@ from apache_beam.pipeline import AppliedPTransform, PTransformOverride
 from apache_beam.pvalue import PCollection
 
 from connectors.localstore import LocalStore
-from connectors.seedio import parse_seed
+from connectors.seedio import PATH_CHUNK, parse_seed
 from pipelines import ingest
 from pipelines.normalize import normalize_record
 from pipelines.options import load_config
@@ -233,9 +234,10 @@ def test_no_grouping_step_of_the_batch_graph_sees_a_single_key(
         for line in path.read_text(encoding="utf-8").splitlines():
             label, key = line.split("\t", 1)
             keys[label].add(key)
-    # The probe saw the graph's groupings: the files spread over workers (a key per file), dedup's
-    # key shards and copy groups, and the rules' one.
-    assert max(len(seen) for seen in keys.values()) >= corpus.files - len(corpus.read_twice) // 2
+    # The probe saw the graph's groupings: the files spread over workers (a key per chunk of
+    # paths), dedup's key shards and copy groups, and the rules' one.
+    spread = [seen for label, seen in keys.items() if "ReadSeedFiles/Spread" in label]
+    assert [len(seen) for seen in spread] == [math.ceil(corpus.files / PATH_CHUNK)]
     for step in ("Deduplicate/ByShard", "Deduplicate/ByGroup", "EvaluateAlerts/PerRule"):
         assert any(step in label for label in keys), step
     single = sorted(label for label, seen in keys.items() if len(seen) == 1)
