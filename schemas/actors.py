@@ -27,6 +27,7 @@ only enforce shapes and types.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -277,8 +278,25 @@ def load_registry(folder: str | Path = DEFAULT_FOLDER) -> Registry:
 
     Raises `RegistryError` when a file is missing, is not YAML of the expected shape, or an actor does
     not fit the model; run `validate_registry` on the result for the semantic checks.
+
+    The same files, unchanged, give the same (immutable) registry without reading them again: a run
+    loads it to check the alert rules, then its worker to build the tagger (~0.2 s each time).
     """
-    folder = Path(folder)
+    folder = Path(folder).resolve()
+    return _load_registry(folder, _files_state(folder))
+
+
+def _files_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """(name, modification time, size) of every file in `folder`: what a cached registry is of."""
+    try:
+        stats = [(path.name, path.stat()) for path in sorted(folder.iterdir())]
+    except OSError:
+        return ()  # reading it fails the same way, and is not cached
+    return tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_registry(folder: Path, _state: tuple[tuple[str, int, int], ...]) -> Registry:
     problems: list[str] = []
     meta_path = folder / REGISTRY_FILE
     if not meta_path.is_file():

@@ -290,6 +290,20 @@ def test_load_reports_shape_errors(tmp_path):
     assert validate_folder(tmp_path) == caught.value.problems
 
 
+def test_unchanged_files_load_once_and_a_changed_file_loads_again(tmp_path):
+    (tmp_path / "registry.yaml").write_text('version: "2026.11.22"\n', encoding="utf-8")
+    people = tmp_path / "people.yaml"
+    people.write_text("actors:\n- {id: Q1, kind: person, name: Ada Example}\n", encoding="utf-8")
+    first = load_registry(tmp_path)
+    assert load_registry(str(tmp_path)) is first
+    people.write_text("actors:\n- {id: Q1, kind: person, name: Ada Example Jr}\n", encoding="utf-8")
+    changed = load_registry(tmp_path)
+    assert [a.name for a in changed.actors] == ["Ada Example Jr"]
+    more = "actors:\n- {id: Q2, kind: person, name: Bo Example}\n"
+    (tmp_path / "more.yaml").write_text(more, encoding="utf-8")
+    assert len(load_registry(tmp_path).actors) == 2
+
+
 def test_load_needs_the_version_file(tmp_path):
     with pytest.raises(RegistryError, match=r"registry\.yaml"):
         load_registry(tmp_path)
