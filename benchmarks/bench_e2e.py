@@ -19,7 +19,7 @@ dedup, tagging and the example alert rules (seeds/alerts.yaml) on:
 - (c) a hand-written loop in a subprocess (`bench_e2e.py loop --mode full`) calling the same
   project functions as the pipeline's DoFns, without Beam: the seed connector's read/parse,
   `normalize_record`, `fingerprint` + `DuplicateResolver` in first-seen order with chunked store
-  lookups (`pipelines.dedup.lookup_chunk`/`relevant`), `apply_decision`/`with_keys`, the
+  lookups (`pipelines.dedup.lookup_chunk`), `apply_decision`/`with_keys`, the
   `Tagger` + `apply_tags`, the alert engine (`pipelines.alert_match`, the history replay of
   `pipelines.alerts`), alert delivery to the store, the store's bulk write (`LocalStore.
   write_articles` / `connectors.es_client.bulk_write` of the documents the Elasticsearch sink
@@ -479,7 +479,7 @@ def loop_full(config: Any) -> dict[str, Any]:
         from connectors.store import OwnArticles
         from pipelines.alert_match import Facts, RuleMachine, applies
         from pipelines.alerts import HistoryReplay, query_matcher, reliability_of
-        from pipelines.dedup import LOOKUP_CHUNK, decide_together, lookup_chunk, relevant
+        from pipelines.dedup import LOOKUP_CHUNK, decide_together, lookup_chunk
         from pipelines.ingest import sink_for
         from pipelines.normalize import STAGE as NORMALIZE_STAGE
         from pipelines.normalize import normalize_record
@@ -534,8 +534,8 @@ def loop_full(config: Any) -> dict[str, Any]:
         candidates: list[Any] = []  # fingerprints with the stored articles sharing a key
         for start in range(0, len(articles), LOOKUP_CHUNK):
             fps = [fingerprint(a, config.dedup) for a in articles[start : start + LOOKUP_CHUNK]]
-            stored = [doc.with_signature(config.dedup.near) for doc in lookup_chunk(index, fps)]
-            candidates += [Candidate(fp, tuple(relevant(fp, stored))) for fp in fps]
+            found = lookup_chunk(index, fps, config.dedup.near)
+            candidates += [Candidate(fp, stored) for fp, stored in zip(fps, found, strict=True)]
         stages.start("dedup: decide (one resolver, first-seen order)")
         decided, lineage = decide_together(candidates, config.dedup, tally.count)
         resolved = {c.fingerprint.article_id: c for c in decided}  # a story read twice: one decision

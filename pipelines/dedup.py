@@ -52,6 +52,7 @@ from schemas.dedup import (
     fingerprint,
     with_keys,
 )
+from schemas.near_dup import NearDupConfig
 from schemas.records import Article, Sighting
 
 LINEAGE = "lineage"
@@ -69,17 +70,33 @@ class DedupResult(NamedTuple):
     lineage: PCollection[LineageUpdate]  # copies to add to canonical articles already stored
 
 
-def relevant(fp: Fingerprint, stored: Iterable[StoredDoc]) -> list[StoredDoc]:
-    """The stored articles that share a key with `fp` (a chunk's lookup answers many fingerprints)."""
-    exact, near = set(fp.exact_keys), set(fp.near_keys)
-    return [d for d in stored if d.exact_keys & exact or d.near_keys & near]
+def lookup_chunk(
+    index: DedupIndex, chunk: Sequence[Fingerprint], config: NearDupConfig
+) -> list[tuple[StoredDoc, ...]]:
+    """For each fingerprint of `chunk`, the stored articles sharing a key with it (in the order the
+    store gave them), with their signatures: one store query for the whole chunk.
 
-
-def lookup_chunk(index: DedupIndex, chunk: Sequence[Fingerprint]) -> list[StoredDoc]:
-    return index.lookup(
-        {k for fp in chunk for k in fp.exact_keys},
-        {k for fp in chunk for k in fp.near_keys},
-    )
+    The answer is matched to the fingerprints through its keys, not by testing every stored article
+    against every fingerprint: in a store that has grown, a chunk's answer runs into thousands."""
+    stored = [
+        doc.with_signature(config)
+        for doc in index.lookup(
+            {k for fp in chunk for k in fp.exact_keys}, {k for fp in chunk for k in fp.near_keys}
+        )
+    ]
+    by_exact: dict[str, list[int]] = defaultdict(list)
+    by_band: dict[str, list[int]] = defaultdict(list)
+    for i, doc in enumerate(stored):
+        for key in doc.exact_keys:
+            by_exact[key].append(i)
+        for key in doc.near_keys:
+            by_band[key].append(i)
+    found = []
+    for fp in chunk:
+        hits = {i for key in fp.exact_keys for i in by_exact.get(key, ())}
+        hits.update(i for key in fp.near_keys for i in by_band.get(key, ()))
+        found.append(tuple(stored[i] for i in sorted(hits)))
+    return found
 
 
 class _Counters:
@@ -155,11 +172,10 @@ class _FingerprintFn(_ResolveFn):
         pending, self._pending = self._pending, []
         if not pending:
             return
-        fps = [fp for _, fp in pending]
-        stored = [doc.with_signature(self._config.near) for doc in lookup_chunk(self._index, fps)]
+        found = lookup_chunk(self._index, [fp for _, fp in pending], self._config.near)
         candidates = []
-        for article, fp in pending:
-            encoded = self._coder.encode(Candidate(fp, tuple(relevant(fp, stored))))
+        for (article, fp), stored in zip(pending, found, strict=True):
+            encoded = self._coder.encode(Candidate(fp, stored))
             yield article, encoded
             candidates.append((fp.article_id, encoded))
             self._keys.add(fp.article_id, fp.exact_keys, fp.near_keys, fp.signature)
@@ -364,7 +380,8 @@ class _ResolveStreamFn(_ResolveFn):
             now = time.time()
             resolver.forget_before(now - self._config.memory_s)
             fp = fingerprint(article, self._config)
-            decision = resolver.decide(fp, relevant(fp, lookup_chunk(self._index, [fp])), now)
+            (stored,) = lookup_chunk(self._index, [fp], self._config.near)
+            decision = resolver.decide(fp, stored, now)
             resolver_state.write((version + 1, resolver))
             _LIVE[self._token] = (version + 1, resolver)
         self._counters.count(decision)
