@@ -29,7 +29,7 @@ from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter, Sighting, document_json, to_json
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats, WriteCounts
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Writers from several DirectRunner workers queue on SQLite's lock instead of failing at once.
 BUSY_TIMEOUT_MS = 60_000
 
@@ -90,6 +90,17 @@ CREATE TABLE IF NOT EXISTS feed_state (feed_url TEXT PRIMARY KEY, doc TEXT NOT N
 -- hash and the article's rowid packed in one integer primary key, so finding a key's articles is
 -- one range scan. The id key is not stored: articles.id answers for it.
 CREATE TABLE IF NOT EXISTS dedup_index (posting INTEGER PRIMARY KEY);
+-- What a dedup lookup reads of each article it finds: one small row, where the same fields of
+-- `doc` cost a read of its overflow pages and a parse of ~7 KB of JSON (schema 5).
+CREATE TABLE IF NOT EXISTS dedup_docs (
+    rowid INTEGER PRIMARY KEY,  -- the article's rowid in `articles`
+    id TEXT NOT NULL,
+    duplicate_of TEXT,
+    canonical_url TEXT,
+    guid TEXT,
+    content_hash TEXT,
+    signature TEXT  -- near_dup_signature (base64): canonical articles with band keys only
+);
 -- Alerts: one row per alert id (rule + story, window or bucket), updated in place.
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
@@ -134,6 +145,22 @@ _ID_PREFIX_HITS = """
 SELECT b.value, a.rowid FROM json_each(?) AS b CROSS JOIN articles AS a
 WHERE a.id >= b.value AND a.id < b.value || 'g'
 """
+
+
+# A dedup lookup's hits, as (rowid, id, duplicate_of, canonical_url, guid, content_hash, signature,
+# body): from dedup_docs without the text, or from the article's own document.
+_DEDUP_DOC_ROWS = """
+SELECT rowid, id, duplicate_of, canonical_url, guid, content_hash, signature, ''
+FROM dedup_docs WHERE rowid IN ({})
+"""
+_ARTICLE_DEDUP_FIELDS = """
+rowid, id, json_extract(doc, '$.duplicate_of'), json_extract(doc, '$.canonical_url'),
+json_extract(doc, '$.guid'), json_extract(doc, '$.content_hash'),
+json_extract(doc, '$.near_dup_signature')
+"""
+_ARTICLE_DEDUP_ROWS = f"SELECT {_ARTICLE_DEDUP_FIELDS}, body FROM articles WHERE rowid IN ({{}})"
+# Schema 5: dedup_docs rows for the articles stored before it.
+_DEDUP_DOCS_FROM_ARTICLES = f"INSERT OR IGNORE INTO dedup_docs SELECT {_ARTICLE_DEDUP_FIELDS} FROM articles"
 
 
 # Title matches count more than body matches.
@@ -221,6 +248,9 @@ class LocalStore:
         """Bring a file from schema 1 up to date; under the write lock, so concurrent openers
         cannot both add the same column."""
         with self._transaction():
+            (found,) = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if int(found) < 5:  # the lookup fields of the articles stored before
+                self._db.execute(_DEDUP_DOCS_FROM_ARTICLES)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(dead_letters)")}
             if "record_id" not in columns:
                 self._db.execute("ALTER TABLE dead_letters ADD COLUMN record_id TEXT")
@@ -312,6 +342,10 @@ class LocalStore:
         if rowid > MAX_ROWID:
             raise sqlite3.DataError(f"more than {MAX_ROWID} articles: the dedup index is full")
         self._db.execute(_FTS_INSERT, (rowid, a.title, a.body))
+        self._db.execute(
+            "INSERT OR REPLACE INTO dedup_docs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rowid, a.id, a.duplicate_of, a.canonical_url, a.guid, a.content_hash, a.near_dup_signature),
+        )
         postings.extend(posting(k, rowid) for k in (*a.dedup_keys, *a.near_dup_keys) if not is_id_key(k))
         return 1
 
@@ -479,29 +513,38 @@ class LocalStore:
         return found
 
     def _stored_docs(self, found: dict[int, tuple[set[str], set[str]]]) -> list[StoredDoc]:
-        """The articles of `found` (from _key_hits) that an exact key or, canonical, a band key found."""
+        """The articles of `found` (from _key_hits) that an exact key or, canonical, a band key
+        found, in rowid order. Their fields come from `dedup_docs`; from the article itself (its
+        text included) for one stored without a signature where a band key found it, or one a
+        writer of schema 4 stored without a `dedup_docs` row."""
+        rows = dict(self._rows(_DEDUP_DOC_ROWS, sorted(found)))
+
+        def needs_text(rowid: int) -> bool:
+            if rowid not in rows:
+                return True
+            _, duplicate_of, _, _, _, signature, _ = rows[rowid]
+            return signature is None and duplicate_of is None and bool(found[rowid][1])
+
+        rows.update(self._rows(_ARTICLE_DEDUP_ROWS, [r for r in sorted(found) if needs_text(r)]))
         docs: list[StoredDoc] = []
-        ordered = sorted(found)
-        for start in range(0, len(ordered), 500):  # SQLite caps the number of bound parameters
-            chunk = ordered[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                "SELECT rowid, id, json_extract(doc, '$.duplicate_of'), body, "
-                "json_extract(doc, '$.canonical_url'), json_extract(doc, '$.guid'), "
-                "json_extract(doc, '$.content_hash'), json_extract(doc, '$.near_dup_signature') "
-                f"FROM articles WHERE rowid IN ({marks})",
-                chunk,
-            )
-            for rowid, article_id, duplicate_of, body, url, guid, text_hash, signature in rows:
-                exact_hits, near_hits = found[rowid]
-                # A shared 31-bit bucket is not a shared key: an exact key must be the article's own.
-                exact = frozenset(document_keys(article_id, url, guid, text_hash).intersection(exact_hits))
-                bands = frozenset(near_hits) if duplicate_of is None else frozenset()
-                if exact or bands:
-                    docs.append(
-                        StoredDoc(article_id, duplicate_of, exact, bands, body, stored_signature(signature))
-                    )
+        for rowid in sorted(rows):
+            article_id, duplicate_of, url, guid, text_hash, signature, body = rows[rowid]
+            exact_hits, near_hits = found[rowid]
+            # A shared 31-bit bucket is not a shared key: an exact key must be the article's own.
+            exact = frozenset(document_keys(article_id, url, guid, text_hash).intersection(exact_hits))
+            bands = frozenset(near_hits) if duplicate_of is None else frozenset()
+            if exact or bands:
+                docs.append(
+                    StoredDoc(article_id, duplicate_of, exact, bands, body, stored_signature(signature))
+                )
         return docs
+
+    def _rows(self, sql: str, rowids: Sequence[int]) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        """(rowid, the other columns) of `sql`'s rows for `rowids` (its `{}`: their placeholders)."""
+        for start in range(0, len(rowids), 500):  # SQLite caps the number of bound parameters
+            chunk = rowids[start : start + 500]
+            for rowid, *rest in self._db.execute(sql.format(",".join("?" * len(chunk))), chunk):
+                yield rowid, tuple(rest)
 
     def add_sightings(self, update: LineageUpdate) -> bool:
         """Merge copies into a canonical article's lineage, in one write transaction.
