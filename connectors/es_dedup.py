@@ -43,16 +43,18 @@ PAGE_SIZE = 500
 MAX_UPDATE_ATTEMPTS = 20
 _MAX_BACKOFF_S = 0.25
 
-_LOOKUP_SOURCE = ["id", "duplicate_of", "body", "dedup_keys", "near_dup_keys", "near_dup_signature"]
+# The text is fetched only for the articles whose signature must be made from it (stored before
+# signatures were kept): ~3 KB per hit, where a grown store answers a chunk with thousands.
+_LOOKUP_SOURCE = ["id", "duplicate_of", "dedup_keys", "near_dup_keys", "near_dup_signature"]
 
 
 @dataclass
 class _Found:
     duplicate_of: str | None
-    body: str
     signature: bytes
     exact: set[str] = field(default_factory=set)
     near: set[str] = field(default_factory=set)
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,15 +134,16 @@ class ElasticsearchDedupIndex:
                     duplicate_of = source.get("duplicate_of") or None
                     doc = found.setdefault(
                         article_id,
-                        _Found(
-                            duplicate_of,
-                            str(source.get("body") or ""),
-                            stored_signature(source.get("near_dup_signature")),
-                        ),
+                        _Found(duplicate_of, stored_signature(source.get("near_dup_signature"))),
                     )
                     doc.exact.update(asked_exact.intersection(_values(source.get("dedup_keys"))))
                     if duplicate_of is None:  # band keys only ever lead to canonical articles
                         doc.near.update(asked_near.intersection(_values(source.get("near_dup_keys"))))
+            unsigned = sorted(i for i, doc in found.items() if doc.near and not doc.signature)
+            for start in range(0, len(unsigned), PAGE_SIZE):
+                ids = unsigned[start : start + PAGE_SIZE]
+                for source in self._search_all({"terms": {"id": ids}}, ["id", "body"]):
+                    found[str(source["id"])].body = str(source.get("body") or "")
         return [
             StoredDoc(
                 article_id,
@@ -153,10 +156,12 @@ class ElasticsearchDedupIndex:
             for article_id, doc in sorted(found.items())
         ]
 
-    def _search_all(self, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """The `_source` of every hit, page after page; a missing alias has none."""
+    def _search_all(
+        self, query: Mapping[str, Any], fields: list[str] = _LOOKUP_SOURCE
+    ) -> Iterator[dict[str, Any]]:
+        """The `_source` (`fields` of it) of every hit, page after page; a missing alias has none."""
         for page in search_pages(
-            self._client, self._names.articles_alias, query, PAGE_SIZE, source_includes=_LOOKUP_SOURCE
+            self._client, self._names.articles_alias, query, PAGE_SIZE, source_includes=fields
         ):
             for hit in page:
                 yield dict(hit["_source"])

@@ -123,7 +123,8 @@ class DedupIndex(Protocol):
     """What deduplication asks of a store: earlier articles by key, and lineage updates."""
 
     def lookup(self, exact_keys: Collection[str], near_keys: Collection[str]) -> list[StoredDoc]:
-        """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`."""
+        """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`;
+        with their text only where a band key found one stored without a signature (StoredDoc)."""
         ...
 
     def add_sightings(self, update: LineageUpdate) -> bool:

@@ -212,8 +212,10 @@ class StoredDoc:
     duplicate_of: str | None
     exact_keys: frozenset[str]  # its keys among those asked for
     near_keys: frozenset[str]
-    body: str  # to compute its signature; stores keep text, not signatures
-    signature: bytes = b""  # the signature of `body`, once computed (then `body` may be dropped)
+    # The text, where the signature must be computed from it: a canonical article found by a band
+    # key and stored without a signature. Stores leave it empty otherwise (not needed).
+    body: str
+    signature: bytes = b""  # the signature the store kept, or the one computed from `body`
 
     def with_signature(self, config: NearDupConfig) -> StoredDoc:
         """This document carrying its signature instead of its text, where near matching needs

@@ -136,8 +136,8 @@ def test_lookup_by_exact_key_finds_canonical_articles_and_copies(index, stored_t
     found = index.lookup({"t:same", "u:unknown"}, ())
     assert found == sorted(
         [
-            StoredDoc(canonical.id, None, frozenset({"t:same"}), frozenset(), canonical.body),
-            StoredDoc(copy_.id, canonical.id, frozenset({"t:same"}), frozenset(), copy_.body),
+            StoredDoc(canonical.id, None, frozenset({"t:same"}), frozenset(), ""),
+            StoredDoc(copy_.id, canonical.id, frozenset({"t:same"}), frozenset(), ""),
         ],
         key=lambda d: d.article_id,
     )
@@ -157,6 +157,7 @@ def test_lookup_returns_the_signature_a_canonical_article_was_stored_with(es, na
     _write(es, names, [kept, older])
     found = {d.article_id: d for d in index.lookup((), ["b:4"])}
     assert found[kept.id].signature == signature
+    assert found[kept.id].body == ""  # its text is not read
     assert found[older.id].signature == b""
     # The kept one is used as it is; the older one's is computed from its text.
     config = DedupConfig().near
@@ -209,9 +210,12 @@ def test_lookup_reads_every_chunk_of_keys_and_every_page(es_url: str, names: Ind
         # Keys of one article asked for in different chunks come together.
         assert doc.exact_keys == {f"k:{n}", "k:shared"}, n
         assert doc.near_keys == ({f"b:{n % 5}"} if n % 5 < 2 else set()), n
+        # Stored without a signature: the text is read where a band key found it, to make one.
+        assert doc.body == (article.body if n % 5 < 2 else ""), n
     terms = [_terms(r["query"]) for r in requests]
     assert max(terms) <= es_dedup.MAX_TERMS
-    assert sum(1 for r in requests if r.get("search_after") is None) == 2  # two chunks of keys
+    firsts = [r for r in requests if r.get("search_after") is None]
+    assert sum(1 for r in firsts if _terms(r["query"])) == 2  # two chunks of keys
     assert len(requests) > 2  # and more than one page
 
 
