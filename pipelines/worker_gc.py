@@ -5,8 +5,9 @@ Every article allocates hundreds of short-lived container objects (models, tuple
 tags and evidence). At CPython's default first-generation threshold (700 allocations) the
 collector runs every article or two, and its older generations' passes walk the worker's whole
 long-lived heap (Beam, the tagger's tables) again and again: 5-10 % of a batch run's CPU
-(21,400 articles, one DirectRunner worker, measured with and without). Articles form no reference cycles, so collecting 70 times less
-often frees the same memory, only later; reference counting still frees each article at once.
+(21,400 articles, one DirectRunner worker, measured with and without). Articles form no
+reference cycles, so collecting 70 times less often frees the same memory, only later;
+reference counting still frees each article at once.
 """
 
 from __future__ import annotations
