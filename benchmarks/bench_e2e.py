@@ -467,6 +467,19 @@ def _read_seeds(pattern: str, max_bytes: int, run_id: str, now: dt.datetime) -> 
     return records, dead
 
 
+def _lookup(lookup_chunk: Any, index: Any, fps: list[Any], near: Any) -> list[tuple[Any, ...]]:
+    """`pipelines.dedup.lookup_chunk` (each fingerprint's stored matches), also in a snapshot from
+    before it matched them itself (it returned the chunk's answer, and `relevant` picked)."""
+    import inspect
+
+    if len(inspect.signature(lookup_chunk).parameters) == 3:
+        return list(lookup_chunk(index, fps, near))
+    from pipelines.dedup import relevant  # type: ignore[attr-defined]
+
+    stored = [doc.with_signature(near) for doc in lookup_chunk(index, fps)]
+    return [tuple(relevant(fp, stored)) for fp in fps]
+
+
 def loop_full(config: Any) -> dict[str, Any]:
     """Variant (c): what the batch graph does (pipelines.ingest.build), stage after stage, in one
     process, calling the functions its DoFns call."""
@@ -534,7 +547,7 @@ def loop_full(config: Any) -> dict[str, Any]:
         candidates: list[Any] = []  # fingerprints with the stored articles sharing a key
         for start in range(0, len(articles), LOOKUP_CHUNK):
             fps = [fingerprint(a, config.dedup) for a in articles[start : start + LOOKUP_CHUNK]]
-            found = lookup_chunk(index, fps, config.dedup.near)
+            found = _lookup(lookup_chunk, index, fps, config.dedup.near)
             candidates += [Candidate(fp, stored) for fp, stored in zip(fps, found, strict=True)]
         stages.start("dedup: decide (one resolver, first-seen order)")
         decided, lineage = decide_together(candidates, config.dedup, tally.count)

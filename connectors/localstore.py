@@ -517,7 +517,8 @@ class LocalStore:
         found, in rowid order. Their fields come from `dedup_docs`; from the article itself (its
         text included) for one stored without a signature where a band key found it, or one a
         writer of schema 4 stored without a `dedup_docs` row."""
-        rows = dict(self._rows(_DEDUP_DOC_ROWS, sorted(found)))
+        ordered = sorted(found)
+        rows = dict(self._rows(_DEDUP_DOC_ROWS, ordered))
 
         def needs_text(rowid: int) -> bool:
             if rowid not in rows:
@@ -525,9 +526,9 @@ class LocalStore:
             _, duplicate_of, _, _, _, signature, _ = rows[rowid]
             return signature is None and duplicate_of is None and bool(found[rowid][1])
 
-        rows.update(self._rows(_ARTICLE_DEDUP_ROWS, [r for r in sorted(found) if needs_text(r)]))
+        rows.update(self._rows(_ARTICLE_DEDUP_ROWS, [r for r in ordered if needs_text(r)]))
         docs: list[StoredDoc] = []
-        for rowid in sorted(rows):
+        for rowid in (r for r in ordered if r in rows):
             article_id, duplicate_of, url, guid, text_hash, signature, body = rows[rowid]
             exact_hits, near_hits = found[rowid]
             # A shared 31-bit bucket is not a shared key: an exact key must be the article's own.

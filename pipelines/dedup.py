@@ -243,9 +243,8 @@ class _RouteFn(beam.DoFn):
                 yield label, encoded
 
 
-class _DecideGroupFn(beam.DoFn):
-    """Decides one copy group: (id, decided Candidate) once per article, and tagged `lineage` the
-    copies of stored articles."""
+class _DecideFn(beam.DoFn):
+    """What the two deciding steps share: the config, the decision counters, the candidate coder."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
@@ -253,6 +252,11 @@ class _DecideGroupFn(beam.DoFn):
     def setup(self) -> None:
         self._counters = _Counters()
         self._coder = CandidateCoder()
+
+
+class _DecideGroupFn(_DecideFn):
+    """Decides one copy group: (id, decided Candidate) once per article, and tagged `lineage` the
+    copies of stored articles."""
 
     def process(self, element: tuple[str, Iterable[bytes]]) -> Iterator[Any]:
         candidates = [self._coder.decode(encoded) for encoded in element[1]]
@@ -263,19 +267,12 @@ class _DecideGroupFn(beam.DoFn):
             yield TaggedOutput(LINEAGE, (update.canonical_id, update))
 
 
-class _ApplyFn(beam.DoFn):
+class _ApplyFn(_DecideFn):
     """Each reading of an article with its dedup fields set: from its group's decision (`decided`,
     the articles with copy links), else decided here, alone, against the store's matches it was
     looked up with. One read twice comes out twice, the sink keeping one; both readings reach the
     alert rules, which count the outlets that carried it. Tagged `lineage`: a lone article's copy
     of a stored one."""
-
-    def __init__(self, config: DedupConfig) -> None:
-        self._config = config
-
-    def setup(self) -> None:
-        self._counters = _Counters()
-        self._coder = CandidateCoder()
 
     def process(self, element: tuple[Article, bytes], decided: Mapping[str, Candidate]) -> Iterator[Any]:
         article, encoded = element

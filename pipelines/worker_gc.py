@@ -4,10 +4,10 @@ the DirectRunner's own process, `wirewatch stream`).
 Every article allocates hundreds of short-lived container objects (models, tuples, dicts of its
 tags and evidence). At CPython's default first-generation threshold (700 allocations) the
 collector runs every article or two, and its older generations' passes walk the worker's whole
-long-lived heap (Beam, the tagger's tables) again and again: 5-10 % of a batch run's CPU
-(21,400 articles, one DirectRunner worker, measured with and without). Articles form no
-reference cycles, so collecting 70 times less often frees the same memory, only later;
-reference counting still frees each article at once.
+long-lived heap (Beam, the tagger's tables) again and again, a sizeable share of a batch run's
+CPU (timed by hand with and without, one DirectRunner worker). Articles form no reference
+cycles, so collecting 70 times less often frees the same memory, only later; reference counting
+still frees each article at once.
 """
 
 from __future__ import annotations

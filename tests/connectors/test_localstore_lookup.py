@@ -151,18 +151,26 @@ def test_lookup_takes_a_few_statements_whatever_the_number_of_keys(tmp_path: pat
     store = LocalStore(str(tmp_path / "w.db"))
     articles = _articles(random.Random(7), 400)
     store.write_articles(articles)
-    statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
-    found = store.lookup(
-        [k for a in articles for k in a.dedup_keys], [k for a in articles for k in a.near_dup_keys]
-    )
-    store._db.set_trace_callback(None)
+    found, statements = _lookup_every_key(store, articles)
     assert len(found) == len(articles)
     # Two to find the articles (id prefixes, then dedup_index), one per 500 of them to read their
     # fields (dedup_docs), one per 500 canonical ones to read the text their signature is made of
     # (these articles were stored without one).
     assert len(statements) == 2 + 1 + 1
     store.close()
+
+
+def _lookup_every_key(store: LocalStore, articles: list[Article]) -> tuple[list[StoredDoc], list[str]]:
+    """The lookup of every key of `articles`, and the SQL statements it ran."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    found = store.lookup(*_every_key(articles))
+    store._db.set_trace_callback(None)
+    return found, statements
+
+
+def _every_key(articles: list[Article]) -> tuple[list[str], list[str]]:
+    return [k for a in articles for k in a.dedup_keys], [k for a in articles for k in a.near_dup_keys]
 
 
 def _signed_articles(count: int) -> list[Article]:
@@ -179,12 +187,7 @@ def test_a_lookup_reads_the_kept_signatures_not_the_text(tmp_path: pathlib.Path)
     store = LocalStore(str(tmp_path / "w.db"))
     articles = _signed_articles(300)
     store.write_articles(articles)
-    statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
-    found = store.lookup(
-        [k for a in articles for k in a.dedup_keys], [k for a in articles for k in a.near_dup_keys]
-    )
-    store._db.set_trace_callback(None)
+    found, statements = _lookup_every_key(store, articles)
     assert len(statements) == 2 + 1  # no article's own row is read
     by_id = {a.id: a for a in articles}
     for doc in found:
@@ -199,7 +202,7 @@ def test_a_store_of_schema_4_gains_the_lookup_rows_and_answers_the_same(tmp_path
     store = LocalStore(path)
     articles = _signed_articles(300)
     store.write_articles(articles)
-    keys = ([k for a in articles for k in a.dedup_keys], [k for a in articles for k in a.near_dup_keys])
+    keys = _every_key(articles)
     before = store.lookup(*keys)
     # As schema 4 left it: no dedup_docs rows.
     store._db.execute("DELETE FROM dedup_docs")
@@ -216,7 +219,7 @@ def test_an_article_a_schema_4_writer_stored_is_read_from_its_document(tmp_path:
     store = LocalStore(str(tmp_path / "w.db"))
     articles = _signed_articles(300)
     store.write_articles(articles)
-    keys = ([k for a in articles for k in a.dedup_keys], [k for a in articles for k in a.near_dup_keys])
+    keys = _every_key(articles)
     before = store.lookup(*keys)
     store._db.execute("DELETE FROM dedup_docs WHERE rowid % 3 = 0")  # never written by that writer
     after = store.lookup(*keys)
