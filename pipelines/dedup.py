@@ -311,7 +311,9 @@ def decide_together(
     }
     copies: dict[str, list[Sighting]] = defaultdict(list)
     for c, d in decided:
-        if d.duplicate_of is not None and not d.already_stored:  # a re-read copy is recorded
+        if d.duplicate_of is not None and (
+            not d.already_stored or _lineage_may_lack(d.duplicate_of, c.stored, new_canonical)
+        ):
             copies[d.duplicate_of].append(c.fingerprint.sighting)
     # Decided, a candidate needs its stored matches no more, and its signature only if canonical
     # (the store keeps it, `with_keys`).
@@ -329,6 +331,15 @@ def decide_together(
         for canonical_id in sorted(copies.keys() - new_canonical)
     ]
     return out, lineage
+
+
+def _lineage_may_lack(canonical_id: str, stored: Iterable[StoredDoc], new_canonical: set[str]) -> bool:
+    """Whether a copy stored before may be missing from its canonical article's lineage: a run that
+    crashed can have written the copy and not its canonical article (or the update). Its sighting is
+    sent again (merges are idempotent) when the canonical article is written in this run, or is
+    stored (it shares the key the copy was matched by, so the lookup found it). One stored nowhere
+    yet gets nothing: an update for it would wait in vain, then become a dead letter."""
+    return canonical_id in new_canonical or any(doc.article_id == canonical_id for doc in stored)
 
 
 def _one_update(element: tuple[str, Iterable[LineageUpdate]]) -> LineageUpdate:
@@ -383,7 +394,9 @@ class _ResolveStreamFn(_ResolveFn):
             _LIVE[self._token] = (version + 1, resolver)
         self._counters.count(decision)
         yield with_keys(apply_decision(article, decision), fp)
-        if decision.duplicate_of is not None and not decision.already_stored:
+        if decision.duplicate_of is not None and (
+            not decision.already_stored or _lineage_may_lack(decision.duplicate_of, stored, set())
+        ):
             yield TaggedOutput(
                 LINEAGE, LineageUpdate(canonical_id=decision.duplicate_of, sightings=(fp.sighting,))
             )
