@@ -1274,7 +1274,10 @@ def store_lines(result: dict[str, Any], store: str) -> list[str]:
         last = [r for r in runs if r["variant"] == variant][-1]
         s, st = last["summary"], last["stored_after"]
         decided = (
-            f"{s['canonical']:,} / {s['duplicates']:,} ({s['near_duplicates']:,}) / {s['already_stored']:,}"
+            # Readings the store refused as already there: `wirewatch run` counts those stored by an
+            # earlier run and those read twice apart (already_stored, read_twice), the loop (c) not.
+            f"{s['canonical']:,} / {s['duplicates']:,} ({s['near_duplicates']:,}) / "
+            f"{s['already_stored'] + s.get('read_twice', 0):,}"
             if "canonical" in s
             else "-"
         )
@@ -1440,8 +1443,8 @@ def notes(result: dict[str, Any]) -> list[str]:
                 out.append(
                     f"`wirewatch run`'s summary ({r['store']}) counts {s['canonical']:,} canonical and "
                     f"{s['duplicates']:,} folded where {st['canonical']:,} canonical articles and "
-                    f"{st['copies']:,} copies were stored: an article read twice (already_stored "
-                    f"{s['already_stored']:,}) is counted again with its first reading's decision."
+                    f"{st['copies']:,} copies were stored: an article read twice (read_twice "
+                    f"{s.get('read_twice', 0):,}) is counted again with its first reading's decision."
                 )
             break
     digests = {r["code_digest"] for r in result["runs"]}

@@ -195,6 +195,7 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
         ("duplicates", summary.duplicates),
         ("  near", summary.near_duplicates),
         ("already stored", summary.already_stored),
+        ("read twice", summary.read_twice),
         ("tagged", summary.tagged),
         ("written", summary.written),
         ("alerts fired", summary.alerts_fired),

@@ -104,10 +104,12 @@ class _Counters:
         self.canonical = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_CANONICAL)
         self.folded = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_FOLDED)
         self.near = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_NEAR_DUPLICATE)
+        self.already_stored = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_ALREADY_STORED)
 
     def count(self, decision: Decision) -> None:
         if decision.already_stored:
-            return  # the sink counts re-reads as duplicates
+            self.already_stored.inc()
+            return
         if decision.duplicate_of is None:
             self.canonical.inc()
             return

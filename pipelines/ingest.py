@@ -47,7 +47,8 @@ class RunSummary(BaseModel):
     canonical: int = Field(default=0, ge=0)  # new stories
     duplicates: int = Field(default=0, ge=0)  # copies folded into a canonical article
     near_duplicates: int = Field(default=0, ge=0)  # of which near (not exact) copies
-    already_stored: int = Field(ge=0)  # articles read again (re-runs), not written twice
+    already_stored: int = Field(ge=0)  # articles stored by an earlier run, read again
+    read_twice: int = Field(default=0, ge=0)  # further readings of one article in this run
     tagged: int = Field(default=0, ge=0)
     alerts_fired: int = Field(default=0, ge=0)  # new alerts
     alerts_updated: int = Field(default=0, ge=0)  # stored alerts a copy or later article changed
@@ -187,6 +188,11 @@ def build(
 def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) -> RunSummary:
     """Read the run's counters back; committed values where the runner has them."""
     totals = counter_totals(result)
+    # The sink refuses every second write of an id: an article stored before, or one read twice in
+    # this run (two files or feeds carrying the same item). Deduplication tells the first kind.
+    refused = totals.get(counters.ARTICLES_DUPLICATE, 0)
+    stored_before = totals.get(counters.ARTICLES_ALREADY_STORED, 0) if config.dedup.enabled else refused
+    stored_before = min(stored_before, refused)
     return RunSummary(
         run_id=config.run_id,
         store=store_location(config),
@@ -195,7 +201,8 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
         canonical=totals.get(counters.ARTICLES_CANONICAL, 0),
         duplicates=totals.get(counters.ARTICLES_FOLDED, 0),
         near_duplicates=totals.get(counters.ARTICLES_NEAR_DUPLICATE, 0),
-        already_stored=totals.get(counters.ARTICLES_DUPLICATE, 0),
+        already_stored=stored_before,
+        read_twice=refused - stored_before,
         tagged=totals.get(counters.ARTICLES_TAGGED, 0),
         alerts_fired=totals.get(counters.ALERTS_FIRED, 0),
         alerts_updated=totals.get(counters.ALERTS_UPDATED, 0),

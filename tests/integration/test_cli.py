@@ -37,6 +37,23 @@ def wirewatch(
     )
 
 
+def test_the_summary_tells_an_article_read_twice_from_one_stored_before(tmp_path: pathlib.Path):
+    """The same seed under two outlets is one article read twice: on an empty store nothing is
+    "already stored"; a re-run reads both readings of an article the store has."""
+    seeds = tmp_path / "seeds"
+    for outlet in ("one.example", "two.example"):
+        (seeds / outlet).mkdir(parents=True)
+        for seed in sorted(SEEDS.glob("*.txt")):
+            (seeds / outlet / seed.name).write_bytes(seed.read_bytes())
+    store = str(tmp_path / "store")
+    pattern = str(seeds / "*" / "*.txt")
+    first = json.loads(wirewatch("run", "--seeds", pattern, "--store", store, "--json", cwd=tmp_path).stdout)
+    counts = ("read", "canonical", "written", "already_stored", "read_twice")
+    assert tuple(first[k] for k in counts) == (4, 2, 2, 0, 2)
+    again = json.loads(wirewatch("run", "--seeds", pattern, "--store", store, "--json", cwd=tmp_path).stdout)
+    assert tuple(again[k] for k in counts) == (4, 0, 0, 2, 2)
+
+
 def test_run_twice_then_stats_search_show(tmp_path: pathlib.Path):
     store = str(tmp_path / "store")
     first = wirewatch("run", "--seeds", str(SEEDS), "--store", store, "--json", cwd=tmp_path)
