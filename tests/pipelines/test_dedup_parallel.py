@@ -13,7 +13,7 @@ import pathlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import pytest
@@ -66,14 +66,27 @@ def _alerts(store: pathlib.Path) -> dict[str, dict[str, Any]]:
         reader.close()
 
 
+class Run(NamedTuple):
+    store: pathlib.Path
+    summary: ingest.RunSummary
+
+
 @pytest.fixture(scope="module")
-def one_worker(
-    corpus: CopyCorpus, rules: pathlib.Path, tmp_path_factory: pytest.TempPathFactory
-) -> pathlib.Path:
+def one_worker(corpus: CopyCorpus, rules: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     store = tmp_path_factory.mktemp("one") / "one.db"
     summary = ingest.run(_argv(corpus, rules, store, "--direct_num_workers=1"))
     assert summary.read == corpus.files
-    return store
+    return Run(store, summary)
+
+
+def _summary_matches_the_store(run: Run) -> None:
+    """The run's counts are what it stored (on an empty store): each story once, as canonical or
+    folded, and every further reading of one as read twice."""
+    docs = embedded_docs(run.store)
+    copies = sum(1 for d in docs.values() if d["duplicate_of"])
+    s = run.summary
+    assert (s.canonical, s.duplicates, s.already_stored) == (len(docs) - copies, copies, 0)
+    assert s.read_twice == s.read - len(docs) > 0
 
 
 def _one_resolver(corpus: CopyCorpus) -> dict[str, tuple[Any, ...]]:
@@ -117,9 +130,9 @@ def _decided(docs: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
     }
 
 
-def test_the_graph_decides_as_one_resolver_over_the_whole_run(corpus: CopyCorpus, one_worker: pathlib.Path):
+def test_the_graph_decides_as_one_resolver_over_the_whole_run(corpus: CopyCorpus, one_worker: Run):
     expected = _one_resolver(corpus)
-    docs = embedded_docs(one_worker)
+    docs = embedded_docs(one_worker.store)
     assert _decided(docs) == expected
     # The corpus really has what the test is about: chains whose middle link is a copy of whichever
     # end came first (LSH finds ~80 % of pairs at similarity 0.45-0.5), and in backward chains
@@ -137,15 +150,19 @@ def test_the_graph_decides_as_one_resolver_over_the_whole_run(corpus: CopyCorpus
 
 
 def test_one_and_two_workers_store_the_same_articles_and_alerts(
-    corpus: CopyCorpus, rules: pathlib.Path, one_worker: pathlib.Path, tmp_path: pathlib.Path
+    corpus: CopyCorpus, rules: pathlib.Path, one_worker: Run, tmp_path: pathlib.Path
 ):
     two = tmp_path / "two.db"
-    ingest.run(_argv(corpus, rules, two, "--direct_num_workers=2", "--direct_running_mode=multi_processing"))
-    docs_one, docs_two = embedded_docs(one_worker), embedded_docs(two)
+    summary = ingest.run(
+        _argv(corpus, rules, two, "--direct_num_workers=2", "--direct_running_mode=multi_processing")
+    )
+    _summary_matches_the_store(one_worker)
+    _summary_matches_the_store(Run(two, summary))
+    docs_one, docs_two = embedded_docs(one_worker.store), embedded_docs(two)
     assert {i: corpus.comparable(stable(d)) for i, d in docs_one.items()} == {
         i: corpus.comparable(stable(d)) for i, d in docs_two.items()
     }
-    alerts = _alerts(one_worker)
+    alerts = _alerts(one_worker.store)
     assert len({a["rule_id"] for a in alerts.values()}) >= 2
     assert alerts == _alerts(two)
 
