@@ -28,6 +28,7 @@ from connectors.es_client import (
     BulkOutcome,
     EsEndpoint,
     RetryPolicy,
+    api_error_type,
     bulk_write,
     classify,
     make_client,
@@ -66,7 +67,8 @@ def _ensure_indices(client: Elasticsearch, names: IndexNames, retry: RetryPolicy
             delay = retry.delay(attempt, rng)
             cause = exc.__cause__
             transient = isinstance(cause, _TRANSIENT) or (
-                isinstance(cause, ApiError) and classify(cause.status_code, "index") == "retry"
+                isinstance(cause, ApiError)
+                and classify(cause.status_code, "index", api_error_type(cause)) == "retry"
             )
             out_of_time = time.monotonic() - started + delay > retry.max_elapsed_s
             if not transient or attempt == retry.max_attempts or out_of_time:
@@ -240,7 +242,8 @@ class WriteToElasticsearch(_BulkSink, beam.PTransform[PCollection[Article], PCol
     Bounded or unbounded. At-least-once attempts, exactly-once documents: a 409 on create means
     the document is already there and counts as a duplicate. Documents the server rejects (400,
     404, mapping errors) come out as DeadLetters carrying the document and the server's reason.
-    429, 5xx, timeouts and refused connections are retried with exponential backoff and jitter up
+    429, 5xx, write blocks (cluster_block_exception), closed indices, timeouts and refused
+    connections are retried with exponential backoff and jitter up
     to the retry policy's bound; then the bundle fails with one clear line. Metrics:
     ``articles_written``, ``articles_duplicate``, ``es_rejected``.
     """

@@ -668,13 +668,25 @@ class BulkOutcome(BaseModel):
     elapsed_s: float = Field(default=0.0, ge=0)
 
 
-def classify(http_status: int | None, op_type: str) -> Verdict:
-    """The one place that decides what a status means for a document.
+# Refusals that say nothing about the document, only about the cluster's state at this moment: a
+# write block (an operator's `index.blocks.write`, the disk flood-stage watermark's read-only
+# block, a cluster-wide read-only) or an index closed for maintenance. They come as 403 or 400,
+# whole or per item; the same document is accepted once the block is lifted, so they are waited
+# out like a 503, and past the retry bound they fail the run: a dead letter would keep a good
+# article out of the store for good.
+TRANSIENT_ERROR_TYPES = frozenset({"cluster_block_exception", "index_closed_exception"})
+
+
+def classify(http_status: int | None, op_type: str, error_type: str | None = None) -> Verdict:
+    """The one place that decides what a status (and the server's error type, when it sent one)
+    means for a document.
 
     None is a connection error or timeout. Statuses outside 2xx/4xx/5xx (a redirecting proxy)
     are retried: they end as retry_exhausted, which fails loudly, never as a silent success.
     """
     if http_status is None or http_status == 429 or http_status >= 500:
+        return "retry"
+    if error_type in TRANSIENT_ERROR_TYPES:
         return "retry"
     if 200 <= http_status < 300:
         return "updated" if op_type == "update" else "created"
@@ -692,6 +704,7 @@ class _Result(NamedTuple):
 
     http_status: int | None
     reason: str | None
+    error_type: str | None = None  # the server's error "type", e.g. cluster_block_exception
 
 
 def _reason(text: str) -> str:
@@ -719,11 +732,25 @@ def _api_error_reason(exc: ApiError) -> str:
         return _reason(exc.message)
 
 
+def error_type(error: Any) -> str | None:
+    """The "type" of an Elasticsearch error object (None for anything else)."""
+    if isinstance(error, Mapping) and isinstance(error.get("type"), str):
+        return str(error["type"])
+    return None
+
+
+def api_error_type(exc: ApiError) -> str | None:
+    """The "type" of the error a whole-request refusal carries, if the server sent JSON."""
+    return error_type(exc.body.get("error")) if isinstance(exc.body, Mapping) else None
+
+
 def _check_whole_request(exc: ApiError) -> None:
     """Refusals no retry and no dead letter can fix: wrong credentials or not Elasticsearch at all."""
     if isinstance(exc, UnsupportedProductError):
         # The helper would report each document as failed with status 200, which reads as success.
         raise StoreError("the server answered but is not Elasticsearch (no X-Elastic-Product header)")
+    if api_error_type(exc) in TRANSIENT_ERROR_TYPES:
+        return  # a 403 for a write block is the cluster's state, not the credentials: retried
     if exc.status_code in (401, 403):
         raise StoreError(f"Elasticsearch refused the credentials: {exc.status_code} {_api_error_reason(exc)}")
 
@@ -732,12 +759,17 @@ def _item_result(info: Mapping[str, Any]) -> _Result:
     exception = info.get("exception")
     if isinstance(exception, ApiError):
         _check_whole_request(exception)
-        return _Result(http_status=exception.status_code, reason=_api_error_reason(exception))
+        return _Result(
+            http_status=exception.status_code,
+            reason=_api_error_reason(exception),
+            error_type=api_error_type(exception),
+        )
     status = info.get("status")
     http_status = status if isinstance(status, int) else None
     if http_status is not None and 200 <= http_status < 300:
         return _Result(http_status=http_status, reason=None)
-    return _Result(http_status=http_status, reason=_error_reason(info.get("error", "no status")))
+    error = info.get("error", "no status")
+    return _Result(http_status=http_status, reason=_error_reason(error), error_type=error_type(error))
 
 
 def _send_round(
@@ -825,8 +857,9 @@ def bulk_write(
     """Write `docs` (id, source) to `index`; exactly one outcome per doc, in input order. A source
     is a mapping or its JSON, already encoded (sent as it is).
 
-    Transient refusals (429, 5xx, refused connections, timeouts, whole or per item) are re-sent,
-    only those documents, with backoff until the policy runs out; then they are retry_exhausted.
+    Transient refusals (429, 5xx, write blocks, refused connections, timeouts, whole or per item)
+    are re-sent, only those documents, with backoff until the policy runs out; then they are
+    retry_exhausted.
     Raises StoreError only for what no retry fixes: rejected credentials, a server that is not
     Elasticsearch.
     """
@@ -942,7 +975,7 @@ def _bulk(
         elapsed = max(0.0, clock() - started)
         retry_later: list[int] = []
         for position in pending:
-            verdict = classify(results[position].http_status, op_type)
+            verdict = classify(results[position].http_status, op_type, results[position].error_type)
             if verdict == "retry":
                 retry_later.append(position)
             else:
