@@ -48,6 +48,7 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.es_outage import PatientTransport
 from connectors.store import StoreError
 from schemas.errors import ConfigError
 from schemas.records import one_line
@@ -555,15 +556,21 @@ def move_url_credentials(url: str | None, env: MutableMapping[str, str]) -> str 
     return url
 
 
-def make_client(settings: EsSettings) -> Elasticsearch:
+def make_client(settings: EsSettings, *, wait_out_outages: bool = False) -> Elasticsearch:
     """An elasticsearch 9.x client that never retries by itself: bulk_write owns the retry policy,
-    and retries in two layers would multiply the attempts and blur the time bound."""
+    and retries in two layers would multiply the attempts and blur the time bound.
+
+    `wait_out_outages` (a stream): every request instead waits, without bound, for an unreachable
+    or unavailable server to come back (connectors.es_outage), logging once when it goes and once
+    when it is back."""
     options: dict[str, Any] = {
         "request_timeout": settings.request_timeout_s,
         "max_retries": 0,
         "retry_on_timeout": False,
         "retry_on_status": (),
     }
+    if wait_out_outages:
+        options["transport_class"] = PatientTransport
     if settings.api_key is not None:
         options["api_key"] = settings.api_key.get_secret_value()
     elif settings.username is not None and settings.password is not None:
@@ -631,6 +638,9 @@ class RetryPolicy(BaseModel):
     max_backoff_s: float = Field(default=30.0, ge=0)
     # Never retry past this, whatever max_attempts says: a stuck cluster must fail the run, not hang it.
     max_elapsed_s: float = Field(default=180.0, gt=0)
+    # A stream's policy: an unreachable server, and documents still refused past the bound for
+    # transient reasons, are waited for without bound instead (a service rides out an outage).
+    wait_out_outages: bool = False
 
     @model_validator(mode="after")
     def _cap_not_below_start(self) -> RetryPolicy:
