@@ -28,6 +28,7 @@ from connectors.es_client import (
     BulkOutcome,
     EsEndpoint,
     RetryPolicy,
+    api_error_type,
     bulk_write,
     classify,
     make_client,
@@ -41,6 +42,7 @@ from connectors.es_indices import (
     dead_letter_document,
     ensure_indices,
 )
+from connectors.es_outage import MAX_WAIT_S
 from connectors.es_store import ElasticsearchStore
 from connectors.progress import ProgressLog
 from connectors.store import StoreError
@@ -66,7 +68,8 @@ def _ensure_indices(client: Elasticsearch, names: IndexNames, retry: RetryPolicy
             delay = retry.delay(attempt, rng)
             cause = exc.__cause__
             transient = isinstance(cause, _TRANSIENT) or (
-                isinstance(cause, ApiError) and classify(cause.status_code, "index") == "retry"
+                isinstance(cause, ApiError)
+                and classify(cause.status_code, "index", api_error_type(cause)) == "retry"
             )
             out_of_time = time.monotonic() - started + delay > retry.max_elapsed_s
             if not transient or attempt == retry.max_attempts or out_of_time:
@@ -88,7 +91,7 @@ class _EsWriteFn(beam.DoFn):
         self._client: Elasticsearch | None = None
 
     def setup(self) -> None:
-        self._client = make_client(self._endpoint.resolve())
+        self._client = make_client(self._endpoint.resolve(), wait_out_outages=self._retry.wait_out_outages)
         _ensure_indices(self._client, self._names, self._retry)
 
     def teardown(self) -> None:
@@ -103,7 +106,24 @@ class _EsWriteFn(beam.DoFn):
         op_type: Literal["create", "index"],
     ) -> list[BulkOutcome]:
         assert self._client is not None, "setup() opens the client before any element arrives"
-        outcomes = bulk_write(
+        outcomes = self._bulk_once(index, docs, op_type)
+        if self._retry.wait_out_outages:
+            # A stream does not give up: what is still refused for a transient reason (a write
+            # block, shards recovering after a restart) is sent again until it is taken.
+            outcomes = self._until_settled(index, docs, op_type, outcomes)
+        # Past the retry bound the bundle fails loudly; the runner may retry it, and because every
+        # write is a `create` with a deterministic id, the retry cannot duplicate anything.
+        raise_if_exhausted(outcomes, self._endpoint.url)
+        return outcomes
+
+    def _bulk_once(
+        self,
+        index: str,
+        docs: Sequence[tuple[str, dict[str, object] | bytes]],
+        op_type: Literal["create", "index"],
+    ) -> list[BulkOutcome]:
+        assert self._client is not None
+        return bulk_write(
             self._client,
             index,
             docs,
@@ -112,10 +132,29 @@ class _EsWriteFn(beam.DoFn):
             chunk_size=max(1, len(docs)),
             max_chunk_bytes=self._max_batch_bytes,
         )
-        # Past the retry bound the bundle fails loudly; the runner may retry it, and because every
-        # write is a `create` with a deterministic id, the retry cannot duplicate anything.
-        raise_if_exhausted(outcomes, self._endpoint.url)
-        return outcomes
+
+    def _until_settled(
+        self,
+        index: str,
+        docs: Sequence[tuple[str, dict[str, object] | bytes]],
+        op_type: Literal["create", "index"],
+        outcomes: list[BulkOutcome],
+    ) -> list[BulkOutcome]:
+        settled = list(outcomes)
+        while True:
+            waiting = [i for i, outcome in enumerate(settled) if outcome.status == "retry_exhausted"]
+            if not waiting:
+                return settled
+            _log.warning(
+                "Elasticsearch at %s still refuses %d documents (%s); sending them again",
+                self._endpoint.url,
+                len(waiting),
+                settled[waiting[-1]].reason,
+            )
+            time.sleep(MAX_WAIT_S)  # bulk_write paused within its bound; a bound of one attempt does not
+            again = self._bulk_once(index, [docs[i] for i in waiting], op_type)
+            for i, outcome in zip(waiting, again, strict=True):
+                settled[i] = outcome
 
 
 class _WriteArticlesFn(_EsWriteFn):
@@ -240,7 +279,8 @@ class WriteToElasticsearch(_BulkSink, beam.PTransform[PCollection[Article], PCol
     Bounded or unbounded. At-least-once attempts, exactly-once documents: a 409 on create means
     the document is already there and counts as a duplicate. Documents the server rejects (400,
     404, mapping errors) come out as DeadLetters carrying the document and the server's reason.
-    429, 5xx, timeouts and refused connections are retried with exponential backoff and jitter up
+    429, 5xx, write blocks (cluster_block_exception), closed indices, timeouts and refused
+    connections are retried with exponential backoff and jitter up
     to the retry policy's bound; then the bundle fails with one clear line. Metrics:
     ``articles_written``, ``articles_duplicate``, ``es_rejected``.
     """
@@ -289,9 +329,10 @@ class ElasticsearchSink:
     def _open_client(self) -> Elasticsearch:
         """A new client, with the templates and aliases in place (closed again if that fails); a
         node still starting is waited for like the writers do."""
-        client = make_client(self.endpoint.resolve())
+        retry = self.retry or RetryPolicy()
+        client = make_client(self.endpoint.resolve(), wait_out_outages=retry.wait_out_outages)
         try:
-            _ensure_indices(client, self.names, self.retry or RetryPolicy())
+            _ensure_indices(client, self.names, retry)
         except BaseException:
             client.close()
             raise

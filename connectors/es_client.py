@@ -48,6 +48,7 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.es_outage import PatientTransport
 from connectors.store import StoreError
 from schemas.errors import ConfigError
 from schemas.records import one_line
@@ -555,15 +556,21 @@ def move_url_credentials(url: str | None, env: MutableMapping[str, str]) -> str 
     return url
 
 
-def make_client(settings: EsSettings) -> Elasticsearch:
+def make_client(settings: EsSettings, *, wait_out_outages: bool = False) -> Elasticsearch:
     """An elasticsearch 9.x client that never retries by itself: bulk_write owns the retry policy,
-    and retries in two layers would multiply the attempts and blur the time bound."""
+    and retries in two layers would multiply the attempts and blur the time bound.
+
+    `wait_out_outages` (a stream): every request instead waits, without bound, for an unreachable
+    or unavailable server to come back (connectors.es_outage), logging once when it goes and once
+    when it is back."""
     options: dict[str, Any] = {
         "request_timeout": settings.request_timeout_s,
         "max_retries": 0,
         "retry_on_timeout": False,
         "retry_on_status": (),
     }
+    if wait_out_outages:
+        options["transport_class"] = PatientTransport
     if settings.api_key is not None:
         options["api_key"] = settings.api_key.get_secret_value()
     elif settings.username is not None and settings.password is not None:
@@ -631,6 +638,9 @@ class RetryPolicy(BaseModel):
     max_backoff_s: float = Field(default=30.0, ge=0)
     # Never retry past this, whatever max_attempts says: a stuck cluster must fail the run, not hang it.
     max_elapsed_s: float = Field(default=180.0, gt=0)
+    # A stream's policy: an unreachable server, and documents still refused past the bound for
+    # transient reasons, are waited for without bound instead (a service rides out an outage).
+    wait_out_outages: bool = False
 
     @model_validator(mode="after")
     def _cap_not_below_start(self) -> RetryPolicy:
@@ -668,13 +678,25 @@ class BulkOutcome(BaseModel):
     elapsed_s: float = Field(default=0.0, ge=0)
 
 
-def classify(http_status: int | None, op_type: str) -> Verdict:
-    """The one place that decides what a status means for a document.
+# Refusals that say nothing about the document, only about the cluster's state at this moment: a
+# write block (an operator's `index.blocks.write`, the disk flood-stage watermark's read-only
+# block, a cluster-wide read-only) or an index closed for maintenance. They come as 403 or 400,
+# whole or per item; the same document is accepted once the block is lifted, so they are waited
+# out like a 503, and past the retry bound they fail the run: a dead letter would keep a good
+# article out of the store for good.
+TRANSIENT_ERROR_TYPES = frozenset({"cluster_block_exception", "index_closed_exception"})
+
+
+def classify(http_status: int | None, op_type: str, error_type: str | None = None) -> Verdict:
+    """The one place that decides what a status (and the server's error type, when it sent one)
+    means for a document.
 
     None is a connection error or timeout. Statuses outside 2xx/4xx/5xx (a redirecting proxy)
     are retried: they end as retry_exhausted, which fails loudly, never as a silent success.
     """
     if http_status is None or http_status == 429 or http_status >= 500:
+        return "retry"
+    if error_type in TRANSIENT_ERROR_TYPES:
         return "retry"
     if 200 <= http_status < 300:
         return "updated" if op_type == "update" else "created"
@@ -692,6 +714,7 @@ class _Result(NamedTuple):
 
     http_status: int | None
     reason: str | None
+    error_type: str | None = None  # the server's error "type", e.g. cluster_block_exception
 
 
 def _reason(text: str) -> str:
@@ -719,11 +742,25 @@ def _api_error_reason(exc: ApiError) -> str:
         return _reason(exc.message)
 
 
+def error_type(error: Any) -> str | None:
+    """The "type" of an Elasticsearch error object (None for anything else)."""
+    if isinstance(error, Mapping) and isinstance(error.get("type"), str):
+        return str(error["type"])
+    return None
+
+
+def api_error_type(exc: ApiError) -> str | None:
+    """The "type" of the error a whole-request refusal carries, if the server sent JSON."""
+    return error_type(exc.body.get("error")) if isinstance(exc.body, Mapping) else None
+
+
 def _check_whole_request(exc: ApiError) -> None:
     """Refusals no retry and no dead letter can fix: wrong credentials or not Elasticsearch at all."""
     if isinstance(exc, UnsupportedProductError):
         # The helper would report each document as failed with status 200, which reads as success.
         raise StoreError("the server answered but is not Elasticsearch (no X-Elastic-Product header)")
+    if api_error_type(exc) in TRANSIENT_ERROR_TYPES:
+        return  # a 403 for a write block is the cluster's state, not the credentials: retried
     if exc.status_code in (401, 403):
         raise StoreError(f"Elasticsearch refused the credentials: {exc.status_code} {_api_error_reason(exc)}")
 
@@ -732,12 +769,17 @@ def _item_result(info: Mapping[str, Any]) -> _Result:
     exception = info.get("exception")
     if isinstance(exception, ApiError):
         _check_whole_request(exception)
-        return _Result(http_status=exception.status_code, reason=_api_error_reason(exception))
+        return _Result(
+            http_status=exception.status_code,
+            reason=_api_error_reason(exception),
+            error_type=api_error_type(exception),
+        )
     status = info.get("status")
     http_status = status if isinstance(status, int) else None
     if http_status is not None and 200 <= http_status < 300:
         return _Result(http_status=http_status, reason=None)
-    return _Result(http_status=http_status, reason=_error_reason(info.get("error", "no status")))
+    error = info.get("error", "no status")
+    return _Result(http_status=http_status, reason=_error_reason(error), error_type=error_type(error))
 
 
 def _send_round(
@@ -825,8 +867,9 @@ def bulk_write(
     """Write `docs` (id, source) to `index`; exactly one outcome per doc, in input order. A source
     is a mapping or its JSON, already encoded (sent as it is).
 
-    Transient refusals (429, 5xx, refused connections, timeouts, whole or per item) are re-sent,
-    only those documents, with backoff until the policy runs out; then they are retry_exhausted.
+    Transient refusals (429, 5xx, write blocks, refused connections, timeouts, whole or per item)
+    are re-sent, only those documents, with backoff until the policy runs out; then they are
+    retry_exhausted.
     Raises StoreError only for what no retry fixes: rejected credentials, a server that is not
     Elasticsearch.
     """
@@ -942,7 +985,7 @@ def _bulk(
         elapsed = max(0.0, clock() - started)
         retry_later: list[int] = []
         for position in pending:
-            verdict = classify(results[position].http_status, op_type)
+            verdict = classify(results[position].http_status, op_type, results[position].error_type)
             if verdict == "retry":
                 retry_later.append(position)
             else:

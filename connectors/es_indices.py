@@ -549,6 +549,9 @@ def server_errors(location: str) -> Iterator[None]:
             "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
         ) from exc
     except AuthorizationException as exc:
+        if _reason(exc).startswith("cluster_block_exception"):
+            # A 403 for a read-only block is the cluster's state, not a privilege: callers retry it.
+            raise StoreError(f"Elasticsearch at {location} is blocked: {_reason(exc)}") from exc
         raise StoreError(
             f"Elasticsearch at {location} refused the request (403, a missing privilege): {_reason(exc)}"
         ) from exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import nullcontext
 from typing import Any, NamedTuple
 
@@ -24,8 +25,9 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.feed_parse import parse_feed
-from connectors.feed_schedule import HostLimiter, ScheduleBounds, is_due, update_state
+from connectors.feed_schedule import ScheduleBounds, is_due, update_state
 from connectors.http_fetch import FetchPolicy, FetchResult, fetch_feed
+from connectors.poll_guard import FLIGHTS, HOSTS
 from connectors.store import ArticleSink, FeedStateStore
 from schemas.errors import BadRecordError
 from schemas.feeds import MAX_SEEN_IDS, FeedSpec, FeedState
@@ -41,6 +43,8 @@ class PollOutcome(NamedTuple):
     dead_letters: list[DeadLetter]
     state: FeedState
     result: FetchResult
+    # Ids of the answer's items the store lacks: those emitted now and those `in_flight` held back.
+    unstored_ids: tuple[str, ...] = ()
 
 
 def _dead_letter(
@@ -75,8 +79,12 @@ def poll_feed(
     session: requests.Session,
     now: dt.datetime,
     run_id: str,
+    in_flight: AbstractSet[str] = frozenset(),
 ) -> PollOutcome:
-    """One poll of one feed: the new records, the dead letters, and the feed's next state."""
+    """One poll of one feed: the new records, the dead letters, and the feed's next state.
+
+    `in_flight`: ids this run emitted from the feed earlier and the store does not hold yet; they
+    are on their way, so they are not emitted (nor counted) again, but stay unconfirmed."""
     url = state.effective_url if state else feed.url
     missing = _unconfirmed(state, store)
     # Validators only when everything emitted last time arrived: else fetch it all again.
@@ -114,7 +122,7 @@ def poll_feed(
                     _dead_letter("parse_feed", feed, exc.reason, record.model_dump_json(), now, run_id)
                 )
         stored = store.existing_ids([i for i, _ in identified])
-        new_records = [r for i, r in identified if i not in stored]
+        new_records = [r for i, r in identified if i not in stored and i not in in_flight]
         new_ids = [i for i, _ in identified if i not in stored]
     new_ids = new_ids if result.outcome == "ok" else []
     next_state = update_state(
@@ -130,11 +138,12 @@ def poll_feed(
     if result.outcome == "ok":
         # What the store must account for before validators are trusted again (see _unconfirmed).
         next_state = next_state.model_copy(update={"seen_ids": tuple(new_ids[-MAX_SEEN_IDS:])})
-    return PollOutcome(new_records, dead, next_state, result)
+    return PollOutcome(new_records, dead, next_state, result, tuple(new_ids))
 
 
 class _PollFeedFn(beam.DoFn):
-    """Polls one feed per element; clients and the per-host limiter live for the worker's life."""
+    """Polls one feed per element. The per-host limiter and the single flight per feed are the
+    process's (connectors.poll_guard), shared by every instance of this DoFn the runner makes."""
 
     def __init__(
         self,
@@ -159,24 +168,31 @@ class _PollFeedFn(beam.DoFn):
     def setup(self) -> None:
         self._store = self._sink.open_state_store()
         self._session = requests.Session()
-        self._limiter = HostLimiter()
 
     def teardown(self) -> None:
         self._session.close()
         self._store.close()
 
     def process(self, feed: FeedSpec) -> Iterator[Any]:
-        now = dt.datetime.now(dt.UTC)
+        # A stream's clock emits every feed on every tick: a tick that finds this feed's poll still
+        # running (or waiting for its host) has nothing to add; that poll sets the next due time.
+        with FLIGHTS.claim(self._run_id, feed.url) as mine:
+            if mine:
+                yield from self._poll(feed)
+
+    def _poll(self, feed: FeedSpec) -> Iterator[Any]:
         state = self._store.feed_states([feed.url]).get(feed.url)
         if state is not None and state.disabled:
             self._skipped.inc()  # shown by `feeds list`; `wirewatch feeds enable URL` brings it back
             return
-        if self._only_when_due and not is_due(state, now):
+        if self._only_when_due and not is_due(state, dt.datetime.now(dt.UTC)):
             return
         url = state.effective_url if state else feed.url
         # Politeness is owed to web servers; local files are read at once.
-        slot = self._limiter.slot(url) if url.startswith(("http://", "https://")) else nullcontext()
+        slot = HOSTS.slot(url) if url.startswith(("http://", "https://")) else nullcontext()
         with slot:
+            # The time of the request, not of the tick: the next due time counts from here.
+            now = dt.datetime.now(dt.UTC)
             outcome = poll_feed(
                 feed,
                 state,
@@ -188,8 +204,11 @@ class _PollFeedFn(beam.DoFn):
                 session=self._session,
                 now=now,
                 run_id=self._run_id,
+                in_flight=FLIGHTS.emitted(self._run_id, feed.url),
             )
         self._store.put_feed_state(outcome.state)
+        if outcome.result.outcome == "ok":
+            FLIGHTS.remember(self._run_id, feed.url, outcome.unstored_ids)
         self._polled.inc()
         if outcome.result.outcome == "not_modified":
             self._unchanged.inc()

@@ -84,10 +84,12 @@ def worker_path(path: str) -> str:
     return path if "://" in path else os.path.abspath(os.path.expanduser(path))
 
 
-def sink_for(config: IngestConfig) -> ArticleSink:
-    """Elasticsearch when a URL was given, else the embedded store."""
+def sink_for(config: IngestConfig, *, streaming: bool = False) -> ArticleSink:
+    """Elasticsearch when a URL was given, else the embedded store. A stream waits out an
+    Elasticsearch outage of any length; a batch run fails within the retry bound."""
     if config.elasticsearch is not None:
-        return ElasticsearchSink(config.elasticsearch, IndexNames(config.es_index_prefix), config.es_retry)
+        retry = config.es_retry.model_copy(update={"wait_out_outages": streaming})
+        return ElasticsearchSink(config.elasticsearch, IndexNames(config.es_index_prefix), retry)
     return LocalStoreSink(worker_path(config.store_path))
 
 
@@ -144,7 +146,7 @@ def build(
 ) -> IngestOutputs:
     """Wire the graph onto `pipeline`: bounded reads for `run`, feed polling for `stream`; every
     transform after the sources is shared. Tests call this with a TestPipeline."""
-    sink = sink or sink_for(config)
+    sink = sink or sink_for(config, streaming=streaming)
     sources = _stream_sources(pipeline, config, sink) if streaming else _batch_sources(pipeline, config, sink)
     records = [s.records for s in sources] | "FlattenSources" >> beam.Flatten()
     normalized = records | "Normalize" >> Normalize(

@@ -38,6 +38,16 @@ class RecordedRequest:
 
 
 @dataclass(frozen=True)
+class ServedRequest:
+    """When the server was busy with one request (time.monotonic()): from its arrival to the
+    last byte of the answer, so overlapping requests and the pauses between them show."""
+
+    path: str
+    started: float
+    finished: float
+
+
+@dataclass(frozen=True)
 class Response:
     """One scripted response and how badly to behave while sending it."""
 
@@ -149,6 +159,13 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        started = time.monotonic()
+        try:
+            self._answer()
+        finally:
+            self.server.feed_server._served_one(ServedRequest(self.path, started, time.monotonic()))
+
+    def _answer(self) -> None:
         feed_server = self.server.feed_server
         request = RecordedRequest(
             method=self.command,
@@ -192,6 +209,7 @@ class FeedServer:
     def __init__(self) -> None:
         self._routes: dict[str, Handler] = {}
         self._requests: list[RecordedRequest] = []
+        self._served: list[ServedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
@@ -254,6 +272,16 @@ class FeedServer:
         """Every request received so far, in arrival order."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def served(self) -> list[ServedRequest]:
+        """Every request answered so far with when it started and finished, in finishing order."""
+        with self._lock:
+            return list(self._served)
+
+    def _served_one(self, served: ServedRequest) -> None:
+        with self._lock:
+            self._served.append(served)
 
     @property
     def paths(self) -> list[str]:

@@ -269,6 +269,22 @@ def test_classify(http_status: int | None, op_type: str, expected: str):
     assert classify(http_status, op_type) == expected
 
 
+@pytest.mark.parametrize(
+    ("http_status", "error_type", "expected"),
+    [
+        (403, "cluster_block_exception", "retry"),  # index.blocks.write, flood-stage read-only
+        (429, "cluster_block_exception", "retry"),
+        (400, "index_closed_exception", "retry"),  # closed for maintenance, reopened after
+        (403, "security_exception", "rejected"),  # a missing privilege is no passing state
+        (400, "mapper_parsing_exception", "rejected"),
+        (400, "document_parsing_exception", "rejected"),
+        (201, None, "created"),
+    ],
+)
+def test_classify_by_error_type(http_status: int, error_type: str | None, expected: str):
+    assert classify(http_status, "create", error_type) == expected
+
+
 # --- RetryPolicy -------------------------------------------------------------------------------
 
 
@@ -469,6 +485,24 @@ def test_whole_request_refusals_become_per_item_retries(status: int, body: Any, 
 
     recovered = FakeServer(script=[whole(status, body)])
     assert statuses(write(recovered, docs("a", "b"))) == [("a", "created", 201), ("b", "created", 201)]
+
+
+BLOCK = {
+    "type": "cluster_block_exception",
+    "reason": "index [wirewatch-articles-000001] blocked by: [FORBIDDEN/8/index write (api)];",
+}
+
+
+def test_a_write_block_is_waited_out_whole_or_per_item_and_never_rejects():
+    whole_block = {"error": {"root_cause": [BLOCK], **BLOCK}, "status": 403}
+    server = FakeServer(script=[whole(403, whole_block)] * 3)
+    outcomes = write(server, docs("a", "b"), retry=RetryPolicy(max_attempts=3))
+    assert statuses(outcomes) == [("a", "retry_exhausted", 403), ("b", "retry_exhausted", 403)]
+    assert outcomes[0].reason == f"cluster_block_exception: {BLOCK['reason']}"
+
+    recovered = FakeServer(script=[whole(403, whole_block), whole(403, whole_block)])
+    assert statuses(write(recovered, docs("a", "b"))) == [("a", "created", 201), ("b", "created", 201)]
+    assert len(recovered.requests) == 3
 
 
 def test_whole_request_400_rejects_every_document_of_the_request():

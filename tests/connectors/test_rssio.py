@@ -511,6 +511,35 @@ def test_a_partly_stored_poll_refetches_and_re_emits_only_the_missing_item(serve
     assert retried.state.seen_ids == ids(retried.records)
 
 
+def test_items_this_run_emitted_and_not_yet_stored_are_not_emitted_again_but_stay_unconfirmed(
+    server, store, session
+):
+    document = ConditionalFeed(rss(A1))
+    server.route("/a.xml", document)
+    feed = feed_at(server)
+    first = poll(feed, store, session, NOW, write=False)  # A1 is on its way to the store
+    document.update(rss(A1, A2))
+
+    state = store.feed_states([feed.url])[feed.url]
+    second = poll_feed(
+        feed,
+        state,
+        store,
+        policy=POLICY,
+        bounds=BOUNDS,
+        session=session,
+        now=NOW + dt.timedelta(minutes=1),
+        run_id=RUN_ID,
+        in_flight=frozenset(first.unstored_ids),
+    )
+
+    assert records_of(second) == [expected_record(*A2)]  # A1 is not emitted (nor counted) twice
+    assert (
+        set(second.unstored_ids) == set(second.state.seen_ids) == {*ids(first.records), *ids(second.records)}
+    )
+    assert second.state.last_new_items == 1
+
+
 def test_a_state_whose_items_are_all_stored_sends_its_validators(server, store, session):
     modified = http_date(dt.datetime(2026, 2, 28, 8, 0, tzinfo=dt.UTC))
     document = ConditionalFeed(rss(A1, A2), last_modified=modified)
