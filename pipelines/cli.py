@@ -18,6 +18,7 @@ from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
+from schemas.text import clean_line, markup_to_text
 
 if TYPE_CHECKING:
     from pipelines.ingest import RunSummary
@@ -240,7 +241,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, 1):
         date = hit.published_at.date().isoformat() if hit.published_at else "----------"
         print(f"{rank:>2}. {date}  {hit.id}")
-        print(f"    {hit.title}")
+        print(f"    {_printable_title(hit.title)}")
         for line in textwrap.wrap(_highlight(hit.snippet), width=96):
             print(f"    {line}")
     return EXIT_OK
@@ -258,9 +259,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print_json(doc)
         return EXIT_OK
     source = doc["source"]
-    print(doc["title"])
+    print(_printable_title(doc["title"]))
     print(f"  id          {doc['id']}")
-    print(f"  published   {doc.get('published_at') or '-'}")
+    print(f"  published   {doc.get('published_at') or '-'}{_date_note(doc)}")
     print(f"  source      {source['kind']}: {source.get('file') or source.get('feed_url') or ''}")
     print(f"  url         {doc.get('url') or '-'}")
     print(f"  language    {doc.get('language') or '-'}    words {doc['word_count']}")
@@ -269,6 +270,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(textwrap.fill(paragraph, width=96))
         print()
     return EXIT_OK
+
+
+def _printable_title(title: str) -> str:
+    """A stored title as one line of text: titles are cleaned when written (pipelines.normalize),
+    but a store written by an older version may still hold markup or control characters."""
+    return clean_line(markup_to_text(title))
+
+
+def _date_note(doc: dict[str, Any]) -> str:
+    """Say when the shown date is the fetch time, and which date of the source was not believed."""
+    if doc.get("date_source") != "fetched":
+        return ""
+    rejected = doc.get("date_rejected")
+    return f"  (fetch time; {rejected})" if rejected else "  (fetch time: the source gave no date)"
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
