@@ -279,10 +279,10 @@ def _entry_date(entry: dict[str, Any], ctx: _FeedContext) -> tuple[dt.datetime, 
         if not isinstance(text, str) or not text.strip():
             continue
         value = _utc(dict.get(entry, f"{key}_parsed"))
-        problem = "is not a readable date" if value is None else utc_offset_problem(text)
+        problem = "not a readable date" if value is None else utc_offset_problem(text)
         if value is not None and problem is None:
             return value, source, rejected
-        rejected = rejected or f"{source} date {one_line(text, 100)!r} {problem}"
+        rejected = rejected or f"{source} date {one_line(text, 100)!r}: {problem}"
     return ctx.fetched_at, "fetched", rejected
 
 
