@@ -241,8 +241,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, 1):
         date = hit.published_at.date().isoformat() if hit.published_at else "----------"
         print(f"{rank:>2}. {date}  {hit.id}")
-        print(f"    {_printable_title(hit.title)}")
-        for line in textwrap.wrap(_highlight(hit.snippet), width=96):
+        print(f"    {_printable_line(hit.title)}")
+        for line in textwrap.wrap(_highlight(_printable_line(hit.snippet)), width=96):
             print(f"    {line}")
     return EXIT_OK
 
@@ -259,7 +259,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print_json(doc)
         return EXIT_OK
     source = doc["source"]
-    print(_printable_title(doc["title"]))
+    print(_printable_line(doc["title"]))
     print(f"  id          {doc['id']}")
     print(f"  published   {doc.get('published_at') or '-'}{_date_note(doc)}")
     print(f"  source      {source['kind']}: {source.get('file') or source.get('feed_url') or ''}")
@@ -272,10 +272,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _printable_title(title: str) -> str:
-    """A stored title as one line of text: titles are cleaned when written (pipelines.normalize),
-    but a store written by an older version may still hold markup or control characters."""
-    return clean_line(markup_to_text(title))
+def _printable_line(text: str) -> str:
+    """A stored title or snippet as one line of text: text is cleaned when written
+    (pipelines.normalize), but a store written by an older version may still hold markup."""
+    return clean_line(markup_to_text(text))
 
 
 def _date_note(doc: dict[str, Any]) -> str:
