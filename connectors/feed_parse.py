@@ -56,7 +56,7 @@ _DC_PREFIX = re.compile(rb"""xmlns:([\w.-]+)\s*=\s*["']http://purl\.org/dc/eleme
 # after a <description> it becomes the entry's `content`, before one it becomes the `summary` and
 # the real description becomes `content` (feedparser issue #53, open since 2016). Either way a
 # caption would be stored as the article. Here it is read as an element of its own
-# (`media_description`, never used as text), on the two parser classes feedparser.parse
+# (`media_description`, see _media_item_text), on the two parser classes feedparser.parse
 # instantiates: the only way in, as parse() takes no parser. dc:description is still a description.
 def _start_media_description(self: Any, attrs_d: dict[str, str]) -> None:
     self.push("media_description", 1)
@@ -232,6 +232,10 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
         # The full text is content's job: it wins over a summary of the same length.
         if isinstance(value, str) and len(value.strip()) >= len((body_value or "").strip()):
             body_value, body_html = value, _is_html(content.get("type"))
+    if not (body_value or "").strip():
+        # A video's entry (YouTube's feeds) has no text but its media's description: the item's own.
+        summary_value = body_value = _media_item_text(entry)
+        summary_html = body_html = False
     body = (body_value or "").strip()
     summary = (summary_value or "").strip() or None
     if not body and not title:
@@ -319,6 +323,19 @@ def _detail(entry: dict[str, Any], key: str) -> tuple[str | None, bool]:
     if not isinstance(detail, dict) or not isinstance(detail.get("value"), str):
         return None, False
     return detail["value"], _is_html(detail.get("type"))
+
+
+def _media_item_text(entry: dict[str, Any]) -> str | None:
+    """<media:description> when it describes the item itself: never when the entry's media are
+    images, whose description is a photo caption, not the article."""
+    text = dict.get(entry, "media_description")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    for media in dict.get(entry, "media_content") or ():
+        kind = media.get("type")
+        if media.get("medium") == "image" or (isinstance(kind, str) and kind.lower().startswith("image/")):
+            return None
+    return text
 
 
 def _is_html(content_type: object) -> bool:

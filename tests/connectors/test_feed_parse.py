@@ -418,8 +418,9 @@ def test_photo_captions_are_never_the_body_or_the_summary():
 def test_a_caption_alone_is_no_body_and_content_encoded_still_is(broken):
     # A stray "&" sends feedparser to its loose parser, which must skip captions too.
     items = (
-        "<item><title>Only a photo</title><media:description>A long caption of the photo, "
-        "longer than anything else here.</media:description></item>"
+        "<item><title>Only a photo</title><media:content url='https://example.com/p.jpg' medium='image'/>"
+        "<media:description>A long caption of the photo, longer than anything else here."
+        "</media:description></item>"
         "<item><title>Full text</title><media:description>Caption first, longer than the "
         "description.</media:description><description>Short.</description>"
         "<content:encoded>&lt;p&gt;The full text.&lt;/p&gt;</content:encoded></item>"
@@ -437,6 +438,28 @@ def test_a_caption_alone_is_no_body_and_content_encoded_still_is(broken):
         ("Only a photo", None, ""),
         ("Full text", "Short.", "<p>The full text.</p>"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("media", "body"),
+    [
+        (
+            "<media:content url='https://example.com/v/1' type='application/x-shockwave-flash'/>",
+            "What the video shows.",
+        ),
+        ("<media:content url='https://example.com/1.jpg' type='image/jpeg'/>", ""),
+    ],
+    ids=["video", "image"],
+)
+def test_the_description_of_the_item_own_media_is_its_text_when_it_has_no_other(media, body):
+    # A YouTube entry: its only text is the description of its video, the item itself.
+    doc = f"""<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+      <title>Channel</title><entry><id>yt:video:1</id><title>A video</title>
+      <media:group><media:title>A video</media:title>{media}
+      <media:description>What the video shows.</media:description></media:group></entry></feed>""".encode()
+    record = parse(doc).records[0]
+
+    assert (record.body, record.summary, record.body_format) == (body, body or None, "text")
 
 
 def test_authors_keep_names_not_bare_email_addresses():
