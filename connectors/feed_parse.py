@@ -18,9 +18,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
 from feedparser.encodings import convert_to_utf8
 from pydantic import BaseModel, ValidationError
 
+from schemas.dates import utc_offset_problem
 from schemas.feeds import FeedSpec
 from schemas.records import DateSource, RawRecord, Source, one_line
 from schemas.types import FROZEN, to_utc
@@ -48,6 +50,25 @@ _UPDATE_PERIOD_S = {
     "yearly": 365 * 86_400,
 }
 _DC_PREFIX = re.compile(rb"""xmlns:([\w.-]+)\s*=\s*["']http://purl\.org/dc/elements/1\.1/["']""")
+
+
+# feedparser reads <media:description> (a photo's caption) as if it were the item's <description>:
+# after a <description> it becomes the entry's `content`, before one it becomes the `summary` and
+# the real description becomes `content` (feedparser issue #53, open since 2016). Either way a
+# caption would be stored as the article. Here it is read as an element of its own
+# (`media_description`, see _media_item_text), on the two parser classes feedparser.parse
+# instantiates: the only way in, as parse() takes no parser. dc:description is still a description.
+def _start_media_description(self: Any, attrs_d: dict[str, str]) -> None:
+    self.push("media_description", 1)
+
+
+def _end_media_description(self: Any) -> None:
+    self.pop("media_description")
+
+
+for _parser in (feedparser.api.StrictFeedParser, feedparser.api.LooseFeedParser):
+    _parser._start_media_description = _start_media_description
+    _parser._end_media_description = _end_media_description
 
 
 class FeedParseResult(BaseModel):
@@ -211,6 +232,10 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
         # The full text is content's job: it wins over a summary of the same length.
         if isinstance(value, str) and len(value.strip()) >= len((body_value or "").strip()):
             body_value, body_html = value, _is_html(content.get("type"))
+    if not (body_value or "").strip():
+        # A video's entry (YouTube's feeds) has no text but its media's description: the item's own.
+        summary_value = body_value = _media_item_text(entry)
+        summary_html = body_html = False
     body = (body_value or "").strip()
     summary = (summary_value or "").strip() or None
     if not body and not title:
@@ -223,7 +248,7 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
         summary = summary if summary is None or summary_html else html.escape(summary, quote=False)
         body = body if not body or body_html else html.escape(body, quote=False)
 
-    published_at, date_source = _entry_date(entry, ctx)
+    published_at, date_source, date_rejected = _entry_date(entry, ctx)
     return RawRecord(
         source=ctx.source,
         uri=link or guid or f"{ctx.feed.url}#{index}",
@@ -236,6 +261,7 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
         guid_is_permalink=bool(guid and ctx.rss and guid_is_link and _is_web_url(guid)),
         published_at=published_at,
         date_source=date_source,
+        date_rejected=date_rejected,
         authors=_authors(entry),
         categories=_unique(_clean(tag.get("term")) for tag in get(entry, "tags") or ()),
         media_urls=_media_urls(entry, ctx.base),
@@ -244,15 +270,24 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
     )
 
 
-def _entry_date(entry: dict[str, Any], ctx: _FeedContext) -> tuple[dt.datetime, DateSource]:
-    """The first readable of published, updated (or dc:date); else the fetch time, said so."""
-    published = _utc(dict.get(entry, "published_parsed"))
-    if published is not None:
-        return published, "published"
-    updated = _utc(dict.get(entry, "updated_parsed"))
-    if updated is not None:
-        return updated, "dc:date" if ctx.dc_date else "updated"
-    return ctx.fetched_at, "fetched"
+def _entry_date(entry: dict[str, Any], ctx: _FeedContext) -> tuple[dt.datetime, DateSource, str | None]:
+    """The first usable of published, updated (or dc:date); else the fetch time, said so. Also
+    the first date given but not used, and why: unreadable, or with an offset no clock has."""
+    rejected = None
+    keys: tuple[tuple[str, DateSource], ...] = (
+        ("published", "published"),
+        ("updated", "dc:date" if ctx.dc_date else "updated"),
+    )
+    for key, source in keys:
+        text = dict.get(entry, key)
+        if not isinstance(text, str) or not text.strip():
+            continue
+        value = _utc(dict.get(entry, f"{key}_parsed"))
+        problem = "not a readable date" if value is None else utc_offset_problem(text)
+        if value is not None and problem is None:
+            return value, source, rejected
+        rejected = rejected or f"{source} date {one_line(text, 100)!r}: {problem}"
+    return ctx.fetched_at, "fetched", rejected
 
 
 def _utc(value: object) -> dt.datetime | None:
@@ -288,6 +323,19 @@ def _detail(entry: dict[str, Any], key: str) -> tuple[str | None, bool]:
     if not isinstance(detail, dict) or not isinstance(detail.get("value"), str):
         return None, False
     return detail["value"], _is_html(detail.get("type"))
+
+
+def _media_item_text(entry: dict[str, Any]) -> str | None:
+    """<media:description> when it describes the item itself: never when the entry's media are
+    images, whose description is a photo caption, not the article."""
+    text = dict.get(entry, "media_description")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    for media in dict.get(entry, "media_content") or ():
+        kind = media.get("type")
+        if media.get("medium") == "image" or (isinstance(kind, str) and kind.lower().startswith("image/")):
+            return None
+    return text
 
 
 def _is_html(content_type: object) -> bool:

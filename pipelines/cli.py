@@ -18,6 +18,7 @@ from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
+from schemas.text import clean_line, markup_to_text
 
 if TYPE_CHECKING:
     from pipelines.ingest import RunSummary
@@ -241,8 +242,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, 1):
         date = hit.published_at.date().isoformat() if hit.published_at else "----------"
         print(f"{rank:>2}. {date}  {hit.id}")
-        print(f"    {hit.title}")
-        for line in textwrap.wrap(_highlight(hit.snippet), width=96):
+        print(f"    {_printable_line(hit.title)}")
+        for line in textwrap.wrap(_highlight(_printable_line(hit.snippet)), width=96):
             print(f"    {line}")
     return EXIT_OK
 
@@ -259,9 +260,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print_json(doc)
         return EXIT_OK
     source = doc["source"]
-    print(doc["title"])
+    print(_printable_line(doc["title"]))
     print(f"  id          {doc['id']}")
-    print(f"  published   {doc.get('published_at') or '-'}")
+    print(f"  published   {doc.get('published_at') or '-'}{_date_note(doc)}")
     print(f"  source      {source['kind']}: {source.get('file') or source.get('feed_url') or ''}")
     print(f"  url         {doc.get('url') or '-'}")
     print(f"  language    {doc.get('language') or '-'}    words {doc['word_count']}")
@@ -270,6 +271,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(textwrap.fill(paragraph, width=96))
         print()
     return EXIT_OK
+
+
+def _printable_line(text: str) -> str:
+    """A stored title or snippet as one line of text: text is cleaned when written
+    (pipelines.normalize), but a store written by an older version may still hold markup."""
+    return clean_line(markup_to_text(text))
+
+
+def _date_note(doc: dict[str, Any]) -> str:
+    """Say when the shown date is the fetch time, and which date of the source was not believed."""
+    if doc.get("date_source") != "fetched":
+        return ""
+    rejected = doc.get("date_rejected")
+    return f"  (fetch time; {rejected})" if rejected else "  (fetch time: the source gave no date)"
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

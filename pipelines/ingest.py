@@ -152,6 +152,7 @@ def build(
     normalized = records | "Normalize" >> Normalize(
         ingested_at=None if streaming else config.started_at,
         pipeline=PipelineInfo(version=config.version, run_id=config.run_id),
+        dates=config.dates,
     )
     deduplicated = normalized.articles | "Deduplicate" >> Deduplicate(
         config=config.dedup, sink=sink, streaming=streaming

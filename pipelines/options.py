@@ -33,6 +33,7 @@ from pipelines.store_location import (
 )
 from schemas.alerts import DEFAULT_FILE as DEFAULT_ALERTS
 from schemas.alerts import AlertRules, RulesError, load_rules, validate_rules
+from schemas.dates import DEFAULT_DATE_WINDOW, DEFAULT_EARLIEST, DEFAULT_MAX_FUTURE_DAYS, DateWindow
 from schemas.dedup import DedupConfig
 from schemas.errors import ConfigError
 from schemas.feeds import FeedSpec
@@ -82,6 +83,21 @@ class WirewatchOptions(PipelineOptions):
             type=int,
             default=DEFAULT_MAX_BYTES,
             help="seed files larger than this become dead letters",
+        )
+        parser.add_argument(
+            "--earliest-date",
+            dest="earliest_date",
+            default=None,
+            help="publication dates before this (YYYY-MM-DD) are not believed "
+            f"(default {DEFAULT_EARLIEST:%Y-%m-%d})",
+        )
+        parser.add_argument(
+            "--max-future-days",
+            dest="max_future_days",
+            type=float,
+            default=DEFAULT_MAX_FUTURE_DAYS,
+            help="publication dates more than this many days after the run's start are not believed "
+            f"(default {DEFAULT_MAX_FUTURE_DAYS:g})",
         )
         parser.add_argument("--run-id", dest="run_id", default=None, help="label for this run")
         parser.add_argument(
@@ -158,6 +174,7 @@ class IngestConfig(BaseModel):
     es_index_prefix: NonEmptyStr = DEFAULT_INDEX_PREFIX
     es_retry: RetryPolicy = RetryPolicy()
     max_seed_bytes: int = Field(ge=1, le=1024**3)
+    dates: DateWindow = DEFAULT_DATE_WINDOW  # believable publication dates (schemas.dates)
     dedup: DedupConfig = DEFAULT_DEDUP
     alerts: AlertRules | None = None  # validated against the registry and taxonomy; None: no alerting
     alert_lines: Literal["stdout", "stderr"] = "stdout"  # the stream the `stdout` channel prints to
@@ -225,6 +242,7 @@ def load_config(
     )
     alerts = None if flags.no_alerts else load_alert_rules(flags.alerts)
     started_at = now or dt.datetime.now(dt.UTC)
+    dates = _date_window(flags.earliest_date, flags.max_future_days, started_at)
     run_id = flags.run_id or f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     return IngestConfig(
         seeds=seeds,
@@ -236,6 +254,7 @@ def load_config(
         es_index_prefix=prefix,
         es_retry=retry,
         max_seed_bytes=flags.max_seed_bytes,
+        dates=dates,
         dedup=dedup,
         alerts=alerts,
         alert_lines=flags.alert_lines,
@@ -243,6 +262,20 @@ def load_config(
         started_at=started_at,
         version=__version__,
     )
+
+
+def _date_window(earliest: str | None, max_future_days: float, started_at: dt.datetime) -> DateWindow:
+    first = DEFAULT_EARLIEST
+    if earliest is not None:
+        try:
+            first = dt.datetime.combine(dt.date.fromisoformat(earliest.strip()), dt.time(), dt.UTC)
+        except ValueError:
+            raise ConfigError(f"--earliest-date must be a date YYYY-MM-DD, got {earliest!r}") from None
+        if first >= started_at:
+            raise ConfigError(f"--earliest-date must be before today, got {earliest}")
+    if not 0 <= max_future_days <= 366:  # NaN fails this too
+        raise ConfigError(f"--max-future-days must be between 0 and 366, got {max_future_days}")
+    return DateWindow(earliest=first, max_future_days=max_future_days)
 
 
 def move_url_credentials(options: PipelineOptions, env: MutableMapping[str, str]) -> None:

@@ -64,6 +64,7 @@ class RawRecord(BaseModel):
     guid_is_permalink: bool = False
     published_at: UtcDatetime | None = None
     date_source: DateSource | None = None
+    date_rejected: str | None = None  # the source's date that was not used, and why (see Article)
     authors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     media_urls: tuple[str, ...] = ()
@@ -236,6 +237,10 @@ class Article(BaseModel):
     body: str
     published_at: UtcDatetime | None = None
     date_source: DateSource | None = None
+    # The date the source gave but that was not believed (unreadable, an impossible UTC offset,
+    # outside the plausible window of schemas.dates), and why; `date_source` then says which
+    # date was used instead ("fetched": the fetch time).
+    date_rejected: str | None = None
     authors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     media_urls: tuple[str, ...] = ()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
+from html.entities import html5 as _HTML5_ENTITIES
 from html.parser import HTMLParser
 
 import numpy as np
@@ -183,3 +185,79 @@ def html_to_text(html: str) -> str:
 def looks_like_html(text: str) -> bool:
     """Cheap check for markup in text that did not say what it is."""
     return bool(re.search(r"<(?:p|br|div|span|a|b|i|em|strong|img|ul|li|h[1-6])\b[^>]*>", text, re.I))
+
+
+# HTML element names: a `<name …>` of these is markup; `<y and z>` in prose is not.
+_HTML_ELEMENTS = frozenset(
+    "a abbr address area article aside audio b base bdi bdo blockquote body br button canvas caption "
+    "center cite code col colgroup data datalist dd del details dfn dialog div dl dt em embed fieldset "
+    "figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hr html i iframe img "
+    "input ins kbd label legend li link main map mark meta meter nav noscript object ol optgroup option "
+    "output p param picture pre progress q rp rt ruby s samp script section select small source span "
+    "strike strong style sub summary sup svg table tbody td template textarea tfoot th thead time title "
+    "tr track tt u ul var video wbr math".split()
+)
+# Elements that are markup even bare and unclosed: nobody writes "<script>" in prose.
+_ALWAYS_MARKUP = frozenset(_TextExtractor._HIDDEN | {"img", "embed", "link", "meta", "base", "frame"})
+# Matched only where a "<" or "&" is (str.find finds those at memory speed; a regex scan of every
+# character of every body would cost a third of cleaning it).
+_TAG_AT = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)([^<>]*)>|<!--")
+_REFERENCE_AT = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_ATTRIBUTE = re.compile(r"\s+[A-Za-z_:][-\w:.]*\s*=")
+# Markup escaped this many times over is still unwrapped; a feed that escapes more is not a feed.
+MAX_MARKUP_PASSES = 3
+
+
+def has_markup(text: str) -> bool:
+    """Whether `text` holds HTML a reader must never see as text: a closing tag, a tag with
+    attributes or self-closed, a script/style-like tag, a comment or a character reference.
+
+    Conservative, like feedparser's own test for "plain" RSS elements that hold HTML: prose that
+    mentions "<b>" or "x < y" is not markup.
+    """
+    return _any_match(text, "&", _REFERENCE_AT, _is_reference) or _any_match(text, "<", _TAG_AT, _is_tag)
+
+
+def _any_match(text: str, char: str, pattern: re.Pattern[str], test: Callable[[re.Match[str]], bool]) -> bool:
+    at = text.find(char)
+    while at != -1:
+        match = pattern.match(text, at)
+        if match is not None and test(match):
+            return True
+        at = text.find(char, at + 1)
+    return False
+
+
+def _is_reference(match: re.Match[str]) -> bool:
+    name = match.group(1)
+    return name.startswith("#") or f"{name};" in _HTML5_ENTITIES
+
+
+def _is_tag(match: re.Match[str]) -> bool:
+    closing, name, rest = match.groups()
+    if name is None:  # a comment
+        return True
+    tag = name.lower()
+    if tag not in _HTML_ELEMENTS:
+        return False
+    if closing:
+        return not rest.strip()
+    return tag in _ALWAYS_MARKUP or bool(_ATTRIBUTE.match(rest)) or rest.rstrip().endswith("/")
+
+
+def markup_to_text(text: str, html: bool = False) -> str:
+    """Any text field of an article, cleaned the way a body is: HTML (declared, or found by
+    `has_markup` in text that claimed to be plain) turned into text with its entities decoded,
+    else only NFC and whitespace clean-up (`clean_text`).
+
+    Feeds escape markup inside "plain" titles and descriptions, sometimes twice; what is still
+    markup after one pass is unwrapped again (at most MAX_MARKUP_PASSES times), so no field is
+    stored, indexed or printed with tags in it.
+    """
+    if not html and not has_markup(text):
+        return clean_text(text)
+    for _ in range(MAX_MARKUP_PASSES):
+        text = html_to_text(text)
+        if not has_markup(text):
+            break
+    return text

@@ -55,6 +55,7 @@ EXPECTED_ARTICLE_MAPPING = {
     "body": "text",
     "published_at": "date",
     "date_source": "keyword",
+    "date_rejected": "keyword",
     "authors": "keyword",
     "categories": "keyword",
     "media_urls": "keyword",
@@ -253,9 +254,9 @@ def test_local_settings_fit_a_single_node():
 def test_article_mapping_is_exactly_the_reviewed_one():
     assert _mapping("articles-mappings")["dynamic"] is False
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
-    # Version 3 added the dedup fields, 5 the kept signature; a mapping change needs a new version,
-    # or ensure_indices never adds it to the indices that exist (es_indices._upgrade_mappings).
-    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 5
+    # Version 3 added the dedup fields, 5 the kept signature, 6 date_rejected; a mapping change needs
+    # a new version, or ensure_indices never adds it to the indices that exist (es_indices._upgrade_mappings).
+    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 6
 
 
 def test_every_article_field_is_mapped_with_a_fitting_type():

@@ -34,6 +34,10 @@ GOLDEN: dict[str, tuple[str, dict[str, str]]] = {
     "html_page.html": ("https://news.example.com/rss.xml", {"Content-Type": "text/html; charset=utf-8"}),
     "billion_laughs.xml": ("https://bomb.example.com/rss", {}),
     "billion_laughs_same_line.xml": ("https://bomb.example.com/rss", {}),
+    "nyt_world_media.xml": (
+        "https://rss.nytimes.com/services/xml/rss/nyt/World.xml",
+        {"Content-Type": "text/xml; charset=UTF-8"},
+    ),
 }
 
 
@@ -149,6 +153,70 @@ def test_each_entry_dated_on_its_own_and_fallbacks_say_so():
         assert record.published_at is not None
         assert record.published_at.utcoffset() == dt.timedelta(0)
         assert record.fetched_at == FETCHED_AT
+
+
+def test_the_dates_given_but_not_used_are_recorded_with_the_reason():
+    rejected = {r.title: r.date_rejected for r in parse_fixture("dates.xml").records}
+
+    assert rejected == {
+        "Good RFC 822 date": None,
+        "Garbage date": "published date 'the day after tomorrow, probably': not a readable date",
+        "Garbage pubDate, good dc:date": "published date '32 Foo 2024 99:99:99': not a readable date",
+        "No date at all": None,  # nothing was given, so nothing was rejected
+        "Date past the end of the calendar": (
+            "published date '9999-12-31T23:00:00-05:00': not a readable date"
+        ),
+        "Named US time zone": None,
+        "ISO date in pubDate": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("written", "offset"),
+    [
+        ("Mon, 01 Jan 2024 10:00:00 +9999", "+9999"),
+        ("Mon, 01 Jan 2024 10:00:00 -1500", "-1500"),
+        ("2024-01-01T10:00:00+99:99", "+9999"),
+        ("2024-01-01T10:00:00.250+14:30", "+1430"),
+        ("Mon, 01 Jan 2024 10:00:00 +0575", "+0575"),
+    ],
+)
+def test_a_utc_offset_no_clock_has_is_not_applied_but_recorded(written, offset):
+    # feedparser applies "+9999" as 99 h 99 min: the date moved by four days, without a word.
+    record = parse(rss(f"<item><title>x</title><pubDate>{written}</pubDate></item>")).records[0]
+
+    assert (record.published_at, record.date_source) == (FETCHED_AT, "fetched")
+    assert record.date_rejected == f"published date {written!r}: UTC offset {offset} is beyond ±14 h"
+
+
+def test_a_bad_offset_on_pubdate_falls_back_to_a_good_dc_date():
+    doc = rss(
+        "<item><title>x</title><pubDate>Mon, 01 Jan 2024 10:00:00 +9999</pubDate>"
+        "<dc:date>2024-01-03T12:00:00-03:00</dc:date></item>",
+        namespaces=' xmlns:dc="http://purl.org/dc/elements/1.1/"',
+    )
+    record = parse(doc).records[0]
+
+    assert (record.published_at, record.date_source) == (
+        dt.datetime(2024, 1, 3, 15, tzinfo=dt.UTC),
+        "dc:date",
+    )
+    assert record.date_rejected == (
+        "published date 'Mon, 01 Jan 2024 10:00:00 +9999': UTC offset +9999 is beyond ±14 h"
+    )
+
+
+@pytest.mark.parametrize("written", ["Mon, 01 Jan 2024 10:00:00 +1400", "2024-01-01T10:00:00-12:00"])
+def test_the_widest_real_offsets_are_applied(written):
+    record = parse(rss(f"<item><title>x</title><pubDate>{written}</pubDate></item>")).records[0]
+
+    assert record.date_source == "published"
+    assert record.date_rejected is None
+    assert record.published_at is not None
+    assert abs(record.published_at - dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)) in (
+        dt.timedelta(hours=14),
+        dt.timedelta(hours=12),
+    )
 
 
 def test_atom_updated_is_not_mistaken_for_dc_date():
@@ -308,6 +376,90 @@ def test_longest_of_content_and_summary_is_the_body():
     )
     record = parse(doc).records[0]
     assert record.body == record.summary == "A much longer description than the content."
+
+
+def test_photo_captions_are_never_the_body_or_the_summary():
+    # A New York Times world feed: <description> and, per image, <media:description> (its caption).
+    # feedparser files the caption as `content` after a description (the longer one became the
+    # body: 12 of 57 items) and as `summary` before one; neither may reach the record.
+    records = parse_fixture("nyt_world_media.xml").records
+
+    assert [(r.title, r.summary, r.body) for r in records] == [
+        (
+            "Flooding Forces Thousands From Homes Along the Danube",
+            "Officials in three countries ordered evacuations as the river rose.",
+            "Officials in three countries ordered evacuations as the river rose.",
+        ),
+        (
+            "Talks on Prisoner Exchange Resume in Geneva",
+            "Negotiators met for the first time in four months, and diplomats said both sides had brought "
+            "lists of names, a sign that an agreement could come before the end of the year.",
+            "Negotiators met for the first time in four months, and diplomats said both sides had brought "
+            "lists of names, a sign that an agreement could come before the end of the year.",
+        ),
+        (
+            "What to Know About the Election in Chile",
+            "Voters choose a president in a runoff on Sunday. Here is what is at stake.",
+            "Voters choose a president in a runoff on Sunday. Here is what is at stake.",
+        ),
+        (  # the caption comes first here, inside <media:content>
+            "Port Strike Leaves Ships Waiting Offshore",
+            "The dockworkers want higher pay.",
+            "The dockworkers want higher pay.",
+        ),
+    ]
+    assert records[0].media_urls == (
+        "https://static01.nyt.com/images/2026/12/06/multimedia/06danube-flood-superJumbo.jpg",
+    )
+    assert records[0].authors == ("Anna Keller and Tomas Novak",)
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["strict-parser", "loose-parser"])
+def test_a_caption_alone_is_no_body_and_content_encoded_still_is(broken):
+    # A stray "&" sends feedparser to its loose parser, which must skip captions too.
+    items = (
+        "<item><title>Only a photo</title><media:content url='https://example.com/p.jpg' medium='image'/>"
+        "<media:description>A long caption of the photo, longer than anything else here."
+        "</media:description></item>"
+        "<item><title>Full text</title><media:description>Caption first, longer than the "
+        "description.</media:description><description>Short.</description>"
+        "<content:encoded>&lt;p&gt;The full text.&lt;/p&gt;</content:encoded></item>"
+    )
+    doc = rss(
+        items,
+        channel="<copyright>A & B</copyright>" if broken else "",
+        namespaces=' xmlns:media="http://search.yahoo.com/mrss/"'
+        ' xmlns:content="http://purl.org/rss/1.0/modules/content/"',
+    )
+    result = parse(doc)
+
+    assert (result.bozo is not None) is broken
+    assert [(r.title, r.summary, r.body) for r in result.records] == [
+        ("Only a photo", None, ""),
+        ("Full text", "Short.", "<p>The full text.</p>"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("media", "body"),
+    [
+        (
+            "<media:content url='https://example.com/v/1' type='application/x-shockwave-flash'/>",
+            "What the video shows.",
+        ),
+        ("<media:content url='https://example.com/1.jpg' type='image/jpeg'/>", ""),
+    ],
+    ids=["video", "image"],
+)
+def test_the_description_of_the_item_own_media_is_its_text_when_it_has_no_other(media, body):
+    # A YouTube entry: its only text is the description of its video, the item itself.
+    doc = f"""<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+      <title>Channel</title><entry><id>yt:video:1</id><title>A video</title>
+      <media:group><media:title>A video</media:title>{media}
+      <media:description>What the video shows.</media:description></media:group></entry></feed>""".encode()
+    record = parse(doc).records[0]
+
+    assert (record.body, record.summary, record.body_format) == (body, body or None, "text")
 
 
 def test_authors_keep_names_not_bare_email_addresses():

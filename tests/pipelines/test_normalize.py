@@ -13,7 +13,9 @@ from apache_beam.testing import test_pipeline, util
 from connectors.seedio import parse_seed
 from pipelines.language import detect_language
 from pipelines.normalize import Normalize, normalize_record
+from schemas.dates import DateWindow
 from schemas.errors import BadRecordError
+from schemas.identity import record_id
 from schemas.ids import article_id_from_content, article_id_from_url, content_hash, stable_id
 from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord, Source
 from schemas.text import first_sentence
@@ -260,6 +262,107 @@ def test_passes_through_metadata_fields():
     assert article.word_count == 9
 
 
+# --- markup in every text field (issue 15, item 6) ------------------------------------------------
+
+
+def test_markup_in_a_plain_title_is_removed_like_in_the_body():
+    # What feed_parse hands over for an RSS item whose <title> held an escaped <script>: the body
+    # is HTML, so the plain title was escaped to match, and one decoding would leave the tags.
+    article = normalize(
+        raw(
+            "<p>Kim met Putin in Vladivostok.</p>",
+            body_format="html",
+            title="&lt;script&gt;alert(1)&lt;/script&gt;Kim &lt;b&gt;meets&lt;/b&gt; Putin",
+            summary="<p>The two &lt;i&gt;leaders&lt;/i&gt; met.</p>",
+            authors=("<b>Jane Roe</b>", "John &amp; Sons"),
+            categories=("<i>World</i>", "Asia"),
+        )
+    )
+
+    assert (article.title, article.summary, article.body) == (
+        "Kim meets Putin",
+        "The two leaders met.",
+        "Kim met Putin in Vladivostok.",
+    )
+    assert article.authors == ("Jane Roe", "John & Sons")
+    assert article.categories == ("World", "Asia")
+
+
+def test_markup_in_a_text_record_is_removed_from_every_field():
+    article = normalize(
+        raw(
+            "Kim met Putin. <script>steal()</script>They talked.",
+            title="<img src=x onerror=alert(1)>Kim meets Putin",
+            summary="Talks &amp;amp; dinner",
+        )
+    )
+
+    assert (article.title, article.summary, article.body) == (
+        "Kim meets Putin",
+        "Talks & dinner",
+        "Kim met Putin. They talked.",
+    )
+
+
+def test_a_title_that_was_only_markup_is_taken_from_the_body():
+    article = normalize(raw("Kim met Putin. They talked.", title="<script>alert(1)</script>"))
+    assert article.title == "Kim met Putin."
+
+
+# --- implausible dates (issue 15, item 5) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("published", "why"),
+    [
+        (dt.datetime(9999, 12, 31, tzinfo=dt.UTC), "9999-12-31T00:00:00Z is after 2024-05-02T12:05:00Z"),
+        (dt.datetime(1900, 1, 1, tzinfo=dt.UTC), "1900-01-01T00:00:00Z is before 1990-01-01T00:00:00Z"),
+        (dt.datetime(1, 1, 1, tzinfo=dt.UTC), "0001-01-01T00:00:00Z is before 1990-01-01T00:00:00Z"),
+    ],
+)
+def test_an_implausible_date_is_replaced_by_the_fetch_time_and_recorded(published, why):
+    article = normalize(raw(published_at=published, date_source="published"))
+
+    assert (article.published_at, article.date_source) == (NOW, "fetched")
+    assert article.date_rejected is not None
+    assert article.date_rejected.startswith(f"published date {why}, the ")
+
+
+def test_a_date_within_a_day_ahead_of_the_run_is_believed():
+    ahead = INGESTED + dt.timedelta(hours=23)
+    article = normalize(raw(published_at=ahead, date_source="published"))
+    assert (article.published_at, article.date_source, article.date_rejected) == (ahead, "published", None)
+
+
+def test_the_window_is_the_one_configured():
+    window = DateWindow(earliest=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), max_future_days=0)
+    old = dt.datetime(2023, 6, 1, tzinfo=dt.UTC)
+    article = normalize_record(
+        raw(published_at=old, date_source="seed"), ingested_at=INGESTED, pipeline=PIPELINE, dates=window
+    )
+
+    assert (article.published_at, article.date_source) == (NOW, "fetched")
+    assert article.date_rejected == (
+        "seed date 2023-06-01T00:00:00Z is before 2024-01-01T00:00:00Z, the earliest plausible date"
+    )
+    assert normalize(raw(published_at=old, date_source="seed")).published_at == old  # the default window
+
+
+def test_a_date_the_reader_rejected_is_kept_on_the_article():
+    rejected = "published date 'Mon, 01 Jan 2024 10:00:00 +9999': UTC offset +9999 is beyond ±14 h"
+    article = normalize(raw(published_at=NOW, date_source="fetched", date_rejected=rejected))
+    assert (article.published_at, article.date_source, article.date_rejected) == (NOW, "fetched", rejected)
+
+
+def test_an_implausible_date_keeps_the_id_the_fetch_stage_gave():
+    # Without guid and link a feed item is identified by title and date; the fetch stage computed
+    # that id from the record as read, and Normalize must stamp the same one.
+    record = raw(
+        title="Talks resume", published_at=dt.datetime(9999, 1, 1, tzinfo=dt.UTC), date_source="published"
+    )
+    assert normalize(record).id == record_id(record, normalize(record).body)
+
+
 # --- rejected records -----------------------------------------------------------------------------
 
 
@@ -336,6 +439,30 @@ def test_normalize_transform():
                 ]
             ),
             label="DeadLetters",
+        )
+
+
+def test_normalize_transform_judges_dates_by_its_window():
+    window = DateWindow(earliest=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    old = raw(published_at=dt.datetime(2023, 12, 31, tzinfo=dt.UTC), date_source="published")
+    recent = raw(
+        published_at=dt.datetime(2024, 4, 30, tzinfo=dt.UTC),
+        date_source="published",
+        uri="https://example.com/rss#item-2",
+        body="Talks resumed in Geneva on Tuesday.",
+    )
+
+    with test_pipeline.TestPipeline() as pipeline:
+        result = (
+            pipeline
+            | beam.Create([old, recent])
+            | Normalize(ingested_at=INGESTED, pipeline=PIPELINE, dates=window)
+        )
+        util.assert_that(
+            result.articles | beam.Map(lambda a: (a.published_at, a.date_source, a.date_rejected is None)),
+            util.equal_to(
+                [(NOW, "fetched", False), (dt.datetime(2024, 4, 30, tzinfo=dt.UTC), "published", True)]
+            ),
         )
 
 

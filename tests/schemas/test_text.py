@@ -9,8 +9,10 @@ from schemas.text import (
     clean_text,
     count_words,
     first_sentence,
+    has_markup,
     html_to_text,
     looks_like_html,
+    markup_to_text,
     paragraphs,
 )
 
@@ -206,6 +208,67 @@ def test_looks_like_html():
     assert looks_like_html('<A HREF="x">y</A>')
     assert not looks_like_html("a < b and c > d")
     assert not looks_like_html("<pre-release> notes")
+
+
+# --- markup in any text field --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>Breaking",
+        "<script>alert(1)",  # unclosed, still never prose
+        "<img src=x onerror=alert(1)>Title",
+        "Kim's <i>visit</i>",
+        "a<br/>b",
+        "a <!-- note --> b",
+        "Tom &amp; Jerry",
+        "caf&#233;",
+        "&#x263A;",
+    ],
+)
+def test_has_markup(text):
+    assert has_markup(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x < y and AT&T",
+        "if a<b then c",
+        "Use <b> for bold.",
+        "x<y and z>w",
+        "I <3 NY",
+        "R&D; costs",
+        "AT&T&nbsp",
+    ],
+)
+def test_prose_that_mentions_brackets_or_ampersands_is_not_markup(text):
+    assert not has_markup(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "html", "expected"),
+    [
+        # A title the feed called plain text: one decoding left the tags in (issue 15, item 6).
+        ("<script>alert(1)</script>Breaking <b>news</b>", False, "Breaking news"),
+        # The same title escaped once more for an HTML item (feed_parse escapes plain fields).
+        ("&lt;script&gt;alert(1)&lt;/script&gt;Breaking", True, "Breaking"),
+        # Escaped twice over inside an HTML field: unwrapped until no markup is left.
+        ("&amp;lt;b&amp;gt;Kim&amp;lt;/b&amp;gt; meets Putin", True, "Kim meets Putin"),
+        ("Q&amp;amp;A:  the\n summit", False, "Q&A: the summit"),
+        ("Plain title, x < y", False, "Plain title, x < y"),
+        ("Use <b> for bold.", False, "Use <b> for bold."),  # prose about a tag stays text
+        ("<p>One</p><p>Two</p>", True, "One\n\nTwo"),
+    ],
+)
+def test_markup_to_text(text, html, expected):
+    assert markup_to_text(text, html) == expected
+
+
+def test_markup_to_text_cleans_plain_text_like_a_body():
+    text = "Cafe\u0301  line\nwrapped\n\n\nNext\x00"
+    assert markup_to_text(text) == clean_text(text) == "Café line wrapped\n\nNext"
 
 
 # --- first_sentence -------------------------------------------------------------------------------
