@@ -12,6 +12,7 @@ from pipelines.normalize import _NormalizeFn
 from pipelines.tagging import _TagFn
 from pipelines.worker_gc import THRESHOLDS, tune_for_throughput
 from schemas.actors import DEFAULT_FOLDER
+from schemas.dates import DateWindow
 from schemas.records import PipelineInfo
 from schemas.topics import DEFAULT_FILE
 
@@ -40,7 +41,9 @@ def test_never_lowers_a_threshold_set_higher() -> None:
 
 
 def test_the_stages_every_worker_runs_tune_their_process() -> None:
-    normalize = _NormalizeFn(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), PipelineInfo(version="t", run_id="r"))
+    normalize = _NormalizeFn(
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC), PipelineInfo(version="t", run_id="r"), DateWindow()
+    )
     normalize.setup()
     assert gc.get_threshold() == THRESHOLDS
     gc.set_threshold(*CPYTHON_DEFAULTS)
