@@ -19,7 +19,7 @@ define pip_install
 endef
 
 .PHONY: help run install native dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism \
-	flink flink-cluster-start flink-cluster-stop test-flink bench-runners bench-e2e
+	flink flink-cluster-start flink-cluster-stop test-flink bench-runners bench-e2e bench-fts
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
@@ -146,6 +146,11 @@ bench-runners: install native prism flink
 # if it started it), rounds alternating; about 20 minutes. E2E_ARGS="--stored 10000 --backfill" etc.
 bench-e2e: install native
 	$(BIN)/python benchmarks/bench_e2e.py $(E2E_ARGS)
+
+# The embedded store's full-text index: write and search cost by FTS5 automerge, on stores of 10,000 and
+# 200,000 articles of bench-e2e's corpus (filled once, ~8 minutes, cached); then a few minutes.
+bench-fts: install native
+	$(BIN)/python benchmarks/bench_fts.py
 
 es-start:
 	$(ES_LOCAL) start

@@ -30,6 +30,10 @@ from schemas.records import Article, DeadLetter, Sighting, document_json, to_jso
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats, WriteCounts
 
 SCHEMA_VERSION = 5
+# FTS5 merges a level's segments once this many have gathered (its default: 4). At 8 a new article
+# costs ~30 % less to index, at 10,000 stored articles as at 200,000, and searches were no slower
+# (measured by hand on copies of bench-e2e's stores). Set in every store that has no setting of its own.
+FTS_AUTOMERGE = 8
 # Writers from several DirectRunner workers queue on SQLite's lock instead of failing at once.
 BUSY_TIMEOUT_MS = 60_000
 
@@ -251,6 +255,11 @@ class LocalStore:
             (found,) = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if int(found) < 5:  # the lookup fields of the articles stored before
                 self._db.execute(_DEDUP_DOCS_FROM_ARTICLES)
+            if self._db.execute("SELECT 1 FROM articles_fts_config WHERE k = 'automerge'").fetchone() is None:
+                # Kept in the index's config table: every later writer merges the same way.
+                self._db.execute(
+                    "INSERT INTO articles_fts(articles_fts, rank) VALUES ('automerge', ?)", (FTS_AUTOMERGE,)
+                )
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(dead_letters)")}
             if "record_id" not in columns:
                 self._db.execute("ALTER TABLE dead_letters ADD COLUMN record_id TEXT")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import sqlite3
 
-from connectors.localstore import SCHEMA_VERSION, LocalStore
+from connectors.localstore import FTS_AUTOMERGE, SCHEMA_VERSION, LocalStore
 from schemas.records import Article
 
 # What schemas 1-3 created: the index fed by a trigger on every row insert.
@@ -66,3 +66,19 @@ def test_a_store_from_schema_3_drops_its_insert_trigger(tmp_path: pathlib.Path, 
     assert _indexed_rows(store) == 2
     _check_index(store)
     store.close()
+
+
+def test_the_full_text_index_merges_eight_segments_at_a_time_unless_set_otherwise(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "w.db"
+    store = LocalStore(str(path))
+    assert store._db.execute("SELECT v FROM articles_fts_config WHERE k = 'automerge'").fetchone() == (
+        FTS_AUTOMERGE,
+    )
+    # A store whose owner chose another value keeps it.
+    store._db.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('automerge', 2)")
+    store.close()
+    again = LocalStore(str(path))
+    assert again._db.execute("SELECT v FROM articles_fts_config WHERE k = 'automerge'").fetchone() == (2,)
+    again.close()
