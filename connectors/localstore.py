@@ -30,9 +30,9 @@ from schemas.records import Article, DeadLetter, Sighting, document_json, to_jso
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats, WriteCounts
 
 SCHEMA_VERSION = 5
-# FTS5 merges a level's segments once this many have gathered (its default: 4). At 8 a new article
-# costs ~30 % less to index, at 10,000 stored articles as at 200,000, and searches were no slower
-# (measured by hand on copies of bench-e2e's stores). Set in every store that has no setting of its own.
+# FTS5 merges a level's segments once this many have gathered (its default: 4). At 8 a write costs
+# a quarter to a third less CPU, at 10,000 stored articles as at 200,000, and searches take as long
+# (`make bench-fts`). Set in every store that has no setting of its own.
 FTS_AUTOMERGE = 8
 # Writers from several DirectRunner workers queue on SQLite's lock instead of failing at once.
 BUSY_TIMEOUT_MS = 60_000
