@@ -170,14 +170,13 @@ def _flag_value(argv: Sequence[str], name: str) -> str | None:
 def _cause(exc: BaseException) -> str:
     """One line saying why a run failed. Beam wraps worker errors in long messages with
     tracebacks; the last 'SomeError: message' line in them is the real cause."""
-    while exc.__cause__ is not None:
+    while exc.__cause__ is not None and not isinstance(exc, StoreError):
         exc = exc.__cause__
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, StoreError):  # already written for the user
-        line = text
-    else:
-        causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
-        line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
+    if isinstance(exc, StoreError):  # already written for the user, whole (it may end with a remedy)
+        return " ".join(text.split())
+    causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
+    line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
     # Beam appends the step it was running; the message already says what failed.
     line = " ".join(re.sub(r"\s*\[while running '[^']*'\]", "", line).split())
     return line if len(line) <= 300 else line[:299] + "…"

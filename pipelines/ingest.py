@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -219,7 +220,9 @@ def run(argv: Sequence[str], config: IngestConfig | None = None) -> RunSummary:
     config = config or load_config(options)
     flink.prepare(options)  # --runner=FlinkRunner: the cached job server jar, a JDK, LOOPBACK
     if config.elasticsearch is None:
-        LocalStore(config.store_path).close()  # create the file and schema before workers race to
+        # Create the file and schema before workers race to; check the whole file first, so a run
+        # never writes into a damaged store (workers open it without checking).
+        LocalStore(config.store_path, integrity_budget_s=math.inf).close()
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build(pipeline, config)
