@@ -48,6 +48,7 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.es_transport import ElasticsearchOnlyTransport
 from connectors.store import StoreError
 from schemas.errors import ConfigError
 from schemas.records import one_line
@@ -563,6 +564,8 @@ def make_client(settings: EsSettings) -> Elasticsearch:
         "max_retries": 0,
         "retry_on_timeout": False,
         "retry_on_status": (),
+        # A web server at the wrong URL must not read as Elasticsearch (see es_transport).
+        "transport_class": ElasticsearchOnlyTransport,
     }
     if settings.api_key is not None:
         options["api_key"] = settings.api_key.get_secret_value()

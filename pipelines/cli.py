@@ -174,11 +174,14 @@ def _cause(exc: BaseException) -> str:
         exc = exc.__cause__
     text = str(exc) or type(exc).__name__
     if isinstance(exc, StoreError):  # already written for the user, whole (it may end with a remedy)
-        return " ".join(text.split())
-    causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
-    line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
+        line = text
+    else:
+        causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
+        line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
     # Beam appends the step it was running; the message already says what failed.
     line = " ".join(re.sub(r"\s*\[while running '[^']*'\]", "", line).split())
+    if isinstance(exc, StoreError):
+        return line
     return line if len(line) <= 300 else line[:299] + "…"
 
 
