@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 from connectors.store import StoreError
 from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cli_retag, cli_tag
@@ -398,10 +399,30 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
         logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
+def _warn_of_password_in_flag(url: str | None) -> None:
+    """A password in --es-url works (run moves it out of the job: move_url_credentials) but any
+    user of the machine reads it in `ps` and shell history; the README says secrets never go in
+    flags. One line on stderr, the password masked, saying where it belongs."""
+    if not url:
+        return
+    parts = urlsplit(url.strip())
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    if not at or not has_password:
+        return  # no password: a user name alone is no secret
+    masked = urlunsplit((parts.scheme, f"{user}:***@{hostport}", parts.path, "", ""))
+    _log.warning(
+        "--es-url %s carries a password, visible to every user of this machine in `ps`: set "
+        "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (or ELASTICSEARCH_PASSWORD_FILE) instead",
+        masked,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     _configure_logging(args.verbose, args.quiet)
+    _warn_of_password_in_flag(getattr(args, "es_url", None))
     if extra and args.command not in ("run", "stream"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
