@@ -17,13 +17,16 @@ from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cl
 from pipelines.console import print_json
 from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, one_line
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
 
 if TYPE_CHECKING:
     from pipelines.ingest import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# `run` completed but every source failed (each feed failed, no seed file read): nothing was ingested
+# for a reason outside the run, which a cron job or a scheduler must see.
+EXIT_NO_SOURCE = 3
 _log = logging.getLogger("wirewatch")
 
 
@@ -99,6 +102,23 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         print_json({**summary.model_dump(mode="json"), "rejected": [_dl_json(d) for d in rejected]})
     else:
         _print_summary(summary, runner, rejected)
+    return _report_failed_feeds(summary)
+
+
+def _report_failed_feeds(summary: RunSummary) -> int:
+    """One line on stderr naming the feeds that failed; EXIT_NO_SOURCE when every source failed."""
+    if not summary.failed_feeds:
+        return EXIT_OK
+    listed = "; ".join(
+        f"{f.url} ({'disabled after ' + str(f.failures_in_a_row) + ' failures: ' if f.disabled else ''}"
+        f"{one_line(f.error, 100)})"
+        for f in summary.failed_feeds
+    )
+    if summary.every_source_failed:
+        print(f"wirewatch: every source failed, nothing was read: {listed}", file=sys.stderr)
+        return EXIT_NO_SOURCE
+    count = len(summary.failed_feeds)
+    print(f"wirewatch: warning: {count} feed{'s' if count > 1 else ''} failed: {listed}", file=sys.stderr)
     return EXIT_OK
 
 
