@@ -49,6 +49,7 @@ from pydantic import (
 )
 
 from connectors.es_outage import PatientTransport
+from connectors.es_transport import ElasticsearchOnlyTransport
 from connectors.store import StoreError
 from schemas.errors import ConfigError
 from schemas.records import one_line
@@ -568,6 +569,8 @@ def make_client(settings: EsSettings, *, wait_out_outages: bool = False) -> Elas
         "max_retries": 0,
         "retry_on_timeout": False,
         "retry_on_status": (),
+        # A web server at the wrong URL must not read as Elasticsearch (see es_transport).
+        "transport_class": ElasticsearchOnlyTransport,
     }
     if wait_out_outages:
         options["transport_class"] = PatientTransport

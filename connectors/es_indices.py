@@ -19,8 +19,10 @@ from elasticsearch import (
     BadRequestError,
     Elasticsearch,
     NotFoundError,
+    UnsupportedProductError,
 )
 
+from connectors.es_mapping_check import index_problem
 from connectors.store import StoreError
 from schemas.records import Article, DeadLetter, one_line
 
@@ -239,6 +241,29 @@ def ensure_indices(client: Elasticsearch, names: IndexNames) -> bool:
     return created
 
 
+def mapping_problems(client: Elasticsearch, names: IndexNames) -> list[str]:
+    """One line per index behind the aliases whose fields are mapped unlike the shipped templates
+    (see connectors.es_mapping_check); empty when all fit or nothing exists yet.
+
+    `wirewatch es setup` and `es status` report them; ensure_indices (which the sink runs too)
+    does not refuse such an index: its owner may mean it, and documents it refuses become dead
+    letters."""
+    bodies = load_templates(names)
+    problems: list[str] = []
+    for alias, component in names.mapping_components:
+        try:
+            with server_errors(server_url(client)):
+                found = client.indices.get_mapping(index=alias)
+        except NotFoundError:
+            continue
+        shipped = bodies[component]["template"]["mappings"]
+        for index, entry in sorted(found.body.items()):
+            problem = index_problem(index, entry["mappings"], shipped)
+            if problem is not None:
+                problems.append(problem)
+    return problems
+
+
 def _managed_version(mappings: Mapping[str, Any]) -> int | None:
     """The template version an index's mapping records, None for an index this code did not build."""
     meta = mappings.get("_meta", {})
@@ -414,6 +439,7 @@ def index_status(client: Elasticsearch, names: IndexNames) -> dict[str, Any]:
                 name: template_version(body) if body is not None else None for name, body in installed.items()
             },
             "templates_shipped": {name: template_version(body) for name, _, body in specs},
+            "mapping_problems": mapping_problems(client, names),
         }
 
 
@@ -533,9 +559,19 @@ def _reason(exc: ApiError) -> str:
     return one_line(str(error or exc.message))
 
 
+def _root_cause(exc: ApiError) -> str:
+    """The first shard's reason of a failed search ("all shards failed" says nothing)."""
+    error = exc.body.get("error") if isinstance(exc.body, dict) else None
+    causes = error.get("root_cause") if isinstance(error, dict) else None
+    if isinstance(causes, list) and causes and isinstance(causes[0], dict):
+        return one_line(str(causes[0].get("reason", "")), 200)
+    return one_line(_reason(exc), 200)
+
+
 @contextlib.contextmanager
 def server_errors(location: str) -> Iterator[None]:
-    """Turn failures a user must fix (unreachable, credentials, a full or down cluster) into StoreError.
+    """Turn failures a user must fix (unreachable, not Elasticsearch, credentials, a full or down
+    cluster, a query the indices' mappings cannot answer) into StoreError.
 
     Anything else (a 400 for a request this code built, a 500) is a bug and propagates unchanged.
     """
@@ -543,6 +579,12 @@ def server_errors(location: str) -> Iterator[None]:
         yield
     except (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout) as exc:
         raise StoreError(f"cannot reach Elasticsearch at {location}: {one_line(str(exc))}") from exc
+    except UnsupportedProductError as exc:
+        # Raised by es_transport with a short reason: the status and the page's title, not the page.
+        raise StoreError(
+            f"{location} is not Elasticsearch ({one_line(exc.message, 200)}): check --es-url or "
+            "ELASTICSEARCH_URL (Elasticsearch's port is 9200 unless set otherwise)"
+        ) from exc
     except AuthenticationException as exc:
         raise StoreError(
             f"Elasticsearch at {location} refused the credentials (401): {_reason(exc)}; set "
@@ -554,6 +596,15 @@ def server_errors(location: str) -> Iterator[None]:
             raise StoreError(f"Elasticsearch at {location} is blocked: {_reason(exc)}") from exc
         raise StoreError(
             f"Elasticsearch at {location} refused the request (403, a missing privilege): {_reason(exc)}"
+        ) from exc
+    except BadRequestError as exc:
+        if exc.error != "search_phase_execution_exception":
+            raise
+        # A query this code built failed on the index itself: typically an index mapping a field
+        # otherwise (`id` as text cannot sort), which `wirewatch es status` names.
+        raise StoreError(
+            f"Elasticsearch at {location} cannot run the query on these indices ({_root_cause(exc)}): "
+            "`wirewatch es status` lists fields mapped unlike Wirewatch"
         ) from exc
     except ApiError as exc:
         if exc.status_code in _UNAVAILABLE:

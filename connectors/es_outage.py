@@ -23,8 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, Transport, TransportApiResponse
+from elastic_transport import ConnectionTimeout, TransportApiResponse
 
+from connectors.es_transport import ElasticsearchOnlyTransport
 from schemas.records import one_line
 
 _log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def wait_s(attempt: int, rng: random.Random) -> float:
     return rng.uniform(cap / 2, cap)
 
 
-class PatientTransport(Transport):
+class PatientTransport(ElasticsearchOnlyTransport):
     """An elastic_transport Transport whose requests wait out an unreachable or unavailable server,
     for `wirewatch stream` (see make_client(wait_out_outages=True))."""
 

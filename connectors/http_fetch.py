@@ -34,7 +34,7 @@ import requests
 import urllib3
 from pydantic import BaseModel, Field
 
-from connectors.files import FileTooLargeError, read_at_most
+from connectors.files import FileTooLargeError, NotAFileError, read_at_most
 from pipelines import __version__
 from schemas.records import one_line
 from schemas.types import FROZEN
@@ -275,6 +275,8 @@ def _local_path(url: str) -> str | None:
 def _read_file(path: str, max_bytes: int) -> bytes:
     try:
         return read_at_most(path, max_bytes)
+    except NotAFileError as exc:  # a FIFO would hang the poll
+        raise _Failure(f"cannot read {path}: it is {exc}, not a feed file") from exc
     except OSError as exc:
         raise _Failure(f"cannot read {path}: {exc.strerror or exc}") from exc
     except FileTooLargeError as exc:

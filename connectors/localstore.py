@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from connectors.localstore_health import StoreDamagedError, check_integrity, is_damage, reports_damage
 from connectors.retag import RetagRequest, RetagRun, merged
 from connectors.store import OwnArticles, StoreError
 from schemas.alerts import Alert, merge_alert
@@ -201,14 +202,19 @@ def _as_phrases(query: str) -> str:
     return " ".join(f'"{w}"' for w in words)
 
 
+@reports_damage  # SQLite's "database disk image is malformed" from any method: one StoreDamagedError
 class LocalStore:
     """A SQLite database holding articles (full JSON + FTS5 index) and dead letters.
 
     One row per article id: writing an article that is already there is a counted no-op, which makes
     re-runs and retried bundles idempotent.
+
+    `integrity_budget_s`: check the file (PRAGMA quick_check) before anything else touches it,
+    for at most that many seconds (math.inf: the whole file); StoreDamagedError when it is damaged.
+    The CLI and the start of a run check; pipeline workers, opening it again and again, do not.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, integrity_budget_s: float | None = None) -> None:
         self.path = path
         folder = os.path.dirname(os.path.abspath(path))
         try:
@@ -222,8 +228,14 @@ class LocalStore:
             # 64 MiB of page cache instead of 2: writes touch the full-text index's and the dedup
             # index's pages all over the file (21,400 articles: write CPU -6 %).
             self._db.execute("PRAGMA cache_size = -65536")
+            if integrity_budget_s is not None:  # before the schema step writes into a damaged file
+                check_integrity(self._db, path, integrity_budget_s)
             self._initialize()
+        except StoreDamagedError:
+            raise
         except (OSError, sqlite3.Error) as exc:
+            if is_damage(exc):
+                raise StoreDamagedError(path, str(exc)) from exc
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
 
     def _initialize(self) -> None:
@@ -300,6 +312,8 @@ class LocalStore:
             with self._transaction():
                 yield
         except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise StoreDamagedError(self.path, str(exc)) from exc
             raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
 
     def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:

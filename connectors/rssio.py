@@ -91,26 +91,25 @@ def poll_feed(
     etag, last_modified = (state.etag, state.last_modified) if state and not missing else (None, None)
     result = fetch_feed(url, etag=etag, last_modified=last_modified, policy=policy, session=session)
     dead: list[DeadLetter] = []
+    feed_failure: DeadLetter | None = None  # the feed itself failed (not one of its entries)
     new_records: list[RawRecord] = []
     new_ids: list[str] = []
     ttl = period = None
     if result.outcome == "error":
-        dead.append(_dead_letter("fetch_feed", feed, result.error or "fetch failed", "", now, run_id))
+        feed_failure = _dead_letter("fetch_feed", feed, result.error or "fetch failed", "", now, run_id)
     elif result.outcome == "ok":
         parsed = parse_feed(result.body, result.headers, feed, fetched_at=now, fetched_from=result.final_url)
         ttl, period = parsed.ttl_minutes, parsed.update_period_s
         if parsed.feed_error:
             # A page that is not a feed (a paywall, an error page) is a failed poll, not a quiet one.
             result = result.model_copy(update={"outcome": "error", "error": parsed.feed_error})
-            dead.append(
-                _dead_letter(
-                    "parse_feed",
-                    feed,
-                    parsed.feed_error,
-                    result.body[:65536].decode("utf-8", "replace"),
-                    now,
-                    run_id,
-                )
+            feed_failure = _dead_letter(
+                "parse_feed",
+                feed,
+                parsed.feed_error,
+                result.body[:65536].decode("utf-8", "replace"),
+                now,
+                run_id,
             )
         dead += [_dead_letter("parse_feed", feed, line, line, now, run_id) for line in parsed.entry_errors]
         identified: list[tuple[str, RawRecord]] = []
@@ -138,7 +137,18 @@ def poll_feed(
     if result.outcome == "ok":
         # What the store must account for before validators are trusted again (see _unconfirmed).
         next_state = next_state.model_copy(update={"seen_ids": tuple(new_ids[-MAX_SEEN_IDS:])})
+    if feed_failure is not None and failure_is_news(state, next_state):
+        dead.insert(0, feed_failure)
     return PollOutcome(new_records, dead, next_state, result, tuple(new_ids))
+
+
+def failure_is_news(before: FeedState | None, after: FeedState) -> bool:
+    """Whether a failed poll deserves a dead letter: a feed's failure is not an article, and one
+    failing the same way poll after poll (an unresolvable host polled every 15 minutes) is one
+    fact, kept in its state (failures in a row, last error: `wirewatch feeds list`) and counted
+    under `feeds failed`, not a dead letter per poll. So only the first failure after a success
+    (or ever) is one, and a failure whose error differs from the previous poll's."""
+    return before is None or before.consecutive_failures == 0 or before.last_error != after.last_error
 
 
 class _PollFeedFn(beam.DoFn):

@@ -21,7 +21,7 @@ from apache_beam.pvalue import PBegin, PCollection, TaggedOutput
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
-from connectors.files import FileTooLargeError, read_at_most
+from connectors.files import FileTooLargeError, NotAFileError, read_at_most
 from schemas.errors import BadRecordError
 from schemas.records import DeadLetter, RawRecord, Source
 from schemas.text import clean_line, first_sentence, join_words
@@ -77,10 +77,10 @@ def read_seed_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         except (BeamIOError, OSError) as exc:
             raise BadRecordError(f"cannot read file: {exc}") from exc
     else:
-        if os.path.isdir(path):
-            raise BadRecordError("is a directory, not a seed file")
         try:
             return read_at_most(path, max_bytes)
+        except NotAFileError as exc:  # a FIFO would hang the run, a device never end it
+            raise BadRecordError(f"is {exc}, not a seed file") from exc
         except OSError as exc:
             raise BadRecordError(f"cannot read file: {exc.strerror or exc}") from exc
         except FileTooLargeError as exc:

@@ -10,13 +10,14 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 from connectors.store import StoreError
 from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cli_retag, cli_tag
 from pipelines.console import print_json
 from pipelines.stores import NoStoreYetError, Store, open_store
 from schemas.errors import ConfigError
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, one_line
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
 from schemas.text import clean_line, markup_to_text
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from pipelines.ingest import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# `run` completed but every source failed (each feed failed, no seed file read): nothing was ingested
+# for a reason outside the run, which a cron job or a scheduler must see.
+EXIT_NO_SOURCE = 3
 _log = logging.getLogger("wirewatch")
 
 
@@ -99,6 +103,23 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         print_json({**summary.model_dump(mode="json"), "rejected": [_dl_json(d) for d in rejected]})
     else:
         _print_summary(summary, runner, rejected)
+    return _report_failed_feeds(summary)
+
+
+def _report_failed_feeds(summary: RunSummary) -> int:
+    """One line on stderr naming the feeds that failed; EXIT_NO_SOURCE when every source failed."""
+    if not summary.failed_feeds:
+        return EXIT_OK
+    listed = "; ".join(
+        f"{f.url} ({'disabled after ' + str(f.failures_in_a_row) + ' failures: ' if f.disabled else ''}"
+        f"{one_line(f.error, 100)})"
+        for f in summary.failed_feeds
+    )
+    if summary.every_source_failed:
+        print(f"wirewatch: every source failed, nothing was read: {listed}", file=sys.stderr)
+        return EXIT_NO_SOURCE
+    count = len(summary.failed_feeds)
+    print(f"wirewatch: warning: {count} feed{'s' if count > 1 else ''} failed: {listed}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -171,16 +192,18 @@ def _flag_value(argv: Sequence[str], name: str) -> str | None:
 def _cause(exc: BaseException) -> str:
     """One line saying why a run failed. Beam wraps worker errors in long messages with
     tracebacks; the last 'SomeError: message' line in them is the real cause."""
-    while exc.__cause__ is not None:
+    while exc.__cause__ is not None and not isinstance(exc, StoreError):
         exc = exc.__cause__
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, StoreError):  # already written for the user
+    if isinstance(exc, StoreError):  # already written for the user, whole (it may end with a remedy)
         line = text
     else:
         causes = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
         line = f"{causes[-1][0]}: {causes[-1][1]}" if causes else f"{type(exc).__name__}: {text}"
     # Beam appends the step it was running; the message already says what failed.
     line = " ".join(re.sub(r"\s*\[while running '[^']*'\]", "", line).split())
+    if isinstance(exc, StoreError):
+        return line
     return line if len(line) <= 300 else line[:299] + "…"
 
 
@@ -412,10 +435,30 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
         logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
+def _warn_of_password_in_flag(url: str | None) -> None:
+    """A password in --es-url works (run moves it out of the job: move_url_credentials) but any
+    user of the machine reads it in `ps` and shell history; the README says secrets never go in
+    flags. One line on stderr, the password masked, saying where it belongs."""
+    if not url:
+        return
+    parts = urlsplit(url.strip())
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    if not at or not has_password:
+        return  # no password: a user name alone is no secret
+    masked = urlunsplit((parts.scheme, f"{user}:***@{hostport}", parts.path, "", ""))
+    _log.warning(
+        "--es-url %s carries a password, visible to every user of this machine in `ps`: set "
+        "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (or ELASTICSEARCH_PASSWORD_FILE) instead",
+        masked,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     _configure_logging(args.verbose, args.quiet)
+    _warn_of_password_in_flag(getattr(args, "es_url", None))
     if extra and args.command not in ("run", "stream"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:

@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from connectors.store import StoreError
 from pipelines.console import print_json
 from pipelines.store_location import es_index_prefix
 from schemas.errors import ConfigError
@@ -26,7 +27,14 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_es(args: argparse.Namespace) -> int:
     # The client library loads only for this command and for stores that need it.
     from connectors.es_client import make_client, settings_from_env
-    from connectors.es_indices import IndexNames, ensure_indices, index_status, reset_indices
+    from connectors.es_indices import (
+        IndexNames,
+        ensure_indices,
+        index_status,
+        mapping_problems,
+        reset_indices,
+    )
+    from connectors.es_mapping_check import fix_hint
 
     settings = settings_from_env(args.es_url, os.environ)
     if settings is None:
@@ -36,6 +44,11 @@ def run_es(args: argparse.Namespace) -> int:
     try:
         if args.action == "setup":
             created = ensure_indices(client, names)
+            # Setup leaves an index it did not build as it is; one mapping our fields otherwise
+            # takes writes whose searches then fail ("No mapping found for [id]"): say so now.
+            problems = mapping_problems(client, names)
+            if problems:
+                raise StoreError(f"{'; '.join(problems)}: {fix_hint(names.prefix)}")
             _report(
                 args,
                 {"url": settings.url, "alias": names.articles_alias, "created": created},
@@ -48,7 +61,13 @@ def run_es(args: argparse.Namespace) -> int:
                 print_json(status)
             else:
                 for key, value in status.items():
-                    print(f"{key:<16} {value}")
+                    if key != "mapping_problems":
+                        print(f"{key:<16} {value}")
+            if status["mapping_problems"]:  # searches on such an index fail: say so, exit 1
+                for problem in status["mapping_problems"]:
+                    print(f"wirewatch: {problem}", file=sys.stderr)
+                print(f"wirewatch: {fix_hint(names.prefix)}", file=sys.stderr)
+                return 1
         else:
             if not args.yes and not _confirm(names, settings.url):
                 print("wirewatch: reset cancelled", file=sys.stderr)

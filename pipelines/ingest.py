@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from connectors.store import ArticleSink, OwnArticles
 from pipelines import flink
 from pipelines.alerts import EvaluateAlerts, reliability_of
 from pipelines.dedup import Deduplicate
+from pipelines.feed_health import FeedFailure, failed_feeds
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config, move_url_credentials
 from pipelines.run_metrics import counter_totals
@@ -58,6 +60,10 @@ class RunSummary(BaseModel):
     feeds_polled: int = Field(default=0, ge=0)
     feeds_not_modified: int = Field(default=0, ge=0)
     feeds_failed: int = Field(default=0, ge=0)
+    # The feeds that failed this run (or were skipped as disabled), from their saved state.
+    failed_feeds: tuple[FeedFailure, ...] = ()
+    # Every feed failed and no seed file was read: the run had nothing to work with.
+    every_source_failed: bool = False
     elapsed_s: float = Field(ge=0)
 
 
@@ -229,10 +235,28 @@ def run(argv: Sequence[str], config: IngestConfig | None = None) -> RunSummary:
     config = config or load_config(options)
     flink.prepare(options)  # --runner=FlinkRunner: the cached job server jar, a JDK, LOOPBACK
     if config.elasticsearch is None:
-        LocalStore(config.store_path).close()  # create the file and schema before workers race to
+        # Create the file and schema before workers race to; check the whole file first, so a run
+        # never writes into a damaged store (workers open it without checking).
+        LocalStore(config.store_path, integrity_budget_s=math.inf).close()
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build(pipeline, config)
     result = pipeline.run()
     result.wait_until_finish()
-    return summarize(result, config, time.monotonic() - started)
+    summary = summarize(result, config, time.monotonic() - started)
+    return with_feed_health(summary, config)
+
+
+def with_feed_health(summary: RunSummary, config: IngestConfig) -> RunSummary:
+    """`summary` with the feeds that failed, read from their state once the run is over."""
+    if not config.feeds:
+        return summary
+    store = sink_for(config).open_state_store()
+    try:
+        failed = failed_feeds(store, config.feeds, config.started_at)
+    finally:
+        store.close()
+    every_source_failed = len(failed) == len(config.feeds) and summary.read == 0
+    return summary.model_copy(
+        update={"failed_feeds": tuple(failed), "every_source_failed": every_source_failed}
+    )

@@ -15,6 +15,12 @@ class Store(ArticleStore, FeedStateStore, RetagStore, AlertStore, Protocol):
     """Both stores answer searches, keep feed state and alerts, and re-tag their articles."""
 
 
+# How long a command may spend checking the embedded store's file before it reads it (PRAGMA
+# quick_check: about 60 ms for 5,000 articles); a bigger store is checked that far, and damage
+# beyond is reported when a statement meets it (connectors/localstore_health.py).
+INTEGRITY_BUDGET_S = 2.0
+
+
 class NoStoreYetError(LookupError):
     """The embedded store file does not exist: nothing has been run yet."""
 
@@ -38,4 +44,4 @@ def open_store(
     path = resolve_store_path(store, env)
     if not os.path.exists(path):
         raise NoStoreYetError(path)
-    return LocalStore(path)
+    return LocalStore(path, integrity_budget_s=INTEGRITY_BUDGET_S)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import os
 import socket
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -590,6 +591,14 @@ def test_a_missing_file_is_an_error(tmp_path):
     path = tmp_path / "missing.xml"
     result = fetch_feed(str(path))
     error = f"cannot read {path}: No such file or directory"
+    assert fields(result) == expected(str(path), outcome="error", status=None, error=error)
+
+
+def test_a_fifo_is_an_error_not_a_hang(tmp_path):
+    path = tmp_path / "feed.xml"
+    os.mkfifo(path)  # no writer: opening it to read would block the poll for ever
+    result = fetch_feed(str(path))
+    error = f"cannot read {path}: it is a FIFO (named pipe), not a feed file"
     assert fields(result) == expected(str(path), outcome="error", status=None, error=error)
 
 

@@ -283,6 +283,21 @@ def test_read_seed_file_directory(tmp_path):
     assert info.value.reason == "is a directory, not a seed file"
 
 
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda path: os.mkfifo(path), "is a FIFO (named pipe), not a seed file"),
+        (lambda path: path.symlink_to("/dev/zero"), "is a character device, not a seed file"),
+    ],
+)
+def test_read_seed_file_refuses_what_would_hang_or_never_end(tmp_path, make, reason):
+    path = tmp_path / "special.txt"
+    make(path)
+    with pytest.raises(BadRecordError) as info:
+        read_seed_file(str(path))
+    assert info.value.reason == reason
+
+
 def test_read_seed_file_broken_symlink(tmp_path):
     link = tmp_path / "gone.txt"
     link.symlink_to(tmp_path / "does-not-exist.txt")
