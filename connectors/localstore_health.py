@@ -2,8 +2,9 @@
 
 SQLite notices damage only on the pages a statement reads: `stats` could count a garbled store as
 healthy, `run` write more into it and `search` then die with "database disk image is malformed".
-So the CLI and the start of `run` check the file when they open it (`PRAGMA quick_check`), and
-any corruption error met later, by any method of the store, becomes the same StoreDamagedError.
+So the CLI and the start of `run` check the file when they open it (`PRAGMA quick_check`, bounded
+in time), and any corruption error met later, by any method of the store, becomes the same
+StoreDamagedError.
 """
 
 from __future__ import annotations
