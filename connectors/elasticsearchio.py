@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Iterator, Sequence
 from typing import Literal
@@ -20,7 +19,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import Elasticsearch
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
@@ -28,9 +27,8 @@ from connectors.es_client import (
     BulkOutcome,
     EsEndpoint,
     RetryPolicy,
-    api_error_type,
     bulk_write,
-    classify,
+    call_with_retries,
     make_client,
     raise_if_exhausted,
 )
@@ -45,7 +43,6 @@ from connectors.es_indices import (
 from connectors.es_outage import MAX_WAIT_S
 from connectors.es_store import ElasticsearchStore
 from connectors.progress import ProgressLog
-from connectors.store import StoreError
 from schemas.records import Article, DeadLetter, document_json
 
 STAGE = "write_elasticsearch"
@@ -58,24 +55,7 @@ _TRANSIENT = (TransportConnectionError, ConnectionTimeout)
 def _ensure_indices(client: Elasticsearch, names: IndexNames, retry: RetryPolicy) -> None:
     """Install templates and aliases, waiting out a restarting or overloaded cluster within the
     same retry bound as the writes; credentials or conflicting indices fail at once."""
-    rng = random.Random()
-    started = time.monotonic()
-    for attempt in range(1, retry.max_attempts + 1):
-        try:
-            ensure_indices(client, names)
-            return
-        except StoreError as exc:
-            delay = retry.delay(attempt, rng)
-            cause = exc.__cause__
-            transient = isinstance(cause, _TRANSIENT) or (
-                isinstance(cause, ApiError)
-                and classify(cause.status_code, "index", api_error_type(cause)) == "retry"
-            )
-            out_of_time = time.monotonic() - started + delay > retry.max_elapsed_s
-            if not transient or attempt == retry.max_attempts or out_of_time:
-                raise
-            _log.warning("Elasticsearch not ready (%s); retrying in %.1f s", exc, delay)
-            time.sleep(delay)
+    call_with_retries(lambda: ensure_indices(client, names), retry, "Elasticsearch not ready")
 
 
 class _EsWriteFn(beam.DoFn):
@@ -342,7 +322,7 @@ class ElasticsearchSink:
         return ElasticsearchStore(self._open_client(), self.names, location=self.endpoint.url)
 
     def open_dedup_index(self) -> ElasticsearchDedupIndex:
-        return ElasticsearchDedupIndex(self._open_client(), self.names)
+        return ElasticsearchDedupIndex(self._open_client(), self.names, retry=self.retry or RetryPolicy())
 
     def open_alert_store(self) -> ElasticsearchStore:
         return ElasticsearchStore(self._open_client(), self.names, location=self.endpoint.url)

@@ -30,7 +30,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -710,6 +710,36 @@ def classify(http_status: int | None, op_type: str, error_type: str | None = Non
     if 400 <= http_status < 500:
         return "rejected"
     return "retry"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` (or the error it wraps) says only that the cluster cannot take requests now: a
+    connection error, a timeout, or a status `classify` retries (429, 5xx, a write block)."""
+    cause = exc if isinstance(exc, ApiError | TransportConnectionError | ConnectionTimeout) else exc.__cause__
+    if isinstance(cause, ApiError):
+        return classify(cause.status_code, "index", api_error_type(cause)) == "retry"
+    return isinstance(cause, TransportConnectionError | ConnectionTimeout)
+
+
+T = TypeVar("T")
+
+
+def call_with_retries(call: Callable[[], T], retry: RetryPolicy, what: str) -> T:
+    """`call()`, called again after transient errors (`is_transient`) with the backoff and within
+    the bound of `retry`, as bulk writes are; any other error, or the last one, is raised."""
+    rng = random.Random()
+    started = time.monotonic()
+    for attempt in range(1, retry.max_attempts + 1):
+        try:
+            return call()
+        except Exception as exc:
+            delay = retry.delay(attempt, rng)
+            out_of_time = time.monotonic() - started + delay > retry.max_elapsed_s
+            if not is_transient(exc) or attempt == retry.max_attempts or out_of_time:
+                raise
+            _log.warning("%s: %s; retrying in %.1f s", what, one_line(str(exc)), delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class _Result(NamedTuple):

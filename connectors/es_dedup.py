@@ -14,6 +14,7 @@ Answers like the embedded store (connectors.localstore, see connectors.store.Ded
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -22,6 +23,7 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
+from connectors.es_client import DEFAULT_RETRY, RetryPolicy, call_with_retries
 from connectors.es_indices import (
     IndexNames,
     alias_indices,
@@ -107,8 +109,16 @@ class ElasticsearchDedupIndex:
     client is; the cached index list is replaced whole).
     """
 
-    def __init__(self, client: Elasticsearch, names: IndexNames, *, owns_client: bool = True) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        names: IndexNames,
+        *,
+        owns_client: bool = True,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self._client = client
+        self._retry = retry  # lineage updates wait out a write block or a busy cluster as writes do
         self._names = names
         self._owns_client = owns_client
         self._location = server_url(client)
@@ -187,13 +197,15 @@ class ElasticsearchDedupIndex:
                     return True
                 doc = article_fields_document(Lineage.of(merged).model_dump(mode="json"))
                 try:
-                    self._client.update(
+                    update_once = functools.partial(
+                        self._client.update,
                         index=stored.index,
                         id=article_id,
                         doc=doc,
                         if_seq_no=stored.seq_no,
                         if_primary_term=stored.primary_term,
                     )
+                    call_with_retries(update_once, self._retry, f"lineage of article {article_id}")
                     return True
                 except ConflictError:
                     if attempt < MAX_UPDATE_ATTEMPTS:

@@ -15,7 +15,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from connectors import es_dedup
 from connectors.elasticsearchio import ElasticsearchSink
-from connectors.es_client import EsEndpoint
+from connectors.es_client import EsEndpoint, RetryPolicy
 from connectors.es_dedup import ElasticsearchDedupIndex
 from connectors.es_indices import IndexNames, article_document, ensure_indices, load_templates
 from connectors.store import StoreError
@@ -508,3 +508,38 @@ def test_an_index_wirewatch_did_not_build_is_left_alone(es, es_prefix):
     before = _properties(es, names.articles_first_index)
     ensure_indices(es, names)
     assert _properties(es, names.articles_first_index) == before
+
+
+def _block_writes(es: Elasticsearch, names: IndexNames, blocked: bool) -> None:
+    es.indices.put_settings(index=names.articles_alias, settings={"index.blocks.write": blocked})
+
+
+def test_add_sightings_waits_out_a_write_block_lifted_in_time(es, names):
+    canonical = _canonical(1)
+    _write(es, names, [canonical])
+    dedup = ElasticsearchDedupIndex(es, names, owns_client=False, retry=RetryPolicy(max_elapsed_s=60))
+    _block_writes(es, names, True)
+    lifted = threading.Timer(3.0, _block_writes, (es, names, False))
+    lifted.start()
+    try:
+        update = LineageUpdate(canonical_id=canonical.id, sightings=(_sighting(2, "wire.com", 2),))
+        assert dedup.add_sightings(update) is True
+    finally:
+        lifted.join()
+        _block_writes(es, names, False)
+    assert _stored(es, names, canonical.id)["_source"]["source_count"] == 2
+
+
+def test_add_sightings_under_a_block_never_lifted_fails_past_the_bound_in_one_line(es, names):
+    canonical = _canonical(1)
+    _write(es, names, [canonical])
+    dedup = ElasticsearchDedupIndex(es, names, owns_client=False, retry=RetryPolicy(max_elapsed_s=2))
+    _block_writes(es, names, True)
+    try:
+        update = LineageUpdate(canonical_id=canonical.id, sightings=(_sighting(2, "wire.com", 2),))
+        with pytest.raises(StoreError, match="cluster_block_exception") as failed:
+            dedup.add_sightings(update)
+        assert "\n" not in str(failed.value)
+    finally:
+        _block_writes(es, names, False)
+    assert _stored(es, names, canonical.id)["_source"]["source_count"] == 1
