@@ -13,7 +13,8 @@ from typing import Any
 
 from feedparser.namespaces._base import Namespace
 
-KEY = "guidispermalink"
+_SAVED_AS = "guidispermalink"
+KEY = _SAVED_AS  # the entry key to read
 _MARK = "_wirewatch_permalink"
 
 
@@ -26,7 +27,7 @@ def _install() -> None:
         original(self, attrs_d)
         # RSS 2.0: isPermaLink absent means true. Case and spacing are forgiven ("True ").
         permalink = str(attrs_d.get("ispermalink", "true")).strip().lower() == "true"
-        self._save(KEY, permalink, overwrite=True)
+        self._save(_SAVED_AS, permalink, overwrite=True)
 
     setattr(_start_guid, _MARK, True)
     # Only RSS's <guid>: Atom's <id> (`_start_id`, the same function under another name) is a name.

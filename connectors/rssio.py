@@ -25,8 +25,9 @@ import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.feed_parse import parse_feed
 from connectors.feed_schedule import HostLimiter, ScheduleBounds, is_due, update_state
+from connectors.feed_stored import stored_under_other_ids
 from connectors.http_fetch import FetchPolicy, FetchResult, fetch_feed
-from connectors.store import ArticleSink, FeedStateStore
+from connectors.store import ArticleSink, DedupIndex, FeedStateStore
 from schemas.errors import BadRecordError
 from schemas.feeds import MAX_SEEN_IDS, FeedSpec, FeedState
 from schemas.identity import record_id
@@ -75,8 +76,12 @@ def poll_feed(
     session: requests.Session,
     now: dt.datetime,
     run_id: str,
+    index: DedupIndex | None = None,
 ) -> PollOutcome:
-    """One poll of one feed: the new records, the dead letters, and the feed's next state."""
+    """One poll of one feed: the new records, the dead letters, and the feed's next state.
+
+    `index` (the store's dedup side) also finds the items stored under an id an earlier rule or
+    feed URL gave them (`connectors.feed_stored`); without it only ids are compared."""
     url = state.effective_url if state else feed.url
     missing = _unconfirmed(state, store)
     # Validators only when everything emitted last time arrived: else fetch it all again.
@@ -114,6 +119,8 @@ def poll_feed(
                     _dead_letter("parse_feed", feed, exc.reason, record.model_dump_json(), now, run_id)
                 )
         stored = store.existing_ids([i for i, _ in identified])
+        if index is not None:
+            stored |= stored_under_other_ids([(i, r) for i, r in identified if i not in stored], index)
         new_records = [r for i, r in identified if i not in stored]
         new_ids = [i for i, _ in identified if i not in stored]
     new_ids = new_ids if result.outcome == "ok" else []
@@ -158,11 +165,13 @@ class _PollFeedFn(beam.DoFn):
 
     def setup(self) -> None:
         self._store = self._sink.open_state_store()
+        self._index = self._sink.open_dedup_index()
         self._session = requests.Session()
         self._limiter = HostLimiter()
 
     def teardown(self) -> None:
         self._session.close()
+        self._index.close()
         self._store.close()
 
     def process(self, feed: FeedSpec) -> Iterator[Any]:
@@ -188,6 +197,7 @@ class _PollFeedFn(beam.DoFn):
                 session=self._session,
                 now=now,
                 run_id=self._run_id,
+                index=self._index,
             )
         self._store.put_feed_state(outcome.state)
         self._polled.inc()

@@ -82,7 +82,11 @@ def _item_hash(raw: RawRecord) -> str:
     return content_hash(f"{raw.title or ''}\n{raw.body}")
 
 
-def _link_or_none(raw: RawRecord) -> str | None:
+def _own_link(raw: RawRecord) -> str | None:
+    """The item's link, unless it is only its GUID (feedparser copies a permalink GUID into the
+    link of an item without one): a GUID the feed reused is no item's link."""
+    if not raw.url or raw.url.strip() == (raw.guid or "").strip():
+        return None
     try:
         return _canonical(raw.url, "article URL")
     except BadRecordError:
@@ -106,7 +110,7 @@ def mark_shared_guids(records: Sequence[RawRecord]) -> tuple[RawRecord, ...]:
     for indices in groups.values():
         if len(indices) < 2:
             continue
-        items = {(_link_or_none(records[i]), _item_hash(records[i])) for i in indices}
+        items = {(_own_link(records[i]), _item_hash(records[i])) for i in indices}
         if len(items) < 2:
             continue  # one item listed twice: the same GUID, link and text
         links = [link for link, _ in items]
@@ -115,6 +119,8 @@ def mark_shared_guids(records: Sequence[RawRecord]) -> tuple[RawRecord, ...]:
     if not shared:
         return tuple(records)
     return tuple(
-        raw.model_copy(update={"guid_shared": shared[i]}) if i in shared else raw
+        raw.model_copy(update={"guid_shared": shared[i], "url": raw.url if _own_link(raw) else None})
+        if i in shared
+        else raw
         for i, raw in enumerate(records)
     )
