@@ -31,7 +31,7 @@ def _install() -> None:
 
     setattr(_start_guid, _MARK, True)
     # Only RSS's <guid>: Atom's <id> (`_start_id`, the same function under another name) is a name.
-    Namespace._start_guid = _start_guid  # type: ignore[method-assign]
+    Namespace._start_guid = _start_guid
 
 
 _install()

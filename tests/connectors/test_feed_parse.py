@@ -237,7 +237,8 @@ def test_guids_permalinks_and_links():
 
 def _item(guid: str, link: str | None, title: str, text: str, permalink: str = "") -> str:
     link_xml = f"<link>{link}</link>" if link else ""
-    return f"<item><title>{title}</title>{link_xml}<guid{permalink}>{guid}</guid><description>{text}</description></item>"
+    guid_xml = f"<guid{permalink}>{guid}</guid>"
+    return f"<item><title>{title}</title>{link_xml}{guid_xml}<description>{text}</description></item>"
 
 
 def test_a_permalink_guid_gives_the_same_id_from_any_feed_url_and_element_order():
@@ -249,7 +250,11 @@ def test_a_permalink_guid_gives_the_same_id_from_any_feed_url_and_element_order(
     records = [
         parse(doc, url=url).records[0]
         for doc in (after, before)
-        for url in ("https://p.example.com/rss", "https://p.example.com/rss?r=2", "https://mirror.example.net/p")
+        for url in (
+            "https://p.example.com/rss",
+            "https://p.example.com/rss?r=2",
+            "https://mirror.example.net/p",
+        )
     ]
     assert {r.guid_is_permalink for r in records} == {True}
     assert {record_id(r) for r in records} == {article_id_from_url("https://p.example.com/a/1")}
@@ -257,8 +262,12 @@ def test_a_permalink_guid_gives_the_same_id_from_any_feed_url_and_element_order(
 
 
 def test_an_opaque_guid_is_scoped_to_its_feed_url():
-    doc = rss(_item("https://p.example.com/a/1", "https://p.example.com/a/1", "A", "T.", ' isPermaLink="false"'))
-    one, other = (parse(doc, url=url).records[0] for url in ("https://p.example.com/rss", "https://p.example.com/x"))
+    doc = rss(
+        _item("https://p.example.com/a/1", "https://p.example.com/a/1", "A", "T.", ' isPermaLink="false"')
+    )
+    one, other = (
+        parse(doc, url=url).records[0] for url in ("https://p.example.com/rss", "https://p.example.com/x")
+    )
     assert not one.guid_is_permalink
     assert record_id(one) != record_id(other)
     assert record_canonical_url(one) == record_canonical_url(other) == "https://p.example.com/a/1"
@@ -268,13 +277,16 @@ def test_an_opaque_guid_is_scoped_to_its_feed_url():
 def test_items_sharing_a_guid_with_their_own_links_are_told_apart_by_link(permalink):
     guid = "https://sloppy.example.com/feed" if not permalink else "item"
     items = "".join(
-        _item(guid, f"https://sloppy.example.com/s/{n}", f"Story {n}", f"Text {n}.", permalink) for n in range(20)
+        _item(guid, f"https://sloppy.example.com/s/{n}", f"Story {n}", f"Text {n}.", permalink)
+        for n in range(20)
     )
     records = parse(rss(items)).records
     assert {r.guid_shared for r in records} == {"link"}
     ids = [record_id(r) for r in records]
     assert ids == [article_id_from_url(f"https://sloppy.example.com/s/{n}") for n in range(20)]
-    assert [record_canonical_url(r) for r in records] == [f"https://sloppy.example.com/s/{n}" for n in range(20)]
+    assert [record_canonical_url(r) for r in records] == [
+        f"https://sloppy.example.com/s/{n}" for n in range(20)
+    ]
     # The next poll edits one story's text: its id stays.
     edited = items.replace("Text 3.", "Text 3, updated with a correction.")
     assert [record_id(r) for r in parse(rss(edited)).records] == ids

@@ -15,7 +15,7 @@ from connectors import feed_parse, feed_permalink
 
 def use_old_ids() -> None:
     feed_permalink.KEY = "guidislink"  # what feed_parse read before
-    feed_parse.mark_shared_guids = tuple  # type: ignore[assignment]  # records as they came
+    feed_parse.mark_shared_guids = tuple  # type: ignore[attr-defined,assignment]  # records as they came
 
 
 if __name__ == "__main__":
