@@ -200,7 +200,11 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
     # What isPermaLink said (feed_permalink), not feedparser's guidislink: that one is false
     # whenever a <link> came first, and ids would then hang on the feed's URL.
     guid_permalink = ctx.rss and bool(get(entry, feed_permalink.KEY))
-    if guid and guid_permalink:  # a permalink guid is a link, and may be a relative one
+    if guid and guid_permalink and not get(entry, "guidislink") and not _is_web_url(guid):
+        # A relative GUID beside the item's own <link> is a name, not an address: resolved against
+        # the feed's URL it would name another page (and the feed's host, not the site's).
+        guid_permalink = False
+    if guid and guid_permalink:  # a permalink guid standing for the link may be a relative one
         guid = _web_url(guid, ctx.base) or guid
     link = _web_url(get(entry, "link"), ctx.base)
     title_value, title_html = _detail(entry, "title")

@@ -36,9 +36,14 @@ def _canonical(url: str | None, what: str) -> str | None:
 def _permalink(raw: RawRecord) -> str | None:
     """The canonical URL of the item's permalink GUID, when it has one that is its own (a GUID the
     feed reused for other items is nobody's permalink)."""
-    if raw.guid and raw.guid_is_permalink and raw.guid_shared is None:
+    if not (raw.guid and raw.guid_is_permalink and raw.guid_shared is None):
+        return None
+    try:
         return _canonical(raw.guid, "permalink GUID")
-    return None
+    except BadRecordError:
+        if _own_link(raw):  # the item still has a link to go by: the GUID is then only a name
+            return None
+        raise
 
 
 def record_canonical_url(raw: RawRecord) -> str | None:

@@ -699,3 +699,20 @@ def test_the_data_is_never_taken_for_a_file_name(tmp_path):
     result = parse(str(target).encode())
     assert result.records == ()
     assert result.feed_error is not None
+
+
+def test_a_broken_permalink_guid_beside_a_good_link_is_only_a_name():
+    doc = rss(_item("http://news.example:99999/x", "https://news.example/x", "X", "Text."))
+    record = parse(doc).records[0]
+    assert record.guid_is_permalink
+    assert record_canonical_url(record) == "https://news.example/x"
+    assert record_id(record) == record_id(parse(doc).records[0])  # the feed-scoped GUID's id
+    assert record_id(record) != record_id(parse(doc, url="https://example.com/other.xml").records[0])
+
+
+def test_a_relative_guid_beside_a_link_is_a_name_not_an_address():
+    # Resolved against the feed URL it would name the feed host's page: ids would follow the feed.
+    doc = rss(_item("/weblog/2026/02/14/exploring-vancouver/", "https://site.example/weblog/x/", "X", "T."))
+    record = parse(doc, url="https://feeds.example.net/site.xml").records[0]
+    assert (record.guid, record.guid_is_permalink) == ("/weblog/2026/02/14/exploring-vancouver/", False)
+    assert record_canonical_url(record) == "https://site.example/weblog/x"
