@@ -99,14 +99,32 @@ def _own_link(raw: RawRecord) -> str | None:
 
 
 def mark_shared_guids(records: Sequence[RawRecord]) -> tuple[RawRecord, ...]:
-    """`records` (the items of one feed document) with `guid_shared` set on the items whose GUID
-    the document also gives to a different item (another link, title or text).
+    """`records` (the items of one feed document) made to identify themselves apart:
 
-    A sloppy feed that reuses one GUID for every item would otherwise have all its items share one
-    id, and all but one be dropped as "already stored". Within the group, items are told apart by
-    their links when every distinct item has its own link (an edited text then keeps its id), else
-    by GUID and content hash. Items identical in link and content stay one item.
+    - `guid_shared` is set on the items whose GUID the document also gives to a different item
+      (another link, title or text). A sloppy feed that reuses one GUID for every item would
+      otherwise have all its items share one id, and all but one be dropped as "already stored".
+      Within the group, items are told apart by their links when every distinct item has its own
+      link (an edited text then keeps its id), else by GUID and content hash. Items identical in
+      link and content stay one item.
+    - permalink GUIDs that differ but are one canonical URL (`/page#a`, `/page#b`: one page's
+      anchors) are only names: each item keeps the id of its own GUID, scoped to the feed.
     """
+    shared = _shared_guids(records)
+    alike = _alike_permalinks(records, shared)
+    if not shared and not alike:
+        return tuple(records)
+    out = list(records)
+    for i, how in shared.items():
+        raw = records[i]
+        out[i] = raw.model_copy(update={"guid_shared": how, "url": raw.url if _own_link(raw) else None})
+    for i in alike:
+        out[i] = records[i].model_copy(update={"guid_is_permalink": False})
+    return tuple(out)
+
+
+def _shared_guids(records: Sequence[RawRecord]) -> dict[int, GuidShared]:
+    """By index, the items whose GUID another, different item of the document has too."""
     groups: dict[str, list[int]] = {}
     for index, raw in enumerate(records):
         if raw.guid and raw.guid.strip():
@@ -121,11 +139,21 @@ def mark_shared_guids(records: Sequence[RawRecord]) -> tuple[RawRecord, ...]:
         links = [link for link, _ in items]
         how: GuidShared = "link" if None not in links and len(set(links)) == len(links) else "content"
         shared.update(dict.fromkeys(indices, how))
-    if not shared:
-        return tuple(records)
-    return tuple(
-        raw.model_copy(update={"guid_shared": shared[i], "url": raw.url if _own_link(raw) else None})
-        if i in shared
-        else raw
-        for i, raw in enumerate(records)
-    )
+    return shared
+
+
+def _alike_permalinks(records: Sequence[RawRecord], shared: dict[int, GuidShared]) -> list[int]:
+    """The indices of items whose permalink GUID differs from another's but canonicalizes alike."""
+    groups: dict[str, set[str]] = {}
+    members: dict[str, list[int]] = {}
+    for index, raw in enumerate(records):
+        if index in shared or not raw.guid or not raw.guid_is_permalink:
+            continue
+        try:
+            permalink = _canonical(raw.guid, "permalink GUID")
+        except BadRecordError:
+            continue  # record_id decides what a broken permalink means
+        if permalink:
+            groups.setdefault(permalink, set()).add(raw.guid.strip())
+            members.setdefault(permalink, []).append(index)
+    return [i for permalink, guids in groups.items() if len(guids) > 1 for i in members[permalink]]

@@ -716,3 +716,15 @@ def test_a_relative_guid_beside_a_link_is_a_name_not_an_address():
     record = parse(doc, url="https://feeds.example.net/site.xml").records[0]
     assert (record.guid, record.guid_is_permalink) == ("/weblog/2026/02/14/exploring-vancouver/", False)
     assert record_canonical_url(record) == "https://site.example/weblog/x"
+
+
+def test_permalink_guids_that_are_one_page_are_names_scoped_to_the_feed():
+    # One page's anchors: as canonical URLs (fragments dropped) they are one address.
+    items = "".join(
+        f"<item><title>Entry {n}</title><guid>https://s.example.com/awesome#entry-{n}</guid></item>"
+        for n in range(5)
+    )
+    records = parse(rss(items)).records
+    assert [r.guid_is_permalink for r in records] == [False] * 5
+    assert len({record_id(r) for r in records}) == 5
+    assert [record_id(r) for r in parse(rss(items)).records] == [record_id(r) for r in records]
