@@ -12,6 +12,7 @@ through its dedup keys (`schemas.dedup`), which every stored article has.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urljoin
 
 from connectors.store import DedupIndex
 from schemas.dedup import guid_key, url_key
@@ -41,23 +42,34 @@ def _url_keys(raw: RawRecord) -> set[str]:
     return keys
 
 
+def _guid_keys(raw: RawRecord, guid: str) -> set[str]:
+    """The GUID keys the item may have been stored under: its GUID, and for a relative one, that
+    GUID resolved against the feed URL (earlier code resolved an Atom <id> or RSS <guid> that came
+    before the item's link, whatever isPermaLink said)."""
+    keys = {guid_key(guid)}
+    feed_url = raw.source.feed_url or ""
+    if feed_url.startswith(("http://", "https://")) and not guid.startswith(("http://", "https://")):
+        keys.add(guid_key(urljoin(feed_url, guid)))
+    return {key for key in keys if key}
+
+
 def stored_under_other_ids(items: Sequence[tuple[str, RawRecord]], index: DedupIndex) -> set[str]:
     """The ids of `items` (id, record) whose article the store holds under another id: a stored
     article has the item's GUID (one unique beyond its feed) and one of its canonical URLs."""
-    wanted: dict[str, tuple[str, set[str]]] = {}  # item id → (GUID key, URL keys)
+    wanted: dict[str, tuple[set[str], set[str]]] = {}  # item id → (GUID keys, URL keys)
     for item_id, raw in items:
         if raw.guid_shared is not None or not raw.guid or not raw.guid.strip():
             continue  # a GUID the feed reused identifies nothing; no GUID, nothing to go by
-        guid = guid_key(raw.guid.strip())
+        guids = _guid_keys(raw, raw.guid.strip())
         urls = _url_keys(raw)
-        if guid and urls:
-            wanted[item_id] = (guid, urls)
+        if guids and urls:
+            wanted[item_id] = (guids, urls)
     if not wanted:
         return set()
-    asked = {key for guid, urls in wanted.values() for key in (guid, *urls)}
+    asked = {key for guids, urls in wanted.values() for key in guids | urls}
     stored = [doc.exact_keys for doc in index.lookup(asked, ())]
     return {
         item_id
-        for item_id, (guid, urls) in wanted.items()
-        if any(guid in keys and keys & urls for keys in stored)
+        for item_id, (guids, urls) in wanted.items()
+        if any(keys & guids and keys & urls for keys in stored)
     }
