@@ -128,7 +128,11 @@ def test_the_same_story_re_polled_with_an_edit_is_not_a_new_article(
     server: FeedServer, tmp_path: pathlib.Path, store: StoreUnderTest
 ):
     flags, read = store
-    story = {"title": "Port strike ends", "link": "https://outlet.example.com/news/strike", "guid": "strike-1"}
+    story = {
+        "title": "Port strike ends",
+        "link": "https://outlet.example.com/news/strike",
+        "guid": "strike-1",
+    }
     feed = ConditionalFeed(_rss([_item(**story, text=_text(1), permalink="false")]))
     server.route("/one.xml", feed)
     url = server.url("/one.xml")
@@ -156,7 +160,9 @@ def _catalog() -> bytes:
             guid, permalink = f"https://outlet.example.com/?p={n}", "true"
         else:
             guid, permalink = f"tag:outlet.example.com,2026:story-{n}", "false"
-        items.append(_item(title=f"World story {n}", text=_text(100 + n), link=link, guid=guid, permalink=permalink))
+        items.append(
+            _item(title=f"World story {n}", text=_text(100 + n), link=link, guid=guid, permalink=permalink)
+        )
     return _rss(items)
 
 
@@ -198,7 +204,9 @@ def test_a_store_written_with_feed_scoped_ids_is_not_written_again(
     assert (old["read"], old["written"]) == (10, 10)
     docs = read()
     # The old code scoped every id to the feed URL (a <link> came first): none is a permalink id.
-    assert not {article_id_from_url(f"https://outlet.example.com/world/story-{n}") for n in range(6)} & set(docs)
+    assert not {article_id_from_url(f"https://outlet.example.com/world/story-{n}") for n in range(6)} & set(
+        docs
+    )
 
     for feed_url in (changed, url):  # a changed feed URL, and the old one: new ids, same articles
         again = _run(tmp_path, feed_url, flags)
