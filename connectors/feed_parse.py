@@ -22,8 +22,10 @@ import feedparser.api
 from feedparser.encodings import convert_to_utf8
 from pydantic import BaseModel, ValidationError
 
+from connectors import feed_permalink
 from schemas.dates import utc_offset_problem
 from schemas.feeds import FeedSpec
+from schemas.identity import mark_shared_guids
 from schemas.records import DateSource, RawRecord, Source, one_line
 from schemas.types import FROZEN, to_utc
 
@@ -176,7 +178,7 @@ def parse_feed(
         errors.append(f"{len(entries) - MAX_ENTRIES} entries beyond the first {MAX_ENTRIES} were not read")
 
     return FeedParseResult(
-        records=tuple(records),
+        records=mark_shared_guids(records),
         entries_seen=len(entries),
         entry_errors=tuple(errors),
         bozo=bozo,
@@ -216,8 +218,14 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
     # dict.get, not FeedParserDict's: its key aliases ("updated" falling back to "published") warn.
     get = dict.get
     guid = _clean(get(entry, "id"))
-    guid_is_link = bool(get(entry, "guidislink"))
-    if guid and guid_is_link:  # a permalink guid is a link, and may be a relative one
+    # What isPermaLink said (feed_permalink), not feedparser's guidislink: that one is false
+    # whenever a <link> came first, and ids would then hang on the feed's URL.
+    guid_permalink = ctx.rss and bool(get(entry, feed_permalink.KEY))
+    if guid and guid_permalink and not get(entry, "guidislink") and not _is_web_url(guid):
+        # A relative GUID beside the item's own <link> is a name, not an address: resolved against
+        # the feed's URL it would name another page (and the feed's host, not the site's).
+        guid_permalink = False
+    if guid and guid_permalink:  # a permalink guid standing for the link may be a relative one
         guid = _web_url(guid, ctx.base) or guid
     link = _web_url(get(entry, "link"), ctx.base)
     title_value, title_html = _detail(entry, "title")
@@ -258,7 +266,7 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
         summary=summary,
         url=link,
         guid=guid,
-        guid_is_permalink=bool(guid and ctx.rss and guid_is_link and _is_web_url(guid)),
+        guid_is_permalink=bool(guid and guid_permalink and _is_web_url(guid)),
         published_at=published_at,
         date_source=date_source,
         date_rejected=date_rejected,

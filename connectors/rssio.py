@@ -26,9 +26,10 @@ import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.feed_parse import parse_feed
 from connectors.feed_schedule import ScheduleBounds, is_due, update_state
+from connectors.feed_stored import stored_under_other_ids
 from connectors.http_fetch import FetchPolicy, FetchResult, fetch_feed
 from connectors.poll_guard import FLIGHTS, HOSTS
-from connectors.store import ArticleSink, FeedStateStore
+from connectors.store import ArticleSink, DedupIndex, FeedStateStore
 from schemas.errors import BadRecordError
 from schemas.feeds import MAX_SEEN_IDS, FeedSpec, FeedState
 from schemas.identity import record_id
@@ -80,11 +81,14 @@ def poll_feed(
     now: dt.datetime,
     run_id: str,
     in_flight: AbstractSet[str] = frozenset(),
+    index: DedupIndex | None = None,
 ) -> PollOutcome:
     """One poll of one feed: the new records, the dead letters, and the feed's next state.
 
     `in_flight`: ids this run emitted from the feed earlier and the store does not hold yet; they
-    are on their way, so they are not emitted (nor counted) again, but stay unconfirmed."""
+    are on their way, so they are not emitted (nor counted) again, but stay unconfirmed.
+    `index` (the store's dedup side) also finds the items stored under an id an earlier rule or
+    feed URL gave them (`connectors.feed_stored`); without it only ids are compared."""
     url = state.effective_url if state else feed.url
     missing = _unconfirmed(state, store)
     # Validators only when everything emitted last time arrived: else fetch it all again.
@@ -121,6 +125,8 @@ def poll_feed(
                     _dead_letter("parse_feed", feed, exc.reason, record.model_dump_json(), now, run_id)
                 )
         stored = store.existing_ids([i for i, _ in identified])
+        if index is not None:
+            stored |= stored_under_other_ids([(i, r) for i, r in identified if i not in stored], index)
         new_records = [r for i, r in identified if i not in stored and i not in in_flight]
         new_ids = [i for i, _ in identified if i not in stored]
     new_ids = new_ids if result.outcome == "ok" else []
@@ -177,10 +183,12 @@ class _PollFeedFn(beam.DoFn):
 
     def setup(self) -> None:
         self._store = self._sink.open_state_store()
+        self._index = self._sink.open_dedup_index()
         self._session = requests.Session()
 
     def teardown(self) -> None:
         self._session.close()
+        self._index.close()
         self._store.close()
 
     def process(self, feed: FeedSpec) -> Iterator[Any]:
@@ -215,6 +223,7 @@ class _PollFeedFn(beam.DoFn):
                 now=now,
                 run_id=self._run_id,
                 in_flight=FLIGHTS.emitted(self._run_id, feed.url),
+                index=self._index,
             )
         self._store.put_feed_state(outcome.state)
         if outcome.result.outcome == "ok":

@@ -88,13 +88,21 @@ def normalize_record(
         word_count=count_words(body or title),
         content_hash=hash_hex,
         pipeline=pipeline,
-        guid=raw.guid.strip() if raw.guid and raw.guid.strip() else None,
+        guid=_own_guid(raw),
     )
 
 
 def _text_items(values: tuple[str, ...]) -> tuple[str, ...]:
     """Authors or categories: plain text in every feed format, so markup in one is found, not trusted."""
     return tuple(item for item in (clean_line(markup_to_text(value)) for value in values) if item)
+
+
+def _own_guid(raw: RawRecord) -> str | None:
+    """The item's GUID; none when its feed gave it to other, different items too: such a GUID is
+    no dedup key (`schemas.dedup`), or the items would fold into one story as copies."""
+    if raw.guid_shared is not None or not raw.guid or not raw.guid.strip():
+        return None
+    return raw.guid.strip()
 
 
 class _NormalizeFn(beam.DoFn):

@@ -15,8 +15,8 @@ class Store(ArticleStore, FeedStateStore, RetagStore, AlertStore, Protocol):
     """Both stores answer searches, keep feed state and alerts, and re-tag their articles."""
 
 
-# How long a command (and `run`, before it writes) may spend checking the embedded store's file before it reads it (PRAGMA
-# quick_check: about 60 ms for 5,000 articles); a bigger store is checked that far, and damage
+# How long a command (and `run`, before it writes) may spend checking the embedded store's file
+# (PRAGMA quick_check, which reads every page); a bigger store is checked that far, and damage
 # beyond is reported when a statement meets it (connectors/localstore_health.py).
 INTEGRITY_BUDGET_S = 2.0
 

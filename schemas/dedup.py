@@ -148,12 +148,22 @@ def is_id_key(key: str) -> bool:
     return key.startswith(f"{_ID_KIND}:")
 
 
+def url_key(canonical_url: str) -> str:
+    """The exact key of a canonical URL."""
+    return _short_hash("u", canonical_url)
+
+
+def guid_key(guid: str) -> str | None:
+    """The exact key of a GUID unique beyond its feed; None for a short or numeric one."""
+    return _short_hash("g", guid) if len(guid) >= _MIN_GLOBAL_GUID and not guid.isdigit() else None
+
+
 def _keys(article_id: str, canonical_url: str | None, guid: str | None) -> list[str]:
     keys = [f"{_ID_KIND}:{article_id[:16]}"]
     if canonical_url:
-        keys.append(_short_hash("u", canonical_url))
-    if guid and len(guid) >= _MIN_GLOBAL_GUID and not guid.isdigit():
-        keys.append(_short_hash("g", guid))
+        keys.append(url_key(canonical_url))
+    if guid and (key := guid_key(guid)):
+        keys.append(key)
     return keys
 
 
@@ -417,6 +427,7 @@ __all__ = [
     "document_keys",
     "exact_keys",
     "fingerprint",
+    "guid_key",
     "is_id_key",
     "key_hash",
     "merge_sightings",
@@ -424,5 +435,6 @@ __all__ = [
     "outlet_of",
     "sighting_of",
     "stored_signature",
+    "url_key",
     "with_keys",
 ]

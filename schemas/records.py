@@ -48,6 +48,11 @@ class Source(BaseModel):
     file: str | None = None
 
 
+# How an item whose GUID its feed reused for different items is identified: by its own link (the
+# items' links differ), else by its GUID with its content hash.
+GuidShared = Literal["link", "content"]
+
+
 class RawRecord(BaseModel):
     """What a connector read, before any cleaning."""
 
@@ -62,6 +67,9 @@ class RawRecord(BaseModel):
     url: str | None = None
     guid: str | None = None
     guid_is_permalink: bool = False
+    # Set by the feed reader when its document gave this item's GUID to other, different items too
+    # (`schemas.identity.mark_shared_guids`): how the item is told apart from them instead.
+    guid_shared: GuidShared | None = None
     published_at: UtcDatetime | None = None
     date_source: DateSource | None = None
     date_rejected: str | None = None  # the source's date that was not used, and why (see Article)

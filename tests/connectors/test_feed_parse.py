@@ -12,6 +12,8 @@ import pytest
 from connectors import feed_parse
 from connectors.feed_parse import MAX_ENTRIES, REFUSED_ENTITIES, FeedParseResult, parse_feed
 from schemas.feeds import FeedSpec
+from schemas.identity import record_canonical_url, record_id
+from schemas.ids import article_id_from_url
 from schemas.text import html_to_text
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
@@ -256,11 +258,11 @@ def test_guids_permalinks_and_links():
             "https://links.example.com/p/2?ref=rss",
             "https://links.example.com/p/2?ref=rss",
         ),
-        # feedparser's guidislink is false once a <link> came first, whatever isPermaLink says.
+        # isPermaLink decides, not feedparser's guidislink (false once a <link> came first).
         (
             "Permalink guid after the link",
             "https://links.example.com/p/3-perma",
-            False,
+            True,
             "https://links.example.com/p/3",
             "https://links.example.com/p/3",
         ),
@@ -299,6 +301,85 @@ def test_guids_permalinks_and_links():
         "entry 8: no guid, link or title",
         "entry 10: no title, summary or content",
     )
+
+
+def _item(guid: str, link: str | None, title: str, text: str, permalink: str = "") -> str:
+    link_xml = f"<link>{link}</link>" if link else ""
+    guid_xml = f"<guid{permalink}>{guid}</guid>"
+    return f"<item><title>{title}</title>{link_xml}{guid_xml}<description>{text}</description></item>"
+
+
+def test_a_permalink_guid_gives_the_same_id_from_any_feed_url_and_element_order():
+    after = rss(_item("https://p.example.com/a/1", "https://p.example.com/a/1?ref=rss", "A", "Text."))
+    before = rss(
+        "<item><guid isPermaLink='true'>https://p.example.com/a/1</guid>"
+        "<link>https://p.example.com/a/1?ref=rss</link><title>A</title><description>Text.</description></item>"
+    )
+    records = [
+        parse(doc, url=url).records[0]
+        for doc in (after, before)
+        for url in (
+            "https://p.example.com/rss",
+            "https://p.example.com/rss?r=2",
+            "https://mirror.example.net/p",
+        )
+    ]
+    assert {r.guid_is_permalink for r in records} == {True}
+    assert {record_id(r) for r in records} == {article_id_from_url("https://p.example.com/a/1")}
+    assert {record_canonical_url(r) for r in records} == {"https://p.example.com/a/1"}
+
+
+def test_an_opaque_guid_is_scoped_to_its_feed_url():
+    doc = rss(
+        _item("https://p.example.com/a/1", "https://p.example.com/a/1", "A", "T.", ' isPermaLink="false"')
+    )
+    one, other = (
+        parse(doc, url=url).records[0] for url in ("https://p.example.com/rss", "https://p.example.com/x")
+    )
+    assert not one.guid_is_permalink
+    assert record_id(one) != record_id(other)
+    assert record_canonical_url(one) == record_canonical_url(other) == "https://p.example.com/a/1"
+
+
+@pytest.mark.parametrize("permalink", ["", ' isPermaLink="false"'])
+def test_items_sharing_a_guid_with_their_own_links_are_told_apart_by_link(permalink):
+    guid = "https://sloppy.example.com/feed" if not permalink else "item"
+    items = "".join(
+        _item(guid, f"https://sloppy.example.com/s/{n}", f"Story {n}", f"Text {n}.", permalink)
+        for n in range(20)
+    )
+    records = parse(rss(items)).records
+    assert {r.guid_shared for r in records} == {"link"}
+    ids = [record_id(r) for r in records]
+    assert ids == [article_id_from_url(f"https://sloppy.example.com/s/{n}") for n in range(20)]
+    assert [record_canonical_url(r) for r in records] == [
+        f"https://sloppy.example.com/s/{n}" for n in range(20)
+    ]
+    # The next poll edits one story's text: its id stays.
+    edited = items.replace("Text 3.", "Text 3, updated with a correction.")
+    assert [record_id(r) for r in parse(rss(edited)).records] == ids
+
+
+def test_items_sharing_a_guid_and_a_link_are_told_apart_by_content():
+    items = "".join(_item("42", "https://s.example.com/live", f"Update {n}", f"Text {n}.") for n in range(3))
+    records = parse(rss(items)).records
+    assert {r.guid_shared for r in records} == {"content"}
+    assert len({record_id(r) for r in records}) == 3
+    # Feed-scoped, and stable across polls (the same text, the same id).
+    again = parse(rss(items)).records
+    assert [record_id(r) for r in again] == [record_id(r) for r in records]
+    assert record_id(parse(rss(items), url="https://example.com/other").records[0]) != record_id(records[0])
+
+
+def test_an_item_listed_twice_or_alone_with_its_guid_keeps_the_guids_id():
+    one = _item("g-1", "https://s.example.com/1", "One", "Text.")
+    twice = parse(rss(one + one + _item("g-2", "https://s.example.com/2", "Two", "Text."))).records
+    assert {r.guid_shared for r in twice} == {None}
+    assert record_id(twice[0]) == record_id(twice[1])
+    # The same item re-polled with an edited text keeps its id (it is not a new article).
+    edited = parse(rss(_item("g-1", "https://s.example.com/1", "One", "Text, edited."))).records[0]
+    assert edited.guid_shared is None
+    assert record_id(edited) == record_id(twice[0])
 
 
 def test_relative_links_resolve_against_the_feed_url_without_content_location():
@@ -770,3 +851,32 @@ def test_the_data_is_never_taken_for_a_file_name(tmp_path):
     result = parse(str(target).encode())
     assert result.records == ()
     assert result.feed_error is not None
+
+
+def test_a_broken_permalink_guid_beside_a_good_link_is_only_a_name():
+    doc = rss(_item("http://news.example:99999/x", "https://news.example/x", "X", "Text."))
+    record = parse(doc).records[0]
+    assert record.guid_is_permalink
+    assert record_canonical_url(record) == "https://news.example/x"
+    assert record_id(record) == record_id(parse(doc).records[0])  # the feed-scoped GUID's id
+    assert record_id(record) != record_id(parse(doc, url="https://example.com/other.xml").records[0])
+
+
+def test_a_relative_guid_beside_a_link_is_a_name_not_an_address():
+    # Resolved against the feed URL it would name the feed host's page: ids would follow the feed.
+    doc = rss(_item("/weblog/2026/02/14/exploring-vancouver/", "https://site.example/weblog/x/", "X", "T."))
+    record = parse(doc, url="https://feeds.example.net/site.xml").records[0]
+    assert (record.guid, record.guid_is_permalink) == ("/weblog/2026/02/14/exploring-vancouver/", False)
+    assert record_canonical_url(record) == "https://site.example/weblog/x"
+
+
+def test_permalink_guids_that_are_one_page_are_names_scoped_to_the_feed():
+    # One page's anchors: as canonical URLs (fragments dropped) they are one address.
+    items = "".join(
+        f"<item><title>Entry {n}</title><guid>https://s.example.com/awesome#entry-{n}</guid></item>"
+        for n in range(5)
+    )
+    records = parse(rss(items)).records
+    assert [r.guid_is_permalink for r in records] == [False] * 5
+    assert len({record_id(r) for r in records}) == 5
+    assert [record_id(r) for r in parse(rss(items)).records] == [record_id(r) for r in records]

@@ -23,6 +23,7 @@ from connectors.localstore import LocalStore
 from connectors.localstoreio import LocalStoreSink
 from connectors.rssio import PollOutcome, ReadFeeds, poll_feed
 from pipelines.normalize import normalize_record
+from schemas.dedup import DedupConfig, fingerprint, with_keys
 from schemas.errors import BadRecordError
 from schemas.feeds import FeedSpec, FeedState
 from schemas.identity import record_id
@@ -762,3 +763,57 @@ def test_read_feeds_needs_an_enabled_feed():
     off = FeedSpec(url="https://news.example/rss.xml", name="Off", enabled=False)
     with pytest.raises(ValueError, match=r"^feeds must hold at least one enabled feed$"):
         ReadFeeds(feeds=(off,), sink=LocalStoreSink("unused.db"), run_id=RUN_ID)
+
+
+# --- items stored under another id (connectors.feed_stored) -------------------------------------
+
+
+def opaque_item(guid: str, path: str, title: str) -> str:
+    return (
+        f"<item><title>{title}</title><link>https://news.example/{path}</link>"
+        f'<guid isPermaLink="false">{guid}</guid><description>{title}: the full report.</description></item>'
+    )
+
+
+def test_an_item_stored_from_another_feed_url_is_skipped_only_with_its_guid_and_link(server, store, session):
+    guid = "tag:news.example,2026:budget"
+
+    def document(budget_path: str) -> bytes:
+        return (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+            + opaque_item(guid, budget_path, "Parliament passes the budget")
+            + opaque_item("tag:news.example,2026:floods", "floods", "Floods close the highway")
+            + "</channel></rss>"
+        ).encode()
+
+    server.route("/w.xml", [Response(200, document("budget"))])
+    server.route("/w.xml?r=2", [Response(200, document("budget"))])
+    server.route("/w.xml?r=3", [Response(200, document("budget-2"))])  # that GUID, another link
+    kwargs: dict[str, Any] = {
+        "policy": POLICY,
+        "bounds": BOUNDS,
+        "session": session,
+        "now": NOW,
+        "run_id": RUN_ID,
+    }
+    # The catalog had the feed at /w.xml: its budget story was stored (with its dedup keys) there.
+    first = poll_feed(feed_at(server, "/w.xml"), None, store, **kwargs)
+    budget = articles(list(first.records))[0]
+    store.write_articles([with_keys(budget, fingerprint(budget, DedupConfig()))])
+
+    moved = feed_at(server, "/w.xml?r=2")
+    by_id = poll_feed(moved, None, store, **kwargs)
+    by_keys = poll_feed(moved, None, store, index=store, **kwargs)
+    relinked = poll_feed(feed_at(server, "/w.xml?r=3"), None, store, index=store, **kwargs)
+
+    # The opaque GUID's id follows the feed URL: by id alone, the stored story looks new.
+    assert budget.id not in ids(by_id.records)
+    assert [r.title for r in by_id.records] == ["Parliament passes the budget", "Floods close the highway"]
+    # By its GUID and canonical link it is the stored one, and the state expects only the other.
+    assert [r.title for r in by_keys.records] == ["Floods close the highway"]
+    assert by_keys.state.seen_ids == ids(by_keys.records)
+    # The same GUID on another link is another article.
+    assert [r.url for r in relinked.records] == [
+        "https://news.example/budget-2",
+        "https://news.example/floods",
+    ]

@@ -29,11 +29,13 @@ STORY = seed_body(KIM_PUTIN_NOV_9)
 OTHER_STORY = seed_body("004_0150c9251e40f8c3.txt")
 
 
-def _rss(*items: tuple[str, str, str, int]) -> bytes:
-    """An RSS document of (link, title, text, hour published) items, the link also the GUID."""
+def _rss(*items: tuple[str, str, str, int], permalink: str = "true") -> bytes:
+    """An RSS document of (link, title, text, hour published) items, the link also the GUID (a
+    permalink unless `permalink="false"`)."""
     body = "".join(
         f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
-        f"<guid>{escape(link)}</guid><pubDate>Thu, 09 Nov 2023 {hour:02d}:00:00 GMT</pubDate>"
+        f'<guid isPermaLink="{permalink}">{escape(link)}</guid>'
+        f"<pubDate>Thu, 09 Nov 2023 {hour:02d}:00:00 GMT</pubDate>"
         f"<description>{escape(text)}</description></item>"
         for link, title, text, hour in items
     )
@@ -59,7 +61,9 @@ class Outlets:
             ),
         )
         tracked = "https://wire.example.com/world/kim-putin/?utm_source=rss&utm_medium=feed"
-        server.route("/aggregator.xml", ConditionalFeed(_rss((tracked, "Kim ends Russia visit", STORY, 11))))
+        # An opaque GUID: as a permalink, the tracked link would be the wire's own article (its id).
+        aggregated = _rss((tracked, "Kim ends Russia visit", STORY, 11), permalink="false")
+        server.route("/aggregator.xml", ConditionalFeed(aggregated))
         self.specs = [
             FeedSpec(url=server.url(f"/{name}.xml"), name=name, allow_private=True)
             for name in ("wire", "daily", "aggregator")

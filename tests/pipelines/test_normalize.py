@@ -393,7 +393,7 @@ def test_empty_record_is_rejected(record):
             id="relative",
         ),
         pytest.param(
-            {"url": "https://example.com/a", "guid": "urn:uuid:1234", "guid_is_permalink": True},
+            {"guid": "urn:uuid:1234", "guid_is_permalink": True},
             "bad permalink GUID: not an absolute http(s) URL: 'urn:uuid:1234'",
             id="permalink-guid-not-a-url",
         ),
@@ -401,6 +401,11 @@ def test_empty_record_is_rejected(record):
 )
 def test_bad_url_is_rejected(fields, reason):
     assert reason_of(raw(**fields)) == reason
+
+
+def test_a_bad_permalink_guid_beside_a_good_link_is_only_a_name():
+    article = normalize(raw(url="https://example.com/a", guid="urn:uuid:1234", guid_is_permalink=True))
+    assert (article.canonical_url, article.guid) == ("https://example.com/a", "urn:uuid:1234")
 
 
 # --- the Beam transform ---------------------------------------------------------------------------
