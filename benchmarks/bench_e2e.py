@@ -1433,7 +1433,7 @@ def notes(result: dict[str, Any]) -> list[str]:
     out.append(
         f"Expected: {corpus['originals']:,} stories; {corpus['copies'] - exact:,} rewritten copies to fold "
         f"and {exact:,} exact copies. A seed's id is the hash of its text, so an exact copy from another "
-        "outlet has its original's id: the pipeline reads it as the same article twice (`already_stored` "
+        "outlet has its original's id: the pipeline reads it as the same article twice (`read_twice` "
         "in the summary), not as a copy with lineage."
     )
     for r in result["runs"]:
