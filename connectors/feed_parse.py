@@ -22,7 +22,7 @@ import feedparser.api
 from feedparser.encodings import convert_to_utf8
 from pydantic import BaseModel, ValidationError
 
-from connectors import feed_permalink
+from connectors import feedparser_patches
 from schemas.dates import utc_offset_problem
 from schemas.feeds import FeedSpec
 from schemas.identity import mark_shared_guids
@@ -52,25 +52,6 @@ _UPDATE_PERIOD_S = {
     "yearly": 365 * 86_400,
 }
 _DC_PREFIX = re.compile(rb"""xmlns:([\w.-]+)\s*=\s*["']http://purl\.org/dc/elements/1\.1/["']""")
-
-
-# feedparser reads <media:description> (a photo's caption) as if it were the item's <description>:
-# after a <description> it becomes the entry's `content`, before one it becomes the `summary` and
-# the real description becomes `content` (feedparser issue #53, open since 2016). Either way a
-# caption would be stored as the article. Here it is read as an element of its own
-# (`media_description`, see _media_item_text), on the two parser classes feedparser.parse
-# instantiates: the only way in, as parse() takes no parser. dc:description is still a description.
-def _start_media_description(self: Any, attrs_d: dict[str, str]) -> None:
-    self.push("media_description", 1)
-
-
-def _end_media_description(self: Any) -> None:
-    self.pop("media_description")
-
-
-for _parser in (feedparser.api.StrictFeedParser, feedparser.api.LooseFeedParser):
-    _parser._start_media_description = _start_media_description
-    _parser._end_media_description = _end_media_description
 
 
 class FeedParseResult(BaseModel):
@@ -218,9 +199,9 @@ def _record(entry: dict[str, Any], index: int, ctx: _FeedContext) -> RawRecord:
     # dict.get, not FeedParserDict's: its key aliases ("updated" falling back to "published") warn.
     get = dict.get
     guid = _clean(get(entry, "id"))
-    # What isPermaLink said (feed_permalink), not feedparser's guidislink: that one is false
+    # What isPermaLink said (feedparser_patches), not feedparser's guidislink: that one is false
     # whenever a <link> came first, and ids would then hang on the feed's URL.
-    guid_permalink = ctx.rss and bool(get(entry, feed_permalink.KEY))
+    guid_permalink = ctx.rss and bool(get(entry, feedparser_patches.PERMALINK_KEY))
     if guid and guid_permalink and not get(entry, "guidislink") and not _is_web_url(guid):
         # A relative GUID beside the item's own <link> is a name, not an address: resolved against
         # the feed's URL it would name another page (and the feed's host, not the site's).

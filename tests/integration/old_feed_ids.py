@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from connectors import feed_parse, feed_permalink
+from connectors import feed_parse, feedparser_patches
 
 
 def use_old_ids() -> None:
-    feed_permalink.KEY = "guidislink"  # what feed_parse read before
+    feedparser_patches.PERMALINK_KEY = "guidislink"  # what feed_parse read before
     feed_parse.mark_shared_guids = tuple  # type: ignore[attr-defined,assignment]  # records as they came
 
 
