@@ -31,7 +31,7 @@ from pipelines.feed_health import FeedFailure, failed_feeds
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config, move_url_credentials
 from pipelines.run_metrics import counter_totals
-from pipelines.stores import INTEGRITY_BUDGET_S
+from pipelines.stores import RUN_INTEGRITY_BUDGET_S
 from pipelines.tagging import TagArticles
 from schemas.records import Article, DeadLetter, PipelineInfo, RawRecord
 from schemas.types import FROZEN
@@ -235,11 +235,10 @@ def run(argv: Sequence[str], config: IngestConfig | None = None) -> RunSummary:
     config = config or load_config(options)
     flink.prepare(options)  # --runner=FlinkRunner: the cached job server jar, a JDK, LOOPBACK
     if config.elasticsearch is None:
-        # Create the file and schema before workers race to; check the file first, as every command
-        # does, so a run does not write into a damaged store (workers open it without checking).
-        # Bounded: a whole check of a store of 200,000 articles (3 GB) takes seconds, from a cold
-        # page cache far longer; damage past the budget fails the run when a statement meets it.
-        LocalStore(config.store_path, integrity_budget_s=INTEGRITY_BUDGET_S).close()
+        # Create the file and schema before workers race to; check the file first, so a run does
+        # not write into a damaged store (workers open it without checking). Bounded (see
+        # RUN_INTEGRITY_BUDGET_S): damage past the budget fails the run when a statement meets it.
+        LocalStore(config.store_path, integrity_budget_s=RUN_INTEGRITY_BUDGET_S).close()
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build(pipeline, config)
