@@ -1,4 +1,4 @@
-"""What every poll in one process shares: the per-host limiter, one poll at a time per feed, and the
+"""What every poll of a run in one process shares: the per-host limiter, one poll at a time per feed, and the
 items a run has emitted that the store does not hold yet.
 
 A runner makes many instances of the polling DoFn in one process (Prism runs bundles on a pool of
@@ -16,8 +16,17 @@ from contextlib import contextmanager
 
 from connectors.feed_schedule import HostLimiter
 
-# One request at a time per host and at least a second between two, for the whole process.
-HOSTS = HostLimiter()
+_HOSTS_LOCK = threading.Lock()
+_HOSTS: dict[str, HostLimiter] = {}
+
+
+def host_limiter(run_id: str) -> HostLimiter:
+    """One request at a time per host and at least a second between two, for every poll of the run
+    `run_id` in this process. Per run, not per process: a worker process a runner keeps between
+    jobs (Flink) may hold a host's slot in a thread its cancelled job abandoned, and a new job
+    must not wait for it."""
+    with _HOSTS_LOCK:
+        return _HOSTS.setdefault(run_id, HostLimiter())
 
 
 class FeedFlights:

@@ -28,7 +28,7 @@ from connectors.feed_parse import parse_feed
 from connectors.feed_schedule import ScheduleBounds, is_due, update_state
 from connectors.feed_stored import stored_under_other_ids
 from connectors.http_fetch import FetchPolicy, FetchResult, fetch_feed
-from connectors.poll_guard import FLIGHTS, HOSTS
+from connectors.poll_guard import FLIGHTS, host_limiter
 from connectors.store import ArticleSink, DedupIndex, FeedStateStore
 from schemas.errors import BadRecordError
 from schemas.feeds import MAX_SEEN_IDS, FeedSpec, FeedState
@@ -207,7 +207,9 @@ class _PollFeedFn(beam.DoFn):
             return
         url = state.effective_url if state else feed.url
         # Politeness is owed to web servers; local files are read at once.
-        slot = HOSTS.slot(url) if url.startswith(("http://", "https://")) else nullcontext()
+        slot = (
+            host_limiter(self._run_id).slot(url) if url.startswith(("http://", "https://")) else nullcontext()
+        )
         with slot:
             # The time of the request, not of the tick: the next due time counts from here.
             now = dt.datetime.now(dt.UTC)
