@@ -12,6 +12,7 @@ from elasticsearch import Elasticsearch
 
 from pipelines import flink_cluster
 from tests.conftest import delete_prefix, embedded_docs
+from tests.integration.test_stream import Articles
 
 
 @pytest.fixture(scope="session")
@@ -63,5 +64,15 @@ def store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[St
 
     try:
         yield ["--es-url", es_url, "--es-index-prefix", prefix], read_es
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def articles(es_url: str, es_prefix: str) -> Iterator[Articles]:
+    """The stream tests' reader of the articles stored under the test's index prefix."""
+    client = Elasticsearch(es_url, request_timeout=30)
+    try:
+        yield Articles(client, es_prefix)
     finally:
         client.close()

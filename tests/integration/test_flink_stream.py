@@ -21,10 +21,9 @@ from tests.integration import test_stream
 from tests.integration.test_flink import flink_jobs
 from tests.integration.test_stream import POLL_FLAGS, STOPPED_LINE, WIREWATCH, StreamProcess, wait_until
 
-# The feed, its server and the articles reader of the Prism stream tests, used by name.
+# The feed and its server of the Prism stream tests, used by name (`articles`: conftest.py).
 feed_server = test_stream.feed_server
 feed = test_stream.feed
-articles = test_stream.articles
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

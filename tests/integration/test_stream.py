@@ -193,15 +193,6 @@ def any_store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Article
     return articles
 
 
-@pytest.fixture
-def articles(es_url: str, es_prefix: str) -> Iterator[Articles]:
-    client = Elasticsearch(es_url, request_timeout=30)
-    try:
-        yield Articles(client, es_prefix)
-    finally:
-        client.close()
-
-
 # --- processes ---------------------------------------------------------------------------------
 
 

@@ -9,12 +9,10 @@ import pathlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from elastic_transport import ConnectionError
-from elasticsearch import Elasticsearch
 
 from connectors.es_client import EsSettings, make_client
 from tests.feed_server import FeedServer
@@ -32,15 +30,6 @@ from tests.integration.test_stream import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 OUTAGE_S = 8.0
-
-
-@pytest.fixture
-def articles(es_url: str, es_prefix: str) -> Iterator[Articles]:
-    client = Elasticsearch(es_url, request_timeout=30)
-    try:
-        yield Articles(client, es_prefix)
-    finally:
-        client.close()
 
 
 def _publish(feed: Feed) -> str:

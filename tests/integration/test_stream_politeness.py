@@ -10,11 +10,9 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from tests.feed_server import FeedServer, ServedRequest
 from tests.integration.test_stream import WIREWATCH, Articles, Feed, StreamProcess
@@ -29,15 +27,6 @@ HOST_PAUSE_S = 1.0
 STOPPED = re.compile(
     r"^stopped: polls (\d+), unchanged \d+, errors \d+, new items (\d+), written (\d+), dead letters (\d+)$"
 )
-
-
-@pytest.fixture
-def articles(es_url: str, es_prefix: str) -> Iterator[Articles]:
-    client = Elasticsearch(es_url, request_timeout=30)
-    try:
-        yield Articles(client, es_prefix)
-    finally:
-        client.close()
 
 
 def _catalog(folder: pathlib.Path, server: FeedServer) -> pathlib.Path:
