@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
 
 import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import Elasticsearch
@@ -39,10 +42,12 @@ from connectors.es_indices import (
     article_document,
     dead_letter_document,
     ensure_indices,
+    server_url,
 )
 from connectors.es_outage import MAX_WAIT_S
 from connectors.es_store import ElasticsearchStore
 from connectors.progress import ProgressLog
+from connectors.write_behind import WriteBehind
 from schemas.records import Article, DeadLetter, document_json
 
 STAGE = "write_elasticsearch"
@@ -52,32 +57,86 @@ _log = logging.getLogger(__name__)
 _TRANSIENT = (TransportConnectionError, ConnectionTimeout)
 
 
+# A worker opens a client for each step that talks to Elasticsearch (the writers, the dedup index,
+# the alert store, lineage), all within seconds: the templates and aliases one of them put in place
+# are not checked again by the others (each check is a dozen requests). Later opens check again.
+_ENSURED_FOR_S = 60.0
+_ensured: dict[tuple[str, IndexNames], float] = {}
+_ensured_lock = threading.Lock()
+
+
 def _ensure_indices(client: Elasticsearch, names: IndexNames, retry: RetryPolicy) -> None:
     """Install templates and aliases, waiting out a restarting or overloaded cluster within the
     same retry bound as the writes; credentials or conflicting indices fail at once."""
-    call_with_retries(lambda: ensure_indices(client, names), retry, "Elasticsearch not ready")
+    key = (server_url(client), names)
+    with _ensured_lock:
+        if time.monotonic() - _ensured.get(key, -_ENSURED_FOR_S) < _ENSURED_FOR_S:
+            return
+        call_with_retries(lambda: ensure_indices(client, names), retry, "Elasticsearch not ready")
+        _ensured[key] = time.monotonic()
 
 
 class _EsWriteFn(beam.DoFn):
     """Shared life cycle: a client per worker, opened in setup() with the credential the worker
     finds in its environment, closed in teardown(); the templates and aliases are installed once
-    per worker (idempotent, safe under races)."""
+    per worker (idempotent, safe under races). Elements are buffered into bulk requests of
+    `batch_size` and written behind the pipeline (`connectors.write_behind`): Elasticsearch indexes
+    one batch while the next is prepared. A bundle ends when its documents are written."""
 
-    def __init__(self, endpoint: EsEndpoint, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
+    def __init__(
+        self,
+        endpoint: EsEndpoint,
+        names: IndexNames,
+        retry: RetryPolicy,
+        batch_size: int,
+        max_batch_bytes: int,
+    ):
         self._endpoint = endpoint
         self._names = names
         self._retry = retry
+        self._batch_size = batch_size
         self._max_batch_bytes = max_batch_bytes
         self._client: Elasticsearch | None = None
 
     def setup(self) -> None:
         self._client = make_client(self._endpoint.resolve(), wait_out_outages=self._retry.wait_out_outages)
         _ensure_indices(self._client, self._names, self._retry)
+        self._writer: WriteBehind[Any] = WriteBehind()
+
+    def start_bundle(self) -> None:
+        self._buffer: list[Any] = []
+        self._writer.forget()
+
+    def process(self, element: Any) -> Iterator[DeadLetter]:
+        self._buffer.append(element)
+        if len(self._buffer) >= self._batch_size:
+            yield from self._settle(self._writer.submit(self._write_buffer()))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        settled = [
+            *self._settle(self._writer.submit(self._write_buffer())),
+            *self._settle(self._writer.wait()),
+        ]
+        # Every element of the graph is in the global window.
+        return (GlobalWindows.windowed_value(letter) for letter in settled)
 
     def teardown(self) -> None:
         if self._client is not None:
+            self._writer.close()
             self._client.close()
             self._client = None
+
+    def _write_buffer(self) -> Callable[[], Any]:
+        batch, self._buffer = self._buffer, []
+        return lambda: self._write(batch) if batch else None
+
+    def _write(self, batch: list[Any]) -> Any:
+        """On the writer thread: the bulk request for `batch`; what `_settle` needs of its outcome."""
+        raise NotImplementedError
+
+    def _settle(self, written: Any) -> Iterator[DeadLetter]:
+        """On the bundle's thread: counters, progress and the dead letters of a written batch."""
+        raise NotImplementedError
 
     def _bulk(
         self,
@@ -138,8 +197,15 @@ class _EsWriteFn(beam.DoFn):
 
 
 class _WriteArticlesFn(_EsWriteFn):
-    def __init__(self, endpoint: EsEndpoint, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
-        super().__init__(endpoint, names, retry, max_batch_bytes)
+    def __init__(
+        self,
+        endpoint: EsEndpoint,
+        names: IndexNames,
+        retry: RetryPolicy,
+        batch_size: int,
+        max_batch_bytes: int,
+    ):
+        super().__init__(endpoint, names, retry, batch_size, max_batch_bytes)
         self._created = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_WRITTEN)
         self._duplicate = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_DUPLICATE)
         self._rejected = Metrics.counter(counters.NAMESPACE, "es_rejected")
@@ -148,11 +214,18 @@ class _WriteArticlesFn(_EsWriteFn):
         super().setup()
         self._progress = ProgressLog(_log, "articles")
 
-    def process(self, batch: list[Article]) -> Iterator[DeadLetter]:
+    def _write(self, batch: list[Article]) -> tuple[list[Article], list[bytes], list[BulkOutcome]]:
         docs = [(a.id, article_source(a)) for a in batch]
-        outcomes = self._bulk(self._names.articles_alias, docs, "create")
+        return batch, [source for _, source in docs], self._bulk(self._names.articles_alias, docs, "create")
+
+    def _settle(
+        self, written: tuple[list[Article], list[bytes], list[BulkOutcome]] | None
+    ) -> Iterator[DeadLetter]:
+        if written is None:
+            return
+        batch, sources, outcomes = written
         now = dt.datetime.now(dt.UTC)
-        for article, (_, source), outcome in zip(batch, docs, outcomes, strict=True):
+        for article, source, outcome in zip(batch, sources, outcomes, strict=True):
             if outcome.status == "created":
                 self._created.inc()
             elif outcome.status == "duplicate":
@@ -195,11 +268,18 @@ def _rejection(article: Article, source: bytes, outcome: BulkOutcome, now: dt.da
 
 
 class _WriteDeadLettersFn(_EsWriteFn):
-    def __init__(self, endpoint: EsEndpoint, names: IndexNames, retry: RetryPolicy, max_batch_bytes: int):
-        super().__init__(endpoint, names, retry, max_batch_bytes)
+    def __init__(
+        self,
+        endpoint: EsEndpoint,
+        names: IndexNames,
+        retry: RetryPolicy,
+        batch_size: int,
+        max_batch_bytes: int,
+    ):
+        super().__init__(endpoint, names, retry, batch_size, max_batch_bytes)
         self._written = Metrics.counter(counters.NAMESPACE, counters.DEAD_LETTERS)
 
-    def process(self, batch: list[DeadLetter]) -> None:
+    def _write(self, batch: list[DeadLetter]) -> int:
         docs = [(d.id, dead_letter_document(d)) for d in batch]
         outcomes = self._bulk(self._names.deadletters_alias, docs, "index")
         refused = [o for o in outcomes if o.status == "rejected"]
@@ -208,13 +288,11 @@ class _WriteDeadLettersFn(_EsWriteFn):
             raise RuntimeError(
                 f"Elasticsearch refused {len(refused)} dead letters, first: {refused[0].reason}"
             )
-        self._written.inc(len(outcomes))
+        return len(outcomes)
 
-
-def _batches(batch_size: int) -> beam.BatchElements:
-    # Bounded batches: a bulk request never exceeds batch_size documents (and max bytes, enforced
-    # by the bulk helper's own chunking).
-    return beam.BatchElements(min_batch_size=1, max_batch_size=batch_size)
+    def _settle(self, written: int | None) -> Iterator[DeadLetter]:
+        self._written.inc(written or 0)
+        return iter(())
 
 
 def _check(batch_size: int, max_batch_bytes: int) -> None:
@@ -249,8 +327,7 @@ class _BulkSink:
         super().__init__()
         _check_endpoint(endpoint)
         _check(batch_size, max_batch_bytes)
-        self._fn = self._fn_class(endpoint, names, retry or RetryPolicy(), max_batch_bytes)
-        self._batch_size = batch_size
+        self._fn = self._fn_class(endpoint, names, retry or RetryPolicy(), batch_size, max_batch_bytes)
 
 
 class WriteToElasticsearch(_BulkSink, beam.PTransform[PCollection[Article], PCollection[DeadLetter]]):
@@ -268,10 +345,8 @@ class WriteToElasticsearch(_BulkSink, beam.PTransform[PCollection[Article], PCol
     _fn_class = _WriteArticlesFn
 
     def expand(self, articles: PCollection[Article]) -> PCollection[DeadLetter]:
-        rejected: PCollection[DeadLetter] = (
-            articles
-            | "Batch" >> _batches(self._batch_size)
-            | "BulkCreate" >> beam.ParDo(self._fn).with_output_types(DeadLetter)
+        rejected: PCollection[DeadLetter] = articles | "BulkCreate" >> beam.ParDo(self._fn).with_output_types(
+            DeadLetter
         )
         return rejected
 
@@ -284,9 +359,7 @@ class WriteDeadLettersToElasticsearch(_BulkSink, beam.PTransform[PCollection[Dea
     _fn_class = _WriteDeadLettersFn
 
     def expand(self, letters: PCollection[DeadLetter]) -> PCollection[None]:
-        done: PCollection[None] = (
-            letters | "Batch" >> _batches(self._batch_size) | "BulkIndex" >> beam.ParDo(self._fn)
-        )
+        done: PCollection[None] = letters | "BulkIndex" >> beam.ParDo(self._fn)
         return done
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -12,15 +13,18 @@ import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
 from connectors.localstore import LocalStore
 from connectors.progress import ProgressLog
+from connectors.write_behind import WriteBehind
 from schemas.records import Article, DeadLetter
+from schemas.store import WriteCounts
 
 DEFAULT_BATCH_SIZE = 500
 _log = logging.getLogger(__name__)
 
 
 class _BatchWriteFn(beam.DoFn):
-    """Buffers elements and writes each batch in one transaction; flushes at the end of a bundle,
-    so a bundle the runner retries writes the same rows again, which the store ignores by id."""
+    """Buffers elements and writes each batch in one transaction, behind the pipeline
+    (`connectors.write_behind`); a bundle ends when its rows are written, so a bundle the runner
+    retries writes the same rows again, which the store ignores by id."""
 
     def __init__(self, path: str, batch_size: int, kind: str) -> None:
         self._path = path
@@ -36,34 +40,48 @@ class _BatchWriteFn(beam.DoFn):
 
     def setup(self) -> None:
         self._store = LocalStore(self._path)
+        self._writer: WriteBehind[tuple[int, WriteCounts]] = WriteBehind()
         self._progress = ProgressLog(_log, self._kind.replace("_", " "))
+
+    def start_bundle(self) -> None:
+        self._buffer = []
+        self._writer.forget()
 
     def process(self, element: Article | DeadLetter) -> None:
         self._buffer.append(element)
         if len(self._buffer) >= self._batch_size:
-            self._flush()
+            self._count(self._writer.submit(self._write_buffer()))
 
     def finish_bundle(self) -> None:
-        self._flush()
+        if self._buffer:
+            self._count(self._writer.submit(self._write_buffer()))
+        self._count(self._writer.wait())
 
     def teardown(self) -> None:
         if self._store is not None:
+            self._writer.close()
             self._store.close()
             self._store = None
 
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
-        assert self._store is not None, "setup() opens the store before any element arrives"
+    def _write_buffer(self) -> Callable[[], tuple[int, WriteCounts]]:
+        """The write of the buffered batch, to run on the writer thread; the buffer starts anew."""
+        store, batch, self._buffer = self._store, self._buffer, []
+        assert store is not None, "setup() opens the store before any element arrives"
         if self._kind == "articles":
-            outcome = self._store.write_articles([a for a in self._buffer if isinstance(a, Article)])
-            self._written.inc(outcome.written)
+            articles = [a for a in batch if isinstance(a, Article)]
+            return lambda: (len(batch), store.write_articles(articles))
+        letters = [d for d in batch if isinstance(d, DeadLetter)]
+        return lambda: (len(batch), WriteCounts(written=store.write_dead_letters(letters), duplicates=0))
+
+    def _count(self, done: tuple[int, WriteCounts] | None) -> None:
+        """Counters and progress, on the bundle's thread (where Beam keeps them)."""
+        if done is None:
+            return
+        size, outcome = done
+        self._written.inc(outcome.written)
+        if self._kind == "articles":
             self._duplicates.inc(outcome.duplicates)
-        else:
-            letters = [d for d in self._buffer if isinstance(d, DeadLetter)]
-            self._written.inc(self._store.write_dead_letters(letters))
-        self._progress.add(len(self._buffer))
-        self._buffer = []
+        self._progress.add(size)
 
 
 class WriteToLocalStore(beam.PTransform[PCollection[Article], PCollection[DeadLetter]]):

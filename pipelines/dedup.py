@@ -139,7 +139,9 @@ class _ResolveFn(beam.DoFn):
 
 class _FingerprintFn(_ResolveFn):
     """Batch: fingerprints each article and looks the stored articles sharing its keys up, LOOKUP_CHUNK
-    articles per store query. Out: (article, encoded Candidate) for `_ApplyFn`; tagged `candidates`
+    articles per store query. Out: a chunk of (article, encoded Candidate) for `_ApplyFn` (one element
+    per chunk: the articles wait, materialized, for the group decisions, and a runner moves and
+    frames each element there at a cost per element, not per byte); tagged `candidates`
     a list of (id, the same encoded Candidate) per chunk, for the articles that turn out to have
     copy links (encoded once; decoded only where it is decided); tagged `buckets` the keys of every
     KEY_BATCH_ARTICLES articles packed by shard (`copy_links.KeyBatcher`), for the link step."""
@@ -175,12 +177,13 @@ class _FingerprintFn(_ResolveFn):
         if not pending:
             return
         found = lookup_chunk(self._index, [fp for _, fp in pending], self._config.near)
-        candidates = []
+        chunk, candidates = [], []
         for (article, fp), stored in zip(pending, found, strict=True):
             encoded = self._coder.encode(Candidate(fp, stored))
-            yield article, encoded
+            chunk.append((article, encoded))
             candidates.append((fp.article_id, encoded))
             self._keys.add(fp.article_id, fp.exact_keys, fp.near_keys, fp.signature)
+        yield chunk
         # One element per chunk: nearly all of them are dropped by Route, unread.
         yield TaggedOutput(_CANDIDATES, candidates)
 
@@ -270,22 +273,22 @@ class _DecideGroupFn(_DecideFn):
 
 
 class _ApplyFn(_DecideFn):
-    """Each reading of an article with its dedup fields set: from its group's decision (`decided`,
-    the articles with copy links), else decided here, alone, against the store's matches it was
-    looked up with. One read twice comes out twice, the sink keeping one; both readings reach the
-    alert rules, which count the outlets that carried it. Tagged `lineage`: a lone article's copy
-    of a stored one."""
+    """Each reading of an article of a chunk with its dedup fields set: from its group's decision
+    (`decided`, the articles with copy links), else decided here, alone, against the store's
+    matches it was looked up with. One read twice comes out twice, the sink keeping one; both
+    readings reach the alert rules, which count the outlets that carried it. Tagged `lineage`: a
+    lone article's copy of a stored one."""
 
-    def process(self, element: tuple[Article, bytes], decided: Mapping[str, Candidate]) -> Iterator[Any]:
-        article, encoded = element
-        settled = decided.get(article.id)
-        if settled is None:
-            candidate = self._coder.decode(encoded)
-            (settled,), lineage = decide_together([candidate], self._config, self._counters.count)
-            for update in lineage:
-                yield TaggedOutput(LINEAGE, (update.canonical_id, update))
-        assert settled.decision is not None, "decide_together decides every candidate"
-        yield with_keys(apply_decision(article, settled.decision, settled.copies), settled.fingerprint)
+    def process(self, chunk: list[tuple[Article, bytes]], decided: Mapping[str, Candidate]) -> Iterator[Any]:
+        for article, encoded in chunk:
+            settled = decided.get(article.id)
+            if settled is None:
+                candidate = self._coder.decode(encoded)
+                (settled,), lineage = decide_together([candidate], self._config, self._counters.count)
+                for update in lineage:
+                    yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+            assert settled.decision is not None, "decide_together decides every candidate"
+            yield with_keys(apply_decision(article, settled.decision, settled.copies), settled.fingerprint)
 
 
 def _first_seen(candidate: Candidate) -> tuple[str, ...]:
@@ -441,7 +444,7 @@ class Deduplicate(beam.PTransform[PCollection[Article], DedupResult]):
         fingerprinted = articles | "Fingerprint" >> beam.ParDo(
             _FingerprintFn(self._sink, config)
         ).with_output_types(
-            tuple[Article, bytes], candidates=list[tuple[str, bytes]], buckets=KeyBatch
+            list[tuple[Article, bytes]], candidates=list[tuple[str, bytes]], buckets=KeyBatch
         ).with_outputs(_CANDIDATES, _BUCKETS, main="articles")
         threshold = config.near.threshold
         groups = (

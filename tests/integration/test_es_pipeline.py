@@ -169,7 +169,8 @@ def test_endless_throttling_fails_the_run_within_the_bound(
 def test_elasticsearch_going_away_mid_run_then_rerun_is_exactly_once(
     tmp_path: pathlib.Path, es_url: str, es_prefix: str
 ):
-    seeds = _synthetic_seeds(tmp_path / "seeds", 400)
+    # More than two bulk requests of articles (500 each)
+    seeds = _synthetic_seeds(tmp_path / "seeds", 1200)
     with es_proxy(es_url) as (proxy_url, plan):
         plan.down_after = 2  # two bulk requests get through, then the server is gone
         failed = _run(tmp_path, proxy_url, es_prefix, "--es-max-retry-seconds", "3", seeds=seeds)
@@ -178,13 +179,13 @@ def test_elasticsearch_going_away_mid_run_then_rerun_is_exactly_once(
     assert any(line.startswith("wirewatch: run failed:") for line in failed.stderr.splitlines())
     alias = IndexNames(es_prefix).articles_alias
     partial = _count(es_url, alias)
-    assert 0 < partial < 400
+    assert 0 < partial < 1200
 
     rerun = _run(tmp_path, es_url, es_prefix, seeds=seeds)
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
-    assert (summary["written"], summary["already_stored"]) == (400 - partial, partial)
-    assert _count(es_url, alias) == 400
+    assert (summary["written"], summary["already_stored"]) == (1200 - partial, partial)
+    assert _count(es_url, alias) == 1200
 
 
 def test_unreachable_elasticsearch_is_one_clear_line(tmp_path: pathlib.Path):
