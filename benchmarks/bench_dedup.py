@@ -781,7 +781,7 @@ def fill_state(path: str, docs: int) -> dict[str, Any]:
             art.append(
                 (rowid, d.article_id, ingested, ingested, "feed", "bench", "en", "t", "", d.doc_json())
             )
-            # As _insert_article does: no id key (articles.id answers for it), one posting per key.
+            # As LocalStore.write_prepared does: no id key (articles.id answers for it), one posting per key.
             ex.extend((posting(k, rowid),) for k in d.exact_keys if not is_id_key(k))
             nr.extend((posting(k, rowid),) for k in d.near_keys)
         db.execute("BEGIN IMMEDIATE")
@@ -790,7 +790,7 @@ def fill_state(path: str, docs: int) -> dict[str, Any]:
             "language, title, body, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             art,
         )
-        # As _insert_article does: the full-text index is fed by the writer, not by a trigger.
+        # As LocalStore.write_prepared does: the full-text index is fed by the writer, not by a trigger.
         db.executemany(
             "INSERT INTO articles_fts(rowid, title, body) VALUES (?, ?, ?)", [(r[0], r[7], r[8]) for r in art]
         )

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import apache_beam as beam
 import orjson
@@ -127,10 +127,19 @@ class _EsWriteFn(beam.DoFn):
             self._client = None
 
     def _write_buffer(self) -> Callable[[], Any]:
+        """The bulk request of the buffered batch, to run on the writer thread; its documents are
+        encoded here, on the bundle's thread, so the writer only waits on the network."""
         batch, self._buffer = self._buffer, []
-        return lambda: self._write(batch) if batch else None
+        if not batch:
+            return lambda: None
+        docs = self._documents(batch)
+        return lambda: self._write(batch, docs)
 
-    def _write(self, batch: list[Any]) -> Any:
+    def _documents(self, batch: list[Any]) -> list[tuple[str, bytes | dict[str, object]]]:
+        """(id, document) of each element of `batch`."""
+        raise NotImplementedError
+
+    def _write(self, batch: list[Any], docs: list[tuple[str, bytes | dict[str, object]]]) -> Any:
         """On the writer thread: the bulk request for `batch`; what `_settle` needs of its outcome."""
         raise NotImplementedError
 
@@ -214,9 +223,14 @@ class _WriteArticlesFn(_EsWriteFn):
         super().setup()
         self._progress = ProgressLog(_log, "articles")
 
-    def _write(self, batch: list[Article]) -> tuple[list[Article], list[bytes], list[BulkOutcome]]:
-        docs = [(a.id, article_source(a)) for a in batch]
-        return batch, [source for _, source in docs], self._bulk(self._names.articles_alias, docs, "create")
+    def _documents(self, batch: list[Article]) -> list[tuple[str, bytes | dict[str, object]]]:
+        return [(a.id, article_source(a)) for a in batch]
+
+    def _write(
+        self, batch: list[Article], docs: list[tuple[str, bytes | dict[str, object]]]
+    ) -> tuple[list[Article], list[bytes], list[BulkOutcome]]:
+        sources = [cast(bytes, source) for _, source in docs]  # article_source writes bytes
+        return batch, sources, self._bulk(self._names.articles_alias, docs, "create")
 
     def _settle(
         self, written: tuple[list[Article], list[bytes], list[BulkOutcome]] | None
@@ -279,8 +293,10 @@ class _WriteDeadLettersFn(_EsWriteFn):
         super().__init__(endpoint, names, retry, batch_size, max_batch_bytes)
         self._written = Metrics.counter(counters.NAMESPACE, counters.DEAD_LETTERS)
 
-    def _write(self, batch: list[DeadLetter]) -> int:
-        docs = [(d.id, dead_letter_document(d)) for d in batch]
+    def _documents(self, batch: list[DeadLetter]) -> list[tuple[str, bytes | dict[str, object]]]:
+        return [(d.id, dead_letter_document(d)) for d in batch]
+
+    def _write(self, batch: list[DeadLetter], docs: list[tuple[str, bytes | dict[str, object]]]) -> int:
         outcomes = self._bulk(self._names.deadletters_alias, docs, "index")
         refused = [o for o in outcomes if o.status == "rejected"]
         if refused:

@@ -11,7 +11,7 @@ from apache_beam.pvalue import PCollection
 
 import connectors.coders  # noqa: F401  (registers the record coders)
 from connectors import counters
-from connectors.localstore import LocalStore
+from connectors.localstore import LocalStore, prepare_articles
 from connectors.progress import ProgressLog
 from connectors.write_behind import WriteBehind
 from schemas.records import Article, DeadLetter
@@ -68,8 +68,9 @@ class _BatchWriteFn(beam.DoFn):
         store, batch, self._buffer = self._store, self._buffer, []
         assert store is not None, "setup() opens the store before any element arrives"
         if self._kind == "articles":
-            articles = [a for a in batch if isinstance(a, Article)]
-            return lambda: (len(batch), store.write_articles(articles))
+            # Made ready here, on the bundle's thread: the writer thread then only waits on SQLite.
+            prepared = prepare_articles(a for a in batch if isinstance(a, Article))
+            return lambda: (len(batch), store.write_prepared(prepared))
         letters = [d for d in batch if isinstance(d, DeadLetter)]
         return lambda: (len(batch), WriteCounts(written=store.write_dead_letters(letters), duplicates=0))
 

@@ -300,7 +300,7 @@ def test_a_worker_without_its_credential_fails_in_one_line(
 def test_the_writer_fails_in_setup_before_any_request(monkeypatch: pytest.MonkeyPatch):
     # Port 9 (discard): a request would be refused, but setup() must not get that far.
     endpoint = EsEndpoint(url="http://127.0.0.1:9", auth="basic", username="elastic")
-    fn = _WriteArticlesFn(endpoint, IndexNames("test"), RetryPolicy(max_attempts=1), 1024 * 1024)
+    fn = _WriteArticlesFn(endpoint, IndexNames("test"), RetryPolicy(max_attempts=1), 500, 1024 * 1024)
     with pytest.raises(StoreError, match="set ELASTICSEARCH_PASSWORD or ELASTICSEARCH_PASSWORD_FILE"):
         fn.setup()
     sink = ElasticsearchSink(endpoint, IndexNames("test"))
@@ -319,7 +319,7 @@ def test_sinks_take_an_endpoint_never_settings_with_a_secret():
 
 def test_a_pickled_writer_resolves_on_the_worker(monkeypatch: pytest.MonkeyPatch):
     settings = EsSettings(url=URL, username="elastic", password=SecretStr(SECRET))
-    fn = _WriteArticlesFn(settings.endpoint, IndexNames("test"), RetryPolicy(), 1024 * 1024)
+    fn = _WriteArticlesFn(settings.endpoint, IndexNames("test"), RetryPolicy(), 500, 1024 * 1024)
     pickled = pickle.dumps(fn)
     assert SECRET.encode() not in pickled
     monkeypatch.setenv("ELASTICSEARCH_PASSWORD", SECRET)
@@ -449,7 +449,7 @@ def test_a_pickled_writer_fetches_the_carried_version_on_the_worker():
         URL, {"ELASTICSEARCH_API_KEY_SECRET": VERSION}, fetch=FakeSecretManager({VERSION: API_KEY})
     )
     assert settings is not None
-    fn = _WriteArticlesFn(settings.endpoint, IndexNames("test"), RetryPolicy(), 1024 * 1024)
+    fn = _WriteArticlesFn(settings.endpoint, IndexNames("test"), RetryPolicy(), 500, 1024 * 1024)
     pickled = pickle.dumps(fn)
     assert API_KEY.encode() not in pickled
     assert VERSION.encode() in pickled
