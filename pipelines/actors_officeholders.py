@@ -73,7 +73,9 @@ REPO_COUNTRY = {
     "us-cabinet": "USA",
 }
 # Folders of legislatures (hundreds of members each, rarely in international news) are not offices here.
-_SKIP_FOLDER = re.compile(r"(duma|rada|assembly|representatives|federal-council|cabinets?/|cabinet-|chief-ministers$|governors$|governors-enwiki$)")
+_SKIP_FOLDER = re.compile(
+    r"(duma|rada|assembly|representatives|federal-council|cabinets?/|cabinet-|chief-ministers$|governors$|governors-enwiki$)"
+)
 
 # Office titles for folders whose source page is not an English Wikipedia article with the title.
 OFFICE_TITLES = {
@@ -84,7 +86,9 @@ OFFICE_TITLES = {
     "iraq-ministers/higher-education-arwiki": "Minister of Higher Education of Iraq",
     "iraq-ministers/interior-arwiki": "Minister of Interior of Iraq",
     "russia-cabinet/wpoffice/cogs": "Chief of the General Staff of the Russian Armed Forces",
-    "russia-cabinet/wpoffice/ministers/minister-regional-development": "Minister of Regional Development of Russia",
+    "russia-cabinet/wpoffice/ministers/minister-regional-development": (
+        "Minister of Regional Development of Russia"
+    ),
     "russia-cabinet/wpoffice/federal-subjects/belgorod-governor": "Governor of Belgorod Oblast",
     "russia-cabinet/wpoffice/federal-subjects/kursk-governor": "Governor of Kursk Oblast",
     "russia-cabinet/wpoffice/federal-subjects/ryazan-governor": "Governor of Ryazan Oblast",
@@ -92,8 +96,12 @@ OFFICE_TITLES = {
     "russia-cabinet/wpoffice/federal-subjects/tomsk-governor": "Governor of Tomsk Oblast",
     "south-korea-ministers/wpoffice/army-chief": "Chief of Staff of the Republic of Korea Army",
     "south-korea-ministers/wpoffice/education-minister": "Minister of Education of South Korea",
-    "south-korea-ministers/wpoffice/financial-services-kowiki": "Chairman of the Financial Services Commission (South Korea)",
-    "south-korea-ministers/wpoffice/veterans-kowiki": "Minister of Patriots and Veterans Affairs of South Korea",
+    "south-korea-ministers/wpoffice/financial-services-kowiki": (
+        "Chairman of the Financial Services Commission (South Korea)"
+    ),
+    "south-korea-ministers/wpoffice/veterans-kowiki": (
+        "Minister of Patriots and Veterans Affairs of South Korea"
+    ),
     "syria/wpoffice/foreign-minister": "Minister of Foreign Affairs of Syria",
     "turkey-ministers/wpoffice/ankara-governor-trwiki": "Governor of Ankara",
     "turkey-ministers/wpoffice/bank-governor": "Governor of the Central Bank of Turkey",
@@ -120,10 +128,14 @@ OFFICE_TITLES = {
 # Titles derived from an article about the institution rather than the office.
 _TITLE_FIXES = {
     "Central Bank of Russia": "Governor of the Central Bank of Russia",
-    "Joint Staff Department of the Central Military Commission": "Chief of the Joint Staff Department (China)",
+    "Joint Staff Department of the Central Military Commission": (
+        "Chief of the Joint Staff Department (China)"
+    ),
     "Office of Management and Budget": "Director of the Office of Management and Budget",
     "Council of Economic Advisers": "Chair of the Council of Economic Advisers",
-    "ADMINISTRATOR OF THE ENVIRONMENTAL PROTECTION AGENCY": "Administrator of the Environmental Protection Agency",
+    "ADMINISTRATOR OF THE ENVIRONMENTAL PROTECTION AGENCY": (
+        "Administrator of the Environmental Protection Agency"
+    ),
 }
 _PLURAL_HEADS = {"Ambassadors of": "Ambassador of", "Justices of": "Justice of", "Judges of": "Judge of"}
 # US state legislatures and offices in the scraper repositories: local, not international news.
@@ -135,12 +147,27 @@ _OFFICE_WORD = re.compile(
 )
 _AMBASSADOR_TO = {"bih": "Bosnia and Herzegovina", "uk": "the United Kingdom", "usa": "the United States"}
 _BRAZIL_STATES = {
-    "acre": "Acre", "alagoas": "Alagoas", "amazonas": "Amazonas", "ceara": "Ceará",
-    "espirito-santo": "Espírito Santo", "maranhao": "Maranhão", "mato-grosso-do-sul": "Mato Grosso do Sul",
-    "paraiba": "Paraíba", "rondonia": "Rondônia", "roraima": "Roraima",
-}  # fmt: skip
-_PLURALS = {"ministers": "minister", "governors": "governor", "presidents": "president", "speakers": "speaker",
-            "chairmen": "chairman", "administrators": "administrator", "heads": "head", "Ministers": "Minister"}  # fmt: skip
+    "acre": "Acre",
+    "alagoas": "Alagoas",
+    "amazonas": "Amazonas",
+    "ceara": "Ceará",
+    "espirito-santo": "Espírito Santo",
+    "maranhao": "Maranhão",
+    "mato-grosso-do-sul": "Mato Grosso do Sul",
+    "paraiba": "Paraíba",
+    "rondonia": "Rondônia",
+    "roraima": "Roraima",
+}
+_PLURALS = {
+    "ministers": "minister",
+    "governors": "governor",
+    "presidents": "president",
+    "speakers": "speaker",
+    "chairmen": "chairman",
+    "administrators": "administrator",
+    "heads": "head",
+    "Ministers": "Minister",
+}
 _NAME_TOKEN = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
@@ -163,8 +190,17 @@ class Row:
     source: str
 
     def as_csv(self) -> list[str]:
-        return [self.qid, self.name, "|".join(self.variants), self.wikipedia, self.title, self.of,
-                self.start, self.end, self.source]  # fmt: skip
+        return [
+            self.qid,
+            self.name,
+            "|".join(self.variants),
+            self.wikipedia,
+            self.title,
+            self.of,
+            self.start,
+            self.end,
+            self.source,
+        ]
 
 
 # ---------------------------------------------------------------------------------------- extract
@@ -191,7 +227,9 @@ class _Repo:
         return self._run("ls-tree", "-r", "--name-only", "HEAD").splitlines()
 
     def text(self, path: str) -> str | None:
-        done = subprocess.run(["git", "-C", str(self.git), "show", f"HEAD:{path}"], capture_output=True, text=True)
+        done = subprocess.run(
+            ["git", "-C", str(self.git), "show", f"HEAD:{path}"], capture_output=True, text=True
+        )
         return done.stdout if done.returncode == 0 else None
 
     def table(self, path: str) -> list[dict[str, str]]:
@@ -262,12 +300,18 @@ def _agreeing(primary: list[dict[str, str]], check: list[dict[str, str]], key: s
     return {r[key] for r in primary if r.get(key)} & {r.get("item") or r.get("wdid") or "" for r in check}
 
 
-def _wpoffice_rows(repo: _Repo, country_qid: str, country_name: str, enwiki: Mapping[str, str]) -> Iterator[Row]:
+def _wpoffice_rows(
+    repo: _Repo, country_qid: str, country_name: str, enwiki: Mapping[str, str]
+) -> Iterator[Row]:
     files = set(repo.files())
     for meta_path in sorted(f for f in files if f.startswith("sources/") and f.endswith("/meta.json")):
         folder_path = meta_path.removesuffix("/meta.json")
         folder = f"{repo.name}/{folder_path.removeprefix('sources/')}"
-        if _SKIP_FOLDER.search(folder_path) or folder_path.endswith("/official") or "official-" in folder_path:
+        if (
+            _SKIP_FOLDER.search(folder_path)
+            or folder_path.endswith("/official")
+            or "official-" in folder_path
+        ):
             continue
         meta = json.loads(repo.text(meta_path) or "{}")
         title = _title_from_source(folder, meta, country_name)
@@ -287,28 +331,55 @@ def _wpoffice_rows(repo: _Repo, country_qid: str, country_name: str, enwiki: Map
             if qid not in agreed:
                 continue
             name = _clean_name(row.get("itemLabel", ""))
-            yield Row(qid, name, tuple(sorted(spellings[qid] - {name})), enwiki.get(qid, ""), title, country_qid,
-                      _year(row.get("startDate", "")), _year(row.get("endDate", "")),
-                      repo.where(folder_path) + ": Wikidata P39 + Wikipedia list")  # fmt: skip
+            yield Row(
+                qid,
+                name,
+                tuple(sorted(spellings[qid] - {name})),
+                enwiki.get(qid, ""),
+                title,
+                country_qid,
+                _year(row.get("startDate", "")),
+                _year(row.get("endDate", "")),
+                repo.where(folder_path) + ": Wikidata P39 + Wikipedia list",
+            )
 
 
 def _official_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> Iterator[Row]:
     """Cabinet members on the government's own page, where Wikidata dates their position."""
-    for path in sorted(f for f in repo.files() if f.startswith("sources/official") and f.endswith("/wikidata.csv")):
+    for path in sorted(
+        f for f in repo.files() if f.startswith("sources/official") and f.endswith("/wikidata.csv")
+    ):
         for row in repo.table(path):
             start = _year(row.get("start", "") or row.get("startDate", ""))
-            qid, label, official = row.get("wdid", ""), _clean_name(row.get("wdLabel", "")), _clean_name(row.get("name", ""))
+            qid, label, official = (
+                row.get("wdid", ""),
+                _clean_name(row.get("wdLabel", "")),
+                _clean_name(row.get("name", "")),
+            )
             if not (qid and start and label and row.get("position")):
                 continue
             variants = tuple(v for v in (official,) if v and v != label)
             title = _clean_name(row["position"])
             title = title if _OFFICE_WORD.search(title) else f"Minister of {title}"
-            yield Row(qid, label, variants, enwiki.get(qid, ""), _TITLE_FIXES.get(title, title), country_qid, start, "",
-                      repo.where(path.rsplit("/", 1)[0]) + ": Wikidata P39 + official government page")  # fmt: skip
+            yield Row(
+                qid,
+                label,
+                variants,
+                enwiki.get(qid, ""),
+                _TITLE_FIXES.get(title, title),
+                country_qid,
+                start,
+                "",
+                repo.where(path.rsplit("/", 1)[0]) + ": Wikidata P39 + official government page",
+            )
 
 
 def _enwiki_titles(repo: _Repo) -> dict[str, str]:
-    return {r["wikidata"]: r["title"] for r in repo.table("enwiki/index.csv") if r.get("wikidata") and r.get("title")}
+    return {
+        r["wikidata"]: r["title"]
+        for r in repo.table("enwiki/index.csv")
+        if r.get("wikidata") and r.get("title")
+    }
 
 
 def _world_rows(mirror: Path) -> Iterator[Row]:
@@ -316,30 +387,64 @@ def _world_rows(mirror: Path) -> Iterator[Row]:
     world = _Repo(mirror, "world")
     bio = {r["id"]: r for r in world.table("html/bio.csv") if r.get("id")}
     leaders = _Repo(mirror, "world-leaders-2021")
-    listed = {r["officeholder"]: _clean_name(r["officeholderlabel"]) for r in leaders.table("data/wikipedia.csv")}
+    listed = {
+        r["officeholder"]: _clean_name(r["officeholderlabel"]) for r in leaders.table("data/wikipedia.csv")
+    }
     for row in leaders.table("data/wikidata.csv"):
         qid, name = row["officeholder"], _clean_name(row["officeholderLabel"])
         if qid not in listed and qid not in bio:
             continue  # Wikidata alone: no second source names this person for the office
-        variants = tuple(v for v in {listed.get(qid, ""), _clean_name(bio.get(qid, {}).get("name", ""))} if v and v != name)
-        yield Row(qid, name, tuple(sorted(variants)), bio.get(qid, {}).get("enwiki", ""), row["positionLabel"],
-                  row["countryid"], row["start_year"], row["end_year"],
-                  leaders.where("data") + ": Wikidata P39 + Wikipedia list of heads of state and government")  # fmt: skip
-    scraped = {r["person"]: _clean_name(r["name"]) for r in world.table("sources/foreign/scraped.csv") if r.get("person")}
+        variants = tuple(
+            v for v in {listed.get(qid, ""), _clean_name(bio.get(qid, {}).get("name", ""))} if v and v != name
+        )
+        yield Row(
+            qid,
+            name,
+            tuple(sorted(variants)),
+            bio.get(qid, {}).get("enwiki", ""),
+            row["positionLabel"],
+            row["countryid"],
+            row["start_year"],
+            row["end_year"],
+            leaders.where("data") + ": Wikidata P39 + Wikipedia list of heads of state and government",
+        )
+    scraped = {
+        r["person"]: _clean_name(r["name"])
+        for r in world.table("sources/foreign/scraped.csv")
+        if r.get("person")
+    }
     for row in world.table("sources/foreign/wikidata.csv"):
         qid, name = row.get("person", ""), _clean_name(row.get("name", ""))
         if not qid or qid not in scraped or not row.get("start"):
             continue
         variants = tuple(v for v in (scraped[qid],) if v != name)
-        yield Row(qid, name, variants, bio.get(qid, {}).get("enwiki", ""), row["positionLabel"], row["country"],
-                  _year(row["start"]), "", world.where("sources/foreign") + ": Wikidata P39 + Wikipedia list of foreign ministers")  # fmt: skip
+        yield Row(
+            qid,
+            name,
+            variants,
+            bio.get(qid, {}).get("enwiki", ""),
+            row["positionLabel"],
+            row["country"],
+            _year(row["start"]),
+            "",
+            world.where("sources/foreign") + ": Wikidata P39 + Wikipedia list of foreign ministers",
+        )
     for row in world.table("html/holders21.csv"):
         qid = row.get("personID", "")
         if qid not in bio or not row.get("start"):
             continue  # the officeholder table and the biography table are separate Wikidata queries
         name = _clean_name(row["person"])
-        yield Row(qid, name, (), bio[qid].get("enwiki", ""), row["position"], "", _year(row["start"]), _year(row["end"]),
-                  world.where("html/holders21.csv") + ": Wikidata P39 + officeholder biography table")  # fmt: skip
+        yield Row(
+            qid,
+            name,
+            (),
+            bio[qid].get("enwiki", ""),
+            row["position"],
+            "",
+            _year(row["start"]),
+            _year(row["end"]),
+            world.where("html/holders21.csv") + ": Wikidata P39 + officeholder biography table",
+        )
 
 
 def extract(mirror: Path, folder: Path = DEFAULT_FOLDER) -> list[Row]:
@@ -373,8 +478,17 @@ def read_extract(path: Path) -> list[Row]:
         if tuple(reader.fieldnames or ()) != EXTRACT_COLUMNS:
             raise ExtractError(f"{path}: expected columns {','.join(EXTRACT_COLUMNS)}")
         return [
-            Row(r["qid"], r["name"], tuple(v for v in r["variants"].split("|") if v), r["wikipedia"], r["title"],
-                r["of"], r["start"], r["end"], r["source"])  # fmt: skip
+            Row(
+                r["qid"],
+                r["name"],
+                tuple(v for v in r["variants"].split("|") if v),
+                r["wikipedia"],
+                r["title"],
+                r["of"],
+                r["start"],
+                r["end"],
+                r["source"],
+            )
             for r in reader
         ]
 
@@ -443,7 +557,11 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
             claims[normalize_alias(alias)].add(qid)
     entries = []
     for qid, person in people.items():
-        keep = [a for a in person["aliases"] if normalize_alias(a) not in taken_keys and len(claims[normalize_alias(a)]) == 1]
+        keep = [
+            a
+            for a in person["aliases"]
+            if normalize_alias(a) not in taken_keys and len(claims[normalize_alias(a)]) == 1
+        ]
         if normalize_alias(person["name"]) not in {normalize_alias(a) for a in keep}:
             stats["name_taken"] += 1
             continue
@@ -510,7 +628,9 @@ _HEADER = """\
 
 def _dump(entries: list[dict[str, Any]]) -> str:
     header = _HEADER.format(since=SINCE, states=len(REPO_COUNTRY))
-    body = yaml.dump({"actors": entries}, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=None)
+    body = yaml.dump(
+        {"actors": entries}, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=None
+    )
     return header + body
 
 
@@ -518,9 +638,13 @@ def _dump(entries: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.actors_officeholders", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.actors_officeholders", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when the committed YAML is stale")
-    parser.add_argument("--extract", metavar="DIR", type=Path, help="re-read the extract from snapshots in DIR")
+    parser.add_argument(
+        "--extract", metavar="DIR", type=Path, help="re-read the extract from snapshots in DIR"
+    )
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="the registry folder")
     args = parser.parse_args(argv)
     folder: Path = args.folder
@@ -538,7 +662,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = target.read_text(encoding="utf-8") if target.is_file() else ""
         if current != text:
-            print(f"{target} is stale: run python -m pipelines.actors_officeholders ({summary})", file=sys.stderr)
+            print(
+                f"{target} is stale: run python -m pipelines.actors_officeholders ({summary})",
+                file=sys.stderr,
+            )
             return 1
         print(f"{target} is up to date ({summary})")
         return 0

@@ -20,6 +20,10 @@ problem unless `registry.yaml` lists it under `shared_aliases` with the exact se
 the one that wins; `Registry.alias_owner` then gives the winner, and the other claimants keep the
 alias only as evidence nobody resolves to. This keeps every ambiguity a reviewed, written decision.
 
+Every actor but a country or territory names its `source` (where its QID was checked), and every role
+of a person is dated (a start or an end) unless the person's `note` says why not: a validation problem
+otherwise. `people_officeholders.yaml` is generated (`python -m pipelines.actors_officeholders`).
+
 `validate_registry` reports semantic problems as one-line strings, so a broken registry can be
 loaded and all of its problems listed at once (`wirewatch actors validate`); the models themselves
 only enforce shapes and types.
@@ -166,7 +170,7 @@ class Actor(BaseModel):
     aliases: tuple[AliasIn, ...] = ()
     surnames: tuple[str, ...] = ()  # persons only; matched only after the full name in the same article
     roles: tuple[Role, ...] = ()  # persons only
-    source: str | None = None  # where the QID was checked, for hand-kept entries
+    source: str | None = None  # where the QID was checked (required for all but countries and territories)
     note: str | None = None
 
     @field_validator("aliases", mode="before")
@@ -373,9 +377,14 @@ def _actor_problems(actor: Actor, registry: Registry) -> Iterator[str]:
             yield f"{label}: country {actor.country} is not the code of a country in the registry"
     elif actor.kind == "country":
         yield f"{label}: a country needs its ISO 3166-1 alpha-3 code in `country`"
+    if actor.kind not in ("country", "territory") and not (actor.source or "").strip():
+        # Countries come from the pinned rigour build; every other entry says where its QID was checked.
+        yield f"{label}: no `source` (where the QID was checked)"
     if actor.kind == "person":
         if not actor.roles:
             yield f"{label}: a person needs at least one role"
+        elif any(role.start is None and role.end is None for role in actor.roles) and not actor.note:
+            yield f"{label}: a role has neither start nor end; date it, or say why not in `note`"
     else:
         if actor.roles:
             yield f"{label}: only persons have roles"
