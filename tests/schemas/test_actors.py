@@ -30,6 +30,7 @@ from schemas.actors import (
 FOLDER = Path(__file__).resolve().parents[2] / "seeds" / "actors"
 G20 = "ARG AUS BRA CAN CHN FRA DEU IND IDN ITA JPN KOR MEX RUS SAU ZAF TUR GBR USA".split()
 MIN_PERSONS = 1500  # issue 16: a registry at the scale of the news
+MIN_ORGANISATIONS = 250  # organisations and armed groups together
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +133,10 @@ def test_every_person_has_a_role_and_a_country(registry):
     assert any(role.title == "President of Russia" and role.current for role in putin.roles)
 
 
-def test_persons_at_news_scale(registry):
+def test_persons_and_organisations_at_news_scale(registry):
     assert len(registry.of_kind("person")) >= MIN_PERSONS
+    groups = registry.of_kind("organisation") + registry.of_kind("armed_group")
+    assert len(groups) >= MIN_ORGANISATIONS
 
 
 def test_every_entry_is_sourced_and_every_role_dated(registry):
