@@ -1,7 +1,7 @@
-"""Generate `seeds/actors/people_officeholders.yaml` from public Wikidata-derived office-holder tables.
+"""Generate `seeds/actors/people_officeholders.json` from public Wikidata-derived office-holder tables.
 
-    python -m pipelines.actors_officeholders            # rewrite the YAML from the committed extract
-    python -m pipelines.actors_officeholders --check    # exit 1 when the committed YAML is stale
+    python -m pipelines.actors_officeholders            # rewrite the JSON from the committed extract
+    python -m pipelines.actors_officeholders --check    # exit 1 when the committed file is stale
     python -m pipelines.actors_officeholders --extract DIR   # first re-read the extract from snapshots
 
 Two steps, so that regeneration and its check need no network:
@@ -42,11 +42,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
+import orjson
 
-from schemas.actors import DEFAULT_FOLDER, load_registry, normalize_alias
+from schemas.actors import DEFAULT_FOLDER, actors_json, load_registry, normalize_alias
 
-OUTPUT_FILE = "people_officeholders.yaml"
+OUTPUT_FILE = "people_officeholders.json"
 EXTRACT_FILE = Path("sources") / "officeholders.csv"
 EXTRACT_COLUMNS = ("qid", "name", "variants", "wikipedia", "title", "of", "start", "end", "source")
 SINCE = 1991  # roles that ended before this are history, not news
@@ -75,6 +75,16 @@ REPO_COUNTRY = {
 # Folders of legislatures (hundreds of members each, rarely in international news) are not offices here.
 _SKIP_FOLDER = re.compile(
     r"(duma|rada|assembly|representatives|federal-council|cabinets?/|cabinet-|chief-ministers$|governors$|governors-enwiki$)"
+)
+
+# Offices left out as rarely in international news (deputies, staff, junior ministers, ambassadors
+# other than to the UN, regional posts away from a war), which also keeps the tagger's build short.
+_SKIP_OFFICE = re.compile(
+    r"/ambassadors/ambassador-(?!un$)|/ambassador-(?!to-un)|/governors/|first-lady|-lt-gov|administrator|"
+    r"(himachal-pradesh|kerala|manipur|nagaland|uttarakhand)-chief|punjab-(deputy|chief|governor)|-mayor|"
+    r"ankara-governor|federal-subjects/(?!chechnya|crimea|sevastopol|belgorod|kursk)|-deputy$|labor-dep|"
+    r"deputy-attorney-general|counsellor|vp-cos|wh-communications|economic-advisers|employment-minister|"
+    r"puss-exports|paymaster-general|solicitor-general"
 )
 
 # Office titles for folders whose source page is not an English Wikipedia article with the title.
@@ -311,6 +321,7 @@ def _wpoffice_rows(
             _SKIP_FOLDER.search(folder_path)
             or folder_path.endswith("/official")
             or "official-" in folder_path
+            or _SKIP_OFFICE.search(folder_path)
         ):
             continue
         meta = json.loads(repo.text(meta_path) or "{}")
@@ -507,7 +518,7 @@ def _recent(row: Row) -> bool:
 
 
 def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str, int]]:
-    """The YAML text of the generated persons and counts for the summary line."""
+    """The JSON text of the generated persons and counts for the summary line."""
     registry = load_registry(folder)
     generated = _generated_ids(folder)
     hand_kept = [a for a in registry.actors if a.id not in generated]
@@ -548,7 +559,7 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
             "wikipedia": next((r.wikipedia for r in person_rows if r.wikipedia), None),
             "country": max(set(of_country), key=of_country.count) if of_country else None,
             "roles": _roles(person_rows, country_ids),
-            "source": "; ".join(sorted({r.source for r in person_rows})),
+            "source": "; ".join(sorted({_short_source(r.source) for r in person_rows})),
         }
     # An alias two generated persons share, or one a hand-kept actor has, resolves to nobody.
     claims: dict[str, set[str]] = defaultdict(set)
@@ -567,7 +578,7 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
             continue
         entries.append(_entry(qid, person, keep))
     stats["people"] = len(entries)
-    return _dump(entries), stats
+    return _dump(entries, rows), stats
 
 
 def _generated_ids(folder: Path) -> set[str]:
@@ -575,8 +586,11 @@ def _generated_ids(folder: Path) -> set[str]:
     path = folder / OUTPUT_FILE
     if not path.is_file():
         return set()
-    data = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
-    return {a.get("id", "") for a in (data or {}).get("actors", [])}
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        return set()  # a broken generated file is rewritten whole; load_registry reports it
+    return {a.get("id", "") for a in data.get("actors", [])} if isinstance(data, dict) else set()
 
 
 def _display_name(rows: list[Row]) -> str:
@@ -615,23 +629,52 @@ def _entry(qid: str, person: Mapping[str, Any], aliases: list[str]) -> dict[str,
     return entry
 
 
+_SOURCE = re.compile(
+    rf"^{OWNER}/(?P<repo>\S+)@(?P<commit>\S+) (?P<path>\S+) \(read (?P<date>[0-9-]+)\): (?P<how>.+)$"
+)
+_HOW = (
+    ("Wikipedia list", "P39+list"),
+    ("official government page", "P39+official"),
+    ("biography", "P39+bio"),
+)
+
+
+def _short_source(source: str) -> str:
+    """`eps/<repo>/<folder> P39+list`: the entry's source, spelled out once in the file's legend."""
+    match = _SOURCE.match(source)
+    if match is None:
+        return source
+    how = next((code for words, code in _HOW if words in match["how"]), match["how"])
+    return f"eps/{match['repo']}/{match['path'].removeprefix('sources/')} {how}"
+
+
+def _legend(rows: Iterable[Row]) -> str:
+    seen = sorted({(m["repo"], m["commit"], m["date"]) for r in rows if (m := _SOURCE.match(r.source))})
+    lines = [
+        f"#   eps/{repo}: github.com/{OWNER}/{repo} at {commit}, read {date}" for repo, commit, date in seen
+    ]
+    return "\n".join(lines) + "\n"
+
+
 _HEADER = """\
 # GENERATED by `python -m pipelines.actors_officeholders` from seeds/actors/sources/officeholders.csv;
 # do not edit by hand (fix the extract, the office table in the generator, or a hand-kept file).
 # Persons holding or having held (since {since}) the selected offices: heads of state and government,
 # foreign ministers, heads of international bodies, and the ministers, chiefs of staff, security
-# chiefs, governors and ambassadors of {states} states. Every QID is Wikidata's (CC0) and agreed by a
-# second source named in `source` (a Wikipedia list or an official government page). `end: null` means
-# "in office when the source was read" (the date is in `source`), not necessarily today.
+# chiefs and governors of {states} states. Every QID is Wikidata's (CC0) and agreed by a second source.
+# `source` names the table and folder: `P39+list` = Wikidata's position-held statements agreed by the
+# office's Wikipedia list; `P39+official` = by the government's own page; `P39+bio` = by a separate
+# Wikidata biography query. `end: null` means "in office when the source was read" (the dates are
+# below), not necessarily today. The repositories:
 """
 
 
-def _dump(entries: list[dict[str, Any]]) -> str:
-    header = _HEADER.format(since=SINCE, states=len(REPO_COUNTRY))
-    body = yaml.dump(
-        {"actors": entries}, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=None
-    )
-    return header + body
+def _dump(entries: list[dict[str, Any]], rows: Iterable[Row] = ()) -> str:
+    rows = list(rows)
+    states = {m["repo"] for r in rows if (m := _SOURCE.match(r.source))} & set(REPO_COUNTRY)
+    header = _HEADER.format(since=SINCE, states=len(states)) + _legend(rows)
+    about = [line.removeprefix("# ").removeprefix("#") for line in header.splitlines()]
+    return actors_json(about, entries)
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -641,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.actors_officeholders", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 when the committed YAML is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
     parser.add_argument(
         "--extract", metavar="DIR", type=Path, help="re-read the extract from snapshots in DIR"
     )

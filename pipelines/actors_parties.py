@@ -1,7 +1,7 @@
-"""Generate `seeds/actors/organisations_parties.yaml`: the parties that govern or governed recently.
+"""Generate `seeds/actors/organisations_parties.json`: the parties that govern or governed recently.
 
-    python -m pipelines.actors_parties            # rewrite the YAML from the committed extract
-    python -m pipelines.actors_parties --check    # exit 1 when the committed YAML is stale
+    python -m pipelines.actors_parties            # rewrite the JSON from the committed extract
+    python -m pipelines.actors_parties --check    # exit 1 when the committed file is stale
     python -m pipelines.actors_parties --extract DIR   # first re-read the extract from a snapshot
 
 Source: Party Facts (github.com/hdigital/partyfactsdata, MIT), which links each party of its core list
@@ -41,14 +41,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
+import orjson
 
-from schemas.actors import DEFAULT_FOLDER, load_registry, normalize_alias
+from schemas.actors import DEFAULT_FOLDER, actors_json, load_registry, normalize_alias
 
-OUTPUT_FILE = "organisations_parties.yaml"
+OUTPUT_FILE = "organisations_parties.json"
 EXTRACT_FILE = Path("sources") / "parties.csv"
 EXTRACT_COLUMNS = ("qid", "name", "wikipedia", "country", "aliases", "acronyms", "record", "source")
 SNAPSHOT = "hdigital+partyfactsdata"
+SOURCE_TAG = "partyfacts"  # every entry's `source`; the file header spells it out
 REPOSITORY = "hdigital/partyfactsdata"
 LEADER_SINCE = 2000
 CABINET_SINCE = 2015
@@ -294,12 +295,15 @@ def _generated_ids(folder: Path) -> set[str]:
     path = folder / OUTPUT_FILE
     if not path.is_file():
         return set()
-    data = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
-    return {a.get("id", "") for a in (data or {}).get("actors", [])}
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        return set()  # a broken generated file is rewritten whole; load_registry reports it
+    return {a.get("id", "") for a in data.get("actors", [])} if isinstance(data, dict) else set()
 
 
 def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str, int]]:
-    """The YAML text of the parties and counts for the summary line."""
+    """The JSON text of the parties and counts for the summary line."""
     registry = load_registry(folder)
     generated = _generated_ids(folder)
     others = [a for a in registry.actors if a.id not in generated]
@@ -341,13 +345,13 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
             "wikipedia": row.wikipedia,
         }
         entry["country"] = row.country
-        entry["source"] = row.source
+        entry["source"] = SOURCE_TAG
         entry["note"] = f"Political party; {row.record}."
         if aliases:
             entry["aliases"] = aliases
         entries.append(entry)
     stats["parties"] = len(entries)
-    return _dump(entries), stats
+    return _dump(entries, rows), stats
 
 
 _HEADER = """\
@@ -356,22 +360,24 @@ _HEADER = """\
 # Parties that gave a head of state or government since {leaders} (LeadGlob) or {ministers}+ ministers to a
 # cabinet sitting since {cabinets} (WhoGov), as linked by Party Facts (MIT) to their English Wikipedia
 # article and its Wikidata item (CC0). A name made only of words parties share is not an alias.
+# `source: {tag}` is {where}
 """
 
 
-def _dump(entries: list[dict[str, Any]]) -> str:
-    header = _HEADER.format(leaders=LEADER_SINCE, ministers=MIN_MINISTERS, cabinets=CABINET_SINCE)
-    body = yaml.dump(
-        {"actors": entries}, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=None
+def _dump(entries: list[dict[str, Any]], rows: Iterable[Row] = ()) -> str:
+    where = next((r.source for r in rows), REPOSITORY)
+    header = _HEADER.format(
+        leaders=LEADER_SINCE, ministers=MIN_MINISTERS, cabinets=CABINET_SINCE, tag=SOURCE_TAG, where=where
     )
-    return header + body
+    about = [line.removeprefix("# ").removeprefix("#") for line in header.splitlines()]
+    return actors_json(about, entries)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.actors_parties", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 when the committed YAML is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
     parser.add_argument(
         "--extract", metavar="DIR", type=Path, help="re-read the extract from the snapshot in DIR"
     )

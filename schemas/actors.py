@@ -11,8 +11,10 @@ names that need context (Georgia, Jordan, Chad, Turkey, "the North"). Persons al
 date-bounded `roles` (`end: null` while current).
 
 Files: `registry.yaml` holds the `version` and the `shared_aliases` resolutions; every other YAML
-file holds an `actors:` list, except `enrichment.yaml`, which is the hand-kept input of the
-countries generator (`python -m pipelines.actors_generate`) and is not read here.
+file, and every JSON file, holds an `actors:` list, except `enrichment.yaml`, which is the hand-kept
+input of the countries generator (`python -m pipelines.actors_generate`) and is not read here. The
+JSON files are generated (`people_officeholders.json`, `organisations_parties.json`, see
+`pipelines/actors_officeholders.py` and `pipelines/actors_parties.py`): JSON loads much faster.
 
 No alias silently maps to two actors. Aliases are compared after `normalize_alias` (NFKC, casefold,
 punctuation and spaces folded). A normalized alias claimed by two or more actors is a validation
@@ -22,7 +24,7 @@ alias only as evidence nobody resolves to. This keeps every ambiguity a reviewed
 
 Every actor but a country or territory names its `source` (where its QID was checked), and every role
 of a person is dated (a start or an end) unless the person's `note` says why not: a validation problem
-otherwise. `people_officeholders.yaml` is generated (`python -m pipelines.actors_officeholders`).
+otherwise.
 
 `validate_registry` reports semantic problems as one-line strings, so a broken registry can be
 loaded and all of its problems listed at once (`wirewatch actors validate`); the models themselves
@@ -40,6 +42,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import orjson
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
@@ -270,9 +273,32 @@ def _read_yaml(path: Path) -> Any:
         return yaml.load(handle, Loader=_YamlLoader)  # a safe loader (C or pure Python)
 
 
+def _read_actor_file(path: Path) -> Any:
+    """A hand-kept YAML file, or a generated JSON one: JSON parses some 30 times faster than YAML, and
+    the generated files are most of the registry, which every worker loads before it tags."""
+    if path.suffix != ".json":
+        return _read_yaml(path)
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise RegistryError([f"{path.name}: not valid JSON ({exc})"]) from exc
+
+
+def actors_json(about: Iterable[str], actors: Iterable[Mapping[str, Any]]) -> str:
+    """A generated actor file: `{"about": [lines], "actors": [...]}`, one actor a line for readable diffs."""
+    lines = ["{", '  "about": [']
+    about_lines = [orjson.dumps(line).decode() for line in about]
+    lines += [f"    {line}," for line in about_lines[:-1]] + [f"    {line}" for line in about_lines[-1:]]
+    lines += ["  ],", '  "actors": [']
+    actor_lines = [orjson.dumps(actor).decode() for actor in actors]
+    lines += [f"    {line}," for line in actor_lines[:-1]] + [f"    {line}" for line in actor_lines[-1:]]
+    lines += ["  ]", "}"]
+    return "\n".join(lines) + "\n"
+
+
 def iter_actor_files(folder: Path) -> Iterator[Path]:
-    """The YAML files holding actors, in a stable order."""
-    for path in sorted(folder.glob("*.yaml")):
+    """The YAML and JSON files holding actors, in a stable order."""
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.json")], key=lambda p: p.name):
         if path.name not in (REGISTRY_FILE, ENRICHMENT_FILE):
             yield path
 
@@ -311,7 +337,7 @@ def _load_registry(folder: Path, _state: tuple[tuple[str, int, int], ...]) -> Re
     actors: list[Any] = []
     files = [REGISTRY_FILE]
     for path in iter_actor_files(folder):
-        data = _read_yaml(path)
+        data = _read_actor_file(path)
         if not isinstance(data, dict) or not isinstance(data.get("actors"), list):
             problems.append(f"{path.name}: expected a mapping with an `actors:` list")
             continue
@@ -474,6 +500,7 @@ __all__ = [
     "RegistryError",
     "Role",
     "SharedAlias",
+    "actors_json",
     "iter_alias_rows",
     "load_registry",
     "normalize_alias",

@@ -20,6 +20,7 @@ from schemas.actors import (
     RegistryError,
     Role,
     SharedAlias,
+    actors_json,
     iter_alias_rows,
     load_registry,
     normalize_alias,
@@ -345,6 +346,22 @@ def test_unchanged_files_load_once_and_a_changed_file_loads_again(tmp_path):
     more = "actors:\n- {id: Q2, kind: person, name: Bo Example}\n"
     (tmp_path / "more.yaml").write_text(more, encoding="utf-8")
     assert len(load_registry(tmp_path).actors) == 2
+
+
+def test_generated_json_files_load_and_a_broken_one_is_one_problem(tmp_path):
+    (tmp_path / "registry.yaml").write_text('version: "2026.11.22"\n', encoding="utf-8")
+    (tmp_path / "gen.json").write_text(
+        actors_json(["made by a test"], [{"id": "Q1", "kind": "country", "name": "Aland", "country": "AAA"}]),
+        encoding="utf-8",
+    )
+    registry = load_registry(tmp_path)
+    assert [a.name for a in registry.actors] == ["Aland"]
+    assert registry.files == ("registry.yaml", "gen.json")
+    (tmp_path / "gen.json").write_text('{"actors": [', encoding="utf-8")
+    with pytest.raises(RegistryError) as caught:
+        load_registry(tmp_path)
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith("gen.json: not valid JSON")
 
 
 def test_load_needs_the_version_file(tmp_path):

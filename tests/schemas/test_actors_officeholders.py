@@ -3,10 +3,10 @@ and the build keeps hand-kept entries, drops shared aliases and leaves out perso
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
-
-import yaml
 
 from pipelines import actors_officeholders as gen
 from schemas.actors import load_registry, normalize_alias, validate_folder
@@ -34,10 +34,15 @@ def test_check_fails_on_a_stale_file(tmp_path, capsys):
 
 
 def test_every_generated_person_is_sourced_dated_and_from_a_second_source():
-    data = yaml.safe_load((FOLDER / gen.OUTPUT_FILE).read_text(encoding="utf-8"))
+    data = json.loads((FOLDER / gen.OUTPUT_FILE).read_text(encoding="utf-8"))
+    legend = " ".join(data["about"])
+    for repo in {a["source"].split("/")[1] for a in data["actors"]}:
+        assert f"eps/{repo}: github.com/every-politician-scrapers/{repo} at " in legend, repo
     for actor in data["actors"]:
-        assert "Wikidata P39 + " in actor["source"], actor["id"]
-        assert "(read 20" in actor["source"], actor["id"]  # when the source was read
+        # a repository folder and how the QID was agreed; the header's legend dates each repository
+        assert re.fullmatch(
+            r"eps/\S+ P39\+(list|official|bio)(; eps/\S+ P39\+(list|official|bio))*", actor["source"]
+        )
         for role in actor["roles"]:
             assert role["start"] or role["end"], (actor["id"], role)
         for alias in [actor["name"], *actor.get("aliases", [])]:

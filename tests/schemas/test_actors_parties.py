@@ -3,11 +3,11 @@ names that would tag ordinary text never become aliases."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipelines import actors_parties as gen
 from schemas.actors import load_registry, normalize_alias, validate_folder
@@ -53,12 +53,13 @@ def test_generic_party_names(name, generic):
 
 
 def test_no_generic_name_and_no_stop_acronym_is_an_alias():
-    data = yaml.safe_load((FOLDER / gen.OUTPUT_FILE).read_text(encoding="utf-8"))
+    data = json.loads((FOLDER / gen.OUTPUT_FILE).read_text(encoding="utf-8"))
+    assert "hdigital/partyfactsdata@" in data["about"][-1]  # what `source: partyfacts` stands for
     for actor in data["actors"]:
         assert actor["kind"] == "organisation"
         assert actor["wikipedia"], actor["id"]
         assert actor["country"], actor["id"]
-        assert "Wikidata item" in actor["source"], actor["id"]
+        assert actor["source"] == gen.SOURCE_TAG, actor["id"]
         for alias in [actor["name"], *actor.get("aliases", [])]:
             if isinstance(alias, dict):
                 assert alias["case"] == "exact", actor["id"]
