@@ -42,9 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import orjson
-
-from schemas.actors import DEFAULT_FOLDER, actors_json, load_registry, normalize_alias
+from schemas.actors import DEFAULT_FOLDER, actors_json, actors_outside, load_registry, normalize_alias
 
 OUTPUT_FILE = "people_officeholders.json"
 EXTRACT_FILE = Path("sources") / "officeholders.csv"
@@ -520,8 +518,7 @@ def _recent(row: Row) -> bool:
 def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str, int]]:
     """The JSON text of the generated persons and counts for the summary line."""
     registry = load_registry(folder)
-    generated = _generated_ids(folder)
-    hand_kept = [a for a in registry.actors if a.id not in generated]
+    hand_kept = actors_outside(folder, OUTPUT_FILE)
     taken_ids = {a.id for a in hand_kept}
     taken_keys = {alias.key for a in hand_kept for alias in a.all_aliases}
     taken_keys |= {normalize_alias(s) for a in hand_kept for s in a.surnames}
@@ -579,18 +576,6 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
         entries.append(_entry(qid, person, keep))
     stats["people"] = len(entries)
     return _dump(entries, rows), stats
-
-
-def _generated_ids(folder: Path) -> set[str]:
-    """The ids in the generated file, which `build` must not count as hand-kept."""
-    path = folder / OUTPUT_FILE
-    if not path.is_file():
-        return set()
-    try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError:
-        return set()  # a broken generated file is rewritten whole; load_registry reports it
-    return {a.get("id", "") for a in data.get("actors", [])} if isinstance(data, dict) else set()
 
 
 def _display_name(rows: list[Row]) -> str:

@@ -364,6 +364,19 @@ def _load_registry(folder: Path, _state: tuple[tuple[str, int, int], ...]) -> Re
     return registry
 
 
+def actors_outside(folder: str | Path, generated: str) -> list[Actor]:
+    """Every actor in `folder` except those of the file named `generated`: what a generator must leave
+    alone (an actor kept by hand, or made by another generator, wins over a generated one)."""
+    actors: list[Actor] = []
+    for path in iter_actor_files(Path(folder)):
+        if path.name == generated:
+            continue
+        data = _read_actor_file(path)
+        if isinstance(data, dict) and isinstance(data.get("actors"), list):
+            actors.extend(Actor.model_validate(raw) for raw in data["actors"])
+    return actors
+
+
 def validate_folder(folder: str | Path = DEFAULT_FOLDER) -> list[str]:
     """Load and validate `folder`; every problem (load or semantic) as one line."""
     try:
@@ -501,6 +514,7 @@ __all__ = [
     "Role",
     "SharedAlias",
     "actors_json",
+    "actors_outside",
     "iter_alias_rows",
     "load_registry",
     "normalize_alias",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import actors_parties as gen
+from pipelines.tag_match import Tagger
 from schemas.actors import load_registry, normalize_alias, validate_folder
 
 FOLDER = Path(__file__).resolve().parents[2] / "seeds" / "actors"
@@ -117,3 +118,21 @@ def test_extract_needs_the_snapshot_and_a_bad_extract_is_one_line(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert "expected columns" in err
     assert "\n" not in err
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger.from_files(FOLDER)
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "expected"),
+    [
+        ("Labour wins vote", "Labour costs rose in the quarter.", set()),
+        ("Labour wins vote", "Rishi Sunak said Labour has no plan.", {"Q9630", "Q20055561"}),
+        ("Vote", "The Conservatives and Labour clashed in the UK parliament.", {"Q9626", "Q9630", "Q145"}),
+        ("Markets", "Labour market data for Australia.", {"Q408"}),
+    ],
+)
+def test_british_party_short_names_need_british_context(tagger, title, body, expected):
+    assert {actor.id for actor in tagger.tag(title, body).actors} == expected
