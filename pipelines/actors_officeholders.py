@@ -177,6 +177,7 @@ _PLURALS = {
     "Ministers": "Minister",
 }
 _NAME_TOKEN = re.compile(r"[^\W\d_]", re.UNICODE)
+_QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")  # `John Smith (politician)`
 
 
 class ExtractError(RuntimeError):
@@ -506,8 +507,11 @@ def read_extract(path: Path) -> list[Row]:
 
 
 def _ascii_fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """`Erdoğan` -> `Erdogan`: Latin-script text without its diacritics. Other scripts are left alone:
+    there a mark is part of the letter (Cyrillic `й` is not `и`)."""
+    if any(c.isalpha() and ord(c) > 0x24F for c in text):
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _recent(row: Row) -> bool:
@@ -579,7 +583,13 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
 
 
 def _display_name(rows: list[Row]) -> str:
-    """The Wikidata label the most rows use (ties: the first in sorted order, so reruns agree)."""
+    """The English Wikipedia title without its qualifier (`Valery Gerasimov`, where a table read from
+    the Russian Wikipedia has the Russian label), else the Wikidata label the most rows use (ties:
+    the first in sorted order, so reruns agree)."""
+    for row in rows:
+        title = _QUALIFIER.sub("", row.wikipedia)
+        if title and _is_full_name(title):
+            return title
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.name] += 1

@@ -138,6 +138,10 @@ def is_generic(name: str) -> bool:
 
 
 def _ascii_fold(text: str) -> str:
+    """`Erdoğan` -> `Erdogan`: Latin-script text without its diacritics. Other scripts are left alone:
+    there a mark is part of the letter (Cyrillic `й` is not `и`)."""
+    if any(c.isalpha() and ord(c) > 0x24F for c in text):
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 

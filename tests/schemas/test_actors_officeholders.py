@@ -72,12 +72,19 @@ def test_build_resolves_collisions_and_keeps_hand_kept_entries(tmp_path):
     (folder / gen.OUTPUT_FILE).unlink()
     rows = [
         _row("Q7747", "Vladimir Putin", title="President of Russia"),  # hand-kept: left to people.yaml
-        _row("Q900000001", "Ivan Testov", ("Iwan Testow", "Ivan Petrov Jr")),
+        # a label read from the Russian Wikipedia: the English article's title is the display name
+        _row(
+            "Q900000001",
+            "Иван Тестов",
+            ("Iwan Testow", "Ivan Petrov Jr"),
+            wikipedia="Ivan Testov (politician)",
+        ),
         _row("Q900000002", "Pyotr Probin", ("Ivan Petrov Jr",)),  # shares a variant: dropped from both
         _row("Q900000003", "Kim Jong-un"),  # a hand-kept alias: this person is left out
         _row("Q900000004", "Old Minister", start="1950", end="1960"),  # history, not news
         _row("Q900000005", "Zoë Ångström"),
         _row("Q900000006", "Mononym"),
+        _row("Q900000007", "Дмитрий Тестович"),  # no diacritic folding outside the Latin script
     ]
     text, stats = gen.build(rows, folder)
     (folder / gen.OUTPUT_FILE).write_text(text, encoding="utf-8")
@@ -89,6 +96,12 @@ def test_build_resolves_collisions_and_keeps_hand_kept_entries(tmp_path):
     assert putin is not None
     assert putin.source != "test"  # the hand-kept entry, not the generated row
     assert owner[normalize_alias("Iwan Testow")] == "Q900000001"
+    assert owner[normalize_alias("Иван Тестов")] == "Q900000001"
+    ivan = registry.get("Q900000001")
+    assert ivan is not None
+    assert (ivan.name, ivan.wikipedia) == ("Ivan Testov", "Ivan Testov (politician)")
+    assert owner[normalize_alias("Дмитрий Тестович")] == "Q900000007"
+    assert normalize_alias("Дмитрии Тестович") not in owner
     assert normalize_alias("Ivan Petrov Jr") not in owner
     assert owner[normalize_alias("Pyotr Probin")] == "Q900000002"
     assert registry.get("Q900000003") is None
@@ -96,7 +109,7 @@ def test_build_resolves_collisions_and_keeps_hand_kept_entries(tmp_path):
     assert registry.get("Q900000006") is None
     assert owner[normalize_alias("Zoe Angstrom")] == "Q900000005"  # the name without diacritics
     assert (stats["hand_kept"], stats["name_taken"], stats["old"], stats["not_a_full_name"]) == (1, 1, 1, 1)
-    assert stats["people"] == 3
+    assert stats["people"] == 4
 
 
 def test_a_broken_extract_is_one_line_and_exit_2(tmp_path, capsys):
