@@ -1,0 +1,716 @@
+"""Generate `seeds/actors/people_officeholders.json` from public Wikidata-derived office-holder tables.
+
+    python -m pipelines.actors_officeholders            # rewrite the JSON from the committed extract
+    python -m pipelines.actors_officeholders --check    # exit 1 when the committed file is stale
+    python -m pipelines.actors_officeholders --extract DIR   # first re-read the extract from snapshots
+
+Two steps, so that regeneration and its check need no network:
+
+1. `--extract DIR` reads EveryPolitician scraper repositories (snapshots of public GitHub repositories,
+   each a bare git directory under DIR named `every-politician-scrapers+<name>/repo`) and writes the
+   rows this project uses to `seeds/actors/sources/officeholders.csv`: one row per dated role of a
+   person, with the person's Wikidata QID, label, the other spellings the sources use, the role and
+   where it was read. The repositories hold Wikidata query results (CC0) next to the same office's
+   Wikipedia list or official government page; a row is kept only when the two agree on the person
+   (see `_agreeing`), so every QID is checked against a second, independent source.
+2. The default step turns that extract into registry entries, after the hand-kept files: a person
+   already hand-kept is left to the hand-kept entry, and an alias (normalized as the registry does)
+   that another actor already claims, or that two generated persons share, is dropped rather than
+   guessed — a person whose own name is taken is left out and counted in the summary line.
+
+Persons are kept when they hold one of the selected offices and a role of theirs ended in or after
+`SINCE` or is open. An open role (`end: null`) means "in office when the source was read"; the
+source's date is in every entry's `source` field, because these tables are older than the registry.
+Aliases are full names only (no surnames): the Wikidata label, the other spellings the sources use
+(`Sergei`/`Sergey`), and the name without diacritics where it has any (`Erdogan` for `Erdoğan`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from schemas.actors import DEFAULT_FOLDER, actors_json, actors_outside, load_registry, normalize_alias
+
+OUTPUT_FILE = "people_officeholders.json"
+EXTRACT_FILE = Path("sources") / "officeholders.csv"
+EXTRACT_COLUMNS = ("qid", "name", "variants", "wikipedia", "title", "of", "start", "end", "source")
+SINCE = 1991  # roles that ended before this are history, not news
+OWNER = "every-politician-scrapers"
+
+# Each scraper repository is one state's offices; its country comes from the registry by ISO code.
+REPO_COUNTRY = {
+    "brazil-ministers": "BRA",
+    "china-ministers": "CHN",
+    "france-cabinet": "FRA",
+    "india-ministers": "IND",
+    "iran-ministers": "IRN",
+    "iraq-ministers": "IRQ",
+    "israel-ministers": "ISR",
+    "japan-ministers": "JPN",
+    "pakistan-ministers": "PAK",
+    "russia-cabinet": "RUS",
+    "saudi-ministers": "SAU",
+    "south-korea-ministers": "KOR",
+    "syria": "SYR",
+    "turkey-ministers": "TUR",
+    "ukraine-cabinet": "UKR",
+    "united-kingdom-cabinet": "GBR",
+    "us-cabinet": "USA",
+}
+# Folders of legislatures (hundreds of members each, rarely in international news) are not offices here.
+_SKIP_FOLDER = re.compile(
+    r"(duma|rada|assembly|representatives|federal-council|cabinets?/|cabinet-|chief-ministers$|governors$|governors-enwiki$)"
+)
+
+# Offices left out as rarely in international news (deputies, staff, junior ministers, ambassadors
+# other than to the UN, regional posts away from a war), which also keeps the tagger's build short.
+_SKIP_OFFICE = re.compile(
+    r"/ambassadors/ambassador-(?!un$)|/ambassador-(?!to-un)|/governors/|first-lady|-lt-gov|administrator|"
+    r"(himachal-pradesh|kerala|manipur|nagaland|uttarakhand)-chief|punjab-(deputy|chief|governor)|-mayor|"
+    r"ankara-governor|federal-subjects/(?!chechnya|crimea|sevastopol|belgorod|kursk)|-deputy$|labor-dep|"
+    r"deputy-attorney-general|counsellor|vp-cos|wh-communications|economic-advisers|employment-minister|"
+    r"puss-exports|paymaster-general|solicitor-general"
+)
+
+# Office titles for folders whose source page is not an English Wikipedia article with the title.
+OFFICE_TITLES = {
+    "brazil-ministers/wpoffice/minister-education": "Minister of Education of Brazil",
+    "brazil-ministers/wpoffice/minister-health": "Minister of Health of Brazil",
+    "brazil-ministers/wpoffice/minister-justice": "Minister of Justice of Brazil",
+    "iraq-ministers/defence-arwiki": "Minister of Defence of Iraq",
+    "iraq-ministers/higher-education-arwiki": "Minister of Higher Education of Iraq",
+    "iraq-ministers/interior-arwiki": "Minister of Interior of Iraq",
+    "russia-cabinet/wpoffice/cogs": "Chief of the General Staff of the Russian Armed Forces",
+    "russia-cabinet/wpoffice/ministers/minister-regional-development": (
+        "Minister of Regional Development of Russia"
+    ),
+    "russia-cabinet/wpoffice/federal-subjects/belgorod-governor": "Governor of Belgorod Oblast",
+    "russia-cabinet/wpoffice/federal-subjects/kursk-governor": "Governor of Kursk Oblast",
+    "russia-cabinet/wpoffice/federal-subjects/ryazan-governor": "Governor of Ryazan Oblast",
+    "russia-cabinet/wpoffice/federal-subjects/sevastopol-governor": "Governor of Sevastopol",
+    "russia-cabinet/wpoffice/federal-subjects/tomsk-governor": "Governor of Tomsk Oblast",
+    "south-korea-ministers/wpoffice/army-chief": "Chief of Staff of the Republic of Korea Army",
+    "south-korea-ministers/wpoffice/education-minister": "Minister of Education of South Korea",
+    "south-korea-ministers/wpoffice/financial-services-kowiki": (
+        "Chairman of the Financial Services Commission (South Korea)"
+    ),
+    "south-korea-ministers/wpoffice/veterans-kowiki": (
+        "Minister of Patriots and Veterans Affairs of South Korea"
+    ),
+    "syria/wpoffice/foreign-minister": "Minister of Foreign Affairs of Syria",
+    "turkey-ministers/wpoffice/ankara-governor-trwiki": "Governor of Ankara",
+    "turkey-ministers/wpoffice/bank-governor": "Governor of the Central Bank of Turkey",
+    "turkey-ministers/wpoffice/cogs-trwiki": "Chief of the General Staff of Turkey",
+    "turkey-ministers/wpoffice/defence-trwiki": "Minister of National Defence of Turkey",
+    "turkey-ministers/wpoffice/education-trwiki": "Minister of National Education of Turkey",
+    "turkey-ministers/wpoffice/energy-trwiki": "Minister of Energy and Natural Resources of Turkey",
+    "turkey-ministers/wpoffice/european-union-trwiki": "Minister for EU Affairs of Turkey",
+    "turkey-ministers/wpoffice/finance-trwiki": "Minister of Finance of Turkey",
+    "turkey-ministers/wpoffice/foreign-trwiki": "Minister of Foreign Affairs of Turkey",
+    "turkey-ministers/wpoffice/health-trwiki": "Minister of Health of Turkey",
+    "turkey-ministers/wpoffice/interior-trwiki": "Minister of the Interior of Turkey",
+    "turkey-ministers/wpoffice/justice-trwiki": "Minister of Justice of Turkey",
+    "turkey-ministers/wpoffice/transport-trwiki": "Minister of Transport of Turkey",
+    "ukraine-cabinet/wpoffice/bank-governor": "Governor of the National Bank of Ukraine",
+    "ukraine-cabinet/wpoffice/crimea-representative": "Presidential Representative of Ukraine in Crimea",
+    "ukraine-cabinet/wpoffice/governor-cherkasy": "Governor of Cherkasy Oblast",
+    "ukraine-cabinet/wpoffice/governor-chernihiv": "Governor of Chernihiv Oblast",
+    "ukraine-cabinet/wpoffice/governor-luhansk": "Governor of Luhansk Oblast",
+    "ukraine-cabinet/wpoffice/governor-odessa": "Governor of Odesa Oblast",
+    "ukraine-cabinet/wpoffice/prosecutor-uawiki": "Prosecutor General of Ukraine",
+    "ukraine-cabinet/wpoffice/security-service-uawiki": "Head of the Security Service of Ukraine",
+}
+# Titles derived from an article about the institution rather than the office.
+_TITLE_FIXES = {
+    "Central Bank of Russia": "Governor of the Central Bank of Russia",
+    "Joint Staff Department of the Central Military Commission": (
+        "Chief of the Joint Staff Department (China)"
+    ),
+    "Office of Management and Budget": "Director of the Office of Management and Budget",
+    "Council of Economic Advisers": "Chair of the Council of Economic Advisers",
+    "ADMINISTRATOR OF THE ENVIRONMENTAL PROTECTION AGENCY": (
+        "Administrator of the Environmental Protection Agency"
+    ),
+}
+_PLURAL_HEADS = {"Ambassadors of": "Ambassador of", "Justices of": "Justice of", "Judges of": "Judge of"}
+# US state legislatures and offices in the scraper repositories: local, not international news.
+_SKIP_TITLE = re.compile(r"Legislature|House of Representatives|Senate|Montana|Colorado|Arizona")
+# A position label naming only a portfolio (Pakistan's official list: "Defence", "Interior").
+_OFFICE_WORD = re.compile(
+    r"Minister|Secretary|Director|Administrator|Representative|Chair|Advis|Counselor|President|Premier|"
+    r"Chief|Attorney|Governor|Ambassador|Speaker|Head|Commissioner"
+)
+_AMBASSADOR_TO = {"bih": "Bosnia and Herzegovina", "uk": "the United Kingdom", "usa": "the United States"}
+_BRAZIL_STATES = {
+    "acre": "Acre",
+    "alagoas": "Alagoas",
+    "amazonas": "Amazonas",
+    "ceara": "Ceará",
+    "espirito-santo": "Espírito Santo",
+    "maranhao": "Maranhão",
+    "mato-grosso-do-sul": "Mato Grosso do Sul",
+    "paraiba": "Paraíba",
+    "rondonia": "Rondônia",
+    "roraima": "Roraima",
+}
+_PLURALS = {
+    "ministers": "minister",
+    "governors": "governor",
+    "presidents": "president",
+    "speakers": "speaker",
+    "chairmen": "chairman",
+    "administrators": "administrator",
+    "heads": "head",
+    "Ministers": "Minister",
+}
+_NAME_TOKEN = re.compile(r"[^\W\d_]", re.UNICODE)
+_QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")  # `John Smith (politician)`
+
+
+class ExtractError(RuntimeError):
+    """A snapshot is missing or a table in it is not of the expected shape."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One dated role of one person, as the extract stores it."""
+
+    qid: str
+    name: str
+    variants: tuple[str, ...]
+    wikipedia: str
+    title: str
+    of: str  # the QID of the state the office belongs to, or "" for international offices
+    start: str
+    end: str
+    source: str
+
+    def as_csv(self) -> list[str]:
+        return [
+            self.qid,
+            self.name,
+            "|".join(self.variants),
+            self.wikipedia,
+            self.title,
+            self.of,
+            self.start,
+            self.end,
+            self.source,
+        ]
+
+
+# ---------------------------------------------------------------------------------------- extract
+
+
+class _Repo:
+    """A bare snapshot of one scraper repository, read with `git show`."""
+
+    def __init__(self, mirror: Path, name: str) -> None:
+        self.name = name
+        self.git = mirror / f"{OWNER}+{name}" / "repo"
+        if not self.git.is_dir():
+            raise ExtractError(f"{self.git}: no snapshot of {OWNER}/{name} (fetch it first)")
+        log = self._run("log", "-1", "--format=%h %ad", "--date=short")
+        self.commit, self.date = log.split()
+
+    def _run(self, *args: str) -> str:
+        done = subprocess.run(["git", "-C", str(self.git), *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ExtractError(f"{self.git}: git {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def files(self) -> list[str]:
+        return self._run("ls-tree", "-r", "--name-only", "HEAD").splitlines()
+
+    def text(self, path: str) -> str | None:
+        done = subprocess.run(
+            ["git", "-C", str(self.git), "show", f"HEAD:{path}"], capture_output=True, text=True
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    def table(self, path: str) -> list[dict[str, str]]:
+        text = self.text(path)
+        return [] if text is None else list(csv.DictReader(io.StringIO(text)))
+
+    def where(self, path: str) -> str:
+        return f"{OWNER}/{self.name}@{self.commit} {path} (read {self.date})"
+
+
+def _year(value: str) -> str:
+    """`2020-10-01T00:00:00Z` -> `2020-10-01`; empty stays empty."""
+    return (value or "").strip()[:10]
+
+
+def _clean_name(name: str) -> str:
+    return " ".join((name or "").split())
+
+
+def _is_full_name(name: str) -> bool:
+    """Two or more words with letters and none of the punctuation news text does not use in names."""
+    words = [w for w in name.split() if _NAME_TOKEN.search(w)]
+    return len(words) >= 2 and not any(c in name for c in "(),;/[]0123456789")
+
+
+def _title_from_source(folder: str, meta: Mapping[str, Any], country: str) -> str | None:
+    title = _raw_title(folder, meta, country)
+    if title is None or _SKIP_TITLE.search(title):
+        return None
+    for plural, singular in _PLURAL_HEADS.items():
+        if title.startswith(plural):
+            title = singular + title.removeprefix(plural)
+    return _TITLE_FIXES.get(title, title)
+
+
+def _raw_title(folder: str, meta: Mapping[str, Any], country: str) -> str | None:
+    if folder in OFFICE_TITLES:
+        return OFFICE_TITLES[folder]
+    leaf = folder.rsplit("/", 1)[-1]
+    if "/ambassadors/ambassador-" in folder:
+        place = leaf.removeprefix("ambassador-")
+        if place == "un":
+            return f"Permanent Representative of {country} to the United Nations"
+        return f"Ambassador of {country} to {_AMBASSADOR_TO.get(place, place.replace('-', ' ').title())}"
+    if "/governors/" in folder and leaf in _BRAZIL_STATES:
+        return f"Governor of {_BRAZIL_STATES[leaf]}"
+    source = meta.get("source")
+    if not isinstance(source, str) or "//en.wikipedia.org/wiki/" not in source:
+        return None
+    title = unquote(urlsplit(source).path.rsplit("/", 1)[-1]).replace("_", " ")
+    if title.startswith(("Politics of", "Ambassade")):
+        return None
+    if title.startswith("Ministry of "):
+        return "Minister of " + title.removeprefix("Ministry of ")
+    if title.startswith("List of "):
+        words = title.removeprefix("List of ").split(" ")
+        for index, word in enumerate(words):
+            if word in _PLURALS:
+                words[index] = _PLURALS[word]
+                break
+        title = " ".join(words)
+        return title[:1].upper() + title[1:]
+    return title
+
+
+def _agreeing(primary: list[dict[str, str]], check: list[dict[str, str]], key: str = "item") -> set[str]:
+    """QIDs named by both tables: Wikidata's office holders and the Wikipedia list or official page."""
+    return {r[key] for r in primary if r.get(key)} & {r.get("item") or r.get("wdid") or "" for r in check}
+
+
+def _wpoffice_rows(
+    repo: _Repo, country_qid: str, country_name: str, enwiki: Mapping[str, str]
+) -> Iterator[Row]:
+    files = set(repo.files())
+    for meta_path in sorted(f for f in files if f.startswith("sources/") and f.endswith("/meta.json")):
+        folder_path = meta_path.removesuffix("/meta.json")
+        folder = f"{repo.name}/{folder_path.removeprefix('sources/')}"
+        if (
+            _SKIP_FOLDER.search(folder_path)
+            or folder_path.endswith("/official")
+            or "official-" in folder_path
+            or _SKIP_OFFICE.search(folder_path)
+        ):
+            continue
+        meta = json.loads(repo.text(meta_path) or "{}")
+        title = _title_from_source(folder, meta, country_name)
+        if title is None:
+            continue
+        wikidata = repo.table(f"{folder_path}/wikidata.csv")
+        scraped = repo.table(f"{folder_path}/scraped.csv")
+        if not wikidata or "startDate" not in wikidata[0]:
+            continue
+        agreed = _agreeing(wikidata, scraped)
+        spellings: dict[str, set[str]] = defaultdict(set)
+        for row in scraped:
+            if row.get("item"):
+                spellings[row["item"]].add(_clean_name(row.get("itemLabel", "")))
+        for row in wikidata:
+            qid = row.get("item", "")
+            if qid not in agreed:
+                continue
+            name = _clean_name(row.get("itemLabel", ""))
+            yield Row(
+                qid,
+                name,
+                tuple(sorted(spellings[qid] - {name})),
+                enwiki.get(qid, ""),
+                title,
+                country_qid,
+                _year(row.get("startDate", "")),
+                _year(row.get("endDate", "")),
+                repo.where(folder_path) + ": Wikidata P39 + Wikipedia list",
+            )
+
+
+def _official_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> Iterator[Row]:
+    """Cabinet members on the government's own page, where Wikidata dates their position."""
+    for path in sorted(
+        f for f in repo.files() if f.startswith("sources/official") and f.endswith("/wikidata.csv")
+    ):
+        for row in repo.table(path):
+            start = _year(row.get("start", "") or row.get("startDate", ""))
+            qid, label, official = (
+                row.get("wdid", ""),
+                _clean_name(row.get("wdLabel", "")),
+                _clean_name(row.get("name", "")),
+            )
+            if not (qid and start and label and row.get("position")):
+                continue
+            variants = tuple(v for v in (official,) if v and v != label)
+            title = _clean_name(row["position"])
+            title = title if _OFFICE_WORD.search(title) else f"Minister of {title}"
+            yield Row(
+                qid,
+                label,
+                variants,
+                enwiki.get(qid, ""),
+                _TITLE_FIXES.get(title, title),
+                country_qid,
+                start,
+                "",
+                repo.where(path.rsplit("/", 1)[0]) + ": Wikidata P39 + official government page",
+            )
+
+
+def _enwiki_titles(repo: _Repo) -> dict[str, str]:
+    return {
+        r["wikidata"]: r["title"]
+        for r in repo.table("enwiki/index.csv")
+        if r.get("wikidata") and r.get("title")
+    }
+
+
+def _world_rows(mirror: Path) -> Iterator[Row]:
+    """Heads of state and government (2021-22), foreign ministers (2023) and heads of IGOs."""
+    world = _Repo(mirror, "world")
+    bio = {r["id"]: r for r in world.table("html/bio.csv") if r.get("id")}
+    leaders = _Repo(mirror, "world-leaders-2021")
+    listed = {
+        r["officeholder"]: _clean_name(r["officeholderlabel"]) for r in leaders.table("data/wikipedia.csv")
+    }
+    for row in leaders.table("data/wikidata.csv"):
+        qid, name = row["officeholder"], _clean_name(row["officeholderLabel"])
+        if qid not in listed and qid not in bio:
+            continue  # Wikidata alone: no second source names this person for the office
+        variants = tuple(
+            v for v in {listed.get(qid, ""), _clean_name(bio.get(qid, {}).get("name", ""))} if v and v != name
+        )
+        yield Row(
+            qid,
+            name,
+            tuple(sorted(variants)),
+            bio.get(qid, {}).get("enwiki", ""),
+            row["positionLabel"],
+            row["countryid"],
+            row["start_year"],
+            row["end_year"],
+            leaders.where("data") + ": Wikidata P39 + Wikipedia list of heads of state and government",
+        )
+    scraped = {
+        r["person"]: _clean_name(r["name"])
+        for r in world.table("sources/foreign/scraped.csv")
+        if r.get("person")
+    }
+    for row in world.table("sources/foreign/wikidata.csv"):
+        qid, name = row.get("person", ""), _clean_name(row.get("name", ""))
+        if not qid or qid not in scraped or not row.get("start"):
+            continue
+        variants = tuple(v for v in (scraped[qid],) if v != name)
+        yield Row(
+            qid,
+            name,
+            variants,
+            bio.get(qid, {}).get("enwiki", ""),
+            row["positionLabel"],
+            row["country"],
+            _year(row["start"]),
+            "",
+            world.where("sources/foreign") + ": Wikidata P39 + Wikipedia list of foreign ministers",
+        )
+    for row in world.table("html/holders21.csv"):
+        qid = row.get("personID", "")
+        if qid not in bio or not row.get("start"):
+            continue  # the officeholder table and the biography table are separate Wikidata queries
+        name = _clean_name(row["person"])
+        yield Row(
+            qid,
+            name,
+            (),
+            bio[qid].get("enwiki", ""),
+            row["position"],
+            "",
+            _year(row["start"]),
+            _year(row["end"]),
+            world.where("html/holders21.csv") + ": Wikidata P39 + officeholder biography table",
+        )
+
+
+def extract(mirror: Path, folder: Path = DEFAULT_FOLDER) -> list[Row]:
+    """Every row the snapshots under `mirror` give, in a stable order."""
+    registry = load_registry(folder)
+    by_code = {a.country: a for a in registry.actors if a.kind == "country" and a.country}
+    rows = list(_world_rows(mirror))
+    for name, code in sorted(REPO_COUNTRY.items()):
+        country = by_code[code]
+        repo = _Repo(mirror, name)
+        enwiki = _enwiki_titles(repo)
+        rows.extend(_wpoffice_rows(repo, country.id, country.name, enwiki))
+        rows.extend(_official_rows(repo, country.id, enwiki))
+    unique = {tuple(r.as_csv()): r for r in rows}
+    return sorted(unique.values(), key=lambda r: (r.qid, r.start, r.title, r.source))
+
+
+def write_extract(rows: Iterable[Row], path: Path) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXTRACT_COLUMNS)
+    for row in rows:
+        writer.writerow(row.as_csv())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def read_extract(path: Path) -> list[Row]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != EXTRACT_COLUMNS:
+            raise ExtractError(f"{path}: expected columns {','.join(EXTRACT_COLUMNS)}")
+        return [
+            Row(
+                r["qid"],
+                r["name"],
+                tuple(v for v in r["variants"].split("|") if v),
+                r["wikipedia"],
+                r["title"],
+                r["of"],
+                r["start"],
+                r["end"],
+                r["source"],
+            )
+            for r in reader
+        ]
+
+
+# ------------------------------------------------------------------------------------------ build
+
+
+def _ascii_fold(text: str) -> str:
+    """`Erdoğan` -> `Erdogan`: Latin-script text without its diacritics. Other scripts are left alone:
+    there a mark is part of the letter (Cyrillic `й` is not `и`)."""
+    if any(c.isalpha() and ord(c) > 0x24F for c in text):
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _recent(row: Row) -> bool:
+    end = row.end[:4]
+    return not end or int(end) >= SINCE
+
+
+def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str, int]]:
+    """The JSON text of the generated persons and counts for the summary line."""
+    registry = load_registry(folder)
+    hand_kept = actors_outside(folder, OUTPUT_FILE)
+    taken_ids = {a.id for a in hand_kept}
+    taken_keys = {alias.key for a in hand_kept for alias in a.all_aliases}
+    taken_keys |= {normalize_alias(s) for a in hand_kept for s in a.surnames}
+    country_ids = {a.id: a.country for a in registry.actors if a.kind in ("country", "territory")}
+
+    by_person: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_person[row.qid].append(row)
+    people: dict[str, dict[str, Any]] = {}
+    stats = {"rows": len(rows), "hand_kept": 0, "old": 0, "not_a_full_name": 0, "name_taken": 0}
+    for qid, person_rows in sorted(by_person.items(), key=lambda item: int(item[0][1:])):
+        if qid in taken_ids:
+            stats["hand_kept"] += 1
+            continue
+        if not any(_recent(r) for r in person_rows):
+            stats["old"] += 1
+            continue
+        name = _display_name(person_rows)
+        if not _is_full_name(name):
+            stats["not_a_full_name"] += 1
+            continue
+        spellings = [name]
+        for row in person_rows:
+            spellings.extend([row.name, *row.variants])
+        spellings += [_ascii_fold(s) for s in list(spellings)]
+        aliases: list[str] = []
+        for text in spellings:
+            key = normalize_alias(text)
+            if _is_full_name(text) and key not in {normalize_alias(a) for a in aliases}:
+                aliases.append(text)
+        of_country = [country_ids[r.of] for r in person_rows if r.of in country_ids]
+        people[qid] = {
+            "name": name,
+            "aliases": aliases,
+            "wikipedia": next((r.wikipedia for r in person_rows if r.wikipedia), None),
+            "country": max(set(of_country), key=of_country.count) if of_country else None,
+            "roles": _roles(person_rows, country_ids),
+            "source": "; ".join(sorted({_short_source(r.source) for r in person_rows})),
+        }
+    # An alias two generated persons share, or one a hand-kept actor has, resolves to nobody.
+    claims: dict[str, set[str]] = defaultdict(set)
+    for qid, person in people.items():
+        for alias in person["aliases"]:
+            claims[normalize_alias(alias)].add(qid)
+    entries = []
+    for qid, person in people.items():
+        keep = [
+            a
+            for a in person["aliases"]
+            if normalize_alias(a) not in taken_keys and len(claims[normalize_alias(a)]) == 1
+        ]
+        if normalize_alias(person["name"]) not in {normalize_alias(a) for a in keep}:
+            stats["name_taken"] += 1
+            continue
+        entries.append(_entry(qid, person, keep))
+    stats["people"] = len(entries)
+    return _dump(entries, rows), stats
+
+
+def _display_name(rows: list[Row]) -> str:
+    """The English Wikipedia title without its qualifier (`Valery Gerasimov`, where a table read from
+    the Russian Wikipedia has the Russian label), else the Wikidata label the most rows use (ties:
+    the first in sorted order, so reruns agree)."""
+    for row in rows:
+        title = _QUALIFIER.sub("", row.wikipedia)
+        if title and _is_full_name(title):
+            return title
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row.name] += 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
+def _roles(rows: list[Row], country_ids: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    roles: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        role: dict[str, Any] = {"title": row.title[:1].upper() + row.title[1:]}
+        if row.of in country_ids:
+            role["of"] = row.of
+        role["start"] = row.start or None
+        role["end"] = row.end or None
+        key = (row.title, row.start)
+        if key not in roles or (roles[key]["end"] is None and role["end"] is not None):
+            roles[key] = role
+    return sorted(roles.values(), key=lambda r: (r["start"] or "", r["title"]))
+
+
+def _entry(qid: str, person: Mapping[str, Any], aliases: list[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": qid, "kind": "person", "name": person["name"]}
+    if person["wikipedia"]:
+        entry["wikipedia"] = person["wikipedia"]
+    if person["country"]:
+        entry["country"] = person["country"]
+    entry["source"] = person["source"]
+    rest = [a for a in aliases if normalize_alias(a) != normalize_alias(person["name"])]
+    if rest:
+        entry["aliases"] = rest
+    entry["roles"] = person["roles"]
+    return entry
+
+
+_SOURCE = re.compile(
+    rf"^{OWNER}/(?P<repo>\S+)@(?P<commit>\S+) (?P<path>\S+) \(read (?P<date>[0-9-]+)\): (?P<how>.+)$"
+)
+_HOW = (
+    ("Wikipedia list", "P39+list"),
+    ("official government page", "P39+official"),
+    ("biography", "P39+bio"),
+)
+
+
+def _short_source(source: str) -> str:
+    """`eps/<repo>/<folder> P39+list`: the entry's source, spelled out once in the file's legend."""
+    match = _SOURCE.match(source)
+    if match is None:
+        return source
+    how = next((code for words, code in _HOW if words in match["how"]), match["how"])
+    return f"eps/{match['repo']}/{match['path'].removeprefix('sources/')} {how}"
+
+
+def _legend(rows: Iterable[Row]) -> str:
+    seen = sorted({(m["repo"], m["commit"], m["date"]) for r in rows if (m := _SOURCE.match(r.source))})
+    lines = [
+        f"#   eps/{repo}: github.com/{OWNER}/{repo} at {commit}, read {date}" for repo, commit, date in seen
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_HEADER = """\
+# GENERATED by `python -m pipelines.actors_officeholders` from seeds/actors/sources/officeholders.csv;
+# do not edit by hand (fix the extract, the office table in the generator, or a hand-kept file).
+# Persons holding or having held (since {since}) the selected offices: heads of state and government,
+# foreign ministers, heads of international bodies, and the ministers, chiefs of staff, security
+# chiefs and governors of {states} states. Every QID is Wikidata's (CC0) and agreed by a second source.
+# `source` names the table and folder: `P39+list` = Wikidata's position-held statements agreed by the
+# office's Wikipedia list; `P39+official` = by the government's own page; `P39+bio` = by a separate
+# Wikidata biography query. `end: null` means "in office when the source was read" (the dates are
+# below), not necessarily today. The repositories:
+"""
+
+
+def _dump(entries: list[dict[str, Any]], rows: Iterable[Row] = ()) -> str:
+    rows = list(rows)
+    states = {m["repo"] for r in rows if (m := _SOURCE.match(r.source))} & set(REPO_COUNTRY)
+    header = _HEADER.format(since=SINCE, states=len(states)) + _legend(rows)
+    about = [line.removeprefix("# ").removeprefix("#") for line in header.splitlines()]
+    return actors_json(about, entries)
+
+
+# ------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.actors_officeholders", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
+    parser.add_argument(
+        "--extract", metavar="DIR", type=Path, help="re-read the extract from snapshots in DIR"
+    )
+    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="the registry folder")
+    args = parser.parse_args(argv)
+    folder: Path = args.folder
+    extract_path = folder / EXTRACT_FILE
+    try:
+        if args.extract is not None:
+            write_extract(extract(args.extract, folder), extract_path)
+        rows = read_extract(extract_path)
+        text, stats = build(rows, folder)
+    except (ExtractError, OSError) as exc:
+        print(f"actors_officeholders: {exc}", file=sys.stderr)
+        return 2
+    target = folder / OUTPUT_FILE
+    summary = ", ".join(f"{k} {v}" for k, v in stats.items())
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.is_file() else ""
+        if current != text:
+            print(
+                f"{target} is stale: run python -m pipelines.actors_officeholders ({summary})",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{target} is up to date ({summary})")
+        return 0
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target} ({summary})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
