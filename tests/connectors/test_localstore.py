@@ -31,6 +31,22 @@ def test_rewriting_the_same_articles_is_a_counted_no_op(tmp_path: pathlib.Path, 
     reopened.close()
 
 
+def test_a_batch_with_repeats_and_stored_articles_writes_each_new_one_once(tmp_path: pathlib.Path, articles):
+    """One batch is written in set-based statements: an article twice in it, or stored before,
+    is a counted duplicate, and the new ones after the gap it leaves are searchable and found by
+    their dedup keys."""
+    first, second = (as_canonical(a) for a in articles)
+    store = LocalStore(str(tmp_path / "w.db"))
+    assert store.write_articles([first]) == WriteCounts(written=1, duplicates=0)
+    assert store.write_articles([first, second, second]) == WriteCounts(written=1, duplicates=2)
+    assert store.stats().articles == 2
+    assert [hit.id for hit in store.search(second.title.split()[0])][:2].count(second.id) == 1
+    text_key = next(k for k in second.dedup_keys if k.startswith("t:"))
+    assert [d.article_id for d in store.lookup([text_key], second.near_dup_keys)] == [second.id]
+    assert store.get(second.id) == second.model_dump(mode="json", exclude=NOT_IN_DOC)
+    store.close()
+
+
 def test_search_ranks_the_right_seed_first(tmp_path: pathlib.Path, articles):
     store = LocalStore(str(tmp_path / "w.db"))
     store.write_articles(articles)
