@@ -113,10 +113,8 @@ class _EsWriteFn(beam.DoFn):
             yield from self._settle(self._writer.submit(self._write_buffer()))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        settled = [
-            *self._settle(self._writer.submit(self._write_buffer())),
-            *self._settle(self._writer.wait()),
-        ]
+        settled = [*self._settle(self._writer.submit(self._write_buffer()))] if self._buffer else []
+        settled += self._settle(self._writer.wait())
         # Every element of the graph is in the global window.
         return (GlobalWindows.windowed_value(letter) for letter in settled)
 
@@ -130,8 +128,6 @@ class _EsWriteFn(beam.DoFn):
         """The bulk request of the buffered batch, to run on the writer thread; its documents are
         encoded here, on the bundle's thread, so the writer only waits on the network."""
         batch, self._buffer = self._buffer, []
-        if not batch:
-            return lambda: None
         docs = self._documents(batch)
         return lambda: self._write(batch, docs)
 
@@ -206,21 +202,11 @@ class _EsWriteFn(beam.DoFn):
 
 
 class _WriteArticlesFn(_EsWriteFn):
-    def __init__(
-        self,
-        endpoint: EsEndpoint,
-        names: IndexNames,
-        retry: RetryPolicy,
-        batch_size: int,
-        max_batch_bytes: int,
-    ):
-        super().__init__(endpoint, names, retry, batch_size, max_batch_bytes)
+    def setup(self) -> None:
+        super().setup()
         self._created = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_WRITTEN)
         self._duplicate = Metrics.counter(counters.NAMESPACE, counters.ARTICLES_DUPLICATE)
         self._rejected = Metrics.counter(counters.NAMESPACE, "es_rejected")
-
-    def setup(self) -> None:
-        super().setup()
         self._progress = ProgressLog(_log, "articles")
 
     def _documents(self, batch: list[Article]) -> list[tuple[str, bytes | dict[str, object]]]:
@@ -282,15 +268,8 @@ def _rejection(article: Article, source: bytes, outcome: BulkOutcome, now: dt.da
 
 
 class _WriteDeadLettersFn(_EsWriteFn):
-    def __init__(
-        self,
-        endpoint: EsEndpoint,
-        names: IndexNames,
-        retry: RetryPolicy,
-        batch_size: int,
-        max_batch_bytes: int,
-    ):
-        super().__init__(endpoint, names, retry, batch_size, max_batch_bytes)
+    def setup(self) -> None:
+        super().setup()
         self._written = Metrics.counter(counters.NAMESPACE, counters.DEAD_LETTERS)
 
     def _documents(self, batch: list[DeadLetter]) -> list[tuple[str, bytes | dict[str, object]]]:

@@ -27,14 +27,11 @@ Aliases are full names only (no surnames): the Wikidata label, the other spellin
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import re
 import subprocess
-import sys
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -42,7 +39,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from schemas.actors import DEFAULT_FOLDER, actors_json, actors_outside, load_registry, normalize_alias
+from pipelines.actors_extract import (
+    ExtractError,
+    about_lines,
+    ascii_fold,
+    generator_main,
+    git,
+    read_csv,
+    taken_by_others,
+    write_csv,
+)
+from schemas.actors import DEFAULT_FOLDER, actors_json, load_registry, normalize_alias
 
 OUTPUT_FILE = "people_officeholders.json"
 EXTRACT_FILE = Path("sources") / "officeholders.csv"
@@ -180,10 +187,6 @@ _NAME_TOKEN = re.compile(r"[^\W\d_]", re.UNICODE)
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")  # `John Smith (politician)`
 
 
-class ExtractError(RuntimeError):
-    """A snapshot is missing or a table in it is not of the expected shape."""
-
-
 @dataclass(frozen=True)
 class Row:
     """One dated role of one person, as the extract stores it."""
@@ -223,17 +226,11 @@ class _Repo:
         self.git = mirror / f"{OWNER}+{name}" / "repo"
         if not self.git.is_dir():
             raise ExtractError(f"{self.git}: no snapshot of {OWNER}/{name} (fetch it first)")
-        log = self._run("log", "-1", "--format=%h %ad", "--date=short")
+        log = git(self.git, "log", "-1", "--format=%h %ad", "--date=short")
         self.commit, self.date = log.split()
 
-    def _run(self, *args: str) -> str:
-        done = subprocess.run(["git", "-C", str(self.git), *args], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ExtractError(f"{self.git}: git {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
-
     def files(self) -> list[str]:
-        return self._run("ls-tree", "-r", "--name-only", "HEAD").splitlines()
+        return git(self.git, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
 
     def text(self, path: str) -> str | None:
         done = subprocess.run(
@@ -473,45 +470,27 @@ def extract(mirror: Path, folder: Path = DEFAULT_FOLDER) -> list[Row]:
 
 
 def write_extract(rows: Iterable[Row], path: Path) -> None:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXTRACT_COLUMNS)
-    for row in rows:
-        writer.writerow(row.as_csv())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(out.getvalue(), encoding="utf-8")
+    write_csv(path, EXTRACT_COLUMNS, (row.as_csv() for row in rows))
 
 
 def read_extract(path: Path) -> list[Row]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != EXTRACT_COLUMNS:
-            raise ExtractError(f"{path}: expected columns {','.join(EXTRACT_COLUMNS)}")
-        return [
-            Row(
-                r["qid"],
-                r["name"],
-                tuple(v for v in r["variants"].split("|") if v),
-                r["wikipedia"],
-                r["title"],
-                r["of"],
-                r["start"],
-                r["end"],
-                r["source"],
-            )
-            for r in reader
-        ]
+    return [
+        Row(
+            r["qid"],
+            r["name"],
+            tuple(v for v in r["variants"].split("|") if v),
+            r["wikipedia"],
+            r["title"],
+            r["of"],
+            r["start"],
+            r["end"],
+            r["source"],
+        )
+        for r in read_csv(path, EXTRACT_COLUMNS)
+    ]
 
 
 # ------------------------------------------------------------------------------------------ build
-
-
-def _ascii_fold(text: str) -> str:
-    """`Erdoğan` -> `Erdogan`: Latin-script text without its diacritics. Other scripts are left alone:
-    there a mark is part of the letter (Cyrillic `й` is not `и`)."""
-    if any(c.isalpha() and ord(c) > 0x24F for c in text):
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _recent(row: Row) -> bool:
@@ -522,10 +501,7 @@ def _recent(row: Row) -> bool:
 def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str, int]]:
     """The JSON text of the generated persons and counts for the summary line."""
     registry = load_registry(folder)
-    hand_kept = actors_outside(folder, OUTPUT_FILE)
-    taken_ids = {a.id for a in hand_kept}
-    taken_keys = {alias.key for a in hand_kept for alias in a.all_aliases}
-    taken_keys |= {normalize_alias(s) for a in hand_kept for s in a.surnames}
+    taken_ids, taken_keys = taken_by_others(folder, OUTPUT_FILE)
     country_ids = {a.id: a.country for a in registry.actors if a.kind in ("country", "territory")}
 
     by_person: dict[str, list[Row]] = defaultdict(list)
@@ -547,7 +523,7 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
         spellings = [name]
         for row in person_rows:
             spellings.extend([row.name, *row.variants])
-        spellings += [_ascii_fold(s) for s in list(spellings)]
+        spellings += [ascii_fold(s) for s in list(spellings)]
         aliases: list[str] = []
         for text in spellings:
             key = normalize_alias(text)
@@ -668,48 +644,21 @@ def _dump(entries: list[dict[str, Any]], rows: Iterable[Row] = ()) -> str:
     rows = list(rows)
     states = {m["repo"] for r in rows if (m := _SOURCE.match(r.source))} & set(REPO_COUNTRY)
     header = _HEADER.format(since=SINCE, states=len(states)) + _legend(rows)
-    about = [line.removeprefix("# ").removeprefix("#") for line in header.splitlines()]
-    return actors_json(about, entries)
+    return actors_json(about_lines(header), entries)
 
 
 # ------------------------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.actors_officeholders", description=__doc__.split("\n")[0]
+    return generator_main(
+        argv,
+        module="pipelines.actors_officeholders",
+        description=__doc__.split("\n")[0],
+        output_file=OUTPUT_FILE,
+        extract=lambda snapshots, folder: write_extract(extract(snapshots, folder), folder / EXTRACT_FILE),
+        build=lambda folder: build(read_extract(folder / EXTRACT_FILE), folder),
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
-    parser.add_argument(
-        "--extract", metavar="DIR", type=Path, help="re-read the extract from snapshots in DIR"
-    )
-    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="the registry folder")
-    args = parser.parse_args(argv)
-    folder: Path = args.folder
-    extract_path = folder / EXTRACT_FILE
-    try:
-        if args.extract is not None:
-            write_extract(extract(args.extract, folder), extract_path)
-        rows = read_extract(extract_path)
-        text, stats = build(rows, folder)
-    except (ExtractError, OSError) as exc:
-        print(f"actors_officeholders: {exc}", file=sys.stderr)
-        return 2
-    target = folder / OUTPUT_FILE
-    summary = ", ".join(f"{k} {v}" for k, v in stats.items())
-    if args.check:
-        current = target.read_text(encoding="utf-8") if target.is_file() else ""
-        if current != text:
-            print(
-                f"{target} is stale: run python -m pipelines.actors_officeholders ({summary})",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{target} is up to date ({summary})")
-        return 0
-    target.write_text(text, encoding="utf-8")
-    print(f"wrote {target} ({summary})")
-    return 0
 
 
 if __name__ == "__main__":

@@ -28,13 +28,9 @@ calls by it (`SHORT_ACRONYMS`).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import re
-import subprocess
-import sys
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,7 +38,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from schemas.actors import DEFAULT_FOLDER, actors_json, actors_outside, load_registry, normalize_alias
+from pipelines.actors_extract import (
+    ExtractError,
+    about_lines,
+    ascii_fold,
+    generator_main,
+    git,
+    read_csv,
+    taken_by_others,
+    write_csv,
+)
+from schemas.actors import DEFAULT_FOLDER, actors_json, load_registry, normalize_alias
 
 OUTPUT_FILE = "organisations_parties.json"
 EXTRACT_FILE = Path("sources") / "parties.csv"
@@ -101,10 +107,6 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 
 
-class ExtractError(RuntimeError):
-    """The snapshot is missing, or a table in it or the extract is not of the expected shape."""
-
-
 @dataclass(frozen=True)
 class Row:
     """One party, as the extract stores it."""
@@ -133,30 +135,15 @@ class Row:
 
 def is_generic(name: str) -> bool:
     """True when every word of `name` is one that party names share (or it has no letters)."""
-    words = [w.casefold() for w in _WORD.findall(_ascii_fold(name).replace("'s", ""))]
+    words = [w.casefold() for w in _WORD.findall(ascii_fold(name).replace("'s", ""))]
     return all(w in GENERIC_WORDS for w in words)
-
-
-def _ascii_fold(text: str) -> str:
-    """`Erdoğan` -> `Erdogan`: Latin-script text without its diacritics. Other scripts are left alone:
-    there a mark is part of the letter (Cyrillic `й` is not `и`)."""
-    if any(c.isalpha() and ord(c) > 0x24F for c in text):
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 # ---------------------------------------------------------------------------------------- extract
 
 
-def _git(git_dir: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(git_dir), *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ExtractError(f"{git_dir}: git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
-
-
 def _table(git_dir: Path, path: str, needed: Iterable[str]) -> list[dict[str, str]]:
-    rows = list(csv.DictReader(io.StringIO(_git(git_dir, "show", f"HEAD:{path}"))))
+    rows = list(csv.DictReader(io.StringIO(git(git_dir, "show", f"HEAD:{path}"))))
     missing = set(needed) - set(rows[0] if rows else ())
     if missing:
         raise ExtractError(f"{REPOSITORY} {path}: no column {', '.join(sorted(missing))}")
@@ -187,12 +174,12 @@ def _candidate_aliases(title: str, url_row: Mapping[str, str], wd_row: Mapping[s
         wd_row.get("name_native", ""),
     ]
     out: list[str] = []
-    for name in names + [_ascii_fold(n) for n in names]:
+    for name in names + [ascii_fold(n) for n in names]:
         name = " ".join(name.replace("&nbsp;", " ").split())
         if (
             not name
             or is_generic(name)
-            or _ascii_fold(name) in NOT_ALIASES
+            or ascii_fold(name) in NOT_ALIASES
             or any(c in name for c in "(),;/[]")
         ):
             continue
@@ -217,7 +204,7 @@ def extract(mirror: Path) -> list[Row]:
     git_dir = mirror / SNAPSHOT / "repo"
     if not git_dir.is_dir():
         raise ExtractError(f"{git_dir}: no snapshot of {REPOSITORY} (fetch it first)")
-    commit, date = _git(git_dir, "log", "-1", "--format=%h %ad", "--date=short").split()
+    commit, date = git(git_dir, "log", "-1", "--format=%h %ad", "--date=short").split()
     wikidata = {
         r["partyfacts_id"]: r
         for r in _table(
@@ -250,7 +237,7 @@ def extract(mirror: Path) -> list[Row]:
         ):
             continue
         title = unquote(urlsplit(url).path.rsplit("/", 1)[-1]).replace("_", " ")
-        if is_generic(title) or _ascii_fold(title) in NOT_ALIASES:
+        if is_generic(title) or ascii_fold(title) in NOT_ALIASES:
             continue  # an article titled only with shared or ordinary words names no party in particular
         rows.append(
             Row(
@@ -272,33 +259,23 @@ def extract(mirror: Path) -> list[Row]:
 
 
 def write_extract(rows: Iterable[Row], path: Path) -> None:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXTRACT_COLUMNS)
-    for row in rows:
-        writer.writerow(row.as_csv())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(out.getvalue(), encoding="utf-8")
+    write_csv(path, EXTRACT_COLUMNS, (row.as_csv() for row in rows))
 
 
 def read_extract(path: Path) -> list[Row]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != EXTRACT_COLUMNS:
-            raise ExtractError(f"{path}: expected columns {','.join(EXTRACT_COLUMNS)}")
-        return [
-            Row(
-                r["qid"],
-                r["name"],
-                r["wikipedia"],
-                r["country"],
-                tuple(a for a in r["aliases"].split("|") if a),
-                tuple(a for a in r["acronyms"].split("|") if a),
-                r["record"],
-                r["source"],
-            )
-            for r in reader
-        ]
+    return [
+        Row(
+            r["qid"],
+            r["name"],
+            r["wikipedia"],
+            r["country"],
+            tuple(a for a in r["aliases"].split("|") if a),
+            tuple(a for a in r["acronyms"].split("|") if a),
+            r["record"],
+            r["source"],
+        )
+        for r in read_csv(path, EXTRACT_COLUMNS)
+    ]
 
 
 # ------------------------------------------------------------------------------------------ build
@@ -307,10 +284,7 @@ def read_extract(path: Path) -> list[Row]:
 def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str, int]]:
     """The JSON text of the parties and counts for the summary line."""
     registry = load_registry(folder)
-    others = actors_outside(folder, OUTPUT_FILE)
-    taken_ids = {a.id for a in others}
-    taken_keys = {alias.key for a in others for alias in a.all_aliases}
-    taken_keys |= {normalize_alias(s) for a in others for s in a.surnames}
+    taken_ids, taken_keys = taken_by_others(folder, OUTPUT_FILE)
     codes = registry.country_codes
     stats = {"rows": len(rows), "in_registry": 0, "no_country": 0, "name_taken": 0}
     kept = []
@@ -370,41 +344,18 @@ def _dump(entries: list[dict[str, Any]], rows: Iterable[Row] = ()) -> str:
     header = _HEADER.format(
         leaders=LEADER_SINCE, ministers=MIN_MINISTERS, cabinets=CABINET_SINCE, tag=SOURCE_TAG, where=where
     )
-    about = [line.removeprefix("# ").removeprefix("#") for line in header.splitlines()]
-    return actors_json(about, entries)
+    return actors_json(about_lines(header), entries)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.actors_parties", description=__doc__.split("\n")[0]
+    return generator_main(
+        argv,
+        module="pipelines.actors_parties",
+        description=__doc__.split("\n")[0],
+        output_file=OUTPUT_FILE,
+        extract=lambda snapshots, folder: write_extract(extract(snapshots), folder / EXTRACT_FILE),
+        build=lambda folder: build(read_extract(folder / EXTRACT_FILE), folder),
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
-    parser.add_argument(
-        "--extract", metavar="DIR", type=Path, help="re-read the extract from the snapshot in DIR"
-    )
-    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="the registry folder")
-    args = parser.parse_args(argv)
-    folder: Path = args.folder
-    extract_path = folder / EXTRACT_FILE
-    try:
-        if args.extract is not None:
-            write_extract(extract(args.extract), extract_path)
-        text, stats = build(read_extract(extract_path), folder)
-    except (ExtractError, OSError) as exc:
-        print(f"actors_parties: {exc}", file=sys.stderr)
-        return 2
-    target = folder / OUTPUT_FILE
-    summary = ", ".join(f"{k} {v}" for k, v in stats.items())
-    if args.check:
-        current = target.read_text(encoding="utf-8") if target.is_file() else ""
-        if current != text:
-            print(f"{target} is stale: run python -m pipelines.actors_parties ({summary})", file=sys.stderr)
-            return 1
-        print(f"{target} is up to date ({summary})")
-        return 0
-    target.write_text(text, encoding="utf-8")
-    print(f"wrote {target} ({summary})")
-    return 0
 
 
 if __name__ == "__main__":

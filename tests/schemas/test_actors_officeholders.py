@@ -1,5 +1,5 @@
-"""The office-holder generator: the committed YAML is what the committed extract gives, offline,
-and the build keeps hand-kept entries, drops shared aliases and leaves out persons whose name is taken."""
+"""The office-holder generator's build keeps hand-kept entries, drops shared aliases and leaves out
+persons whose name is taken (its committed file and `--check`: test_actors_extract.py)."""
 
 from __future__ import annotations
 
@@ -12,25 +12,6 @@ from pipelines import actors_officeholders as gen
 from schemas.actors import load_registry, normalize_alias, validate_folder
 
 FOLDER = Path(__file__).resolve().parents[2] / "seeds" / "actors"
-
-
-def test_the_committed_file_is_what_the_generator_makes(capsys):
-    # no network: the extract is committed next to the registry
-    assert gen.main(["--check"]) == 0, capsys.readouterr().err
-    text, stats = gen.build(gen.read_extract(FOLDER / gen.EXTRACT_FILE), FOLDER)
-    assert text == (FOLDER / gen.OUTPUT_FILE).read_text(encoding="utf-8")
-    assert stats["people"] >= 1500
-
-
-def test_check_fails_on_a_stale_file(tmp_path, capsys):
-    folder = tmp_path / "actors"
-    shutil.copytree(FOLDER, folder)
-    stale = folder / gen.OUTPUT_FILE
-    stale.write_text(
-        stale.read_text(encoding="utf-8").replace("Sergey Lavrov", "Sergey Lavrow", 1), encoding="utf-8"
-    )
-    assert gen.main(["--check", "--folder", str(folder)]) == 1
-    assert "is stale" in capsys.readouterr().err
 
 
 def test_every_generated_person_is_sourced_dated_and_from_a_second_source():
