@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -232,6 +233,7 @@ def _start(taskmanagers: int, slots: int, timeout_s: float) -> ClusterState:
         raise ConfigError(f"--slots must be between 1 and 16, not {slots}")
     jar, java = job_server_jar(), find_java()
     work = cluster_dir()
+    _clear_scratch(work)
     for sub in ("conf", "logs", "tmp", "checkpoints", "savepoints"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     state = ClusterState(cluster_id=uuid.uuid4().hex[:12], rest_port=free_port(), taskmanagers=taskmanagers)
@@ -256,6 +258,17 @@ def _start(taskmanagers: int, slots: int, timeout_s: float) -> ClusterState:
         _stop(state, grace_s=15.0)
         raise
     return state
+
+
+def _clear_scratch(work: Path) -> None:
+    """Remove the stopped cluster's scratch folder (io.tmp.dirs).
+
+    Each TaskManager keeps there a copy of every submitted job's jar (~150 MB) under a folder named
+    after its resource id, which the next cluster reuses; stopped by a signal, it never deletes
+    them, so without this the folder grew by gigabytes a day. Nothing in it outlives a cluster:
+    checkpoints and savepoints are kept elsewhere.
+    """
+    shutil.rmtree(work / "tmp", ignore_errors=True)
 
 
 def wait_until_ready(state: ClusterState, logs: Path, timeout_s: float) -> None:
@@ -299,6 +312,7 @@ def _stop(state: ClusterState | None, grace_s: float) -> list[int]:
                     os.waitpid(pid, os.WNOHANG)
             time.sleep(0.1)
         if not any(ours(pid, state.cluster_id) for pid in pids):
+            _clear_scratch(cluster_dir())
             break
     with contextlib.suppress(FileNotFoundError):
         if (read_state() or state).cluster_id == state.cluster_id:

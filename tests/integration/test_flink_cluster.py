@@ -76,6 +76,8 @@ def test_make_starts_two_taskmanagers_and_stop_leaves_no_jvm_of_ours(
     assert "stopped 3 process(es)" in stopped.stdout
     assert not any(alive(pid) for pid in pids.values())
     assert jvms_marked(state["cluster_id"]) == []
+    # Its scratch folder (job jars copied to each TaskManager) goes with it.
+    assert not (tmp_path / "cluster" / "tmp").exists()
     # The session's own cluster is untouched.
     with urllib.request.urlopen(f"http://{flink_master}/taskmanagers", timeout=10) as response:
         assert len(json.load(response)["taskmanagers"]) == 2
