@@ -57,11 +57,11 @@ Two paths for steps 1-5
 The topic regexes always run here. The rest runs on one of two paths that give the same
 `TagResult`, bit for bit:
 - the compiled path, `tagcore.Core` (native/tagcore, Rust + pyo3, built by `make install`), given
-  the flat tables below and the byte automata's keys once per `Tagger`. A text that is ASCII once
-  mapped (nearly every one) is mapped, searched and tagged there (`Core.tag_ascii`): its two DFAs
-  are built from the same keys and match kinds by the `aho-corasick` crate that `ahocorasick_rs`
-  wraps, and their hits reach the rules without a Python object per hit. Any other text is mapped
-  and searched here, and only steps 4-5 run there (`Core.tag`). It exists for speed: in Python the
+  the flat tables below and the automata's keys once per `Tagger`. A text is mapped, searched and
+  tagged there (`Core.tag_text`): its automata are built from the same keys and match kinds by the
+  `aho-corasick` crate that `ahocorasick_rs` wraps, and their hits reach the rules without a Python
+  object per hit. A text with a lone surrogate is mapped and searched here, and only steps 4-5 run
+  there (`Core.tag`). It exists for speed: in Python the
   per-hit rules took about three quarters of the time per article, and micro-optimizations or
   mypyc gained at most 1.15x; compiled, `tag()` is about 3x faster (benchmarks/bench_tagging.py);
 - the Python path, `Tagger._tag_python` and the methods it calls: the readable reference. The
@@ -93,7 +93,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -522,20 +522,39 @@ class _Automaton(Generic[_P]):
 
     def __init__(self, keys: list[str], table: tuple[_P, ...], kind: ahocorasick_rs.MatchKind) -> None:
         self.table = table
+        self.keys = keys
+        self.match_kind = kind
         self.kind = str(kind).rpartition(".")[2]  # "LeftmostLongest": tagcore builds the same automata
-        self.search: ahocorasick_rs.AhoCorasick | None = (
-            ahocorasick_rs.AhoCorasick(keys, matchkind=kind) if keys else None
-        )
         ascii_keys = [i for i, key in enumerate(keys) if key.isascii()]
         self.ascii_table: tuple[_P, ...] = tuple(table[i] for i in ascii_keys)
         self.ascii_keys = [keys[i].encode("ascii") for i in ascii_keys]
-        self.ascii_search: ahocorasick_rs.BytesAhoCorasick | None = (
-            ahocorasick_rs.BytesAhoCorasick(
-                self.ascii_keys, matchkind=kind, implementation=ahocorasick_rs.Implementation.DFA
+        self._engines: dict[bool, Any] = {}
+
+    def finder(self, *, ascii: bool) -> Callable[..., list[tuple[int, int, int]]] | None:
+        """`find_matches_as_indexes` of the DFA over the ASCII keys (bytes) or of the automaton over
+        every key (`str`), None without keys. Built on first use: the compiled path (tagcore) has
+        automata of its own, so a tagger on that path never spends the time to build these."""
+        if not (self.ascii_keys if ascii else self.keys):
+            return None
+
+        def find(haystack: Any, overlapping: bool = False) -> list[tuple[int, int, int]]:
+            engine = self._engines.get(ascii)
+            if engine is None:
+                engine = self._engines[ascii] = (
+                    ahocorasick_rs.BytesAhoCorasick(
+                        self.ascii_keys,
+                        matchkind=self.match_kind,
+                        implementation=ahocorasick_rs.Implementation.DFA,
+                    )
+                    if ascii
+                    else ahocorasick_rs.AhoCorasick(self.keys, matchkind=self.match_kind)
+                )
+            found: list[tuple[int, int, int]] = engine.find_matches_as_indexes(
+                haystack, overlapping=overlapping
             )
-            if ascii_keys
-            else None
-        )
+            return found
+
+        return find
 
 
 class _ActorTables(NamedTuple):
@@ -545,7 +564,7 @@ class _ActorTables(NamedTuple):
     (their first registry entry), the following ones the (person, surname) pairs.
     """
 
-    search: Any  # the automaton's bound `find_matches_as_indexes`, None without patterns
+    search: Any  # the automaton's `find_matches_as_indexes` (`_Automaton.finder`), None without patterns
     table: tuple[_ActorPattern, ...]
     uniform: bool  # every pattern is (start_adjust, end_adjust) == (-1, -2)
     adjust: tuple[tuple[int, int], ...]  # per pattern
@@ -559,7 +578,7 @@ class _ActorTables(NamedTuple):
 class _TopicTables(NamedTuple):
     """The topic automaton of one flavour with flat per-pattern lookups for `tag()`."""
 
-    search: Any  # the automaton's bound `find_matches_as_indexes`, None without patterns
+    search: Any  # the automaton's `find_matches_as_indexes` (`_Automaton.finder`), None without patterns
     rules: tuple[tuple[int, ...], ...]  # per pattern: topic rule ids
     cues: tuple[tuple[tuple[int, int], ...], ...]  # per pattern: (context rule, sign)
     # per pattern: start adjust, end adjust, prefix, ((topic, via, weight) per rule)
@@ -697,7 +716,6 @@ class Tagger:
     def _actor_tables(
         automaton: _Automaton[_ActorPattern], table: tuple[_ActorPattern, ...], *, ascii: bool
     ) -> _ActorTables:
-        engine = automaton.ascii_search if ascii else automaton.search
         actor = [pattern.actor for pattern in table]
         weight = [pattern.weight for pattern in table]
         via = [pattern.via for pattern in table]
@@ -711,7 +729,7 @@ class Tagger:
                     via.append(key[1])
         adjust = tuple((pattern.start_adjust, pattern.end_adjust) for pattern in table)
         return _ActorTables(
-            search=engine.find_matches_as_indexes if engine is not None else None,
+            search=automaton.finder(ascii=ascii),
             table=table,
             uniform=all(pair == (-1, -2) for pair in adjust),
             adjust=adjust,
@@ -729,10 +747,9 @@ class Tagger:
         *,
         ascii: bool,
     ) -> _TopicTables:
-        engine = automaton.ascii_search if ascii else automaton.search
         rules = self._topic_rules
         return _TopicTables(
-            search=engine.find_matches_as_indexes if engine is not None else None,
+            search=automaton.finder(ascii=ascii),
             rules=tuple(pattern.topic_rules for pattern in table),
             cues=tuple(pattern.cues for pattern in table),
             evidence=tuple(
@@ -892,9 +909,9 @@ class Tagger:
                 )
             ],
             (
-                self._actor_automaton.ascii_keys,
+                self._actor_automaton.keys,
                 self._actor_automaton.kind,
-                self._topic_automaton.ascii_keys,
+                self._topic_automaton.keys,
                 self._topic_automaton.kind,
             ),
         )
@@ -905,11 +922,11 @@ class Tagger:
         """Tag one article; every offset points into `document_text(title, body)`."""
         text = f"{title}{SEPARATOR}{body}"
         if self._native is not None:
-            # A text that is ASCII once mapped (nearly every one) is mapped and searched in tagcore
-            # too, with the same bytes and byte automata as below; only the regexes run here.
+            # tagcore maps and searches the text too, with the same automata as below; only the
+            # regexes run here. It leaves a text with a lone surrogate to this path.
             low = self._native.lowered(text)
             if low is not None:
-                return self._native.tag_ascii(text, len(title), low, self._regex_hits(low, len(text)))
+                return self._native.tag_text(text, len(title), low, self._regex_hits(low, len(text)))
         data = _map_bytes(text)
         padded = b" " + data + b" "
         # ASCII once mapped: byte offsets are character offsets

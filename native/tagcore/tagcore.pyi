@@ -14,9 +14,10 @@ Entry: TypeAlias = tuple[int, float, str]  # actor, weight, via
 TopicPattern: TypeAlias = tuple[int, int, bool, list[int], list[tuple[int, int]], int, bool]
 Flavour: TypeAlias = tuple[bool, list[ActorPattern], list[Entry], list[TopicPattern]]
 Hits: TypeAlias = list[tuple[int, int, int]]
-# The ASCII flavour's byte automata: (actor keys, match kind, topic keys, match kind), kinds named as
-# ahocorasick_rs.MatchKind's members ("LeftmostLongest", "Standard").
-Automata: TypeAlias = tuple[list[bytes], str, list[bytes], str]
+# The automata: (actor keys, match kind, topic keys, match kind) of the general flavour, kinds named
+# as ahocorasick_rs.MatchKind's members ("LeftmostLongest", "Standard"); the ASCII keys among them
+# are the ASCII flavour's rows, in order.
+Automata: TypeAlias = tuple[list[str], str, list[str], str]
 
 class Core(Generic[_Result]):  # of the result class it is given (TagResult)
     def __init__(
@@ -36,11 +37,11 @@ class Core(Generic[_Result]):  # of the result class it is given (TagResult)
     ) -> None: ...
     def map_ascii(self, text: str) -> tuple[bytes, bytes] | None:
         """(padded matching text reversed, lower-cased) when `text` is ASCII once mapped, else None."""
-    def ascii_hits(self, text: str) -> tuple[Hits, Hits] | None:
-        """(actor hits, topic hits) of the byte automata when `text` is ASCII once mapped, else None."""
+    def hits(self, text: str) -> tuple[Hits, Hits] | None:
+        """(actor hits, topic hits) in characters of the text's flavour's automata; None for a lone surrogate."""
     def lowered(self, text: str) -> str | None:
-        """The lower-cased padded matching text when `text` is ASCII once mapped, else None."""
-    def tag_ascii(self, text: str, title_len: int, low: str, regex_hits: Hits) -> _Result:
+        """`matching_text(text)`, the lower-cased padded matching text; None for a lone surrogate."""
+    def tag_text(self, text: str, title_len: int, low: str, regex_hits: Hits) -> _Result:
         """`Tagger.tag` with the automata run here, for `low = self.lowered(text)` (not None)."""
     def tag(
         self,

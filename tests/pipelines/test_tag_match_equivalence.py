@@ -165,7 +165,7 @@ def test_native_tag_equals_the_python_path(taggers):
 
 
 def test_native_mapping_is_pythons(taggers):
-    """The compiled one-pass mapping gives `Tagger.tag` the bytes `_map_bytes` gives, or defers to it."""
+    """The compiled one-pass mapping gives `Tagger.tag` the text `_map_bytes` gives, or defers to it."""
     tagger, _ = taggers
     core = tagger._native
     assert core is not None
@@ -175,40 +175,45 @@ def test_native_mapping_is_pythons(taggers):
         padded = b" " + data + b" "
         expected = (padded[::-1], padded.lower()) if len(data) == len(text) else None
         assert core.map_ascii(text) == expected, repr(text)
-        assert core.lowered(text) == (expected[1].decode("ascii") if expected else None), repr(text)
+        surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+        assert core.lowered(text) == (None if surrogate else matching_text(text)), repr(text)
 
 
 def test_native_automata_find_pythons_hits(taggers):
-    """For a text that is ASCII once mapped, tagcore's byte DFAs (the `aho-corasick` crate) report
-    the hits ahocorasick_rs's report, in the same order: the rules then add floats in that order."""
+    """tagcore's automata (the `aho-corasick` crate) report the hits ahocorasick_rs's report, in the
+    same order and in characters, for both flavours: the rules then add floats in that order."""
     tagger, _ = taggers
     core = tagger._native
     assert core is not None
-    actors, topics = tagger._ascii_tables
-    searched = 0
+    searched = {True: 0, False: 0}
     for text in [document_text(*pair) for pair in _inputs(tagger)]:
         mapped = core.map_ascii(text)
-        if mapped is None:
-            assert core.ascii_hits(text) is None
-            continue
-        backwards, lowered = mapped
-        expected = (actors.search(backwards), topics.search(lowered, overlapping=True))
-        assert core.ascii_hits(text) == expected, repr(text)
-        searched += 1
-    assert searched > 3000
+        if mapped is not None:
+            (actors, topics), (backwards, lowered) = tagger._ascii_tables, mapped
+            expected = (actors.search(backwards), topics.search(lowered, overlapping=True))
+        else:
+            actors, topics = tagger._full_tables
+            low = matching_text(text)
+            backwards = matching_text(text, fold=False)[::-1]
+            expected = (actors.search(backwards), topics.search(low, overlapping=True))
+        assert core.hits(text) == expected, repr(text)
+        searched[mapped is not None] += 1
+    assert searched[True] > 3000
+    assert searched[False] > 200
 
 
-def test_tag_ascii_refuses_a_foreign_low(taggers):
-    """`Core.tag_ascii` checks that `low` is the matching text of `text` rather than trusting it."""
+def test_tag_text_refuses_a_foreign_low(taggers):
+    """`Core.tag_text` checks that `low` is the matching text of `text` rather than trusting it."""
     tagger, _ = taggers
     core = tagger._native
     assert core is not None
-    low = core.lowered("Russia and China")
-    assert low is not None
-    with pytest.raises(ValueError, match=r"not Core\.lowered"):
-        core.tag_ascii("Russia and Chinæ", 6, low, [])
-    with pytest.raises(ValueError, match=r"not Core\.lowered"):
-        core.tag_ascii("Russia and China!", 6, low, [])
+    for text, other in (("Russia and China", "Russia and Chinæ"), ("Déby in N’Djamena", "Déby in N’Djaména")):
+        low = core.lowered(text)
+        assert low is not None
+        with pytest.raises(ValueError, match=r"not Core\.lowered"):
+            core.tag_text(other, 6, low, [])
+        with pytest.raises(ValueError, match=r"not Core\.lowered"):
+            core.tag_text(text + "!", 6, low, [])
 
 
 def test_the_comparison_can_fail(taggers):

@@ -1,5 +1,5 @@
-//! `tagcore.Core`, what Python sees: built once per `Tagger` from its tables, then `tag_ascii()`
-//! (most articles: mapping, automata and rules here) or `tag()` (hits found by Python) per article.
+//! `tagcore.Core`, what Python sees: built once per `Tagger` from its tables, then `tag_text()`
+//! (mapping, automata and rules here) or `tag()` (hits found by Python) per article.
 
 use crate::article::Article;
 use crate::automata::{Automata, Hit};
@@ -9,6 +9,7 @@ use crate::tables::{
     flavour, Actor, ActorFlavour, FlavourArgs, Rule, RuleArgs, Topic, TopicArgs, TopicPattern, TopicRule,
     Words,
 };
+use aho_corasick::AhoCorasickKind;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
@@ -26,11 +27,15 @@ pub struct Core {
     pub sport_topic: i64,
     pub flavours: [(ActorFlavour, Vec<TopicPattern>); 2], // [ASCII, general]
     pub words: Words,
-    automata: Automata, // the ASCII flavour's: its pattern numbers index flavours[0]
+    automata: [Automata; 2], // per flavour: its pattern numbers index flavours[0] or [1]
 }
 
-/// (actor keys, actor match kind, topic keys, topic match kind) of the ASCII automata.
-type AutomataArgs<'py> = (Vec<Bound<'py, PyBytes>>, String, Vec<Bound<'py, PyBytes>>, String);
+/// (actor hits, topic hits) of one text.
+type Hits = (Vec<Hit>, Vec<Hit>);
+
+/// (actor keys, actor match kind, topic keys, topic match kind) of the general automata; the ASCII
+/// keys among them, in order, are the ASCII flavour's.
+type AutomataArgs = (Vec<String>, String, Vec<String>, String);
 
 impl Core {
     fn article<'a, 'py>(
@@ -42,6 +47,29 @@ impl Core {
     ) -> PyResult<Article<'a, 'py>> {
         let (actors, topics) = &self.flavours[if ascii { 0 } else { 1 }];
         Ok(Article::new(self, actors, topics, text, Chars::of(text)?, Chars::of(low)?, title_len, ascii))
+    }
+
+    /// (ASCII once mapped?, (actor hits, topic hits)) for a text and its `low`, in characters: a
+    /// text whose `low` is ASCII is searched as bytes by the ASCII flavour's DFAs (byte offsets are
+    /// character offsets), any other as UTF-8 by the general flavour's.
+    fn search(&self, chars: Chars<'_>, low: Chars<'_>) -> PyResult<(bool, Hits)> {
+        let foreign = || PyValueError::new_err("tagcore.Core: `low` is not Core.lowered(text)");
+        if let Some(lowered) = low.latin1().filter(|bytes| bytes.is_ascii()) {
+            let backwards = mapping::backwards(chars, lowered).ok_or_else(foreign)?;
+            let automata = &self.automata[0];
+            return Ok((true, (automata.actor_hits(&backwards), automata.topic_hits(lowered))));
+        }
+        let (backwards, lowered) = mapping::general(chars, low).ok_or_else(foreign)?;
+        let automata = &self.automata[1];
+        let in_chars =
+            |hits: Vec<Hit>, text: &mapping::Utf8| hits.into_iter().map(|h| text.in_chars(h)).collect();
+        Ok((
+            false,
+            (
+                in_chars(automata.actor_hits(&backwards.bytes), &backwards),
+                in_chars(automata.topic_hits(&lowered.bytes), &lowered),
+            ),
+        ))
     }
 }
 
@@ -63,7 +91,7 @@ impl Core {
         ascii: FlavourArgs,
         general: FlavourArgs,
         words: [Vec<String>; 7],
-        automata: AutomataArgs<'_>,
+        automata: AutomataArgs,
     ) -> PyResult<Self> {
         for cls in &classes {
             if !cls.bind(py).is_subclass_of::<PyTuple>()? {
@@ -74,11 +102,17 @@ impl Core {
             words;
         let (actor_keys, actor_kind, topic_keys, topic_kind) = automata;
         let ascii = flavour(py, ascii)?;
-        if actor_keys.len() != ascii.0.patterns.len() || topic_keys.len() != ascii.1.len() {
-            return Err(PyValueError::new_err("tagcore.Core: one automaton key per ASCII pattern"));
+        let general = flavour(py, general)?;
+        let utf8 = |keys: &[String]| keys.iter().map(|key| key.as_bytes().to_vec()).collect::<Vec<_>>();
+        let ascii_only =
+            |keys: &[String]| keys.iter().filter(|key| key.is_ascii()).cloned().collect::<Vec<_>>();
+        let (ascii_actor_keys, ascii_topic_keys) = (ascii_only(&actor_keys), ascii_only(&topic_keys));
+        if actor_keys.len() != general.0.patterns.len() || topic_keys.len() != general.1.len() {
+            return Err(PyValueError::new_err("tagcore.Core: one automaton key per pattern"));
         }
-        let bytes =
-            |keys: &[Bound<'_, PyBytes>]| keys.iter().map(|key| key.as_bytes().to_vec()).collect::<Vec<_>>();
+        if ascii_actor_keys.len() != ascii.0.patterns.len() || ascii_topic_keys.len() != ascii.1.len() {
+            return Err(PyValueError::new_err("tagcore.Core: one ASCII flavour row per ASCII key"));
+        }
         Ok(Core {
             classes,
             versions,
@@ -111,7 +145,7 @@ impl Core {
                 })
                 .collect(),
             sport_topic,
-            flavours: [ascii, flavour(py, general)?],
+            flavours: [ascii, general],
             words: Words {
                 locative,
                 place_nouns,
@@ -122,12 +156,27 @@ impl Core {
                 following_ok,
                 the: vec!["the".to_string()],
             },
-            automata: Automata::new(&bytes(&actor_keys), &actor_kind, &bytes(&topic_keys), &topic_kind)?,
+            automata: [
+                Automata::new(
+                    &utf8(&ascii_actor_keys),
+                    &actor_kind,
+                    &utf8(&ascii_topic_keys),
+                    &topic_kind,
+                    AhoCorasickKind::DFA,
+                )?,
+                Automata::new(
+                    &utf8(&actor_keys),
+                    &actor_kind,
+                    &utf8(&topic_keys),
+                    &topic_kind,
+                    AhoCorasickKind::ContiguousNFA,
+                )?,
+            ],
         })
     }
 
     /// `(padded[::-1], padded.lower())` of `Tagger.tag`'s Python mapping for a text that is ASCII
-    /// once mapped, else None: what `tag_ascii` searches, exposed so the tests can compare it.
+    /// once mapped, else None: what `tag_text` searches then, exposed so the tests can compare it.
     fn map_ascii<'py>(&self, py: Python<'py>, text: &Bound<'py, PyString>) -> PyResult<Option<Py<PyTuple>>> {
         Ok(match mapping::map_ascii(Chars::of(text)?) {
             Some((backwards, lowered)) => {
@@ -137,28 +186,34 @@ impl Core {
         })
     }
 
-    /// `(actor hits, topic hits)` of the byte automata for a text that is ASCII once mapped, else
-    /// None: what `tag_ascii` feeds the rules, exposed so the tests can compare it with Python's.
-    fn ascii_hits(&self, text: &Bound<'_, PyString>) -> PyResult<Option<(Vec<Hit>, Vec<Hit>)>> {
-        Ok(mapping::map_ascii(Chars::of(text)?).map(|(backwards, lowered)| {
-            (self.automata.actor_hits(&backwards), self.automata.topic_hits(&lowered))
-        }))
+    /// `(actor hits, topic hits)` of this crate's automata for `text`, in characters (None for a
+    /// lone surrogate): what `tag_text` feeds the rules, exposed so the tests can compare it with
+    /// the hits of Python's automata of the same flavour.
+    fn hits(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Option<Hits>> {
+        let Some(low) = self.lowered(py, text)? else { return Ok(None) };
+        let (_, hits) = self.search(Chars::of(text)?, Chars::of(&low)?)?;
+        Ok(Some(hits))
     }
 
-    /// The lower-cased padded matching text (`low` in `Tagger.tag`) when `text` is ASCII once
-    /// mapped, else None; Python runs the topic regexes over it and passes it to `tag_ascii`.
+    /// The lower-cased padded matching text (`matching_text(text)`: `low` in `Tagger.tag`), None
+    /// for a text with a lone surrogate; Python runs the topic regexes over it and passes it to
+    /// `tag_text`.
     fn lowered<'py>(
         &self,
         py: Python<'py>,
         text: &Bound<'py, PyString>,
     ) -> PyResult<Option<Bound<'py, PyString>>> {
-        Ok(mapping::lowered(Chars::of(text)?)
-            .map(|low| PyString::new(py, std::str::from_utf8(&low).expect("the matching text is ASCII"))))
+        let chars = Chars::of(text)?;
+        if let Some(low) = mapping::lowered(chars) {
+            let low = std::str::from_utf8(&low).expect("the matching text is ASCII");
+            return Ok(Some(PyString::new(py, low)));
+        }
+        Ok(mapping::lowered_any(chars).map(|low| PyString::new(py, &low)))
     }
 
-    /// `Tagger.tag` for a text that is ASCII once mapped, with `low = self.lowered(text)`: both
-    /// automata run here, over the mapped bytes, and their hits go to the rules as Rust tuples.
-    fn tag_ascii(
+    /// `Tagger.tag` with `low = self.lowered(text)`: the automata of the text's flavour run here,
+    /// and their hits go to the rules as Rust tuples.
+    fn tag_text(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
@@ -166,13 +221,8 @@ impl Core {
         low: &Bound<'_, PyString>,
         regex_hits: &Bound<'_, PyList>,
     ) -> PyResult<Py<PyAny>> {
-        let article = self.article(text, low, title_len, true)?;
-        let lowered = article.low.latin1().unwrap_or_default();
-        let backwards = mapping::backwards(article.chars, lowered).ok_or_else(|| {
-            PyValueError::new_err("tagcore.Core.tag_ascii: `low` is not Core.lowered(text)")
-        })?;
-        let actor_hits = self.automata.actor_hits(&backwards);
-        let topic_hits = self.automata.topic_hits(lowered);
+        let (ascii, (actor_hits, topic_hits)) = self.search(Chars::of(text)?, Chars::of(low)?)?;
+        let article = self.article(text, low, title_len, ascii)?;
         article.run(py, &actor_hits, &topic_hits, &hits(regex_hits)?)
     }
 

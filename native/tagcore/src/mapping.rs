@@ -1,9 +1,10 @@
-//! The matching text of `pipelines.tag_match._map_bytes`, for texts that are ASCII once mapped.
+//! The matching text of `pipelines.tag_match._map_bytes`: one pass over the `str` buffer here
+//! instead of `encode`, `translate` and two byte regexes in Python.
 //!
-//! Nearly all wire copy is: curly quotes, dashes and NBSP become spaces like ASCII punctuation. For
-//! those texts the mapping is one pass over the `str` buffer here instead of `encode`, `translate`
-//! and two byte regexes in Python, and the byte offsets the automata report are character offsets.
-//! Any other text (a letter outside ASCII) gets None and is mapped by Python.
+//! Most wire copy is ASCII once mapped (curly quotes, dashes and NBSP become spaces like ASCII
+//! punctuation); its automata search bytes, whose offsets are character offsets. Any other text
+//! (a letter outside ASCII: São Paulo, Erdoğan) is searched as UTF-8 (`general`), and its hits are
+//! turned back into characters.
 
 use crate::pytext::Chars;
 
@@ -92,4 +93,110 @@ pub fn map_ascii(chars: Chars<'_>) -> Option<(Vec<u8>, Vec<u8>)> {
     let low = lowered(chars)?;
     let back = backwards(chars, &low)?;
     Some((back, low))
+}
+
+/// `b" " + _map_bytes(text).lower() + b" "` decoded, for any text: characters that do not map to
+/// ASCII are kept as they are (and not lower-cased, like `bytes.lower`). None for a lone surrogate,
+/// which Python maps with `surrogatepass` and this crate leaves to it.
+pub fn lowered_any(chars: Chars<'_>) -> Option<String> {
+    fn from<T: Copy + Into<u32>>(chars: &[T]) -> Option<String> {
+        let mut low = String::with_capacity(chars.len() + 2);
+        low.push(' ');
+        for &c in chars {
+            let c: u32 = c.into();
+            match mapped_byte(c) {
+                NOT_ASCII => low.push(char::from_u32(c)?),
+                byte => low.push(byte.to_ascii_lowercase() as char),
+            }
+        }
+        low.push(' ');
+        Some(low)
+    }
+    match chars {
+        Chars::One(s) => from(s),
+        Chars::Two(s) => from(s),
+        Chars::Four(s) => from(s),
+    }
+}
+
+/// A haystack the general automata search: the UTF-8 of a text, and where its characters of more
+/// than one byte end, so that hits are reported in characters as `ahocorasick_rs.AhoCorasick`
+/// reports them for a `str`.
+pub struct Utf8 {
+    pub bytes: Vec<u8>,
+    wide: Vec<(u32, u32)>, // (byte offset after a multi-byte character, extra bytes up to there)
+}
+
+impl Utf8 {
+    fn with_capacity(bytes: usize) -> Self {
+        Utf8 { bytes: Vec::with_capacity(bytes), wide: Vec::new() }
+    }
+
+    fn push(&mut self, c: char) {
+        if c.is_ascii() {
+            self.bytes.push(c as u8);
+            return;
+        }
+        let mut buffer = [0u8; 4];
+        let encoded = c.encode_utf8(&mut buffer).as_bytes();
+        self.bytes.extend_from_slice(encoded);
+        let extra = self.wide.last().map_or(0, |w| w.1) + encoded.len() as u32 - 1;
+        self.wide.push((self.bytes.len() as u32, extra));
+    }
+
+    /// A character boundary of `self.bytes` as a character index.
+    fn char_index(&self, byte: i64) -> i64 {
+        let before = self.wide.partition_point(|&(end, _)| i64::from(end) <= byte);
+        byte - before.checked_sub(1).map_or(0, |k| i64::from(self.wide[k].1))
+    }
+
+    /// A hit in bytes of `self.bytes` as the same hit in characters.
+    pub fn in_chars(&self, (pattern, start, end): (i64, i64, i64)) -> (i64, i64, i64) {
+        (pattern, self.char_index(start), self.char_index(end))
+    }
+}
+
+fn general_from<T: Copy + Into<u32>, L: Copy + Into<u32>>(chars: &[T], low: &[L]) -> Option<(Utf8, Utf8)> {
+    let n = chars.len();
+    if low.len() != n + 2 {
+        return None;
+    }
+    let (mut backwards, mut lowered) =
+        (Utf8::with_capacity(n + n / 4 + 2), Utf8::with_capacity(n + n / 4 + 2));
+    backwards.push(' ');
+    for (&c, &lower) in chars.iter().zip(&low[1..=n]).rev() {
+        let (c, lower): (u32, u32) = (c.into(), lower.into());
+        let kept = if lower == u32::from(b' ') {
+            lower
+        } else if lower < 0x80 {
+            (c | 0x20 == lower && c >= 0x30).then_some(c)?
+        } else {
+            (c == lower).then_some(c)?
+        };
+        backwards.push(char::from_u32(kept)?);
+    }
+    backwards.push(' ');
+    for &lower in low {
+        lowered.push(char::from_u32(lower.into())?);
+    }
+    Some((backwards, lowered))
+}
+
+/// What the general automata search for a text that is not ASCII once mapped: the case-kept
+/// matching text reversed and the lower-cased one `low` (`lowered_any(text)`), both as UTF-8. None
+/// when `low` is not that text's (checked like `backwards`: letters and kept characters must
+/// agree, a space is taken on trust).
+pub fn general(chars: Chars<'_>, low: Chars<'_>) -> Option<(Utf8, Utf8)> {
+    fn with<T: Copy + Into<u32>>(chars: &[T], low: Chars<'_>) -> Option<(Utf8, Utf8)> {
+        match low {
+            Chars::One(l) => general_from(chars, l),
+            Chars::Two(l) => general_from(chars, l),
+            Chars::Four(l) => general_from(chars, l),
+        }
+    }
+    match chars {
+        Chars::One(s) => with(s, low),
+        Chars::Two(s) => with(s, low),
+        Chars::Four(s) => with(s, low),
+    }
 }
