@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_e2e import RESULTS, loop_command, measured_corpus, stored_corpus
 
-from connectors.localstore import LocalStore
+from connectors.localstore import FULL_DOC, LocalStore
 from schemas.records import Article
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wirewatch" / "bench-fts"
@@ -142,7 +142,9 @@ def main() -> None:
     measured = measured_corpus(5000, 0.07)
     source = filled_store("measured-5000", measured.pattern)
     with sqlite3.connect(source) as db:
-        articles = [Article.model_validate_json(row[0]) for row in db.execute("SELECT doc FROM articles")]
+        articles = [
+            Article.model_validate_json(row[0]) for row in db.execute(f"SELECT {FULL_DOC} FROM articles")
+        ]
     log(f"{len(articles):,} articles to write per round")
     work = CACHE / "work"
     work.mkdir(parents=True, exist_ok=True)

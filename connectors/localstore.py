@@ -122,6 +122,12 @@ MAX_ROWID = (1 << _ROWID_BITS) - 1
 _HASH_BITS = 31
 # The keys live in the dedup index; the stored JSON leaves them out rather than keep them twice.
 NOT_IN_DOC = {"dedup_keys", "near_dup_keys"}
+# Title and body are columns of their own (the full-text index reads them), so the stored JSON
+# holds them empty rather than keep a second copy (~45 % of a document); every read of a whole
+# document puts them back in place (FULL_DOC). Stores written before keep both copies, which
+# FULL_DOC reads the same way.
+IN_COLUMNS = {"title": "", "body": ""}
+FULL_DOC = "json_set(doc, '$.title', title, '$.body', body)"
 
 
 def _bucket(key: str) -> int:
@@ -157,7 +163,7 @@ def prepare_articles(articles: Iterable[Article]) -> PreparedArticles:
             a.language,
             a.title,
             a.body,
-            document_json(a, NOT_IN_DOC).decode(),
+            document_json(a, NOT_IN_DOC, IN_COLUMNS).decode(),
         )
         for a in distinct
     ]
@@ -447,10 +453,10 @@ class LocalStore:
 
     def get(self, article_id: str) -> dict[str, Any] | None:
         """The stored document for an id, or for a unique id prefix of at least 6 characters."""
-        row = self._db.execute("SELECT doc FROM articles WHERE id = ?", (article_id,)).fetchone()
+        row = self._db.execute(f"SELECT {FULL_DOC} FROM articles WHERE id = ?", (article_id,)).fetchone()
         if row is None and len(article_id) >= 6:
             rows = self._db.execute(
-                "SELECT doc FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,)
+                f"SELECT {FULL_DOC} FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,)
             ).fetchall()
             row = rows[0] if len(rows) == 1 else None
         return dict(orjson.loads(row[0])) if row else None
@@ -460,7 +466,7 @@ class LocalStore:
         after, at = 0, _iso(since) or ""
         while True:
             rows = self._db.execute(
-                "SELECT rowid, doc FROM articles "
+                f"SELECT rowid, {FULL_DOC} FROM articles "
                 "WHERE rowid > ? AND coalesce(published_at, ingested_at) >= ? ORDER BY rowid LIMIT ?",
                 (after, at, page_size),
             ).fetchall()
@@ -487,11 +493,12 @@ class LocalStore:
         reach Python. `exclude` is decided by the ingested_at column first: its run id is read
         only from articles ingested since that run started.
         """
-        select, paths = "doc", []
+        select, paths = FULL_DOC, []
         if fields is not None:
             paths = [f"$.{field}" for field in fields] or ["$.id"]
             paths += paths[:1] if len(paths) == 1 else []  # with two paths or more, an array comes back
-            select = f"json_extract(doc, {', '.join('?' * len(paths))})"
+            text = any(field.partition(".")[0] in IN_COLUMNS for field in fields)
+            select = f"json_extract({FULL_DOC if text else 'doc'}, {', '.join('?' * len(paths))})"
         event = "coalesce(published_at, ingested_at)"  # the expression the articles_event index holds
         where, args = f"{event} >= ?", [_iso(since) or ""]
         if until is not None:
@@ -647,10 +654,11 @@ class LocalStore:
         """Re-tag up to `size` articles after rowid `after` (writing unless a dry run); returns
         the last rowid read and how many were read."""
         rows = self._db.execute(
-            "SELECT rowid, id, doc FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, size)
+            "SELECT rowid, id, doc, title, body FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, size),
         ).fetchall()
         updates: list[tuple[str, int]] = []
-        for rowid, article_id, text in rows:
+        for rowid, article_id, text, title, body in rows:
             try:
                 doc = orjson.loads(text)
             except orjson.JSONDecodeError as exc:
@@ -659,7 +667,8 @@ class LocalStore:
             if not isinstance(doc, dict):
                 run.fail(article_id, "the stored document is not a JSON object")
                 continue
-            fields = run.fields_for(article_id, doc)
+            # Tagged with its title and body; written back as stored (with them empty, or not).
+            fields = run.fields_for(article_id, {**doc, "title": title, "body": body})
             if fields is not None:
                 updates.append((orjson.dumps(merged(doc, fields)).decode(), rowid))
         if updates and not run.request.dry_run:

@@ -43,6 +43,11 @@ def clean_text(text: str) -> str:
     cleans to the same text.
     """
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _clean_paragraphs(text) if native.ERROR else native.clean_paragraphs(text)
+
+
+def _clean_paragraphs(text: str) -> str:
+    """The rest of `clean_text` in Python (the reference for `native.clean_paragraphs`)."""
     if _odd_chars().search(text):
         text = _CONTROL.sub("", text)
         parts = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text)]

@@ -38,7 +38,8 @@ class Core(Generic[_Result]):  # of the result class it is given (TagResult)
     def map_ascii(self, text: str) -> tuple[bytes, bytes] | None:
         """(padded matching text reversed, lower-cased) when `text` is ASCII once mapped, else None."""
     def hits(self, text: str) -> tuple[Hits, Hits] | None:
-        """(actor hits, topic hits) in characters of the text's flavour's automata; None for a lone surrogate."""
+        """(actor hits, topic hits) in characters, of the automata of the text's flavour; None for a
+        lone surrogate."""
     def lowered(self, text: str) -> str | None:
         """`matching_text(text)`, the lower-cased padded matching text; None for a lone surrogate."""
     def tag_text(self, text: str, title_len: int, low: str, regex_hits: Hits) -> _Result:
@@ -60,6 +61,9 @@ def round4(x: float) -> float:
 # The word loops of schemas/ (src/words.rs); each gives exactly what its numpy path gives.
 def count_words(text: str) -> int:
     """`schemas.text.count_words(text)`."""
+
+def clean_paragraphs(text: str) -> str:
+    """`schemas.text.clean_text(text)` for an NFC text with no `\r`."""
 
 def canonical_utf8(folded: str) -> bytes:
     """The UTF-8 of `schemas.ids.canonical_text` for an already NFKC-normalized, casefolded text."""

@@ -154,14 +154,17 @@ def _hit(client: Elasticsearch, names: IndexNames, article_id: str) -> dict[str,
     return dict(hits[0])
 
 
-def _drop_body(flags: list[str], article_id: str) -> None:
-    """Damage one stored document the way an old bug or a hand edit could: its body is gone."""
+def _damage(flags: list[str], article_id: str) -> str:
+    """Damage one stored article the way an old bug or a hand edit could; returns what is missing.
+
+    In Elasticsearch the body goes; the embedded store keeps title and body in NOT NULL columns
+    (the JSON holds them empty), so there the title is blanked."""
     path = _flag(flags, "--store")
     if path is not None:
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE articles SET doc = json_remove(doc, '$.body') WHERE id = ?", (article_id,))
+            db.execute("UPDATE articles SET title = '' WHERE id = ?", (article_id,))
         db.close()
-        return
+        return "title"
     client, names = _es(flags)
     try:
         hit = _hit(client, names, article_id)
@@ -169,6 +172,7 @@ def _drop_body(flags: list[str], article_id: str) -> None:
         client.index(index=hit["_index"], id=article_id, document=source, refresh=True)
     finally:
         client.close()
+    return "body"
 
 
 def test_an_article_that_cannot_be_retagged_is_reported_and_the_others_are_updated(
@@ -178,11 +182,11 @@ def test_an_article_that_cannot_be_retagged_is_reported_and_the_others_are_updat
     articles = _seeds_tagged_without_kim(tmp_path)
     _ingest(flags, articles)
     broken, healthy = articles[0].id, articles[1].id
-    _drop_body(flags, broken)
+    missing = _damage(flags, broken)
 
     result = wirewatch("retag", *flags, cwd=tmp_path)
     assert result.returncode == 1
-    assert f"wirewatch: retag: {broken}: the stored document has no body" in result.stderr.splitlines()
+    assert f"wirewatch: retag: {broken}: the stored document has no {missing}" in result.stderr.splitlines()
     last = result.stdout.strip().splitlines()[-1]
     assert "scanned 2, changed 1, unchanged 0, failed 1, elapsed" in last
     assert "Traceback" not in result.stderr

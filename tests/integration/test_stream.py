@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape
 import pytest
 from elasticsearch import Elasticsearch
 
-from connectors.localstore import LocalStore
+from connectors.localstore import FULL_DOC, LocalStore
 from tests.conftest import SEEDS
 from tests.feed_server import ConditionalFeed, FeedServer, RecordedRequest, Response
 from tests.integration.test_feeds_cli import ww
@@ -163,7 +163,7 @@ class EmbeddedArticles:
             return []
         store = LocalStore(str(self._path))
         try:
-            rows = store._db.execute("SELECT doc FROM articles WHERE title = ?", (title,)).fetchall()
+            rows = store._db.execute(f"SELECT {FULL_DOC} FROM articles WHERE title = ?", (title,)).fetchall()
         finally:
             store.close()
         return [json.loads(row[0]) for row in rows]

@@ -91,6 +91,12 @@ def _native_count_words(value: str) -> int:
     return native.count_words(value)
 
 
+def _python_clean_text(value: str) -> str:
+    return text._clean_paragraphs(
+        unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    )
+
+
 def _native_canonical_text(value: str) -> str:
     return native.canonical_utf8(ids.fold(value)).decode("utf-8")
 
@@ -99,6 +105,7 @@ _NATIVE = pytest.mark.skipif(bool(native.ERROR), reason=f"tagcore is not built: 
 
 FUNCTIONS = [
     pytest.param(clean_text, _reference_clean_text, id="clean_text"),
+    pytest.param(_python_clean_text, _reference_clean_text, id="clean_text-python"),
     pytest.param(join_words, _reference_join_words, id="join_words"),
     pytest.param(count_words, _reference_count_words, id="count_words"),
     pytest.param(text._count_words_numpy, _reference_count_words, id="count_words-numpy"),

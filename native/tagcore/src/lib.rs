@@ -17,7 +17,8 @@
 //! pytext and pymath the Python semantics the rest relies on.
 //!
 //! Beside the tagger, `words` is the compiled path of the word loops of `schemas/` (word counts,
-//! canonical text, MinHash signatures and LSH band keys), exposed as plain functions.
+//! canonical text, MinHash signatures and LSH band keys) and `clean` that of `clean_text`, exposed
+//! as plain functions.
 
 use pyo3::prelude::*;
 
@@ -25,6 +26,7 @@ mod actors;
 mod api;
 mod article;
 mod automata;
+mod clean;
 mod mapping;
 mod output;
 mod places;
@@ -49,5 +51,6 @@ fn tagcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(words::canonical_utf8, m)?)?;
     m.add_function(wrap_pyfunction!(words::minhash, m)?)?;
     m.add_function(wrap_pyfunction!(words::band_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(clean::clean_paragraphs, m)?)?;
     Ok(())
 }
