@@ -29,9 +29,16 @@ class NoStoreYetError(LookupError):
 
 
 def open_store(
-    *, es_url: str | None, store: str | None, es_prefix: str | None, env: Mapping[str, str] | None = None
+    *,
+    es_url: str | None,
+    store: str | None,
+    es_prefix: str | None,
+    env: Mapping[str, str] | None = None,
+    integrity_budget_s: float | None = INTEGRITY_BUDGET_S,
 ) -> Store:
-    """The store for these flags; raises NoStoreYetError for a missing embedded store file."""
+    """The store for these flags; raises NoStoreYetError for a missing embedded store file.
+
+    `integrity_budget_s`: how long to check the embedded store's file first (None: not at all)."""
     env = os.environ if env is None else env
     # The client library loads only when Elasticsearch is asked for.
     from connectors.es_client import settings_from_env
@@ -47,4 +54,4 @@ def open_store(
     path = resolve_store_path(store, env)
     if not os.path.exists(path):
         raise NoStoreYetError(path)
-    return LocalStore(path, integrity_budget_s=INTEGRITY_BUDGET_S)
+    return LocalStore(path, integrity_budget_s=integrity_budget_s)

@@ -95,3 +95,28 @@ def test_damage_met_after_opening_is_the_same_error(damaged: pathlib.Path):
             list(store.articles_since(None))  # a generator method: the error comes while iterating
     finally:
         store.close()
+
+
+def test_run_checks_the_file_once_within_its_budget(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
+    """`run` checks the store before it writes, for RUN_INTEGRITY_BUDGET_S; reading its dead letters
+    afterwards checked the whole file again for INTEGRITY_BUDGET_S (2 s per run on a big store)."""
+    from connectors import localstore, localstore_health
+    from pipelines import stores
+    from pipelines.cli import main
+
+    budgets: list[float] = []
+    check = localstore_health.check_integrity
+
+    def spy(db: sqlite3.Connection, path: str, budget_s: float = float("inf")) -> None:
+        budgets.append(budget_s)
+        check(db, path, budget_s)
+
+    monkeypatch.setattr(localstore, "check_integrity", spy)
+    seeds = tmp_path / "seeds"
+    _seed_folder(seeds, 5)
+    store = tmp_path / "w.db"
+    LocalStore(str(store)).close()  # an existing store, as on every run after the first
+    assert main(["run", "--seeds", str(seeds), "--store", str(store), "--no-dedup", "--json"]) == 0
+    assert budgets == [stores.RUN_INTEGRITY_BUDGET_S]
+    assert main(["stats", "--store", str(store)]) == 0
+    assert budgets == [stores.RUN_INTEGRITY_BUDGET_S, stores.INTEGRITY_BUDGET_S]
