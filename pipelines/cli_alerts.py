@@ -13,9 +13,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from pipelines.console import print_json
+from pipelines.console import parse_since, print_json
 from pipelines.stores import NoStoreYetError, Store, open_store
-from schemas.alerts import Alert, AlertRules, parse_duration
+from schemas.alerts import Alert, AlertRules
 from schemas.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -151,15 +151,6 @@ def _rules(args: argparse.Namespace) -> int:
 # --- test ------------------------------------------------------------------------------------------
 
 
-def _since(text: str, now: dt.datetime) -> dt.datetime | None:
-    if text == "all":
-        return None
-    try:
-        return now - dt.timedelta(seconds=parse_duration(text))
-    except ValueError as exc:
-        raise ConfigError(f"--since: {exc}") from exc
-
-
 def _history(store: Store, since: dt.datetime | None) -> Iterator[Any]:
     from pipelines.alert_match import Facts
 
@@ -173,7 +164,7 @@ def _test(args: argparse.Namespace, store: Store) -> int:
 
     rules = _load(args.rules_file)
     now = dt.datetime.now(dt.UTC)
-    since = _since(args.since, now)
+    since = parse_since(args.since, now)
     history = list(_history(store, since))
     fired = sorted(
         run_history(rules, history, query=query_matcher(rules), now=lambda: now).values(),

@@ -1,13 +1,14 @@
-"""`wirewatch tag` and `wirewatch actors list|show|validate`: see why a text gets its tags, and
-inspect or check the actor registry."""
+"""`wirewatch tag` and `wirewatch actors list|show|validate|gaps`: see why a text gets its tags,
+inspect or check the actor registry, and find the names the stored articles mention that it lacks."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pipelines.console import print_json
+from pipelines.console import parse_since, print_json
 from schemas.actors import (
     DEFAULT_FOLDER,
     Actor,
@@ -64,13 +65,24 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     add_topics_flag(tag)
     actors = commands.add_parser(
         "actors",
-        help="List, show or validate the actor registry.",
-        description="Inspect the actor registry (seeds/actors/): list actors, show one, or validate it.",
+        help="List, show or validate the actor registry, or find the names it lacks.",
+        description="Inspect the actor registry (seeds/actors/): list actors, show one, validate it, "
+        "or list the names the stored articles mention most that no actor covers (gaps).",
         parents=[common, registry],
     )
-    actors.add_argument("action", choices=["list", "show", "validate"])
+    actors.add_argument("action", choices=["list", "show", "validate", "gaps"])
     actors.add_argument("id", nargs="?", help="show: a Wikidata id (Q7747) or any alias (Putin's full name)")
     actors.add_argument("--kind", choices=KINDS, help="list: only actors of this kind")
+    actors.add_argument(
+        "--since", default="all", help="gaps: articles of the last 7d, 30d, 12h … or 'all' (default)"
+    )
+    actors.add_argument("--limit", type=int, default=30, help="gaps: how many names (default 30)")
+    actors.add_argument(
+        "--min-articles",
+        type=int,
+        default=2,
+        help="gaps: names seen in at least this many articles (default 2)",
+    )
 
 
 def _read_text(path: str) -> tuple[str, str]:
@@ -121,6 +133,8 @@ def run_actors(args: argparse.Namespace) -> int:
         registry = load_registry(args.actors)
     except RegistryError as exc:
         raise ConfigError(f"cannot load the registry: {exc}") from exc
+    if args.action == "gaps":
+        return _gaps(args, registry)
     if args.action == "list":
         actors = registry.of_kind(args.kind) if args.kind else list(registry.actors)
         if args.json:
@@ -146,6 +160,44 @@ def run_actors(args: argparse.Namespace) -> int:
         print(f"  role:      {role.title} ({role.start or '?'} – {role.end or 'now'})")
     if actor.source:
         print(f"  source:    {actor.source}")
+    return 0
+
+
+def _gaps(args: argparse.Namespace, registry: Registry) -> int:
+    from pipelines.actor_gaps import find_gaps, registry_keys
+    from pipelines.stores import NoStoreYetError, open_store
+
+    if args.limit < 1 or args.min_articles < 1:
+        raise ConfigError("--limit and --min-articles must be at least 1")
+    since = parse_since(args.since, dt.datetime.now(dt.UTC))
+    try:
+        store = open_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
+    except NoStoreYetError as exc:
+        raise ConfigError(f"no store at {exc} yet: run `wirewatch run` first (or pass --store)") from exc
+
+    def progress(scanned: int) -> None:
+        if scanned % 10_000 == 0 and not args.quiet:
+            print(f"scanned {scanned:,} articles …", file=sys.stderr)
+
+    try:
+        gaps, scanned = find_gaps(store.articles_since(since), registry_keys(registry), progress=progress)
+    finally:
+        store.close()
+    shown = [gap for gap in gaps if len(gap.article_ids) >= args.min_articles][: args.limit]
+    if args.json:
+        print_json(
+            {"scanned": scanned, "registry_version": registry.version, "gaps": [g.as_json() for g in shown]}
+        )
+        return 0
+    print(f"{'articles':>8} {'mentions':>8}  name (an example)")
+    for gap in shown:
+        article, context = gap.examples[0]
+        print(f"{len(gap.article_ids):>8,} {gap.mentions:>8,}  {gap.name}  ({article[:8]}: {context})")
+    print(
+        f"{len(shown)} of {len(gaps):,} names no actor covers, in {scanned:,} articles "
+        f"({'since ' + since.date().isoformat() if since else 'all'}; registry {registry.version})",
+        file=sys.stderr,
+    )
     return 0
 
 

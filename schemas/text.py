@@ -23,7 +23,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _APOSTROPHES = ("'", "’")  # the inner apostrophes a word may contain ("don't", "Kim’s")
 
 # A period after these does not end a sentence ("Mr. Kim", "the U.S. Treasury").
-_ABBREVIATIONS = frozenset(
+ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof gen col lt maj capt sgt adm gov sen rep st jr sr inc corp co ltd vs "
     "etc approx dept jan feb mar apr jun jul aug sep sept oct nov dec u.s u.n u.k e.g i.e".split()
 )
@@ -128,7 +128,7 @@ def first_sentence(text: str, max_chars: int = 200) -> str:
         before = text[: match.start()].rsplit(maxsplit=1)
         last_word = before[-1].lower().rstrip(".") if before else ""
         if match.group().startswith(".") and (
-            last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+            last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
         ):
             continue
         text = text[: match.end()]

@@ -112,6 +112,7 @@ def test_run_checks_the_file_once_within_its_budget(tmp_path: pathlib.Path, monk
         check(db, path, budget_s)
 
     monkeypatch.setattr(localstore, "check_integrity", spy)
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)  # the embedded store, whatever CI sets
     seeds = tmp_path / "seeds"
     _seed_folder(seeds, 5)
     store = tmp_path / "w.db"
