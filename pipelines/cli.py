@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from connectors.store import StoreError
 from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cli_retag, cli_tag
 from pipelines.console import print_json
-from pipelines.stores import INTEGRITY_BUDGET_S, NoStoreYetError, Store, open_store
+from pipelines.stores import INTEGRITY_BUDGET_S, Store, open_existing_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter, one_line
 from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
@@ -53,13 +53,12 @@ def _highlight(snippet: str) -> str:
 def _open_store(args: argparse.Namespace, *, check: bool = True) -> Store:
     """Elasticsearch when --es-url or $ELASTICSEARCH_URL is set, else the embedded store (its file
     checked first unless `check` is false)."""
-    budget = INTEGRITY_BUDGET_S if check else None
-    try:
-        return open_store(
-            es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix, integrity_budget_s=budget
-        )
-    except NoStoreYetError as exc:
-        raise UserError(f"no store at {exc} yet: run `wirewatch run` first (or pass --store)") from exc
+    return open_existing_store(
+        es_url=args.es_url,
+        store=args.store,
+        es_prefix=args.es_index_prefix,
+        integrity_budget_s=INTEGRITY_BUDGET_S if check else None,
+    )
 
 
 # --- run -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipelines.console import parse_since, print_json
-from pipelines.stores import NoStoreYetError, Store, open_store
+from pipelines.stores import Store, open_existing_store
 from schemas.alerts import Alert, AlertRules
 from schemas.errors import ConfigError
 
@@ -48,10 +48,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_alerts(args: argparse.Namespace) -> int:
     if args.action == "rules":
         return _rules(args)
-    try:
-        store = open_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
-    except NoStoreYetError as exc:
-        raise ConfigError(f"no store at {exc} yet: run `wirewatch run` first (or pass --store)") from exc
+    store = open_existing_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
     try:
         if args.action == "list":
             return _list(args, store)

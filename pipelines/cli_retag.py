@@ -12,7 +12,7 @@ from connectors.progress import ProgressLog
 from connectors.retag import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, RetagRequest
 from pipelines import cli_tag
 from pipelines.console import print_json
-from pipelines.stores import NoStoreYetError, open_store
+from pipelines.stores import open_existing_store
 from schemas.errors import ConfigError
 from schemas.store import RetagSummary
 
@@ -54,10 +54,7 @@ def run_retag(args: argparse.Namespace) -> int:
 
     _check_flags(args)
     tagger = cli_tag.load_tagger(args.actors, args.topics)
-    try:
-        store = open_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
-    except NoStoreYetError as exc:
-        raise ConfigError(f"no store at {exc} yet: run `wirewatch run` first (or pass --store)") from exc
+    store = open_existing_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
     progress = ProgressLog(_log, "articles", done="scanned")
     request = RetagRequest(
         tag=lambda title, body: tag_document(tagger.tag(title, body)),

@@ -165,15 +165,12 @@ def run_actors(args: argparse.Namespace) -> int:
 
 def _gaps(args: argparse.Namespace, registry: Registry) -> int:
     from pipelines.actor_gaps import find_gaps, registry_keys
-    from pipelines.stores import NoStoreYetError, open_store
+    from pipelines.stores import open_existing_store
 
     if args.limit < 1 or args.min_articles < 1:
         raise ConfigError("--limit and --min-articles must be at least 1")
     since = parse_since(args.since, dt.datetime.now(dt.UTC))
-    try:
-        store = open_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
-    except NoStoreYetError as exc:
-        raise ConfigError(f"no store at {exc} yet: run `wirewatch run` first (or pass --store)") from exc
+    store = open_existing_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
 
     def progress(scanned: int) -> None:
         if scanned % 10_000 == 0 and not args.quiet:

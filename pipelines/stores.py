@@ -9,6 +9,7 @@ from typing import Protocol
 from connectors.localstore import LocalStore
 from connectors.store import AlertStore, ArticleStore, FeedStateStore, RetagStore
 from pipelines.store_location import es_index_prefix, resolve_store_path
+from schemas.errors import ConfigError
 
 
 class Store(ArticleStore, FeedStateStore, RetagStore, AlertStore, Protocol):
@@ -26,6 +27,22 @@ RUN_INTEGRITY_BUDGET_S = 0.5
 
 class NoStoreYetError(LookupError):
     """The embedded store file does not exist: nothing has been run yet."""
+
+
+def open_existing_store(
+    *,
+    es_url: str | None,
+    store: str | None,
+    es_prefix: str | None,
+    integrity_budget_s: float | None = INTEGRITY_BUDGET_S,
+) -> Store:
+    """`open_store` for a command that reads: a missing embedded store is one line (ConfigError)."""
+    try:
+        return open_store(
+            es_url=es_url, store=store, es_prefix=es_prefix, integrity_budget_s=integrity_budget_s
+        )
+    except NoStoreYetError as exc:
+        raise ConfigError(f"no store at {exc} yet: run `wirewatch run` first (or pass --store)") from exc
 
 
 def open_store(
