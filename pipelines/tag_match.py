@@ -143,13 +143,44 @@ _PLURAL_NO = ("s", "sh", "ch", "ese", "x", "z")
 _LATIN = re.compile(r"^[A-Za-z\u00c0-\u024f .'’-]+$")
 
 
+# Latin letters with diacritics, U+00C0 to U+017F, folded to their base letter ("-": kept as they
+# are: Æ, ß, Þ, Œ, ĳ, ×, ÷ ...). Every alias and text is matched folded, so `Erdoğan` and `Erdogan`,
+# `Türkiye` and `Turkiye`, `São Tomé` and `Sao Tome` are one spelling. The base letter is the first
+# of the NFD decomposition, plus Ø Đ Ħ ı Ł Ŧ Ð, which have none (tests/pipelines/test_tag_match.py
+# derives the table; native/tagcore/src/mapping.rs holds the same one).
+LATIN_FOLDS = (
+    "AAAAAA-CEEEEIIIIDNOOOOO-OUUUUY--aaaaaa-ceeeeiiiidnooooo-ouuuuy-y"
+    "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi--JjKk-LlLlLl--"
+    "LlNnNnNn---OoOoOo--RrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZz-"
+)
+_FOLD = {chr(0xC0 + i).encode(): base.encode() for i, base in enumerate(LATIN_FOLDS) if base != "-"}
+_LATIN_LETTER = re.compile(rb"[\xc3-\xc5][\x80-\xbf]")
+_FOLDABLE = frozenset(chr(0xC0 + i) for i, base in enumerate(LATIN_FOLDS) if base != "-")
+
+
+def _fold_letter(match: re.Match[bytes]) -> bytes:
+    return _FOLD.get(match.group(), match.group())
+
+
+def _folds_to_another_word(alias: str) -> bool:
+    """A one-word name with a letter that folds: `Ísland` would match the English `Island` (Rhode
+    Island, Hong Kong Island) as Iceland. Such names are not matched: most are other languages'
+    names of a country (Österreich, Magyarország), and where English news writes one without its
+    diacritics the registry lists that spelling too (Israël and Israel, Türkiye and Turkiye).
+    Capitals, metonyms and names of two words or more fold: Bogotá, Élysée, São Tomé and Príncipe."""
+    return len(alias.split()) == 1 and any(char in _FOLDABLE for char in alias)
+
+
 def _map_bytes(text: str) -> bytes:
-    """`text` as UTF-8 with every separator turned into one space byte (characters keep their count)."""
+    """`text` as UTF-8 with every separator turned into one space byte and the Latin letters with
+    diacritics into their base letter (characters keep their count)."""
     data = text.encode("utf-8", "surrogatepass").translate(_TABLE)
     if b"\xe2" in data:
         data = _PUNCT3.sub(b" ", data)
     if b"\xc2" in data:
         data = _PUNCT2.sub(b" ", data)
+    if b"\xc3" in data or b"\xc4" in data or b"\xc5" in data:
+        data = _LATIN_LETTER.sub(_fold_letter, data)
     return data
 
 
@@ -647,6 +678,8 @@ class Tagger:
             for name in context.aliases:
                 rule_by_key[normalize_alias(name)] = number
         for key, alias, actor in iter_alias_rows(registry):
+            if alias.type == "name" and _folds_to_another_word(alias.text):
+                continue
             rule = rule_by_key.get(key, 0) if (alias.ambiguous or key in rule_by_key) else -1
             texts = [alias.text]
             if alias.type == "demonym" and (plural := _plural(alias.text)) is not None:

@@ -199,7 +199,7 @@ def test_native_automata_find_pythons_hits(taggers):
         assert core.hits(text) == expected, repr(text)
         searched[mapped is not None] += 1
     assert searched[True] > 3000
-    assert searched[False] > 200
+    assert searched[False] > 150
 
 
 def test_tag_text_refuses_a_foreign_low(taggers):
@@ -207,7 +207,12 @@ def test_tag_text_refuses_a_foreign_low(taggers):
     tagger, _ = taggers
     core = tagger._native
     assert core is not None
-    for text, other in (("Russia and China", "Russia and Chinæ"), ("Déby in N’Djamena", "Déby in N’Djaména")):
+    cases = (
+        ("Russia and China", "Russia and Chinæ"),  # ASCII once mapped, against a text that is not
+        ("Déby in N’Djamena", "Dóby in N’Djamena"),  # folded letters that differ
+        ("Путин in Kyiv", "Путан in Kyiv"),  # the general path
+    )
+    for text, other in cases:
         low = core.lowered(text)
         assert low is not None
         with pytest.raises(ValueError, match=r"not Core\.lowered"):

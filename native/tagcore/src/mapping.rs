@@ -2,9 +2,9 @@
 //! instead of `encode`, `translate` and two byte regexes in Python.
 //!
 //! Most wire copy is ASCII once mapped (curly quotes, dashes and NBSP become spaces like ASCII
-//! punctuation); its automata search bytes, whose offsets are character offsets. Any other text
-//! (a letter outside ASCII: São Paulo, Erdoğan) is searched as UTF-8 (`general`), and its hits are
-//! turned back into characters.
+//! punctuation, Latin letters with diacritics their base letter); its automata search bytes, whose
+//! offsets are character offsets. Any other text (a letter such as Путин, 김정은 or Æ) is searched
+//! as UTF-8 (`general`), and its hits are turned back into characters.
 
 use crate::pytext::Chars;
 
@@ -27,12 +27,22 @@ static MAPPED: [u8; 256] = {
     table
 };
 
-/// `MAPPED` for any code point: above Latin-1 only General Punctuation (U+2000 - U+206F: spaces,
-/// dashes, quotes, bullets) maps, to a space.
+/// `pipelines.tag_match.LATIN_FOLDS`: U+00C0 - U+017F folded to their base letter, `-` kept.
+const LATIN_FOLDS: &[u8; 192] = b"AAAAAA-CEEEEIIIIDNOOOOO-OUUUUY--aaaaaa-ceeeeiiiidnooooo-ouuuuy-y\
+AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi--JjKk-LlLlLl--\
+LlNnNnNn---OoOoOo--RrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZz-";
+
+/// `MAPPED` for any code point: Latin letters with diacritics (U+00C0 - U+017F) fold to their base
+/// letter, and above Latin Extended-A only General Punctuation (U+2000 - U+206F: spaces, dashes,
+/// quotes, bullets) maps, to a space.
 #[inline]
 fn mapped_byte(c: u32) -> u8 {
     match c {
-        0..=0xff => MAPPED[c as usize],
+        0xc0..=0x17f => match LATIN_FOLDS[c as usize - 0xc0] {
+            b'-' => NOT_ASCII,
+            base => base,
+        },
+        0..=0xbf => MAPPED[c as usize],
         0x2000..=0x206f => b' ',
         _ => NOT_ASCII,
     }
@@ -49,10 +59,10 @@ fn lowered_from<T: Copy + Into<u32>>(chars: &[T]) -> Option<Vec<u8>> {
     complete.then_some(low)
 }
 
-/// The case-kept bytes are `low`'s with the text's own letters where `low` has no space, so the
-/// text is not mapped twice. Where `low` has a letter or digit the text must have it too, in either
-/// case (`c | 0x20 == l` and `c >= 0x30` hold only then); a space of `low` is taken on trust, which
-/// at worst loses hits (`low` is `Core.lowered(text)` unless the caller has a bug).
+/// The case-kept bytes are `low`'s with the text's own letters (folded) where `low` has no space.
+/// Where `low` has a letter or digit the text must have it too, in either case; a space of `low` is
+/// taken on trust, which at worst loses hits (`low` is `Core.lowered(text)` unless the caller has a
+/// bug).
 fn backwards_from<T: Copy + Into<u32>>(chars: &[T], low: &[u8]) -> Option<Vec<u8>> {
     let n = chars.len();
     if low.len() != n + 2 {
@@ -61,10 +71,10 @@ fn backwards_from<T: Copy + Into<u32>>(chars: &[T], low: &[u8]) -> Option<Vec<u8
     let mut back = vec![b' '; n + 2];
     let mut same = true;
     for ((&c, &lower), out) in chars.iter().zip(&low[1..=n]).zip(back[1..=n].iter_mut().rev()) {
-        let c: u32 = c.into();
         let word = lower != b' ';
-        same &= !word || (c | 0x20 == lower as u32 && c >= 0x30);
-        *out = if word { c as u8 } else { b' ' };
+        let kept = mapped_byte(c.into()); // the letter or digit itself, a Latin letter folded
+        same &= !word || (kept != NOT_ASCII && kept != b' ' && kept.to_ascii_lowercase() == lower);
+        *out = if word { kept } else { b' ' };
     }
     same.then_some(back)
 }
@@ -169,7 +179,10 @@ fn general_from<T: Copy + Into<u32>, L: Copy + Into<u32>>(chars: &[T], low: &[L]
         let kept = if lower == u32::from(b' ') {
             lower
         } else if lower < 0x80 {
-            (c | 0x20 == lower && c >= 0x30).then_some(c)?
+            // a letter or digit of the text, or a Latin letter folded: the case-kept byte
+            let byte = mapped_byte(c);
+            (byte != NOT_ASCII && byte != b' ' && u32::from(byte.to_ascii_lowercase()) == lower)
+                .then_some(u32::from(byte))?
         } else {
             (c == lower).then_some(c)?
         };
