@@ -146,7 +146,7 @@ _LATIN = re.compile(r"^[A-Za-z\u00c0-\u024f .'’-]+$")
 # Latin letters with diacritics, U+00C0 to U+017F, folded to their base letter ("-": kept as they
 # are: Æ, ß, Þ, Œ, ĳ, ×, ÷ ...). Every alias and text is matched folded, so `Erdoğan` and `Erdogan`,
 # `Türkiye` and `Turkiye`, `São Tomé` and `Sao Tome` are one spelling. The base letter is the first
-# of the NFD decomposition, plus Ø Đ Ħ ı Ł Ŧ Ð, which have none (tests/pipelines/test_tag_match.py
+# of the NFD decomposition, plus Ø Đ Ħ ı Ł Ŧ Ð, which have none (tests/pipelines/test_tag_spellings.py
 # derives the table; native/tagcore/src/mapping.rs holds the same one).
 LATIN_FOLDS = (
     "AAAAAA-CEEEEIIIIDNOOOOO-OUUUUY--aaaaaa-ceeeeiiiidnooooo-ouuuuy-y"
