@@ -31,7 +31,8 @@ _SENTENCE_BEFORE = re.compile(r"(?:^|(\S*)[.!?:]['\"’”)\]]*\s+|\n\s*)[\"“�
 _PARTICLES = frozenset(
     "of for de del della der den di da do dos du van von bin bint ibn al el la le ul".split()
 )
-# Capitalised words that are no names by themselves: function words, titles, days and months.
+# Capitalised words that are no names by themselves: function words, titles, days, months and the
+# adverbs and nouns that open sentences ("Later Zorblat Quennik said" names Zorblat Quennik).
 _NOT_NAMES = frozenset(
     """a an the this that these those it its he she they we i you his her their our my your there
     here but and or nor if so yet in on at for from by with as to of after before while when where
