@@ -155,14 +155,14 @@ LATIN_FOLDS = (
 )
 _FOLD = {chr(0xC0 + i).encode(): base.encode() for i, base in enumerate(LATIN_FOLDS) if base != "-"}
 _LATIN_LETTER = re.compile(rb"[\xc3-\xc5][\x80-\xbf]")
-_FOLDABLE = frozenset(chr(0xC0 + i) for i, base in enumerate(LATIN_FOLDS) if base != "-")
+_FOLDABLE = frozenset(letter.decode() for letter in _FOLD)
 
 
 def _fold_letter(match: re.Match[bytes]) -> bytes:
     return _FOLD.get(match.group(), match.group())
 
 
-def _folds_to_another_word(alias: str) -> bool:
+def _one_word_with_diacritics(alias: str) -> bool:
     """A one-word name with a letter that folds: `Ísland` would match the English `Island` (Rhode
     Island, Hong Kong Island) as Iceland. Such names are not matched: most are other languages'
     names of a country (Österreich, Magyarország), and where English news writes one without its
@@ -678,7 +678,7 @@ class Tagger:
             for name in context.aliases:
                 rule_by_key[normalize_alias(name)] = number
         for key, alias, actor in iter_alias_rows(registry):
-            if alias.type == "name" and _folds_to_another_word(alias.text):
+            if alias.type == "name" and _one_word_with_diacritics(alias.text):
                 continue
             rule = rule_by_key.get(key, 0) if (alias.ambiguous or key in rule_by_key) else -1
             texts = [alias.text]

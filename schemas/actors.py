@@ -69,7 +69,8 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _YamlLoader = yaml.SafeLoader
 
 
-_APOSTROPHES = re.compile(r"['’ʼ`]")
+_APOSTROPHE_CHARS = "'’ʼ`"
+_APOSTROPHES = re.compile(f"[{_APOSTROPHE_CHARS}]")
 
 
 def normalize_alias(text: str) -> str:
@@ -85,7 +86,7 @@ def normalize_alias(text: str) -> str:
         category = unicodedata.category(char)
         if category[0] in "LNM":
             out.append(char)
-        elif char in "'’ʼ`":  # an apostrophe joins: "Côte d'Ivoire" ~ "Cote dIvoire"
+        elif char in _APOSTROPHE_CHARS:  # an apostrophe joins: "Côte d'Ivoire" ~ "Cote dIvoire"
             continue
         else:
             out.append(" ")

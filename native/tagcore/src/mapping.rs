@@ -48,6 +48,14 @@ fn mapped_byte(c: u32) -> u8 {
     }
 }
 
+/// The case-kept byte of a text's character where its matching text has the letter or digit
+/// `lower` (the character itself, or a Latin letter folded); None when they disagree.
+#[inline]
+fn case_kept(c: u32, lower: u8) -> Option<u8> {
+    let kept = mapped_byte(c);
+    (kept != NOT_ASCII && kept != b' ' && kept.to_ascii_lowercase() == lower).then_some(kept)
+}
+
 fn lowered_from<T: Copy + Into<u32>>(chars: &[T]) -> Option<Vec<u8>> {
     let mut low = vec![b' '; chars.len() + 2];
     let mut complete = true; // no early exit: almost every text is ASCII once mapped
@@ -71,10 +79,11 @@ fn backwards_from<T: Copy + Into<u32>>(chars: &[T], low: &[u8]) -> Option<Vec<u8
     let mut back = vec![b' '; n + 2];
     let mut same = true;
     for ((&c, &lower), out) in chars.iter().zip(&low[1..=n]).zip(back[1..=n].iter_mut().rev()) {
-        let word = lower != b' ';
-        let kept = mapped_byte(c.into()); // the letter or digit itself, a Latin letter folded
-        same &= !word || (kept != NOT_ASCII && kept != b' ' && kept.to_ascii_lowercase() == lower);
-        *out = if word { kept } else { b' ' };
+        if lower != b' ' {
+            let kept = case_kept(c.into(), lower);
+            same &= kept.is_some();
+            *out = kept.unwrap_or(b' ');
+        }
     }
     same.then_some(back)
 }
@@ -179,10 +188,7 @@ fn general_from<T: Copy + Into<u32>, L: Copy + Into<u32>>(chars: &[T], low: &[L]
         let kept = if lower == u32::from(b' ') {
             lower
         } else if lower < 0x80 {
-            // a letter or digit of the text, or a Latin letter folded: the case-kept byte
-            let byte = mapped_byte(c);
-            (byte != NOT_ASCII && byte != b' ' && u32::from(byte.to_ascii_lowercase()) == lower)
-                .then_some(u32::from(byte))?
+            u32::from(case_kept(c, lower as u8)?)
         } else {
             (c == lower).then_some(c)?
         };
