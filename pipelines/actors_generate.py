@@ -163,6 +163,22 @@ def _is_latin(text: str) -> bool:
     return all("LATIN" in unicodedata.name(char, "") for char in letters)
 
 
+# An Arabic name of a country ending in alif (تركيا, سوريا) has the adjective, also a given name,
+# as the same stem ending in yeh: تركي is "Turkish" and "Turki", سوري "Syrian". (Not so in Persian,
+# where country names themselves end in yeh: لیبی, استونی.)
+_ARABIC_ALIF, _ARABIC_YEH = "\u0627", "\u064a"
+_ARABIC_SCRIPT = re.compile(r"^[\u0600-\u06ff ]+$")
+
+
+def _arabic_script_adjectives(texts: set[str]) -> set[str]:
+    """The names among `texts` that are the nisba adjective of another of them (not the country)."""
+    return {
+        text
+        for text in texts
+        if text.endswith(_ARABIC_YEH) and _ARABIC_SCRIPT.match(text) and text + _ARABIC_ALIF in texts
+    }
+
+
 def _is_cjk(text: str) -> bool:
     return any(unicodedata.name(char, "").startswith(_CJK_PREFIXES) for char in text)
 
@@ -283,9 +299,10 @@ def build_countries(territories: list[dict[str, Any]], enrichment: Mapping[str, 
                 continue
             offered.append((_TIER_WEAK, _alias(text)))
         offered.extend((_TIER_NAME, alias) for alias in _enrichment_aliases(spec, weights))
+        adjectives = _arabic_script_adjectives({alias["text"] for _, alias in offered})
         for tier, alias in offered:
             key = normalize_alias(alias["text"])
-            if key in drop or _SKIP_CHARS & set(alias["text"]):
+            if key in drop or alias["text"] in adjectives or _SKIP_CHARS & set(alias["text"]):
                 continue
             if key in ambiguous:
                 alias["ambiguous"] = True

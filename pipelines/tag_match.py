@@ -441,7 +441,7 @@ class _ActorPattern(NamedTuple):
     weight: float
     rule: int  # context rule index (ambiguous names), -1 otherwise
     via: str  # the registry alias that matched
-    place: bool  # a capital: the country only where it is not used as a place (`_used_as_place`)
+    place: bool  # a capital or building: the country only where not used as a place (`_PlaceUse`)
     surnames: tuple[tuple[int, str], ...]  # (actor index, surname) of the persons with this surname
     topic_rules: tuple[int, ...]  # case-exact topic rules (indexes into Tagger._topic_rules)
 
@@ -687,7 +687,7 @@ class Tagger:
             for text in texts:
                 for pattern in _cased_forms(text, exact=alias.case == "exact"):
                     slot = actor_slot(pattern)
-                    entry = (index[actor.id], alias.weight, rule, alias.text, alias.type == "capital")
+                    entry = (index[actor.id], alias.weight, rule, alias.text, alias.type in _PLACE_TYPES)
                     if entry not in slot.names:
                         slot.names.append(entry)
         for actor in self._actors:
@@ -934,6 +934,8 @@ class Tagger:
                 for words in (
                     _LOCATIVE,
                     _PLACE_NOUNS,
+                    _PLACE_OF,
+                    _PLACE_MODIFIERS,
                     _STATE_NOUNS,
                     _STATE_VERBS,
                     _NOT_A_FIRST_NAME,
@@ -1380,14 +1382,29 @@ class Tagger:
         return tuple(tags)
 
 
-# A capital named right after these words is a place: "in Kabul", "at Paris airport".
+# Aliases that name a place standing for the state: a capital (Kabul) or a building (the Pentagon).
+_PLACE_TYPES = ("capital", "metonym")
+# Such a place named right after these words is a place: "in Kabul", "at the Pentagon".
 _LOCATIVE = frozenset("in at near outside around downtown inside across within throughout".split())
-# ... or right before these: "an Ottawa street", "Washington airport", "the Taipei lantern festival".
+# ... or right before these: "an Ottawa street", "Washington airport", "the Taipei lantern festival",
+# and events named after where they were held: "last year's London conference", "the Minsk accords".
 _PLACE_NOUNS = frozenset(
     "street streets road roads airport airports city suburb suburbs district districts residents resident "
     "mayor hotel hotels stadium station metro subway zoo skyline neighbourhood neighborhood apartment "
-    "apartments marathon festival lantern office offices bureau correspondent hospital university".split()
+    "apartments marathon festival lantern office offices bureau correspondent hospital university "
+    "conference conferences summit talks accord accords agreement agreements treaty protocol declaration "
+    "forum meeting attack attacks bombing bombings".split()
 )
+# ... or after "<one of these> of": "the Karrada district of Baghdad", "south of Baghdad".
+_PLACE_OF = frozenset(
+    "north south east west northeast northwest southeast southwest outskirts centre center heart edge "
+    "streets city district districts suburb suburbs area areas part parts residents mayor province "
+    "region".split()
+)
+# ... or after a locative and one of these: "in both Vienna and Riyadh", "in northern Baghdad".
+_PLACE_MODIFIERS = frozenset("both either central northern southern eastern western".split())
+# After a place at a paragraph's start, the marks of a dateline: "BAGHDAD –", "Moscow (Reuters) -".
+_DATELINE_MARKS = (" (", " –", " —", " -")
 # "the Pyongyang regime" and "the Beijing government" still mean the state ("the Beijing Olympics" not).
 _STATE_NOUNS = frozenset(
     "government regime leadership administration authorities establishment side delegation officials".split()
@@ -1426,10 +1443,13 @@ def _word_after(text: str, end: int) -> str:
 
 
 class _PlaceUse:
-    """Tells a capital used as the state ("Pyongyang fired", "talks between Pyongyang and
-    Washington") from a capital used as a place, where it is not tagged as the country:
-    - after a locative word or before a place noun: "in Kabul", "an Ottawa street" (but "officials
-      in Pyongyang said");
+    """Tells a capital or building used as the state ("Pyongyang fired", "talks between Pyongyang
+    and Washington", "the Pentagon said") from one used as a place, not tagged as the country:
+    - after a locative word or before a place noun: "in Kabul", "at the Pentagon", "an Ottawa
+      street", "the London conference" (but "officials in Pyongyang said");
+    - the dateline at a paragraph's start: "BAGHDAD –", "Moscow (Reuters) -", "WASHINGTON, Feb 3";
+    - after "<direction or place noun> of" or "<locative> <modifier>": "the Karrada district of
+      Baghdad", "south of Baghdad", "in both Vienna and Riyadh";
     - attributive after "the": "the Taipei lantern festival" (but "the Pyongyang regime");
     - qualified by a place or qualifying its country: "Seattle, Washington", "Taipei, Taiwan";
     - part of a longer proper name in the body: "Washington Dulles", "Taipei City";
@@ -1467,8 +1487,12 @@ class _PlaceUse:
         before, after = _word_before(text, start), _word_after(text, end).lower()
         if after in _STATE_VERBS:
             return False
-        if before.lower() in _LOCATIVE or after in _PLACE_NOUNS:
+        if before.lower() in _LOCATIVE or after in _PLACE_NOUNS or self._dateline(start, end):
             return True
+        if (lowered := before.lower()) == "of" or lowered in _PLACE_MODIFIERS:
+            earlier = _word_before(text, start - 1 - len(before)).lower()
+            if earlier in (_PLACE_OF if lowered == "of" else _LOCATIVE):
+                return True
         if (
             before.lower() == "the"
             and not pattern.via.lower().startswith("the ")
@@ -1489,6 +1513,15 @@ class _PlaceUse:
             if text[head].isupper():
                 return True  # "Seattle, Washington"
         return start >= self._body_start and _in_longer_name(text, start, end)
+
+    def _dateline(self, start: int, end: int) -> bool:
+        """The place at a body paragraph's start where the report was filed."""
+        text = self._text
+        if start < self._body_start or (start > 0 and text[start - 1] != "\n"):
+            return False
+        return text.startswith(_DATELINE_MARKS, end) or (
+            text[start:end].isupper() and text.startswith((",", ":"), end)
+        )
 
 
 def _in_longer_name(text: str, start: int, end: int) -> bool:

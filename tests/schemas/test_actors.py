@@ -211,6 +211,13 @@ def fake_wheel(path: Path, *frames: bytes) -> Path:
     return path
 
 
+def test_an_arabic_adjective_of_a_country_name_is_not_an_alias():
+    """تركي ("Turkish", and the given name Turki) beside تركيا (Türkiye); Persian country names
+    end in yeh themselves (لیبی, Libya) and stay."""
+    names = {"تركيا", "تركي", "سوريا", "سوري", "لیبی", "مالي", "Turkey"}
+    assert actors_generate._arabic_script_adjectives(names) == {"تركي", "سوري"}
+
+
 def test_the_territory_table_is_found_among_the_extension_frames(tmp_path):
     jsonl = "".join(orjson.dumps(record).decode() + "\n" for record in RECORDS)
     other = b'[\n  {"forms": ["#0"]}\n]\n'

@@ -90,7 +90,7 @@ impl Core {
         sport_topic: i64,
         ascii: FlavourArgs,
         general: FlavourArgs,
-        words: [Vec<String>; 7],
+        words: [Vec<String>; 9],
         automata: AutomataArgs,
     ) -> PyResult<Self> {
         for cls in &classes {
@@ -98,7 +98,7 @@ impl Core {
                 return Err(PyTypeError::new_err("tagcore.Core: the result classes must be NamedTuples"));
             }
         }
-        let [locative, place_nouns, state_nouns, state_verbs, not_a_first_name, function_words, following_ok] =
+        let [locative, place_nouns, place_of, place_modifiers, state_nouns, state_verbs, not_a_first_name, function_words, following_ok] =
             words;
         let (actor_keys, actor_kind, topic_keys, topic_kind) = automata;
         let ascii = flavour(py, ascii)?;
@@ -149,12 +149,15 @@ impl Core {
             words: Words {
                 locative,
                 place_nouns,
+                place_of,
+                place_modifiers,
                 state_nouns,
                 state_verbs,
                 not_a_first_name,
                 function_words,
                 following_ok,
                 the: vec!["the".to_string()],
+                of: vec!["of".to_string()],
             },
             automata: [
                 Automata::new(

@@ -107,9 +107,18 @@ impl<'s, 'a, 'py> PlaceUse<'s, 'a, 'py> {
         if t.lower_in(after.0, after.1, &words.state_verbs) {
             return false;
         }
-        if t.lower_in(before.0, before.1, &words.locative) || t.lower_in(after.0, after.1, &words.place_nouns)
+        if t.lower_in(before.0, before.1, &words.locative)
+            || t.lower_in(after.0, after.1, &words.place_nouns)
+            || self.dateline(start, end)
         {
             return true;
+        }
+        let of = t.lower_in(before.0, before.1, &words.of);
+        if of || t.lower_in(before.0, before.1, &words.place_modifiers) {
+            let earlier = article.word_before(before.0);
+            if t.lower_in(earlier.0, earlier.1, if of { &words.place_of } else { &words.locative }) {
+                return true;
+            }
         }
         if t.lower_in(before.0, before.1, &words.the)
             && !pattern.via_the
@@ -137,5 +146,19 @@ impl<'s, 'a, 'py> PlaceUse<'s, 'a, 'py> {
             }
         }
         start >= article.body_start && article.in_longer_name(start, end)
+    }
+
+    /// `_PlaceUse._dateline`: the place at a body paragraph's start where the report was filed.
+    fn dateline(&self, start: i64, end: i64) -> bool {
+        let article = self.article;
+        let t = &article.chars;
+        if start < article.body_start || (start > 0 && t.at(start - 1) != '\n' as u32) {
+            return false;
+        }
+        // `_DATELINE_MARKS`: " (", " –", " —", " -"
+        let marked = end + 1 < t.len()
+            && t.at(end) == ' ' as u32
+            && ['(', '–', '—', '-'].iter().any(|&c| t.at(end + 1) == c as u32);
+        marked || (t.is_upper(start, end) && (t.starts_with(",", end) || t.starts_with(":", end)))
     }
 }

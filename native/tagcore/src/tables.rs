@@ -13,12 +13,15 @@ pub const SURNAME: u8 = 2;
 pub struct Words {
     pub locative: Vec<String>,
     pub place_nouns: Vec<String>,
+    pub place_of: Vec<String>,
+    pub place_modifiers: Vec<String>,
     pub state_nouns: Vec<String>,
     pub state_verbs: Vec<String>,
     pub not_a_first_name: Vec<String>,
     pub function_words: Vec<String>,
     pub following_ok: Vec<String>,
     pub the: Vec<String>,
+    pub of: Vec<String>,
 }
 
 pub struct ActorPattern {
