@@ -50,6 +50,7 @@ from pipelines.actors_extract import (
     write_csv,
 )
 from schemas.actors import DEFAULT_FOLDER, actors_json, load_registry, normalize_alias
+from schemas.surnames import is_latin
 
 OUTPUT_FILE = "people_officeholders.json"
 EXTRACT_FILE = Path("sources") / "officeholders.csv"
@@ -596,8 +597,30 @@ def _entry(qid: str, person: Mapping[str, Any], aliases: list[str]) -> dict[str,
     rest = [a for a in aliases if normalize_alias(a) != normalize_alias(person["name"])]
     if rest:
         entry["aliases"] = rest
+    if surname := family_name(person["name"], person["country"]):
+        entry["surnames"] = [surname]
     entry["roles"] = person["roles"]
     return entry
+
+
+# Where no family name can stand for one person: China, Taiwan, Hong Kong, Macau and both Koreas
+# write it first and a few hundred of them are shared by nearly everyone (Wang, Kim, Lee); Iceland,
+# Ethiopia, Eritrea and Somalia use patronymics; Myanmar, Indonesia, Thailand, Vietnam and Cambodia
+# name people by a given name (by the state whose office was held).
+_NO_FAMILY_NAME = frozenset(
+    {"CHN", "TWN", "HKG", "MAC", "PRK", "KOR", "ISL", "ETH", "ERI", "SOM", "MMR", "IDN", "THA", "VNM", "KHM"}
+)
+_NAME_SUFFIXES = frozenset({"Jr", "Jr.", "Sr", "Sr.", "II", "III", "IV"})
+
+
+def family_name(name: str, country: str | None) -> str | None:
+    """The family name a headline may use alone ("Lavrov"), where the naming custom has one; the
+    registry decides whether it is distinctive enough to (schemas/surnames.py)."""
+    words = [word for word in name.split() if word not in _NAME_SUFFIXES]
+    if len(words) < 2 or country in _NO_FAMILY_NAME:
+        return None
+    word = words[-1]
+    return word if len(word) >= 3 and is_latin(word) and not word.endswith(".") else None
 
 
 _SOURCE = re.compile(

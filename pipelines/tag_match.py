@@ -406,13 +406,20 @@ CONTEXT_RULES: tuple[ContextRule, ...] = (
     ),
 )
 GENERIC_RULE = ContextRule(aliases=())  # an ambiguous alias with no rule: only the actor's own support
+# A distinctive surname standing alone (`Registry.distinctive_surnames`): "Putin warns Europe". Not
+# inside a longer name ("Hunter Biden" is not Joe Biden); there the full-name rule still applies.
+SURNAME_RULE = ContextRule(aliases=(), default=True, name_neighbour=True)
 
 # Capitalized words that may stand right before a country name without making it part of a name.
 _FUNCTION_WORDS = frozenset(
     "The A An In On At To From For With And By Of As But Or If When While After Before Since Both Between "
     "Against About Into Like Unlike Near Across Over Under Why How What Where Neighbouring Neighboring "
     "Northern Southern Eastern Western Central Rural Oil-rich Landlocked Only Even Also Including "
-    "Visit Visiting Sources Officials".split()
+    "Visit Visiting Sources Officials "
+    # titles before a surname: "President Macron", "Foreign Minister Lavrov", "Mr. Netanyahu"
+    "President Minister Secretary Chancellor Premier Leader General Gen. Senator Sen. Governor Gov. "
+    "Ayatollah Emir Sheikh Prince King Queen Pope Speaker Envoy Ambassador Commander Marshal Admiral "
+    "Mr Mrs Ms Dr Mr. Mrs. Ms. Dr.".split()
 )
 # Capitalized words that may follow a country name (titles, institutions).
 _FOLLOWING_OK = frozenset(
@@ -644,7 +651,7 @@ class Tagger:
         self.taxonomy_version = taxonomy.version
         self._actors: tuple[Actor, ...] = registry.actors
         self._topics = taxonomy.topics
-        self._rules: tuple[ContextRule, ...] = (GENERIC_RULE, *rules)
+        self._rules: tuple[ContextRule, ...] = (GENERIC_RULE, SURNAME_RULE, *rules)
         index = {actor.id: i for i, actor in enumerate(self._actors)}
         self._actor_country: tuple[str | None, ...] = tuple(actor.country for actor in self._actors)
         self._rule_support_actors = tuple(
@@ -691,9 +698,12 @@ class Tagger:
                     if entry not in slot.names:
                         slot.names.append(entry)
         for actor in self._actors:
+            alone = registry.distinctive_surnames.get(actor.id, ())
             for surname in actor.surnames:
                 for pattern in _cased_forms(surname, exact=False):
                     slot = actor_slot(pattern)
+                    if surname in alone and not slot.names:  # also a name: ambiguous, by a rule
+                        slot.names.append((index[actor.id], 1.0, 1, surname, False))  # rule 1: SURNAME_RULE
                     if (index[actor.id], surname) not in slot.surnames:
                         slot.surnames.append((index[actor.id], surname))
         for number, context in enumerate(self._rules):

@@ -37,7 +37,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,6 +45,8 @@ from typing import Annotated, Any, Literal
 import orjson
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+
+from schemas import surnames as surname_rules
 
 ActorKind = Literal["person", "country", "territory", "organisation", "armed_group"]
 AliasType = Literal["name", "acronym", "demonym", "capital", "metonym"]
@@ -218,6 +220,23 @@ class Registry(BaseModel):
     actors: tuple[Actor, ...]
     shared_aliases: tuple[SharedAlias, ...] = ()
     files: tuple[str, ...] = ()  # the files it was read from, for messages
+    surname_evidence: dict[str, surname_rules.Evidence] = {}  # sources/surnames.csv
+
+    @cached_property
+    def distinctive_surnames(self) -> Mapping[str, tuple[str, ...]]:
+        """Person id -> the surnames that name it alone, without the full name (schemas/surnames.py)."""
+        return surname_rules.distinctive_surnames(
+            self.actors, self.surname_evidence, normalize_alias, self.version_date
+        )
+
+    @property
+    def version_date(self) -> date:
+        """The day of `version` (YYYY.MM.DD[.N]); today when it is not a date (validation says so)."""
+        try:
+            year, month, day = (int(part) for part in self.version.split(".")[:3])
+            return date(year, month, day)
+        except ValueError:
+            return datetime.now(tz=UTC).date()
 
     @cached_property
     def by_id(self) -> Mapping[str, Actor]:
@@ -324,6 +343,9 @@ def _files_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """(name, modification time, size) of every file in `folder`: what a cached registry is of."""
     try:
         stats = [(path.name, path.stat()) for path in sorted(folder.iterdir())]
+        evidence = folder / surname_rules.EVIDENCE_FILE
+        if evidence.is_file():
+            stats.append((str(surname_rules.EVIDENCE_FILE), evidence.stat()))
     except OSError:
         return ()  # reading it fails the same way, and is not cached
     return tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
@@ -360,6 +382,7 @@ def _load_registry(folder: Path, _state: tuple[tuple[str, int, int], ...]) -> Re
             actors=tuple(actors),
             shared_aliases=tuple(meta.get("shared_aliases") or ()),
             files=tuple(files),
+            surname_evidence=surname_rules.read_evidence(folder / surname_rules.EVIDENCE_FILE),
         )
     except ValidationError as exc:
         problems.extend(f"{REGISTRY_FILE}: {error['loc']}: {error['msg']}" for error in exc.errors())
@@ -402,6 +425,13 @@ def validate_registry(registry: Registry) -> list[str]:
         seen.add(actor.id)
         problems.extend(_actor_problems(actor, registry))
     problems.extend(_alias_problems(registry))
+    missing = sorted(surname_rules.declared_latin_surnames(registry.actors) - set(registry.surname_evidence))
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" (+{len(missing) - 8} more)" if len(missing) > 8 else "")
+        problems.append(
+            f"{surname_rules.EVIDENCE_FILE}: no row for the surnames {shown}: "
+            "run python -m pipelines.actors_surnames --extract"
+        )
     return problems
 
 

@@ -69,6 +69,13 @@ def test_build_resolves_collisions_and_keeps_hand_kept_entries(tmp_path):
     ]
     text, stats = gen.build(rows, folder)
     (folder / gen.OUTPUT_FILE).write_text(text, encoding="utf-8")
+    problems = validate_folder(folder)
+    assert problems == [  # a new family name needs its evidence row (python -m pipelines.actors_surnames)
+        "sources/surnames.csv: no row for the surnames Probin, Testov, Ångström: "
+        "run python -m pipelines.actors_surnames --extract"
+    ]
+    with (folder / "sources" / "surnames.csv").open("a", encoding="utf-8") as evidence:
+        evidence.write("Probin,,,0\nTestov,,,0\nÅngström,,,0\n")
     assert validate_folder(folder) == []
     registry = load_registry(folder)
     owner = registry.alias_owner
@@ -81,6 +88,8 @@ def test_build_resolves_collisions_and_keeps_hand_kept_entries(tmp_path):
     ivan = registry.get("Q900000001")
     assert ivan is not None
     assert (ivan.name, ivan.wikipedia) == ("Ivan Testov", "Ivan Testov (politician)")
+    assert ivan.surnames == ("Testov",)  # the family name, for headlines ("Testov said")
+    assert registry.distinctive_surnames["Q900000001"] == ("Testov",)
     assert owner[normalize_alias("Дмитрий Тестович")] == "Q900000007"
     assert normalize_alias("Дмитрии Тестович") not in owner
     assert normalize_alias("Ivan Petrov Jr") not in owner

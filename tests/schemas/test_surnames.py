@@ -1,0 +1,94 @@
+"""Which surnames stand alone (issue 16, item 2): unique in the registry, not a frequent name, not a
+common English word, the person still in the news; and the evidence file covers the registry."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from schemas.actors import Actor, load_registry, normalize_alias, validate_registry
+from schemas.surnames import Evidence, declared_latin_surnames, distinctive_surnames
+
+AS_OF = date(2026, 12, 7)
+RARE = Evidence(surname_rank=0, given_rank=0, english_word=False)
+
+
+def person(qid: str, name: str, surnames: list[str], end: str | None = None, **extra: object) -> Actor:
+    role = {"title": "Minister", "start": "2010-01-01", "end": end}
+    return Actor.model_validate(
+        {"id": qid, "kind": "person", "name": name, "source": "test", "surnames": surnames, "roles": [role]}
+        | extra
+    )
+
+
+def country(qid: str, name: str, aliases: list[str]) -> Actor:
+    return Actor.model_validate(
+        {"id": qid, "kind": "country", "name": name, "country": "AAA", "aliases": aliases}
+    )
+
+
+def distinctive(*actors: Actor, evidence: dict[str, Evidence] | None = None) -> dict[str, tuple[str, ...]]:
+    facts = evidence if evidence is not None else dict.fromkeys(declared_latin_surnames(actors), RARE)
+    return distinctive_surnames(actors, facts, normalize_alias, AS_OF)
+
+
+def test_a_unique_rare_surname_of_a_person_in_office_is_distinctive():
+    assert distinctive(person("Q1", "Sergey Lavrov", ["Lavrov"])) == {"Q1": ("Lavrov",)}
+
+
+def test_a_surname_two_persons_share_is_not():
+    assert distinctive(person("Q1", "Kim Jong Un", ["Kim"]), person("Q2", "Kim Yo Jong", ["Kim"])) == {}
+
+
+def test_a_surname_that_is_a_word_of_another_persons_name_is_not():
+    assert distinctive(person("Q1", "Gustavo Petro", ["Petro"]), person("Q2", "Petro Poroshenko", [])) == {}
+
+
+@pytest.mark.parametrize(
+    ("surname", "other"),
+    [("Paris", country("Q142", "France", ["Paris"])), ("Boko", country("Q9", "Boko Haram", []))],
+)
+def test_a_surname_another_actor_uses_as_an_alias_or_a_word_of_one_is_not(surname: str, other: Actor):
+    assert distinctive(person("Q1", f"Ann {surname}", [surname]), other) == {}
+
+
+@pytest.mark.parametrize(
+    ("evidence", "why"),
+    [
+        (Evidence(surname_rank=2, given_rank=1128, english_word=False), "Johnson: a frequent surname"),
+        (Evidence(surname_rank=233, given_rank=397, english_word=False), "Kim: a frequent given name"),
+        (Evidence(surname_rank=0, given_rank=397, english_word=False), "a frequent given name only"),
+        (Evidence(surname_rank=8608, given_rank=0, english_word=True), "Trump: an English word"),
+    ],
+)
+def test_a_frequent_name_or_an_english_word_is_not(evidence: Evidence, why: str):
+    assert distinctive(person("Q1", "Ann Smithers", ["Smithers"]), evidence={"Smithers": evidence}) == {}, why
+
+
+def test_the_limits_are_inclusive_and_a_rank_beyond_them_passes():
+    beyond = Evidence(surname_rank=1001, given_rank=501, english_word=False)
+    assert distinctive(person("Q1", "Ann Carneyx", ["Carneyx"]), evidence={"Carneyx": beyond}) == {
+        "Q1": ("Carneyx",)
+    }
+    at = Evidence(surname_rank=1000, given_rank=0, english_word=False)
+    assert distinctive(person("Q1", "Ann Carneyx", ["Carneyx"]), evidence={"Carneyx": at}) == {}
+
+
+def test_a_latin_surname_without_evidence_is_not_and_another_script_needs_none():
+    putin = person("Q7747", "Vladimir Putin", ["Putin", "Путин"])
+    assert distinctive(putin, evidence={}) == {"Q7747": ("Путин",)}
+
+
+def test_a_person_out_of_office_for_years_is_history():
+    assert distinctive(person("Q1", "Ilir Meta", ["Meta"], end="2022-07-24")) == {}
+    assert distinctive(person("Q1", "Ilir Meta", ["Meta"], end="2023-01-01")) == {"Q1": ("Meta",)}
+
+
+def test_the_registry_has_evidence_for_every_declared_surname_and_its_distinctive_ones_are_sane():
+    registry = load_registry()
+    assert not [p for p in validate_registry(registry) if "surnames.csv" in p]
+    alone = {surname for found in registry.distinctive_surnames.values() for surname in found}
+    assert {"Putin", "Lavrov", "Zelensky", "Netanyahu", "Macron"} <= alone
+    assert not {"Kim", "Johnson", "Trump", "Paris", "Jordan", "Wang"} & alone
+    assert len(alone) >= 500
