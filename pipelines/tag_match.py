@@ -437,6 +437,24 @@ _NAME, _AMBIGUOUS, _SURNAME, _BLOCK, _NONE = range(5)  # `_ActorPattern.role` wh
 _P = TypeVar("_P")
 
 
+class _Nested(NamedTuple):
+    """An actor named inside another actor's name, at [start, end) of the name's text."""
+
+    start: int
+    end: int
+    actor: int
+    via: str
+    weight: float
+
+
+# An organisation's or armed group's name may name another actor, which is mentioned too: "United
+# States Navy", "US State Department", "Islamic State of Iraq and Syria". (A person's may not: "Jordan
+# Bardella" names no country.) Only plain names and acronyms are looked for inside.
+_NAMES_THAT_NEST = ("organisation", "armed_group")
+_NESTED_KINDS = ("country", "territory", "organisation", "armed_group")
+_NESTED_ALIAS_TYPES = ("name", "acronym")
+
+
 class _ActorPattern(NamedTuple):
     """One pattern of the actor automaton (reversed text, case kept, leftmost-longest)."""
 
@@ -451,6 +469,7 @@ class _ActorPattern(NamedTuple):
     place: bool  # a capital or building: the country only where not used as a place (`_PlaceUse`)
     surnames: tuple[tuple[int, str], ...]  # (actor index, surname) of the persons with this surname
     topic_rules: tuple[int, ...]  # case-exact topic rules (indexes into Tagger._topic_rules)
+    nested: tuple[_Nested, ...]  # other actors named inside this name: "[United States] Navy"
 
 
 class _TopicPattern(NamedTuple):
@@ -461,6 +480,40 @@ class _TopicPattern(NamedTuple):
     prefix: bool  # the pattern ends inside a word: extend the evidence to the end of the word
     topic_rules: tuple[int, ...]
     cues: tuple[tuple[int, int], ...]  # (context rule index, +1 support / -1 against)
+
+
+def _find_nested_names(
+    slots: dict[str, _ActorSlot], kinds: tuple[str, ...], plain_names: set[tuple[int, str]]
+) -> None:
+    """Set `nested` on every organisation or armed-group name slot that holds another actor's plain
+    name as whole words: the longest first, none overlapping (`_NAMES_THAT_NEST`)."""
+    inner = {
+        pattern: slot.names[0]
+        for pattern, slot in slots.items()
+        if slot.names
+        and not slot.block
+        and slot.names[0][2] < 0
+        and (slot.names[0][0], slot.names[0][3]) in plain_names
+    }
+    for pattern, slot in slots.items():
+        if (
+            not slot.names
+            or slot.block
+            or slot.names[0][2] >= 0
+            or kinds[slot.names[0][0]] not in _NAMES_THAT_NEST
+        ):
+            continue
+        words = [match.span() for match in re.finditer(r"\S+", pattern)]
+        found: list[_Nested] = []
+        for size in range(len(words) - 1, 0, -1):
+            for first in range(len(words) - size + 1):
+                start, end = words[first][0], words[first + size - 1][1]
+                name = inner.get(pattern[start:end])
+                if name is None or name[0] == slot.names[0][0]:
+                    continue
+                if all(end <= other.start or start >= other.end for other in found):
+                    found.append(_Nested(start, end, name[0], name[3], name[1]))
+        slot.nested = tuple(sorted(found))
 
 
 def _split_prefix(phrase: str) -> tuple[str, bool]:
@@ -523,13 +576,14 @@ def _repeat(count: float) -> float:
 class _ActorSlot:
     """What the build collects for one actor-automaton pattern."""
 
-    __slots__ = ("block", "names", "surnames", "topic_rules")
+    __slots__ = ("block", "names", "nested", "surnames", "topic_rules")
 
     def __init__(self) -> None:
         self.names: list[tuple[int, float, int, str, bool]] = []  # (actor, weight, rule, via, place)
         self.surnames: list[tuple[int, str]] = []
         self.block = False
         self.topic_rules: list[int] = []
+        self.nested: tuple[_Nested, ...] = ()
 
 
 class _TopicSlot:
@@ -599,7 +653,8 @@ class _ActorTables(NamedTuple):
     """The actor automaton of one flavour (ASCII or full) with flat per-pattern lookups for `tag()`.
 
     A mention is `(start, end, entry)`; entries `0 .. len(table) - 1` are the patterns' own names
-    (their first registry entry), the following ones the (person, surname) pairs.
+    (their first registry entry), the following ones the (person, surname) pairs and the names
+    found inside other names.
     """
 
     search: Any  # the automaton's `find_matches_as_indexes` (`_Automaton.finder`), None without patterns
@@ -611,6 +666,7 @@ class _ActorTables(NamedTuple):
     weight: tuple[float, ...]
     via: tuple[str, ...]
     surname_entry: dict[tuple[int, str], int]
+    nested: dict[int, tuple[tuple[int, int, int], ...]]  # pattern -> (start, end, entry) inside its name
 
 
 class _TopicTables(NamedTuple):
@@ -733,6 +789,13 @@ class Tagger:
                     for pattern in _folded_forms(body):
                         topic_slot(pattern, prefix).topic_rules.append(rule_id)
 
+        plain_names = {
+            (index[actor.id], alias.text)
+            for _, alias, actor in iter_alias_rows(registry)
+            if alias.type in _NESTED_ALIAS_TYPES and actor.kind in _NESTED_KINDS
+        }
+        kinds = tuple(actor.kind for actor in self._actors)
+        _find_nested_names(actor_slots, kinds, plain_names)
         self._actor_automaton = self._build_actor_automaton(actor_slots)
         self._topic_automaton = self._build_topic_automaton(topic_slots)
         self._rule_topic = tuple(topic for topic, _, _ in self._topic_rules)
@@ -770,6 +833,20 @@ class Tagger:
                     actor.append(key[0])
                     weight.append(1.0)
                     via.append(key[1])
+        nested: dict[int, tuple[tuple[int, int, int], ...]] = {}
+        nested_entry: dict[tuple[int, str, float], int] = {}
+        for number, pattern in enumerate(table):
+            for name in pattern.nested:
+                if (name.actor, name.via, name.weight) not in nested_entry:
+                    nested_entry[name.actor, name.via, name.weight] = len(actor)
+                    actor.append(name.actor)
+                    weight.append(name.weight)
+                    via.append(name.via)
+            if pattern.nested:
+                nested[number] = tuple(
+                    (name.start, name.end, nested_entry[name.actor, name.via, name.weight])
+                    for name in pattern.nested
+                )
         adjust = tuple((pattern.start_adjust, pattern.end_adjust) for pattern in table)
         return _ActorTables(
             search=automaton.finder(ascii=ascii),
@@ -781,6 +858,7 @@ class Tagger:
             weight=tuple(weight),
             via=tuple(via),
             surname_entry=surname_entry,
+            nested=nested,
         )
 
     def _topic_tables(
@@ -827,13 +905,15 @@ class Tagger:
                 role = _NAME if rule < 0 else _AMBIGUOUS
             else:
                 role = _SURNAME if slot.surnames else _NONE
-            plain = role == _NAME and not place and not slot.topic_rules and end_adjust == -2
+            plain = (
+                role == _NAME and not place and not slot.topic_rules and not slot.nested and end_adjust == -2
+            )
             kind = _PLAIN if plain else _OTHER
             keys.append(key[::-1])  # the automaton reads the text backwards: see Tagger.tag
             table.append(
                 _ActorPattern(
                     start_adjust, end_adjust, kind, role, actor, weight, rule, via, place,
-                    tuple(slot.surnames), tuple(slot.topic_rules),
+                    tuple(slot.surnames), tuple(slot.topic_rules), slot.nested,
                 )
             )  # fmt: skip
         return _Automaton(keys, tuple(table), ahocorasick_rs.MatchKind.LeftmostLongest)
@@ -891,10 +971,10 @@ class Tagger:
             patterns = [
                 (
                     p.start_adjust, p.end_adjust, number in actors.special, p.role, p.actor, p.rule,
-                    vias.setdefault(p.via, len(vias)), p.place, p.via.isupper(),
-                    p.via.lower().startswith("the "),
+                    vias.setdefault(p.via, len(vias)), (p.place, p.via.isupper(), p.via.lower().startswith("the ")),
                     [(actor, actors.surname_entry[actor, via]) for actor, via in p.surnames],
                     list(p.topic_rules),
+                    list(actors.nested.get(number, ())),
                 )
                 for number, p in enumerate(actors.table)
             ]  # fmt: skip
@@ -1159,6 +1239,9 @@ class Tagger:
                     places.append(hit)
                 else:
                     accepted.append(hit)
+                    accepted.extend(
+                        (start + a, start + b, entry) for a, b, entry in actors.nested.get(number, ())
+                    )
                     unsorted = True
         if not ambiguous and not surnames and not places:
             if unsorted:

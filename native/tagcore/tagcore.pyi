@@ -4,10 +4,20 @@ from typing import Generic, TypeAlias, TypeVar
 
 _Result = TypeVar("_Result")
 
-# (start adjust, end adjust, special, role, actor, rule, via id, place, via is upper, via starts "the ",
-#  [(person, surname entry)], [topic rule])
+# (start adjust, end adjust, special, role, actor, rule, via id, (place, via is upper, via starts
+#  "the "), [(person, surname entry)], [topic rule], [(start, end, entry) of a name inside this name])
 ActorPattern: TypeAlias = tuple[
-    int, int, bool, int, int, int, int, bool, bool, bool, list[tuple[int, int]], list[int]
+    int,
+    int,
+    bool,
+    int,
+    int,
+    int,
+    int,
+    tuple[bool, bool, bool],
+    list[tuple[int, int]],
+    list[int],
+    list[tuple[int, int, int]],
 ]
 Entry: TypeAlias = tuple[int, float, str]  # actor, weight, via
 # (start adjust, end adjust, prefix, [topic rule], [(context rule, sign)], single rule, complex)

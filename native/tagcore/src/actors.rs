@@ -74,6 +74,8 @@ impl Article<'_, '_> {
                 NAME if pattern.place => places.push(hit),
                 NAME => {
                     accepted.push(hit);
+                    accepted
+                        .extend(pattern.nested.iter().map(|&(a, b, entry)| (start + a, start + b, entry)));
                     unsorted = true;
                 }
                 _ => {}

@@ -37,6 +37,7 @@ pub struct ActorPattern {
     pub via_the: bool,               // via.lower().startswith("the ")
     pub surnames: Vec<(i64, usize)>, // (person, entry of that surname)
     pub topic_rules: Vec<usize>,
+    pub nested: Vec<(i64, i64, usize)>, // (start, end, entry) of the names inside this name
 }
 
 pub struct Entry {
@@ -94,8 +95,20 @@ pub struct Rule {
     pub support_actors: Vec<usize>,
 }
 
-pub type ActorPatternArgs =
-    (i64, i64, bool, u8, i64, i64, u32, bool, bool, bool, Vec<(i64, usize)>, Vec<usize>);
+// (.., via, (place, via_upper, via_the), surnames, topic rules, nested): pyo3 takes at most 12
+pub type ActorPatternArgs = (
+    i64,
+    i64,
+    bool,
+    u8,
+    i64,
+    i64,
+    u32,
+    (bool, bool, bool),
+    Vec<(i64, usize)>,
+    Vec<usize>,
+    Vec<(i64, i64, usize)>,
+);
 pub type EntryArgs = (i64, Py<PyAny>, Py<PyAny>); // actor, weight, via
 pub type TopicPatternArgs = (i64, i64, bool, Vec<usize>, Vec<(usize, i64)>, i64, bool);
 pub type TopicArgs = (String, Py<PyAny>, Py<PyAny>, f64, i64); // id, id, label, threshold, parent
@@ -116,11 +129,12 @@ pub fn flavour(py: Python<'_>, args: FlavourArgs) -> PyResult<(ActorFlavour, Vec
                 actor: p.4,
                 rule: p.5,
                 via: p.6,
-                place: p.7,
-                via_upper: p.8,
-                via_the: p.9,
-                surnames: p.10,
-                topic_rules: p.11,
+                place: p.7 .0,
+                via_upper: p.7 .1,
+                via_the: p.7 .2,
+                surnames: p.8,
+                topic_rules: p.9,
+                nested: p.10,
             })
             .collect(),
         entries: entries
