@@ -971,7 +971,8 @@ class Tagger:
             patterns = [
                 (
                     p.start_adjust, p.end_adjust, number in actors.special, p.role, p.actor, p.rule,
-                    vias.setdefault(p.via, len(vias)), (p.place, p.via.isupper(), p.via.lower().startswith("the ")),
+                    vias.setdefault(p.via, len(vias)),
+                    (p.place, p.via.isupper(), p.via.lower().startswith("the ")),
                     [(actor, actors.surname_entry[actor, via]) for actor, via in p.surnames],
                     list(p.topic_rules),
                     list(actors.nested.get(number, ())),
