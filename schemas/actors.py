@@ -7,7 +7,8 @@ alpha-3 `country`, and aliases: the surface forms the matcher looks for, each wi
 (0, 1] (how strongly a mention names the actor: 1.0 for a name, about 0.7 for a capital that can be
 just a place), a case rule (`exact` for acronyms such as NATO, DPRK) and an `ambiguous` flag for
 names that need context (Georgia, Jordan, Chad, Turkey, "the North"). Persons also carry
-`surnames`, which the matcher accepts only after the full name appeared in the same article, and
+`surnames`, which the matcher accepts alone when they are distinctive (`distinctive_surnames`,
+schemas/surnames.py) and otherwise only after the full name appeared in the same article, and
 date-bounded `roles` (`end: null` while current).
 
 Files: `registry.yaml` holds the `version` and the `shared_aliases` resolutions; every other YAML
