@@ -11,8 +11,9 @@ Two steps, so that regeneration and its check need no network:
    rows this project uses to `seeds/actors/sources/officeholders.csv`: one row per dated role of a
    person, with the person's Wikidata QID, label, the other spellings the sources use, the role and
    where it was read. The repositories hold Wikidata query results (CC0) next to the same office's
-   Wikipedia list or official government page; a row is kept only when the two agree on the person
-   (see `_agreeing`), so every QID is checked against a second, independent source.
+   Wikipedia list, the cabinet's English Wikipedia article or the official government page; a row is
+   kept only when the two agree on the person (see `_agreeing`), so every QID is checked against a
+   second, independent source.
 2. The default step turns that extract into registry entries, after the hand-kept files: a person
    already hand-kept is left to the hand-kept entry, and an alias (normalized as the registry does)
    that another actor already claims, or that two generated persons share, is dropped rather than
@@ -60,23 +61,84 @@ OWNER = "every-politician-scrapers"
 
 # Each scraper repository is one state's offices; its country comes from the registry by ISO code.
 REPO_COUNTRY = {
+    "albania-cabinet": "ALB",
+    "angola": "AGO",
+    "argentina-ministers": "ARG",
+    "armenia-ministers": "ARM",
+    "australia-cabinet": "AUS",
+    "belarus-ministers": "BLR",
+    "bolivia-ministers": "BOL",
+    "bosnia-herzegovina-ministers": "BIH",
     "brazil-ministers": "BRA",
+    "bulgaria-cabinet": "BGR",
+    "canada-cabinet": "CAN",
     "china-ministers": "CHN",
+    "congo-kinshasa-ministers": "COD",
+    "czech-ministers": "CZE",
+    "denmark-cabinet": "DNK",
+    "egypt-ministers": "EGY",
+    "ethiopia-ministers": "ETH",
+    "finland-cabinet": "FIN",
     "france-cabinet": "FRA",
+    "georgia-ministers": "GEO",
+    "ghana-ministers": "GHA",
+    "greece-cabinet": "GRC",
     "india-ministers": "IND",
+    "indonesia-ministers": "IDN",
     "iran-ministers": "IRN",
     "iraq-ministers": "IRQ",
+    "ireland-ministers": "IRL",
     "israel-ministers": "ISR",
+    "italy-ministers": "ITA",
     "japan-ministers": "JPN",
+    "jordan-ministers": "JOR",
+    "kazakhstan-cabinet": "KAZ",
+    "kenya": "KEN",
+    "kosovo-cabinet": "XKX",
+    "kuwait-ministers": "KWT",
+    "lithuania": "LTU",
+    "malaysia-ministers": "MYS",
+    "mexico-ministers": "MEX",
+    "mongolia-ministers": "MNG",
+    "montenegro-cabinet": "MNE",
+    "mozambique": "MOZ",
+    "netherlands-cabinet": "NLD",
+    "new-zealand-cabinet": "NZL",
+    "nigeria": "NGA",
+    "north-macedonia-ministers": "MKD",
+    "norway-cabinet": "NOR",
     "pakistan-ministers": "PAK",
+    "philippines-ministers": "PHL",
+    "poland-cabinet": "POL",
+    "portugal-cabinet": "PRT",
+    "romania-cabinet": "ROU",
     "russia-cabinet": "RUS",
+    "rwanda-ministers": "RWA",
     "saudi-ministers": "SAU",
+    "senegal-ministers": "SEN",
+    "singapore-ministers": "SGP",
+    "slovenia-cabinet": "SVN",
+    "somalia-cabinet": "SOM",
+    "south-africa-cabinet": "ZAF",
     "south-korea-ministers": "KOR",
+    "south-sudan": "SSD",
+    "spain-ministers": "ESP",
+    "sri-lanka-cabinet": "LKA",
+    "sudan": "SDN",
+    "sweden-cabinet": "SWE",
     "syria": "SYR",
+    "taiwan": "TWN",
+    "tanzania-ministers": "TZA",
     "turkey-ministers": "TUR",
+    "uae-ministers": "ARE",
     "ukraine-cabinet": "UKR",
     "united-kingdom-cabinet": "GBR",
     "us-cabinet": "USA",
+    "venezuela": "VEN",
+    "vietnam": "VNM",
+    "yemen": "YEM",
+    "zambia-ministers": "ZMB",
+    "zimbabwe": "ZWE",
 }
 # Folders of legislatures (hundreds of members each, rarely in international news) are not offices here.
 _SKIP_FOLDER = re.compile(
@@ -93,15 +155,33 @@ _SKIP_OFFICE = re.compile(
     r"puss-exports|paymaster-general|solicitor-general"
 )
 
+# Folders (`<repo>/<folder>`) left out of the repositories added for issue 16: offices below the
+# national level, legislatures, deputies, minor councils, and copies of another folder's tables
+# (Angola's "defence ministers" are Pakistan's; Montenegro's "justice" is its interior list).
+_SKIP_IN_REPO = re.compile(
+    r"^(?:angola/(minister-defence$|[a-z-]+-governor$)|argentina-ministers/wpoffice/governor-|"
+    r"australia-cabinet/(QLD-|wpoffice/(qld|wa)-)|bosnia-herzegovina-ministers/(federation|srpska)-|"
+    r"canada-cabinet/wpoffice/nova-scotia-|denmark-cabinet/copenhagen|ireland-ministers/leass?-|"
+    r"kenya/mayor-|montenegro-cabinet/justice-enwiki$|mozambique/first-ladies|norway-cabinet/svalbard-|"
+    r"singapore-ministers/parliament-|south-sudan/wpoffice/[a-z-]+-governor$|sudan/state-governors/|"
+    r"taiwan/wpoffice/(agriculture|atomic|election|hakka|indigenous|national-development|personnel|"
+    r"science|veterans)-|taiwan/cabinet/|uae-ministers/emir-|yemen/cabinet/sanaa/|"
+    r"zimbabwe/(senate-|wpoffice/(deputy-|governor-|mayor-)))"
+)
+# Junior ministers on a government's own page or a cabinet list (the folders of offices skip them).
+_JUNIOR = re.compile(r"^(Assistant|Associate|Deputy) Minister\b|^(Dutch )?State Secretary\b")
+
 # Office titles for folders whose source page is not an English Wikipedia article with the title.
 OFFICE_TITLES = {
     "brazil-ministers/wpoffice/minister-education": "Minister of Education of Brazil",
     "brazil-ministers/wpoffice/minister-health": "Minister of Health of Brazil",
     "brazil-ministers/wpoffice/minister-justice": "Minister of Justice of Brazil",
     "iraq-ministers/defence-arwiki": "Minister of Defence of Iraq",
+    "kenya/minister-agriculture": "Minister of Agriculture (Kenya)",
     "iraq-ministers/higher-education-arwiki": "Minister of Higher Education of Iraq",
     "iraq-ministers/interior-arwiki": "Minister of Interior of Iraq",
     "russia-cabinet/wpoffice/cogs": "Chief of the General Staff of the Russian Armed Forces",
+    "south-africa-cabinet/wpoffice/army-chief": "Chief of the South African Army",
     "russia-cabinet/wpoffice/ministers/minister-regional-development": (
         "Minister of Regional Development of Russia"
     ),
@@ -152,6 +232,22 @@ _TITLE_FIXES = {
     "ADMINISTRATOR OF THE ENVIRONMENTAL PROTECTION AGENCY": (
         "Administrator of the Environmental Protection Agency"
     ),
+    "Bank of South Sudan": "Governor of the Bank of South Sudan",
+    "Central Bank of Ireland": "Governor of the Central Bank of Ireland",
+    "Central Bank of Nigeria": "Governor of the Central Bank of Nigeria",
+    "Commanders of the Air Force of Zimbabwe": "Commander of the Air Force of Zimbabwe",
+    "Federal Ministry of Interior (Nigeria)": "Minister of Interior (Nigeria)",
+    "Federal Ministry of Justice (Nigeria)": "Attorney General and Minister of Justice (Nigeria)",
+    "House of Peoples' Representatives": "Speaker of the House of Peoples' Representatives (Ethiopia)",
+    "National Bank of Georgia": "Governor of the National Bank of Georgia",
+    "National Intelligence Agency (Nigeria)": (
+        "Director General of the National Intelligence Agency (Nigeria)"
+    ),
+    "Office of the Attorney General (Angola)": "Attorney General of Angola",
+    "Polish General Staff": "Chief of the General Staff of the Polish Armed Forces",
+    "Reserve Bank of Zimbabwe": "Governor of the Reserve Bank of Zimbabwe",
+    "Secretariat of National Defense (Mexico)": "Secretary of National Defense (Mexico)",
+    "State Security Service (Nigeria)": "Director General of the State Security Service (Nigeria)",
 }
 _PLURAL_HEADS = {"Ambassadors of": "Ambassador of", "Justices of": "Justice of", "Judges of": "Judge of"}
 # US state legislatures and offices in the scraper repositories: local, not international news.
@@ -319,6 +415,7 @@ def _wpoffice_rows(
             or folder_path.endswith("/official")
             or "official-" in folder_path
             or _SKIP_OFFICE.search(folder_path)
+            or _SKIP_IN_REPO.search(folder)
         ):
             continue
         meta = json.loads(repo.text(meta_path) or "{}")
@@ -357,6 +454,7 @@ def _official_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> 
     for path in sorted(
         f for f in repo.files() if f.startswith("sources/official") and f.endswith("/wikidata.csv")
     ):
+        english = _page_language(json.loads(repo.text(path.replace("wikidata.csv", "meta.json")) or "{}"))
         for row in repo.table(path):
             start = _year(row.get("start", "") or row.get("startDate", ""))
             qid, label, official = (
@@ -364,11 +462,15 @@ def _official_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> 
                 _clean_name(row.get("wdLabel", "")),
                 _clean_name(row.get("name", "")),
             )
-            if not (qid and start and label and row.get("position")):
+            if not (qid and start and label and row.get("position")) or _JUNIOR.search(row["position"]):
                 continue
             variants = tuple(v for v in (official,) if v and v != label)
             title = _clean_name(row["position"])
-            title = title if _OFFICE_WORD.search(title) else f"Minister of {title}"
+            if title.startswith("Ministry of "):
+                title = "Minister of " + title.removeprefix("Ministry of ")
+            # a page in another language names the office in that language (`Ministro da Defesa`)
+            elif english in ("", "en") and not _OFFICE_WORD.search(title):
+                title = f"Minister of {title}"
             yield Row(
                 qid,
                 label,
@@ -379,6 +481,59 @@ def _official_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> 
                 start,
                 "",
                 repo.where(path.rsplit("/", 1)[0]) + ": Wikidata P39 + official government page",
+            )
+
+
+def _page_language(meta: Mapping[str, Any]) -> str:
+    """The language code of an official page's `meta.json` (`"source": {"lang": {"code": "pt"}}`)."""
+    source = meta.get("source")
+    lang = source.get("lang") if isinstance(source, dict) else None
+    code = lang.get("code") if isinstance(lang, dict) else None
+    return code if isinstance(code, str) else ""
+
+
+def _cabinet_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> Iterator[Row]:
+    """Members of a cabinet as its English Wikipedia article lists them, where Wikidata's position
+    held agrees on the person; Wikidata's English label of the position is the title."""
+    for path in sorted(f for f in repo.files() if f.startswith("sources/") and f.endswith("/wikidata.csv")):
+        folder_path = path.removesuffix("/wikidata.csv")
+        folder = f"{repo.name}/{folder_path.removeprefix('sources/')}"
+        wikidata = repo.table(path)
+        if not wikidata or not {"item", "positionLabel", "startDate"} <= set(wikidata[0]):
+            continue
+        meta = json.loads(repo.text(f"{folder_path}/meta.json") or "{}")
+        reference = meta.get("reference")
+        page = reference.get("P4656") if isinstance(reference, dict) else meta.get("source")
+        if (
+            not isinstance(page, str)
+            or "//en.wikipedia.org/wiki/" not in page
+            or meta.get("lang", "en") != "en"
+            or "governor" in folder_path
+            or _SKIP_OFFICE.search(folder_path)
+            or _SKIP_IN_REPO.search(folder)
+        ):
+            continue
+        scraped = repo.table(f"{folder_path}/scraped.csv")
+        agreed = _agreeing(wikidata, scraped)
+        spellings: dict[str, set[str]] = defaultdict(set)
+        for row in scraped:
+            if row.get("item"):
+                spellings[row["item"]].add(_clean_name(row.get("itemLabel", "")))
+        for row in wikidata:
+            qid, title = row.get("item", ""), _clean_name(row.get("positionLabel", ""))
+            if qid not in agreed or not title or re.fullmatch(r"Q\d+", title) or _JUNIOR.search(title):
+                continue
+            name = _clean_name(row.get("itemLabel", ""))
+            yield Row(
+                qid,
+                name,
+                tuple(sorted(spellings[qid] - {name})),
+                enwiki.get(qid, ""),
+                _TITLE_FIXES.get(title, title),
+                country_qid,
+                _year(row.get("startDate", "")),
+                _year(row.get("endDate", "")),
+                repo.where(folder_path) + ": Wikidata P39 + Wikipedia list of the cabinet",
             )
 
 
@@ -466,6 +621,7 @@ def extract(mirror: Path, folder: Path = DEFAULT_FOLDER) -> list[Row]:
         enwiki = _enwiki_titles(repo)
         rows.extend(_wpoffice_rows(repo, country.id, country.name, enwiki))
         rows.extend(_official_rows(repo, country.id, enwiki))
+        rows.extend(_cabinet_rows(repo, country.id, enwiki))
     unique = {tuple(r.as_csv()): r for r in rows}
     return sorted(unique.values(), key=lambda r: (r.qid, r.start, r.title, r.source))
 
@@ -530,12 +686,13 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
             key = normalize_alias(text)
             if _is_full_name(text) and key not in {normalize_alias(a) for a in aliases}:
                 aliases.append(text)
+        # the state of most of the person's roles; a tie goes to the first code, so reruns agree
         of_country = [country_ids[r.of] for r in person_rows if r.of in country_ids]
         people[qid] = {
             "name": name,
             "aliases": aliases,
             "wikipedia": next((r.wikipedia for r in person_rows if r.wikipedia), None),
-            "country": max(set(of_country), key=of_country.count) if of_country else None,
+            "country": max(sorted(set(of_country), key=str), key=of_country.count) if of_country else None,
             "roles": _roles(person_rows, country_ids),
             "source": "; ".join(sorted({_short_source(r.source) for r in person_rows})),
         }

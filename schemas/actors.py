@@ -222,12 +222,15 @@ class Registry(BaseModel):
     shared_aliases: tuple[SharedAlias, ...] = ()
     files: tuple[str, ...] = ()  # the files it was read from, for messages
     surname_evidence: dict[str, surname_rules.Evidence] = {}  # sources/surnames.csv
+    surnames_alone: dict[
+        str, str
+    ] = {}  # reviewed: surname -> why it stands alone although the lists reject it
 
     @cached_property
     def distinctive_surnames(self) -> Mapping[str, tuple[str, ...]]:
         """Person id -> the surnames that name it alone, without the full name (schemas/surnames.py)."""
         return surname_rules.distinctive_surnames(
-            self.actors, self.surname_evidence, normalize_alias, self.version_date
+            self.actors, self.surname_evidence, normalize_alias, self.version_date, self.surnames_alone
         )
 
     @property
@@ -384,6 +387,7 @@ def _load_registry(folder: Path, _state: tuple[tuple[str, int, int], ...]) -> Re
             shared_aliases=tuple(meta.get("shared_aliases") or ()),
             files=tuple(files),
             surname_evidence=surname_rules.read_evidence(folder / surname_rules.EVIDENCE_FILE),
+            surnames_alone=dict(meta.get("surnames_alone") or {}),
         )
     except ValidationError as exc:
         problems.extend(f"{REGISTRY_FILE}: {error['loc']}: {error['msg']}" for error in exc.errors())
@@ -426,6 +430,12 @@ def validate_registry(registry: Registry) -> list[str]:
         seen.add(actor.id)
         problems.extend(_actor_problems(actor, registry))
     problems.extend(_alias_problems(registry))
+    declared = {surname for actor in registry.actors for surname in actor.surnames}
+    for surname, reason in registry.surnames_alone.items():
+        if surname not in declared:
+            problems.append(f"surnames_alone: {surname!r} is no person's surname; drop the decision")
+        if not str(reason).strip():
+            problems.append(f"surnames_alone: {surname!r} needs its reason")
     missing = sorted(surname_rules.declared_latin_surnames(registry.actors) - set(registry.surname_evidence))
     if missing:
         shown = ", ".join(missing[:8]) + (f" (+{len(missing) - 8} more)" if len(missing) > 8 else "")

@@ -16,7 +16,9 @@ person anywhere, when the data says nobody else is meant by it:
 The last two come from `sources/surnames.csv`, one row per Latin-script surname the registry
 declares, written by `python -m pipelines.actors_surnames --extract` (see its docstring for where
 the lists come from); a surname is looked up without its diacritics (Sánchez as SANCHEZ). A surname
-in another script (Путин) is judged by uniqueness alone.
+in another script (Путин) is judged by uniqueness alone. The lists cannot know how news uses a word:
+`registry.yaml` may pass a surname they reject as a reviewed decision with its reason
+(`surnames_alone`: "xi" is a Greek letter, no word of news text); uniqueness still applies.
 """
 
 from __future__ import annotations
@@ -94,10 +96,16 @@ def in_the_news(actor: Actor, as_of: date) -> bool:
 
 
 def distinctive_surnames(
-    actors: Iterable[Actor], evidence: Mapping[str, Evidence], normalize: Callable[[str], str], as_of: date
+    actors: Iterable[Actor],
+    evidence: Mapping[str, Evidence],
+    normalize: Callable[[str], str],
+    as_of: date,
+    reviewed: Iterable[str] = (),
 ) -> dict[str, tuple[str, ...]]:
-    """actor id -> its distinctive surnames (only actors that have one)."""
+    """actor id -> its distinctive surnames (only actors that have one). `reviewed` surnames skip
+    the name and word lists."""
     actors = tuple(actors)
+    passed = set(reviewed)
     # How many actors use each key: as a surname, an alias or a word of an alias.
     users: Counter[str] = Counter()
     for actor in actors:
@@ -114,7 +122,7 @@ def distinctive_surnames(
         for surname in actor.surnames:
             if users[normalize(surname)] != 1:
                 continue
-            if is_latin(surname):
+            if is_latin(surname) and surname not in passed:
                 facts = evidence.get(surname)
                 if facts is None or facts.frequent_or_common:
                     continue

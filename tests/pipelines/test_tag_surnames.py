@@ -37,7 +37,7 @@ def _persons(title: str, body: str) -> list[set[str]]:
         (
             "Talks",
             "Putin said the troops would stay. Zelensky and Xi spoke. Kim met Lavrov.",
-            {PUTIN, ZELENSKYY, LAVROV},
+            {PUTIN, ZELENSKYY, XI, LAVROV},
         ),
         ("Talks", "President Macron met Foreign Minister Lavrov on Tuesday.", {MACRON, LAVROV}),
         ("NETANYAHU VOWS TO PRESS ON", "The cabinet met overnight.", {NETANYAHU}),

@@ -90,5 +90,25 @@ def test_the_registry_has_evidence_for_every_declared_surname_and_its_distinctiv
     assert not [p for p in validate_registry(registry) if "surnames.csv" in p]
     alone = {surname for found in registry.distinctive_surnames.values() for surname in found}
     assert {"Putin", "Lavrov", "Zelensky", "Netanyahu", "Macron"} <= alone
-    assert not {"Kim", "Johnson", "Trump", "Paris", "Jordan", "Wang"} & alone
+    assert {"Xi", "Trump"} <= alone  # English words, passed by a reviewed decision (registry.yaml)
+    assert not {"Kim", "Johnson", "Paris", "Jordan", "Wang", "Sanders"} & alone
     assert len(alone) >= 500
+
+
+def test_a_reviewed_surname_skips_the_lists_but_not_uniqueness():
+    english = {"Xi": Evidence(surname_rank=0, given_rank=0, english_word=True)}
+    xi = person("Q15031", "Xi Jinping", ["Xi"])
+    assert distinctive_surnames((xi,), english, normalize_alias, AS_OF) == {}
+    assert distinctive_surnames((xi,), english, normalize_alias, AS_OF, ["Xi"]) == {"Q15031": ("Xi",)}
+    other = person("Q2", "Xi Mingze", ["Xi"])
+    assert distinctive_surnames((xi, other), english, normalize_alias, AS_OF, ["Xi"]) == {}
+
+
+def test_a_reviewed_decision_names_a_declared_surname_and_says_why():
+    registry = load_registry()
+    broken = registry.model_copy(update={"surnames_alone": {"Nobodyov": "a reason", "Putin": " "}})
+    found = [p for p in validate_registry(broken) if p.startswith("surnames_alone")]
+    assert found == [
+        "surnames_alone: 'Nobodyov' is no person's surname; drop the decision",
+        "surnames_alone: 'Putin' needs its reason",
+    ]
