@@ -12,6 +12,10 @@ parents added (`military.conflict` adds `military`), then per topic: precision, 
 never predicted counts as precision 0 there. Also reported: the share of items of >= 40 words
 (title + summary, as labelled) that got no topic at all.
 
+The same figures are given for a split by feed: DEV, the items of the feeds whose file names sort
+first (`DEV_FEEDS` of them), which rule and weight choices may look at, and HELD-OUT, the others,
+which they must not (it stands for news the rules were not fitted to).
+
 Results go to benchmarks/results/topic_eval.json and .md.
 
     .venv/bin/python benchmarks/eval_topics.py
@@ -43,6 +47,7 @@ SHARED = Path(os.environ.get("WIREWATCH_SHARED_DATA") or ROOT.parent / "shared" 
 NEWS = SHARED / "feeds" / "news"
 MACRO_MIN_SUPPORT = 5
 LONG_WORDS = 40
+DEV_FEEDS = 10  # the feeds (by sorted file name) whose items tuning may look at; the rest are held out
 # A body this many times longer than the labelled title + summary is the whole article (some feeds
 # carry it): the labels were judged on less text than the tagger reads.
 FULL_TEXT_RATIO = 3
@@ -147,6 +152,37 @@ def evaluate(
             }
         )
 
+    dev_feeds = set(sorted({i["feed"] for i in items})[:DEV_FEEDS])
+    return {
+        "labels": str(labels_path.relative_to(ROOT) if labels_path.is_relative_to(ROOT) else labels_path),
+        "data": str(news),
+        "items": len(items),
+        "feeds": len({i["feed"] for i in items}),
+        "items_with_gold_topics": sum(1 for i in items if i["gold"]),
+        "taxonomy_version": taxonomy.version,
+        **_scores(items, taxonomy),
+        "splits": {
+            name: {
+                "feeds": sorted({i["feed"] for i in part}),
+                "items": len(part),
+                **{key: value for key, value in _scores(part, taxonomy).items() if key != "per_topic"},
+            }
+            for name, part in (
+                ("dev", [i for i in items if i["feed"] in dev_feeds]),
+                ("held_out", [i for i in items if i["feed"] not in dev_feeds]),
+            )
+        },
+        "by_text": {
+            "summary_only": _micro([i for i in items if i["body_words"] <= FULL_TEXT_RATIO * i["words"]]),
+            "full_text": _micro([i for i in items if i["body_words"] > FULL_TEXT_RATIO * i["words"]]),
+        },
+        "per_feed": _per_feed(items),
+        "errors": [i for i in items if i["missed"] or i["false"]],
+    }
+
+
+def _scores(items: list[dict[str, Any]], taxonomy: Taxonomy) -> dict[str, Any]:
+    """Per-topic and macro precision/recall and the long items left without a topic."""
     per_topic: list[dict[str, Any]] = []
     for topic in taxonomy.topics:
         tp = sum(1 for i in items if topic.id in i["gold"] and topic.id in i["predicted"])
@@ -166,12 +202,6 @@ def evaluate(
     long_items = [i for i in items if i["words"] >= LONG_WORDS]
     untagged = [i for i in long_items if not i["predicted"]]
     return {
-        "labels": str(labels_path.relative_to(ROOT) if labels_path.is_relative_to(ROOT) else labels_path),
-        "data": str(news),
-        "items": len(items),
-        "feeds": len({i["feed"] for i in items}),
-        "items_with_gold_topics": sum(1 for i in items if i["gold"]),
-        "taxonomy_version": taxonomy.version,
         "macro": {
             "min_support": MACRO_MIN_SUPPORT,
             "topics": [row["topic"] for row in scored],
@@ -184,14 +214,10 @@ def evaluate(
             "untagged": len(untagged),
             "share": _ratio(len(untagged), len(long_items)),
             "untagged_with_gold_topics": sum(1 for i in untagged if i["gold"]),
+            # the share a perfect tagger would leave untagged: long items whose gold is no topic
+            "gold_share": _ratio(sum(1 for i in long_items if not i["gold"]), len(long_items)),
         },
         "per_topic": per_topic,
-        "by_text": {
-            "summary_only": _micro([i for i in items if i["body_words"] <= FULL_TEXT_RATIO * i["words"]]),
-            "full_text": _micro([i for i in items if i["body_words"] > FULL_TEXT_RATIO * i["words"]]),
-        },
-        "per_feed": _per_feed(items),
-        "errors": [i for i in items if i["missed"] or i["false"]],
     }
 
 
@@ -245,7 +271,8 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"{len(macro['topics'])} topics with support >= {macro['min_support']} (never predicted = "
         "precision 0).",
         f"- Items of >= {long['min_words']} words with no topic: {long['untagged']} of {long['items']} "
-        f"({_fmt(long['share'])}); {long['untagged_with_gold_topics']} of them have gold topics.",
+        f"({_fmt(long['share'])}); {long['untagged_with_gold_topics']} of them have gold topics "
+        f"(the gold labels give no topic to {_fmt(long['gold_share'])} of these items).",
         *(
             f"- Micro P/R where the body is {label}: {_fmt(row['precision'])} / {_fmt(row['recall'])} "
             f"({row['items']} items, {row['predicted']} predicted and {row['gold']} gold topics)."
@@ -253,6 +280,17 @@ def render_markdown(res: dict[str, Any]) -> str:
                 ("the summary (or close to it)", res["by_text"]["summary_only"]),
                 (f"the whole article (> {FULL_TEXT_RATIO}x the labelled words)", res["by_text"]["full_text"]),
             )
+        ),
+        "",
+        f"## By split (DEV: the first {DEV_FEEDS} feeds by file name; HELD-OUT: the others)",
+        "",
+        "| split | feeds | items | macro precision | macro recall | >= 40 words, no topic |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {name} | {len(row['feeds'])} | {row['items']} | {_fmt(row['macro']['precision'])} | "
+            f"{_fmt(row['macro']['recall'])} | {row['no_topic_long']['untagged']} of "
+            f"{row['no_topic_long']['items']} ({_fmt(row['no_topic_long']['share'])}) |"
+            for name, row in (("DEV", res["splits"]["dev"]), ("HELD-OUT", res["splits"]["held_out"]))
         ),
         "",
         "## Per topic",
@@ -320,6 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f">= {long['min_words']} words with no topic {long['untagged']}/{long['items']} "
         f"({_fmt(long['share'])})"
     )
+    for name, row in (("DEV", res["splits"]["dev"]), ("HELD-OUT", res["splits"]["held_out"])):
+        split_macro, split_long = row["macro"], row["no_topic_long"]
+        print(
+            f"  {name} ({row['items']} items): macro P {_fmt(split_macro['precision'])} "
+            f"R {_fmt(split_macro['recall'])}; >= {split_long['min_words']} words with no topic "
+            f"{split_long['untagged']}/{split_long['items']} ({_fmt(split_long['share'])})"
+        )
     print(f"wrote {args.out / 'topic_eval.md'} and .json")
     return 0
 

@@ -48,9 +48,15 @@ How matching works (and why it is fast)
    are taken with `Counter` (in C), the ambiguity and surname rules only run when such a pattern
    hit, and `Span`s are built only for the evidence kept (the first `MAX_SPANS` mentions of an
    actor, in reading order; `mentions` always counts them all).
-5. Topics: every phrase hit adds its weight (evidence adds up, see seeds/topics.yaml);
-   `topic_score` turns the sum into [0, 1]; a topic is assigned at its threshold, and a parent
-   whenever one of its children is.
+5. Topics: every phrase hit adds its weight (evidence adds up, see seeds/topics.yaml), where it
+   is: a hit in the title adds TITLE_WEIGHT times the weight (a headline states the subject, so
+   one strong phrase in a short title is enough); body hits count in full in the lead (the first
+   TOPIC_LEAD_CHARS characters) and are scaled down after it in a long text (`_rest_scale`), so a
+   feature that names a war, an election and oil once each in passing collects no topic. A
+   lower-case phrase written with a capital inside a longer capitalised name is no evidence there
+   (`_in_name`: "Energy Embargo for Palestine", the "Democratic Alliance"). `topic_score` turns
+   the sum into [0, 1]; a topic is assigned at its threshold, and a parent whenever one of its
+   children is.
 
 Two paths for steps 1-5
 -----------------------
@@ -115,13 +121,25 @@ except ImportError as error:  # not built: the Python path does the same work
 
 _COUNTRY_KINDS = ("country", "territory", "person")  # whose `country` goes into TagResult.countries
 SEPARATOR = "\n\n"  # between the title and the body in the document text
-SPORT_TOPIC = "sport"  # an article with this topic is a sport report: its country names are teams
+# An article with this topic at this score is a match report: its country names are teams. Below it
+# (an Olympics item about politics, a "Robot Olympics") the topic is assigned and the states stay.
+SPORT_TOPIC, SPORT_REPORT_SCORE = "sport", 0.9
 LEAD_CHARS = 600  # the lead is the body's first paragraph, at most this long
 MAX_SPANS = 25  # evidence spans kept per tag, the first in reading order (`mentions` counts them all)
 SALIENCE_TITLE, SALIENCE_LEAD, SALIENCE_FREQUENCY = 0.4, 0.25, 0.35
 FREQUENCY_SCALE = 3.0  # sum of mention weights at which the frequency part reaches 1 - 1/e
-TITLE_FACTOR = 1.5  # a topic phrase in the title counts this many hits
-REPEAT_STEP, REPEAT_CAP = 0.25, 5  # a rule hit n times weighs 1 + 0.25 * (min(n, 5) - 1)
+# Topic evidence (see `_topic_tags`): a rule hit in the title adds TITLE_WEIGHT times its weight, as
+# a headline states the subject; body hits within the first TOPIC_LEAD_CHARS characters count in
+# full, later ones count REST_CHARS / (characters after the lead) each when that is below 1, so a
+# long article needs proportionally more evidence; a rule's body count n weighs n up to 1, then
+# 1 + 0.25 * (min(n, 5) - 1).
+TITLE_WEIGHT = 2.0
+TOPIC_LEAD_CHARS = 600
+REST_CHARS = 1200
+REPEAT_STEP, REPEAT_CAP = 0.25, 5
+# A lower-case topic phrase written with a capital inside a longer capitalised name does not count
+# there: "Energy Embargo for Palestine" is a group, not an embargo. Joined to the name by these.
+NAME_JOINERS = frozenset(("of", "for"))
 
 # --- the matching text ---------------------------------------------------------------------------
 
@@ -569,8 +587,61 @@ def topic_score(raw: float) -> float:
 
 
 def _repeat(count: float) -> float:
-    """How much a rule hit `count` times weighs, in units of its weight."""
-    return 1.0 + REPEAT_STEP * (min(count, REPEAT_CAP) - 1.0)
+    """How much a rule's body count (hits, scaled down after the lead of a long text) weighs, in
+    units of its weight: the count itself up to 1, then 1 + 0.25 per further hit up to 5 hits."""
+    return count if count <= 1.0 else 1.0 + REPEAT_STEP * (min(count, REPEAT_CAP) - 1.0)
+
+
+_NO_FRONT = (0, 0)
+
+
+def _is_match_report(topic_tags: Sequence[TopicTag]) -> bool:
+    """Does the article score as a match report (see SPORT_REPORT_SCORE)?"""
+    return any(tag[0] == SPORT_TOPIC and tag[2] >= SPORT_REPORT_SCORE for tag in topic_tags)
+
+
+def _rest_scale(body_length: int) -> float:
+    """What a body hit after the lead counts: 1, or less in a long text (see REST_CHARS)."""
+    rest = body_length - TOPIC_LEAD_CHARS
+    return REST_CHARS / rest if rest > REST_CHARS else 1.0
+
+
+def _in_name(text: str, start: int, end: int) -> bool:
+    """Is the phrase `text[start:end]`, written with a capital, part of a longer capitalised name?
+
+    A capitalised word (or `of`/`for` and one) just before it, or just after the word it ends in,
+    each joined by one space: "Energy [Embargo] for Palestine", "the Democratic [Alliance]". A name
+    after a full stop is not joined ("... Russia. Sanctions ..."), nor is one across a comma.
+    """
+    if not text[start].isupper():
+        return False
+    before = start - 1
+    for _ in range(2):  # the word before, then the one before a joining word
+        if before < 1 or text[before] != " " or not text[before - 1].isalpha():
+            break
+        first = before - 1
+        while first > 0 and text[first - 1].isalpha():
+            first -= 1
+        if text[first].isupper():
+            return True
+        if text[first:before] not in NAME_JOINERS:
+            break
+        before = first - 1
+    after = end
+    while after < len(text) and text[after].isalpha():  # the end of the word the phrase ends in
+        after += 1
+    for _ in range(2):  # the word after, then the one after a joining word
+        if after + 1 >= len(text) or text[after] != " " or not text[after + 1].isalpha():
+            break
+        if text[after + 1].isupper():
+            return True
+        last = after + 1
+        while last < len(text) and text[last].isalpha():
+            last += 1
+        if text[after + 1 : last] not in NAME_JOINERS:
+            break
+        after = last
+    return False
 
 
 class _ActorSlot:
@@ -679,6 +750,8 @@ class _TopicTables(NamedTuple):
     evidence: tuple[tuple[int, int, bool, tuple[tuple[int, str, float], ...]], ...]
     single_rule: tuple[int, ...]  # per pattern: its rule when it has one rule and no cue, else -1
     complex: frozenset[int]  # the patterns with cues or several rules
+    # per pattern: its rules written in lower case, which a longer capitalised name hides (`_in_name`)
+    hidden: tuple[tuple[int, ...], ...]
     ascii: bool  # the flavour for texts that are ASCII once mapped
 
 
@@ -881,6 +954,7 @@ class Tagger:
                 p.topic_rules[0] if len(p.topic_rules) == 1 and not p.cues else -1 for p in table
             ),
             complex=frozenset(n for n, p in enumerate(table) if len(p.topic_rules) > 1 or p.cues),
+            hidden=tuple(tuple(r for r in p.topic_rules if rules[r][1].islower()) for p in table),
             ascii=ascii,
         )
 
@@ -981,9 +1055,16 @@ class Tagger:
             ]  # fmt: skip
             entries = list(zip(actors.actor, actors.weight, actors.via, strict=True))
             topic_patterns = [
-                (start_adjust, end_adjust, prefix, list(rules), list(cues), single, number in topics.complex)
-                for number, ((start_adjust, end_adjust, prefix, _), rules, cues, single) in enumerate(
-                    zip(topics.evidence, topics.rules, topics.cues, topics.single_rule, strict=True)
+                (start, end, prefix, list(rules), list(cues), single, number in topics.complex, list(hidden))
+                for number, ((start, end, prefix, _), rules, cues, single, hidden) in enumerate(
+                    zip(
+                        topics.evidence,
+                        topics.rules,
+                        topics.cues,
+                        topics.single_rule,
+                        topics.hidden,
+                        strict=True,
+                    )
                 )
             ]
             return (actors.uniform, patterns, entries, topic_patterns)
@@ -1123,30 +1204,49 @@ class Tagger:
 
         cue_for: dict[int, int] = {}
         cue_against: dict[int, int] = {}
-        rule_counts: dict[int, float] = {}
+        rule_counts: dict[int, float] = {}  # rule -> hits (those hidden in names taken off)
+        front: dict[int, list[int]] = {}  # rule -> [hits in the title, hits in the lead]
+        hidden_hits: set[int] = set()  # indexes into topic_hits of the hits inside a name
         exact_topic_hits: list[tuple[int, int, int]] = []  # (rule, start, end)
         if topic_hits:
-            self._count_topic_hits(topic_hits, topics, title_length, rule_counts, cue_for, cue_against)
+            self._count_topic_hits(
+                text, topic_hits, topics, title_length, rule_counts, front, hidden_hits, cue_for, cue_against
+            )
         special = actors.special
         if special.isdisjoint(map(_THIRD, hits)):
             accepted = hits
         else:
             accepted = self._resolve_others(
-                text, body_start, hits, actors, cue_for, cue_against, rule_counts, exact_topic_hits
+                text, body_start, hits, actors, cue_for, cue_against, exact_topic_hits
             )
-        for rule_id, start, _ in regex_hits:
-            rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + (
-                TITLE_FACTOR if start < title_length else 1.0
-            )
+        lead_end = body_start + TOPIC_LEAD_CHARS
+        for rule_id, start, _ in (*exact_topic_hits, *regex_hits):
+            rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + 1.0
+            if start < lead_end:
+                counts = front.get(rule_id)
+                if counts is None:
+                    counts = front[rule_id] = [0, 0]
+                counts[start >= title_length] += 1
 
         topic_tags = (
-            self._topic_tags(text, low, topic_hits, topics, exact_topic_hits, regex_hits, rule_counts)
+            self._topic_tags(
+                text,
+                low,
+                topic_hits,
+                topics,
+                exact_topic_hits,
+                regex_hits,
+                rule_counts,
+                front,
+                hidden_hits,
+                _rest_scale(len(text) - body_start),
+            )
             if rule_counts
             else ()
         )
         if accepted and (
             "$" in text  # "US$ 20,000", "HK$": a currency, not the country
-            or (topic_tags and SPORT_TOPIC in [tag[0] for tag in topic_tags])
+            or (topic_tags and _is_match_report(topic_tags))
         ):
             accepted = self._drop_non_states(text, accepted, actors, topic_tags)
         actor_tags = self._aggregate(text, body_start, accepted, actors) if accepted else ()
@@ -1170,14 +1270,19 @@ class Tagger:
 
     @staticmethod
     def _count_topic_hits(
+        text: str,
         hits: list[tuple[int, int, int]],
         tables: _TopicTables,
         title_length: int,
         rule_counts: dict[int, float],
+        front: dict[int, list[int]],
+        hidden_hits: set[int],
         cue_for: dict[int, int],
         cue_against: dict[int, int],
     ) -> None:
-        """Count the hits of every topic rule (a title hit counts TITLE_FACTOR) and every context cue."""
+        """Count the hits of every topic rule and every context cue; note each rule's hits in the
+        title and in the lead (`front`), and the body hits of lower-case phrases inside a longer
+        capitalised name (`hidden_hits`), which do not count for those rules."""
         rules_of, cues_of = tables.rules, tables.cues
         # Nearly every pattern is one topic rule and no cue: those are counted in C.
         simple = Counter(map(tables.single_rule.__getitem__, map(_FIRST, hits)))
@@ -1195,11 +1300,28 @@ class Tagger:
                     counts = cue_for if sign > 0 else cue_against
                     counts[rule] = counts.get(rule, 0) + count
         title_end = title_length + 2  # a hit on the padded text ending here or before is in the title
-        for number, _, hit_end in hits:  # reported in order of their end
-            if hit_end > title_end:
-                break
-            for rule_id in rules_of[number]:
-                rule_counts[rule_id] += TITLE_FACTOR - 1.0
+        lead_end = title_end + len(SEPARATOR) + TOPIC_LEAD_CHARS  # ... in the lead
+        hidden_of, evidence = tables.hidden, tables.evidence
+        for index, (number, hit_start, hit_end) in enumerate(hits):  # reported in order of their end
+            in_title = hit_end <= title_end
+            hidden = hidden_of[number]
+            if hidden:
+                start = hit_start + evidence[number][0]
+                if in_title or not (
+                    text[start].isupper() and _in_name(text, start, hit_end + evidence[number][1])
+                ):
+                    hidden = ()
+                else:
+                    hidden_hits.add(index)
+                    for rule_id in hidden:
+                        rule_counts[rule_id] -= 1.0
+            if hit_end <= lead_end:
+                for rule_id in rules_of[number]:
+                    if rule_id not in hidden:
+                        seen = front.get(rule_id)
+                        if seen is None:
+                            seen = front[rule_id] = [0, 0]
+                        seen[not in_title] += 1
 
     def _resolve_others(
         self,
@@ -1209,7 +1331,6 @@ class Tagger:
         actors: _ActorTables,
         cue_for: dict[int, int],
         cue_against: dict[int, int],
-        rule_counts: dict[int, float],
         exact_topic_hits: list[tuple[int, int, int]],
     ) -> list[tuple[int, int, int]]:
         """Ambiguous names (context rules), surnames (a full name earlier) and case-exact topic hits.
@@ -1227,9 +1348,6 @@ class Tagger:
             pattern = table[number]
             for rule_id in pattern.topic_rules:
                 exact_topic_hits.append((rule_id, start, end))
-                rule_counts[rule_id] = rule_counts.get(rule_id, 0.0) + (
-                    TITLE_FACTOR if start < body_start else 1.0
-                )
             role = pattern.role
             if role == _SURNAME:
                 surnames.append((start, end, pattern))
@@ -1333,7 +1451,7 @@ class Tagger:
         """The mentions left once currencies ("US$") and, in a sport report, country names (teams:
         "Sweden defeated South Korea 1 - 0") are taken out."""
         kept = [hit for hit in accepted if text[hit[1] : hit[1] + 1] != "$"]
-        if SPORT_TOPIC in [tag[0] for tag in topic_tags]:
+        if _is_match_report(topic_tags):
             entry_actor, countries = actors.actor, self._country_actors
             kept = [hit for hit in kept if entry_actor[hit[2]] not in countries]
         return kept
@@ -1415,15 +1533,28 @@ class Tagger:
         exact_topic_hits: list[tuple[int, int, int]],
         regex_hits: list[tuple[int, int, int]],
         rule_counts: dict[int, float],
+        front: dict[int, list[int]],
+        hidden_hits: set[int],
+        scale: float,
     ) -> tuple[TopicTag, ...]:
-        """Score the topics with evidence; assign those at their threshold, and their parents."""
+        """Score the topics with evidence; assign those at their threshold, and their parents.
+
+        A rule adds weight * (TITLE_WEIGHT if it hit the title + `_repeat(body count)`), where
+        the body count is its hits in the lead plus its later hits times `scale` (`_rest_scale`)."""
         raw: dict[int, float] = {}
         rule_topic, rule_weight = self._rule_topic, self._rule_weight
         for rule_id, count in rule_counts.items():
-            topic = rule_topic[rule_id]
-            raw[topic] = raw.get(topic, 0.0) + rule_weight[rule_id] * (
-                1.0 + REPEAT_STEP * ((count if count < REPEAT_CAP else REPEAT_CAP) - 1.0)
+            title, lead = front.get(rule_id, _NO_FRONT)
+            body = lead + (count - title - lead) * scale
+            value = (
+                body
+                if body <= 1.0
+                else 1.0 + REPEAT_STEP * ((body if body < REPEAT_CAP else REPEAT_CAP) - 1.0)
             )
+            if title:
+                value += TITLE_WEIGHT
+            topic = rule_topic[rule_id]
+            raw[topic] = raw.get(topic, 0.0) + rule_weight[rule_id] * value
         assigned: dict[int, float] = {}
         thresholds, parents = self._thresholds, self._parents
         exp = math.exp
@@ -1445,7 +1576,8 @@ class Tagger:
         ascii_low = tables.ascii
         find = low.find
         new = tuple.__new__  # a NamedTuple built without its Python-level __new__
-        for number, hit_start, hit_end in topic_hits:
+        hidden_of = tables.hidden
+        for index, (number, hit_start, hit_end) in enumerate(topic_hits):
             start_adjust, end_adjust, prefix, items = evidence[number]
             end = hit_end + end_adjust
             if prefix:  # extend the evidence to the end of the word
@@ -1455,9 +1587,10 @@ class Tagger:
                     found = _NONSPACE.match(low, end + 1)
                     end = found.end() - 1 if found else end
             start = hit_start + start_adjust
-            for topic, via, weight in items:
+            hidden = hidden_of[number] if index in hidden_hits else ()
+            for rule_id, (topic, via, weight) in zip(tables.rules[number], items, strict=True):
                 found_spans = get(topic)
-                if found_spans is not None:
+                if found_spans is not None and rule_id not in hidden:
                     found_spans.append(new(Span, (start, end, text[start:end], via, weight)))
         for rule_id, start, end in (*exact_topic_hits, *regex_hits):
             topic, via, weight = self._topic_rules[rule_id]

@@ -20,8 +20,9 @@ ActorPattern: TypeAlias = tuple[
     list[tuple[int, int, int]],
 ]
 Entry: TypeAlias = tuple[int, float, str]  # actor, weight, via
-# (start adjust, end adjust, prefix, [topic rule], [(context rule, sign)], single rule, complex)
-TopicPattern: TypeAlias = tuple[int, int, bool, list[int], list[tuple[int, int]], int, bool]
+# (start adjust, end adjust, prefix, [topic rule], [(context rule, sign)], single rule, complex,
+#  [topic rule a longer capitalised name hides])
+TopicPattern: TypeAlias = tuple[int, int, bool, list[int], list[tuple[int, int]], int, bool, list[int]]
 Flavour: TypeAlias = tuple[bool, list[ActorPattern], list[Entry], list[TopicPattern]]
 Hits: TypeAlias = list[tuple[int, int, int]]
 # The automata: (actor keys, match kind, topic keys, match kind) of the general flavour, kinds named

@@ -11,7 +11,7 @@ import pytest
 from pipelines.tag_match import Tagger
 
 PUTIN, ZELENSKYY, LAVROV, MACRON, KIM_JONG_UN = "Q7747", "Q3874799", "Q58217", "Q3052772", "Q56226"
-BIDEN, NETANYAHU = "Q6279", "Q43723"
+BIDEN, NETANYAHU, XI = "Q6279", "Q43723", "Q15031"
 
 
 @functools.cache

@@ -2,10 +2,10 @@
 //! (`ContextRule`), a capital not used as a place, a surname after the full name; then currencies
 //! and sport teams are dropped, and the mentions are summed up per actor (salience, confidence).
 
-use crate::article::{Article, Mention, MAX_SPANS, TITLE_FACTOR};
+use crate::article::{Article, Mention, MAX_SPANS};
 use crate::automata::Hit;
 use crate::places::PlaceUse;
-use crate::pymath::{exp, pow, round4, Counts, PyOrder};
+use crate::pymath::{exp, pow, round4, PyOrder};
 use crate::tables::{AMBIGUOUS, NAME, SURNAME};
 
 const SALIENCE_TITLE: f64 = 0.4;
@@ -52,7 +52,6 @@ impl Article<'_, '_> {
         hits: Vec<Mention>,
         cue_for: &[i64],
         cue_against: &[i64],
-        rule_counts: &mut Counts,
         exact_topic_hits: &mut Vec<(usize, i64, i64)>,
     ) -> Vec<Mention> {
         let (patterns, entries) = (&self.actors.patterns, &self.actors.entries);
@@ -66,7 +65,6 @@ impl Article<'_, '_> {
             let pattern = &patterns[number];
             for &rule in &pattern.topic_rules {
                 exact_topic_hits.push((rule, start, end));
-                rule_counts.add(rule, if start < self.body_start { TITLE_FACTOR } else { 1.0 });
             }
             match pattern.role {
                 SURNAME => surnames.push(hit),

@@ -3,15 +3,15 @@
 
 use crate::api::Core;
 use crate::automata::Hit;
-use crate::pymath::Counts;
 use crate::pytext::Chars;
 use crate::tables::{ActorFlavour, TopicPattern};
+use crate::topics::{TopicCounts, TOPIC_LEAD_CHARS};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-pub const TITLE_FACTOR: f64 = 1.5; // a topic rule hit in the title counts this many hits
 pub const MAX_SPANS: usize = 25; // evidence spans kept per tag (`mentions` counts them all)
-const SEPARATOR_LEN: i64 = 2; // "\n\n" between the title and the body
+pub const SEPARATOR_LEN: i64 = 2; // "\n\n" between the title and the body
+const SPORT_REPORT_SCORE: f64 = 0.9; // the sport score of a match report, whose countries are teams
 
 /// A mention: (start, end, entry), ordered as Python orders the tuples.
 pub type Mention = (i64, i64, usize);
@@ -68,25 +68,32 @@ impl<'a, 'py> Article<'a, 'py> {
         let hits = self.mentions(actor_hits);
         let mut cue_for = vec![0i64; core.rules.len()];
         let mut cue_against = vec![0i64; core.rules.len()];
-        let mut rule_counts = Counts::new(core.topic_rules.len());
+        let mut counts = TopicCounts::new(core.topic_rules.len());
         let mut exact_topic_hits: Vec<(usize, i64, i64)> = Vec::new();
         if !topic_hits.is_empty() {
-            self.count_topic_hits(topic_hits, &mut rule_counts, &mut cue_for, &mut cue_against);
+            self.count_topic_hits(topic_hits, &mut counts, &mut cue_for, &mut cue_against);
         }
         let mut accepted = if hits.iter().any(|h| patterns[h.2].special) {
-            self.resolve_others(hits, &cue_for, &cue_against, &mut rule_counts, &mut exact_topic_hits)
+            self.resolve_others(hits, &cue_for, &cue_against, &mut exact_topic_hits)
         } else {
             hits
         };
-        for &(rule, start, _) in regex_hits {
-            rule_counts.add(rule as usize, if start < self.title_len { TITLE_FACTOR } else { 1.0 });
+        let extra =
+            exact_topic_hits.iter().copied().chain(regex_hits.iter().map(|&(r, s, e)| (r as usize, s, e)));
+        for (rule, start, _) in extra {
+            counts.rules.add(rule, 1.0);
+            if start < self.body_start + TOPIC_LEAD_CHARS {
+                counts.add_front(rule, start >= self.title_len);
+            }
         }
-        let topics = if rule_counts.items.is_empty() {
+        let topics = if counts.rules.items.is_empty() {
             Vec::new()
         } else {
-            self.score_topics(topic_hits, &exact_topic_hits, regex_hits, &rule_counts)
+            self.score_topics(topic_hits, &exact_topic_hits, regex_hits, &counts)
         };
-        let sport = topics.iter().any(|t| t.topic as i64 == core.sport_topic);
+        // `_is_match_report`: countries are teams only where sport scores as a match report
+        let sport =
+            topics.iter().any(|t| t.topic as i64 == core.sport_topic && t.score >= SPORT_REPORT_SCORE);
         if !accepted.is_empty() && (sport || self.chars.contains('$' as u32)) {
             self.drop_non_states(&mut accepted, sport);
         }

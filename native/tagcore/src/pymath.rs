@@ -92,6 +92,14 @@ impl Counts {
         }
     }
 
+    /// Where `key` is in `items`, if it was ever added.
+    pub fn index(&self, key: usize) -> Option<usize> {
+        match self.slot[key] {
+            u32::MAX => None,
+            at => Some(at as usize),
+        }
+    }
+
     pub fn get(&self, key: usize) -> Option<f64> {
         match self.slot[key] {
             u32::MAX => None,

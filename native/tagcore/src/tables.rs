@@ -61,6 +61,7 @@ pub struct TopicPattern {
     pub cues: Vec<(usize, i64)>,
     pub single_rule: i64,
     pub complex: bool,
+    pub hidden: Vec<usize>, // its rules written in lower case, which a longer capitalised name hides
 }
 
 pub struct TopicRule {
@@ -110,7 +111,7 @@ pub type ActorPatternArgs = (
     Vec<(i64, i64, usize)>,
 );
 pub type EntryArgs = (i64, Py<PyAny>, Py<PyAny>); // actor, weight, via
-pub type TopicPatternArgs = (i64, i64, bool, Vec<usize>, Vec<(usize, i64)>, i64, bool);
+pub type TopicPatternArgs = (i64, i64, bool, Vec<usize>, Vec<(usize, i64)>, i64, bool, Vec<usize>);
 pub type TopicArgs = (String, Py<PyAny>, Py<PyAny>, f64, i64); // id, id, label, threshold, parent
 pub type RuleArgs = (bool, bool, Vec<usize>, Vec<usize>, Vec<usize>); // see `Rule`
 pub type FlavourArgs = (bool, Vec<ActorPatternArgs>, Vec<EntryArgs>, Vec<TopicPatternArgs>);
@@ -154,6 +155,7 @@ pub fn flavour(py: Python<'_>, args: FlavourArgs) -> PyResult<(ActorFlavour, Vec
             cues: p.4,
             single_rule: p.5,
             complex: p.6,
+            hidden: p.7,
         })
         .collect();
     Ok((actors, topics))

@@ -1,12 +1,58 @@
 //! Topics: the hits of every topic rule and context cue counted, the topics scored and assigned
 //! (with their parents), and the evidence of each assigned topic gathered and ordered.
 
-use crate::article::{Article, MAX_SPANS, TITLE_FACTOR};
+use crate::article::{Article, MAX_SPANS, SEPARATOR_LEN};
 use crate::automata::Hit;
 use crate::pymath::{exp, py_max, round4, Counts, PyOrder};
+use crate::pytext::{is_alpha, is_upper};
 
-const REPEAT_STEP: f64 = 0.25; // a rule hit n times weighs 1 + 0.25 * (min(n, 5) - 1)
+// As in pipelines/tag_match.py: a title hit adds TITLE_WEIGHT times the weight; body hits after the
+// first TOPIC_LEAD_CHARS characters count REST_CHARS / (characters after the lead) when below 1; a
+// body count n weighs n up to 1, then 1 + 0.25 * (min(n, 5) - 1).
+const TITLE_WEIGHT: f64 = 2.0;
+pub const TOPIC_LEAD_CHARS: i64 = 600;
+const REST_CHARS: i64 = 1200;
+const REPEAT_STEP: f64 = 0.25;
 const REPEAT_CAP: f64 = 5.0;
+const NAME_JOINERS: [&str; 2] = ["of", "for"]; // join a name's words: "Energy Embargo for Palestine"
+
+/// The hits of every topic rule (`rule_counts`, those hidden in names taken off), each rule's hits
+/// in the title and in the lead (`front`, as `[title, lead]`, parallel to `rules.items`), and the
+/// topic hits inside a longer capitalised name (indexes into the hits, ascending).
+pub struct TopicCounts {
+    pub rules: Counts,
+    front: Vec<[i64; 2]>,
+    hidden_hits: Vec<usize>,
+}
+
+impl TopicCounts {
+    pub fn new(rules: usize) -> Self {
+        TopicCounts { rules: Counts::new(rules), front: Vec::new(), hidden_hits: Vec::new() }
+    }
+
+    /// One more hit of `rule` in the title (`lead` false) or in the lead; the rule has been counted.
+    pub fn add_front(&mut self, rule: usize, lead: bool) {
+        let at = self.rules.index(rule).expect("a rule is counted before its place");
+        if self.front.len() <= at {
+            self.front.resize(at + 1, [0, 0]);
+        }
+        self.front[at][usize::from(lead)] += 1;
+    }
+
+    fn front(&self, at: usize) -> [i64; 2] {
+        self.front.get(at).copied().unwrap_or([0, 0])
+    }
+}
+
+/// `_rest_scale`: what a body hit after the lead counts.
+fn rest_scale(body_length: i64) -> f64 {
+    let rest = body_length - TOPIC_LEAD_CHARS;
+    if rest > REST_CHARS {
+        REST_CHARS as f64 / rest as f64
+    } else {
+        1.0
+    }
+}
 
 /// One assigned topic, before it becomes a `TopicTag`.
 pub struct TopicScore {
@@ -25,16 +71,17 @@ fn topic_score(raw: f64) -> f64 {
 }
 
 impl Article<'_, '_> {
-    /// `Tagger._count_topic_hits`: the hits of every topic rule (a title hit counts TITLE_FACTOR)
-    /// and of every context cue.
+    /// `Tagger._count_topic_hits`: the hits of every topic rule and of every context cue; each
+    /// rule's hits in the title and in the lead, and the hits hidden in a longer capitalised name.
     pub fn count_topic_hits(
         &self,
         hits: &[Hit],
-        rule_counts: &mut Counts,
+        counts: &mut TopicCounts,
         cue_for: &mut [i64],
         cue_against: &mut [i64],
     ) {
         let topics = self.topics;
+        let rule_counts = &mut counts.rules;
         for &(number, _, _) in hits {
             let single = topics[number as usize].single_rule;
             if single >= 0 {
@@ -61,14 +108,85 @@ impl Article<'_, '_> {
             }
         }
         let title_end = self.title_len + 2; // a hit ending here or before is in the title
-        for &(number, _, hit_end) in hits {
-            if hit_end > title_end {
-                break;
+        let lead_end = title_end + SEPARATOR_LEN + TOPIC_LEAD_CHARS; // ... in the lead
+        for (index, &(number, hit_start, hit_end)) in hits.iter().enumerate() {
+            let pattern = &topics[number as usize];
+            let in_title = hit_end <= title_end;
+            let mut hidden: &[usize] = &pattern.hidden;
+            if !hidden.is_empty() {
+                let start = hit_start + pattern.start_adjust;
+                if in_title
+                    || !(is_upper(self.chars.at(start)) && self.in_name(start, hit_end + pattern.end_adjust))
+                {
+                    hidden = &[];
+                } else {
+                    counts.hidden_hits.push(index);
+                    for &rule in hidden {
+                        counts.rules.add(rule, -1.0);
+                    }
+                }
             }
-            for &rule in &topics[number as usize].rules {
-                rule_counts.add(rule, TITLE_FACTOR - 1.0);
+            if hit_end <= lead_end {
+                for &rule in &pattern.rules {
+                    if !hidden.contains(&rule) {
+                        counts.add_front(rule, !in_title);
+                    }
+                }
             }
         }
+    }
+
+    /// `_in_name`: is the phrase `text[start:end]`, written with a capital, part of a longer
+    /// capitalised name (a capitalised word, or `of`/`for` and one, just before it or just after
+    /// the word it ends in, joined by one space)?
+    fn in_name(&self, start: i64, end: i64) -> bool {
+        let text = &self.chars;
+        let len = text.len();
+        let space = ' ' as u32;
+        let is_joiner = |from: i64, to: i64| {
+            NAME_JOINERS.iter().any(|w| {
+                w.len() as i64 == to - from
+                    && w.bytes().enumerate().all(|(k, b)| text.at(from + k as i64) == b as u32)
+            })
+        };
+        let mut before = start - 1;
+        for _ in 0..2 {
+            if before < 1 || text.at(before) != space || !is_alpha(text.at(before - 1)) {
+                break;
+            }
+            let mut first = before - 1;
+            while first > 0 && is_alpha(text.at(first - 1)) {
+                first -= 1;
+            }
+            if is_upper(text.at(first)) {
+                return true;
+            }
+            if !is_joiner(first, before) {
+                break;
+            }
+            before = first - 1;
+        }
+        let mut after = end;
+        while after < len && is_alpha(text.at(after)) {
+            after += 1;
+        }
+        for _ in 0..2 {
+            if after + 1 >= len || text.at(after) != space || !is_alpha(text.at(after + 1)) {
+                break;
+            }
+            if is_upper(text.at(after + 1)) {
+                return true;
+            }
+            let mut last = after + 1;
+            while last < len && is_alpha(text.at(last)) {
+                last += 1;
+            }
+            if !is_joiner(after + 1, last) {
+                break;
+            }
+            after = last;
+        }
+        false
     }
 
     /// `Tagger._topic_tags` without the objects: the assigned topics, highest score first.
@@ -77,14 +195,24 @@ impl Article<'_, '_> {
         topic_hits: &[Hit],
         exact_topic_hits: &[(usize, i64, i64)],
         regex_hits: &[Hit],
-        rule_counts: &Counts,
+        counts: &TopicCounts,
     ) -> Vec<TopicScore> {
         let core = self.core;
         let (rules, topics) = (&core.topic_rules, &core.topics);
+        let scale = rest_scale(self.chars.len() - self.body_start);
         let mut raw = Counts::new(topics.len());
-        for &(rule, count) in &rule_counts.items {
-            let capped = if count < REPEAT_CAP { count } else { REPEAT_CAP };
-            raw.add(rules[rule].topic, rules[rule].weight * (1.0 + REPEAT_STEP * (capped - 1.0)));
+        for (at, &(rule, count)) in counts.rules.items.iter().enumerate() {
+            let [title, lead] = counts.front(at);
+            let body = lead as f64 + (count - title as f64 - lead as f64) * scale;
+            let mut value = if body <= 1.0 {
+                body
+            } else {
+                1.0 + REPEAT_STEP * ((if body < REPEAT_CAP { body } else { REPEAT_CAP }) - 1.0)
+            };
+            if title > 0 {
+                value += TITLE_WEIGHT;
+            }
+            raw.add(rules[rule].topic, rules[rule].weight * value);
         }
         let mut assigned: Vec<(usize, f64)> = Vec::new();
         let mut slot = vec![usize::MAX; topics.len()];
@@ -118,15 +246,17 @@ impl Article<'_, '_> {
         // Evidence as (start, end, topic rule), sorted below as Python sorts the Span tuples.
         let mut spans: Vec<Vec<(i64, i64, usize)>> = vec![Vec::new(); topics.len()];
         let is_assigned = |topic: usize| assigned.iter().any(|a| a.0 == topic);
-        for &(number, hit_start, hit_end) in topic_hits {
+        for (index, &(number, hit_start, hit_end)) in topic_hits.iter().enumerate() {
             let pattern = &self.topics[number as usize];
+            let hidden: &[usize] =
+                if counts.hidden_hits.binary_search(&index).is_ok() { &pattern.hidden } else { &[] };
             let mut end = hit_end + pattern.end_adjust;
             if pattern.prefix {
                 end = self.word_end(end + 1); // extend the evidence to the end of the word
             }
             let start = hit_start + pattern.start_adjust;
             for &rule in &pattern.rules {
-                if is_assigned(rules[rule].topic) {
+                if is_assigned(rules[rule].topic) && !hidden.contains(&rule) {
                     spans[rules[rule].topic].push((start, end, rule));
                 }
             }
