@@ -1039,17 +1039,21 @@ class Tagger:
         for rule in self._rules:
             for code in (*rule.support_countries, *rule.against_countries):
                 codes.setdefault(code, len(codes))
-        vias: dict[str, int] = {}
+        vias: dict[str, tuple[int, bool, bool]] = {}  # via -> (interned id, isupper, starts with "the ")
+        for pattern in self._actor_automaton.table:
+            if pattern.via not in vias:
+                via = pattern.via
+                vias[via] = (len(vias), via.isupper(), via.lower().startswith("the "))
 
         def flavour(actors: _ActorTables, topics: _TopicTables) -> tagcore.Flavour:
+            # Sequences pass as they are (pyo3 reads any sequence into a Vec): ~40,000 rows a flavour.
             patterns = [
                 (
                     p.start_adjust, p.end_adjust, number in actors.special, p.role, p.actor, p.rule,
-                    vias.setdefault(p.via, len(vias)),
-                    (p.place, p.via.isupper(), p.via.lower().startswith("the ")),
-                    [(actor, actors.surname_entry[actor, via]) for actor, via in p.surnames],
-                    list(p.topic_rules),
-                    list(actors.nested.get(number, ())),
+                    (via := vias[p.via])[0], (p.place, via[1], via[2]),
+                    [(actor, actors.surname_entry[actor, name]) for actor, name in p.surnames],
+                    p.topic_rules,
+                    actors.nested.get(number, ()),
                 )
                 for number, p in enumerate(actors.table)
             ]  # fmt: skip

@@ -1,5 +1,6 @@
 """The compiled per-article path of `pipelines.tag_match.Tagger` (src/); built by `make install`."""
 
+from collections.abc import Sequence
 from typing import Generic, TypeAlias, TypeVar
 
 _Result = TypeVar("_Result")
@@ -16,14 +17,14 @@ ActorPattern: TypeAlias = tuple[
     int,
     tuple[bool, bool, bool],
     list[tuple[int, int]],
-    list[int],
-    list[tuple[int, int, int]],
+    Sequence[int],
+    Sequence[tuple[int, int, int]],
 ]
 Entry: TypeAlias = tuple[int, float, str]  # actor, weight, via
 # (start adjust, end adjust, prefix, [topic rule], [(context rule, sign)], single rule, complex,
 #  [topic rule a longer capitalised name hides])
 TopicPattern: TypeAlias = tuple[int, int, bool, list[int], list[tuple[int, int]], int, bool, list[int]]
-Flavour: TypeAlias = tuple[bool, list[ActorPattern], list[Entry], list[TopicPattern]]
+Flavour: TypeAlias = tuple[bool, Sequence[ActorPattern], list[Entry], list[TopicPattern]]
 Hits: TypeAlias = list[tuple[int, int, int]]
 # The automata: (actor keys, match kind, topic keys, match kind) of the general flavour, kinds named
 # as ahocorasick_rs.MatchKind's members ("LeftmostLongest", "Standard"); the ASCII keys among them
