@@ -165,7 +165,7 @@ impl Core {
                     &actor_kind,
                     &utf8(&ascii_topic_keys),
                     &topic_kind,
-                    AhoCorasickKind::DFA,
+                    AhoCorasickKind::ContiguousNFA,
                 )?,
                 Automata::new(
                     &utf8(&actor_keys),
