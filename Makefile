@@ -27,7 +27,7 @@ help:
 	@echo "make lint   ruff (format + rules) and mypy --strict only"
 	@echo "make bench  benchmarks against a local Elasticsearch; figures in benchmarks/results/"
 	@echo "make eval-dedup  near-duplicate precision/recall on real articles (benchmarks/results/dedup_eval.md)"
-	@echo "make eval-tagging  actor tagging precision/recall on GUM Wikinews (benchmarks/results/tagging_eval.md)"
+	@echo "make eval-tagging  actor tagging on GUM Wikinews, topics on 603 labelled feed items (benchmarks/results/)"
 	@echo "make bench-e2e  the pipeline end to end vs a plain loop and a parse+write floor, both stores (e2e_bench.md)"
 	@echo "make es-start / es-stop   a local Elasticsearch on 127.0.0.1 (prints its URL)"
 	@echo "make flink  build Beam's Flink 1.19 job server once (for --runner=FlinkRunner)"
@@ -127,6 +127,7 @@ eval-dedup: install
 
 eval-tagging: install
 	$(BIN)/python benchmarks/eval_tagging.py
+	$(BIN)/python benchmarks/eval_topics.py
 
 bench: install native
 	$(BIN)/python benchmarks/bench_parse.py
