@@ -826,13 +826,14 @@ class Tagger:
                     entry = (index[actor.id], alias.weight, rule, alias.text, alias.type in _PLACE_TYPES)
                     if entry not in slot.names:
                         slot.names.append(entry)
+        surname_rule = self._rules.index(SURNAME_RULE)
         for actor in self._actors:
             alone = registry.distinctive_surnames.get(actor.id, ())
             for surname in actor.surnames:
                 for pattern in _cased_forms(surname, exact=False):
                     slot = actor_slot(pattern)
-                    if surname in alone and not slot.names:  # also a name: ambiguous, by a rule
-                        slot.names.append((index[actor.id], 1.0, 1, surname, False))  # rule 1: SURNAME_RULE
+                    if surname in alone and not slot.names:  # also a name, ambiguous by SURNAME_RULE
+                        slot.names.append((index[actor.id], 1.0, surname_rule, surname, False))
                     if (index[actor.id], surname) not in slot.surnames:
                         slot.surnames.append((index[actor.id], surname))
         for number, context in enumerate(self._rules):
