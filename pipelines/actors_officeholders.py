@@ -427,10 +427,7 @@ def _wpoffice_rows(
         if not wikidata or "startDate" not in wikidata[0]:
             continue
         agreed = _agreeing(wikidata, scraped)
-        spellings: dict[str, set[str]] = defaultdict(set)
-        for row in scraped:
-            if row.get("item"):
-                spellings[row["item"]].add(_clean_name(row.get("itemLabel", "")))
+        spellings = _spellings(scraped)
         for row in wikidata:
             qid = row.get("item", "")
             if qid not in agreed:
@@ -515,10 +512,7 @@ def _cabinet_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> I
             continue
         scraped = repo.table(f"{folder_path}/scraped.csv")
         agreed = _agreeing(wikidata, scraped)
-        spellings: dict[str, set[str]] = defaultdict(set)
-        for row in scraped:
-            if row.get("item"):
-                spellings[row["item"]].add(_clean_name(row.get("itemLabel", "")))
+        spellings = _spellings(scraped)
         for row in wikidata:
             qid, title = row.get("item", ""), _clean_name(row.get("positionLabel", ""))
             if qid not in agreed or not title or re.fullmatch(r"Q\d+", title) or _JUNIOR.search(title):
@@ -535,6 +529,15 @@ def _cabinet_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> I
                 _year(row.get("endDate", "")),
                 repo.where(folder_path) + ": Wikidata P39 + Wikipedia list of the cabinet",
             )
+
+
+def _spellings(scraped: list[dict[str, str]]) -> dict[str, set[str]]:
+    """QID -> the names the second source writes for it."""
+    spellings: dict[str, set[str]] = defaultdict(set)
+    for row in scraped:
+        if row.get("item"):
+            spellings[row["item"]].add(_clean_name(row.get("itemLabel", "")))
+    return spellings
 
 
 def _enwiki_titles(repo: _Repo) -> dict[str, str]:
