@@ -432,18 +432,8 @@ def _wpoffice_rows(
             qid = row.get("item", "")
             if qid not in agreed:
                 continue
-            name = _clean_name(row.get("itemLabel", ""))
-            yield Row(
-                qid,
-                name,
-                tuple(sorted(spellings[qid] - {name})),
-                enwiki.get(qid, ""),
-                title,
-                country_qid,
-                _year(row.get("startDate", "")),
-                _year(row.get("endDate", "")),
-                repo.where(folder_path) + ": Wikidata P39 + Wikipedia list",
-            )
+            source = repo.where(folder_path) + ": Wikidata P39 + Wikipedia list"
+            yield _wikidata_row(row, spellings, enwiki, title, country_qid, source)
 
 
 def _official_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> Iterator[Row]:
@@ -517,18 +507,31 @@ def _cabinet_rows(repo: _Repo, country_qid: str, enwiki: Mapping[str, str]) -> I
             qid, title = row.get("item", ""), _clean_name(row.get("positionLabel", ""))
             if qid not in agreed or not title or re.fullmatch(r"Q\d+", title) or _JUNIOR.search(title):
                 continue
-            name = _clean_name(row.get("itemLabel", ""))
-            yield Row(
-                qid,
-                name,
-                tuple(sorted(spellings[qid] - {name})),
-                enwiki.get(qid, ""),
-                _TITLE_FIXES.get(title, title),
-                country_qid,
-                _year(row.get("startDate", "")),
-                _year(row.get("endDate", "")),
-                repo.where(folder_path) + ": Wikidata P39 + Wikipedia list of the cabinet",
-            )
+            source = repo.where(folder_path) + ": Wikidata P39 + Wikipedia list of the cabinet"
+            yield _wikidata_row(row, spellings, enwiki, _TITLE_FIXES.get(title, title), country_qid, source)
+
+
+def _wikidata_row(
+    row: Mapping[str, str],
+    spellings: Mapping[str, set[str]],
+    enwiki: Mapping[str, str],
+    title: str,
+    country_qid: str,
+    source: str,
+) -> Row:
+    """One dated role from a Wikidata P39 row the second source agrees with."""
+    qid, name = row.get("item", ""), _clean_name(row.get("itemLabel", ""))
+    return Row(
+        qid,
+        name,
+        tuple(sorted(spellings[qid] - {name})),
+        enwiki.get(qid, ""),
+        title,
+        country_qid,
+        _year(row.get("startDate", "")),
+        _year(row.get("endDate", "")),
+        source,
+    )
 
 
 def _spellings(scraped: list[dict[str, str]]) -> dict[str, set[str]]:
