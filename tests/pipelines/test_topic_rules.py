@@ -62,6 +62,7 @@ def score(tagger: Tagger, topic_id: str, title: str, body: str = "") -> float:
         ("Macron holds talks with Modi during state visit", "diplomacy.summit"),
         ("Militants kill 12 in suicide bombing", "terrorism"),
         ("Opposition wins landslide in parliamentary elections", "elections"),
+        ("Airstrikes destroy ISIL's captured tanks", "military"),  # the example
     ],
 )
 def test_a_short_title_alone_assigns_its_topic(tagger: Tagger, title: str, expected: str):
