@@ -760,8 +760,8 @@ def _entry(qid: str, person: Mapping[str, Any], aliases: list[str]) -> dict[str,
     rest = [a for a in aliases if normalize_alias(a) != normalize_alias(person["name"])]
     if rest:
         entry["aliases"] = rest
-    if surname := family_name(person["name"], person["country"]):
-        entry["surnames"] = [surname]
+    if surnames := family_names(person["name"], person["country"]):
+        entry["surnames"] = surnames
     entry["roles"] = person["roles"]
     return entry
 
@@ -776,14 +776,21 @@ _NO_FAMILY_NAME = frozenset(
 _NAME_SUFFIXES = frozenset({"Jr", "Jr.", "Sr", "Sr.", "II", "III", "IV"})
 
 
-def family_name(name: str, country: str | None) -> str | None:
-    """The family name a headline may use alone ("Lavrov"), where the naming custom has one; the
-    registry decides whether it is distinctive enough to (schemas/surnames.py)."""
+# An Arabic family name's article, which headlines drop: "al-Assad" is "Assad" there.
+_ARTICLE = re.compile(r"^(?:al|el|Al|El)-(?=[A-Z])")
+
+
+def family_names(name: str, country: str | None) -> list[str]:
+    """The family name a headline may use alone ("Lavrov"; "al-Assad" and "Assad"), where the naming
+    custom has one; the registry decides whether it is distinctive enough to (schemas/surnames.py)."""
     words = [word for word in name.split() if word not in _NAME_SUFFIXES]
     if len(words) < 2 or country in _NO_FAMILY_NAME:
-        return None
+        return []
     word = words[-1]
-    return word if len(word) >= 3 and is_latin(word) and not word.endswith(".") else None
+    if len(word) < 3 or not is_latin(word) or word.endswith("."):
+        return []
+    bare = _ARTICLE.sub("", word)
+    return [word] if bare == word else [word, bare]
 
 
 _SOURCE = re.compile(

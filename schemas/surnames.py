@@ -5,7 +5,8 @@ most surnames are shared: "Kim", "Johnson", "Lee". A surname is *distinctive*, a
 person anywhere, when the data says nobody else is meant by it:
 
 - unique in the registry: no other actor has it as a surname, an alias or a word of an alias
-  ("Paris" is France's capital, "Jordan" a country, "Boko" a word of "Boko Haram");
+  ("Paris" is France's capital, "Jordan" a country, "Boko" a word of "Boko Haram"), persons out of
+  the news (below) aside;
 - not a frequent name: outside the 1,000 most frequent surnames and the 500 most frequent given
   names (of either sex) of the US Census 1990 name lists;
 - not a common English word: its lower-case form is not in SCOWL's size-35 word list ("trump",
@@ -106,9 +107,12 @@ def distinctive_surnames(
     the name and word lists."""
     actors = tuple(actors)
     passed = set(reviewed)
-    # How many actors use each key: as a surname, an alias or a word of an alias.
+    # How many actors use each key: as a surname, an alias or a word of an alias. A person out of
+    # the news does not count: "Assad" alone is Bashar al-Assad now, not his father.
     users: Counter[str] = Counter()
     for actor in actors:
+        if actor.kind == "person" and not in_the_news(actor, as_of):
+            continue
         keys = {normalize(surname) for surname in actor.surnames}
         for alias in actor.all_aliases:
             keys.add(alias.key)

@@ -8,6 +8,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from pipelines import actors_officeholders as gen
 from schemas.actors import load_registry, normalize_alias, validate_folder
 
@@ -115,3 +117,18 @@ def test_a_broken_extract_is_one_line_and_exit_2(tmp_path, capsys):
 def test_extract_needs_the_snapshots(tmp_path, capsys):
     assert gen.main(["--extract", str(tmp_path), "--folder", str(FOLDER)]) == 2
     assert "fetch it first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "country", "expected"),
+    [
+        ("Sergey Lavrov", "RUS", ["Lavrov"]),
+        ("Bashar al-Assad", "SYR", ["al-Assad", "Assad"]),  # headlines drop the article
+        ("Richard M. Mills Jr.", "USA", ["Mills"]),
+        ("Wang Yi", "CHN", []),  # the family name comes first and hundreds are shared
+        ("Bjarni Benediktsson", "ISL", []),  # a patronymic
+        ("Mononym", "RUS", []),
+    ],
+)
+def test_the_family_names_a_headline_may_use(name: str, country: str, expected: list[str]):
+    assert gen.family_names(name, country) == expected

@@ -112,3 +112,11 @@ def test_a_reviewed_decision_names_a_declared_surname_and_says_why():
         "surnames_alone: 'Nobodyov' is no person's surname; drop the decision",
         "surnames_alone: 'Putin' needs its reason",
     ]
+
+
+def test_a_namesake_out_of_the_news_does_not_take_the_surname():
+    bashar = person("Q44329", "Bashar al-Assad", ["al-Assad", "Assad"])
+    hafez = person("Q118725", "Hafez al-Assad", ["al-Assad", "Assad"], end="2000-06-10")
+    assert distinctive(bashar, hafez) == {"Q44329": ("al-Assad", "Assad")}
+    in_office_too = person("Q118725", "Hafez al-Assad", ["al-Assad", "Assad"])
+    assert distinctive(bashar, in_office_too) == {}
