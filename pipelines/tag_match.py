@@ -135,7 +135,7 @@ FREQUENCY_SCALE = 3.0  # sum of mention weights at which the frequency part reac
 # 1 + 0.25 * (min(n, 5) - 1).
 TITLE_WEIGHT = 2.0
 TOPIC_LEAD_CHARS = 600
-REST_CHARS = 1200
+REST_CHARS = 1500
 REPEAT_STEP, REPEAT_CAP = 0.25, 5
 # A lower-case topic phrase written with a capital inside a longer capitalised name does not count
 # there: "Energy Embargo for Palestine" is a group, not an embargo. Joined to the name by these.

@@ -11,7 +11,7 @@ use crate::pytext::{is_alpha, is_upper};
 // body count n weighs n up to 1, then 1 + 0.25 * (min(n, 5) - 1).
 const TITLE_WEIGHT: f64 = 2.0;
 pub const TOPIC_LEAD_CHARS: i64 = 600;
-const REST_CHARS: i64 = 1200;
+const REST_CHARS: i64 = 1500;
 const REPEAT_STEP: f64 = 0.25;
 const REPEAT_CAP: f64 = 5.0;
 const NAME_JOINERS: [&str; 2] = ["of", "for"]; // join a name's words: "Energy Embargo for Palestine"
