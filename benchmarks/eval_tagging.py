@@ -437,6 +437,19 @@ def _context(text: str, start: int, end: int, width: int = 40) -> str:
 
 
 def evaluate(data_dir: Path, allow_folded: bool, classes_path: Path = CLASSES) -> dict[str, Any]:
+    """The evaluation, with the tagger's cap on evidence spans lifted while it runs (it needs them
+    all) and put back after, also when it fails: a test process goes on tagging afterwards."""
+    kept = getattr(tag_match, "MAX_SPANS", None)
+    if kept is not None:
+        tag_match.MAX_SPANS = 1_000_000
+    try:
+        return _evaluate(data_dir, allow_folded, classes_path)
+    finally:
+        if kept is not None:
+            tag_match.MAX_SPANS = kept
+
+
+def _evaluate(data_dir: Path, allow_folded: bool, classes_path: Path) -> dict[str, Any]:
     paths = sorted(data_dir.glob("*.conllu"))
     if not paths:
         raise SystemExit(f"no *.conllu under {data_dir} (set WIREWATCH_SHARED_DATA or pass --data)")
@@ -448,9 +461,6 @@ def evaluate(data_dir: Path, allow_folded: bool, classes_path: Path = CLASSES) -
     registry = tagger.registry
     exact, folded, by_alias = build_join(registry)
     alias_types = {(a.id, alias.key): alias.type for a in registry.actors for alias in a.all_aliases}
-    # Evidence spans are capped per tag for storage; the evaluation needs all of them.
-    if hasattr(tag_match, "MAX_SPANS"):
-        tag_match.MAX_SPANS = 1_000_000
 
     docs = [read_doc(path) for path in paths]
     mismatched_sentences = sum(check_sentences(path) for path in paths)
