@@ -10,16 +10,17 @@ person anywhere, when the data says nobody else is meant by it:
 - not a frequent name: outside the 1,000 most frequent surnames and the 500 most frequent given
   names (of either sex) of the US Census 1990 name lists;
 - not a common English word: its lower-case form is not in SCOWL's size-35 word list ("trump",
-  "xi", "truss" are; so Trump and Xi still need their full name, or a full name earlier);
+  "xi" and "field" are);
 - still in the news: a person whose every role ended more than `IN_THE_NEWS_YEARS` before the
   registry's version is history ("Meta" is no longer Albania's president but a company).
 
-The last two come from `sources/surnames.csv`, one row per Latin-script surname the registry
+The name and word lists come from `sources/surnames.csv`, one row per Latin-script surname the registry
 declares, written by `python -m pipelines.actors_surnames --extract` (see its docstring for where
 the lists come from); a surname is looked up without its diacritics (Sánchez as SANCHEZ). A surname
 in another script (Путин) is judged by uniqueness alone. The lists cannot know how news uses a word:
 `registry.yaml` may pass a surname they reject as a reviewed decision with its reason
-(`surnames_alone`: "xi" is a Greek letter, no word of news text); uniqueness still applies.
+(`surnames_alone`: "xi" is a Greek letter, no word of news text, so Xi alone is Xi Jinping);
+uniqueness still applies.
 """
 
 from __future__ import annotations
