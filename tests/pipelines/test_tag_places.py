@@ -3,11 +3,9 @@ is. Each sentence on the compiled and the Python path alike."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
-from pipelines.tag_match import Tagger
+from tests.pipelines.both_taggers import both_taggers
 
 IRAQ, AUSTRIA, SAUDI_ARABIA, UK, US = "Q796", "Q40", "Q851", "Q145", "Q30"
 RUSSIA, UKRAINE, TURKIYE, CHINA = "Q159", "Q212", "Q43", "Q148"
@@ -42,22 +40,15 @@ STATES = [
 ]
 
 
-@functools.cache
-def _taggers() -> tuple[Tagger, ...]:
-    compiled = Tagger.from_files()
-    assert compiled.native, "the compiled tagger (tagcore) is not installed"
-    return (compiled, Tagger(compiled.registry, compiled.taxonomy, native=False))
-
-
 @pytest.mark.parametrize(("body", "wrong"), PLACES)
 def test_a_place_is_not_the_state(body: str, wrong: set[str]):
-    for tagger in _taggers():
+    for tagger in both_taggers():
         found = set(tagger.tag("Overnight report", body).actor_ids)
         assert not found & wrong, (body, tagger.native, found)
 
 
 @pytest.mark.parametrize(("body", "expected"), STATES)
 def test_a_capital_or_building_standing_for_the_state_is_the_state(body: str, expected: set[str]):
-    for tagger in _taggers():
+    for tagger in both_taggers():
         found = set(tagger.tag("Overnight report", body).actor_ids)
         assert expected <= found, (body, tagger.native, found)

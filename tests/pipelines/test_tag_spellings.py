@@ -3,12 +3,12 @@ apostrophes, with or without diacritics, in capitals; the compiled and Python pa
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 
 import pytest
 
-from pipelines.tag_match import LATIN_FOLDS, Tagger, matching_text
+from pipelines.tag_match import LATIN_FOLDS, matching_text
+from tests.pipelines.both_taggers import both_taggers
 
 # (alias as the registry writes it, the actor): five aliases with diacritics or apostrophes.
 ALIASES = [
@@ -35,17 +35,11 @@ def variants(alias: str) -> set[str]:
     return found
 
 
-@functools.cache
-def _taggers() -> tuple[Tagger, ...]:
-    compiled = Tagger.from_files()
-    return (compiled, Tagger(compiled.registry, compiled.taxonomy, native=False))
-
-
 @pytest.mark.parametrize(("alias", "actor_id"), ALIASES)
 def test_every_spelling_of_an_alias_tags_its_actor(alias: str, actor_id: str):
     spellings = variants(alias)
     assert len(spellings) >= 4
-    for tagger in _taggers():
+    for tagger in both_taggers():
         for spelling in spellings:
             result = tagger.tag("Talks resume", f"Officials said {spelling} would send a delegation.")
             assert actor_id in result.actor_ids, (spelling, tagger.native)
@@ -75,7 +69,7 @@ def test_folding_keeps_every_character_in_its_place():
 
 
 def test_the_issues_spellings_of_islamic_state():
-    for tagger in _taggers():
+    for tagger in both_taggers():
         for text in (
             "Fighters of Da’esh withdrew.",
             "Dae’sh cells regrouped.",
@@ -86,7 +80,7 @@ def test_the_issues_spellings_of_islamic_state():
 
 def test_a_folded_one_word_name_never_matches_an_english_word():
     """Iceland's own name `Ísland` folds to `Island`; it is no alias then (Rhode Island is no Iceland)."""
-    for tagger in _taggers():
+    for tagger in both_taggers():
         result = tagger.tag("Storm", "Flooding hit Rhode Island and Hong Kong Island on Monday.")
         assert "Q189" not in result.actor_ids, tagger.native
         assert "Q189" in tagger.tag("Storm", "Flooding hit Iceland on Monday.").actor_ids

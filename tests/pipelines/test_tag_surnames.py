@@ -4,26 +4,17 @@ person's name. Each on the compiled and the Python path alike."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
-from pipelines.tag_match import Tagger
+from tests.pipelines.both_taggers import both_taggers
 
 PUTIN, ZELENSKYY, LAVROV, MACRON, KIM_JONG_UN = "Q7747", "Q3874799", "Q58217", "Q3052772", "Q56226"
 BIDEN, NETANYAHU, XI = "Q6279", "Q43723", "Q15031"
 
 
-@functools.cache
-def _taggers() -> tuple[Tagger, ...]:
-    compiled = Tagger.from_files()
-    assert compiled.native, "the compiled tagger (tagcore) is not installed"
-    return (compiled, Tagger(compiled.registry, compiled.taxonomy, native=False))
-
-
 def _persons(title: str, body: str) -> list[set[str]]:
     found = []
-    for tagger in _taggers():
+    for tagger in both_taggers():
         result = tagger.tag(title, body)
         found.append({actor.id for actor in result.actors if actor.kind == "person"})
     assert found[0] == found[1], found  # both paths agree
