@@ -276,7 +276,8 @@ def _upgrade_mappings(client: Elasticsearch, alias: str, component: Mapping[str,
     it; True if any index was changed. An index without Wirewatch's `_meta` was made by someone
     else on purpose and is left as it is (documents it refuses become dead letters).
 
-    Mappings only grow: put_mapping adds the new fields, leaves identical ones as they are, and
+    Mappings only grow: put_mapping adds the new fields, leaves identical ones as they are (and
+    unindexed objects as the index has them, see _addable), and
     replaces the mapping `_meta` so the index records the version it now has (a field mapped
     differently is refused: StoreError). Documents written before keep their old indexing until
     updated. Racing workers put the same body, which is harmless; an index at this version or a
@@ -296,7 +297,7 @@ def _upgrade_mappings(client: Elasticsearch, alias: str, component: Mapping[str,
     try:
         client.indices.put_mapping(
             index=stale,
-            properties=mappings["properties"],
+            properties=_addable(mappings["properties"]),
             meta=mappings["_meta"],
             dynamic=mappings["dynamic"],
         )
@@ -305,6 +306,17 @@ def _upgrade_mappings(client: Elasticsearch, alias: str, component: Mapping[str,
             f"cannot upgrade the mapping of {', '.join(stale)} to template version {shipped}: {_reason(exc)}"
         ) from exc
     return True
+
+
+def _addable(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """`properties` without the objects it does not index (`enabled: false`): an index built before
+    keeps indexing those as it did, since Elasticsearch cannot turn an object's indexing off (the
+    evidence spans, indexed up to template version 6)."""
+    return {
+        name: {**spec, "properties": _addable(spec["properties"])} if "properties" in spec else spec
+        for name, spec in properties.items()
+        if spec.get("enabled") is not False
+    }
 
 
 _FEEDSTATE_MAPPINGS: dict[str, Any] = {

@@ -87,8 +87,9 @@ def _walk(properties: Mapping[str, Any], prefix: str, fields: dict[str, Field], 
         if "properties" in spec:
             objects.add(name)
             _walk(spec["properties"], name + ".", fields, objects)
-        # An unindexed field, or a binary one (never indexed), is in _source but not searchable.
-        elif spec.get("index") is not False and spec["type"] != "binary":
+        # An unindexed field or object, or a binary field (never indexed), is in _source but not
+        # searchable.
+        elif spec.get("index") is not False and spec.get("enabled") is not False and spec["type"] != "binary":
             path = tuple(name.split("."))
             for sub, sub_spec in [("", spec), *(("." + k, v) for k, v in spec.get("fields", {}).items())]:
                 if sub_spec["type"] not in _TYPES:  # the mapping moved on: a bug here, not the user's

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from pipelines.user_cache import user_cache_dir
 from schemas.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -50,8 +51,7 @@ JAVA_17_OPENS = tuple(
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "wirewatch" / "flink"
+    return user_cache_dir("flink")
 
 
 def pom_digest(pom: Path = POM) -> str:

@@ -15,6 +15,7 @@ import tempfile
 
 import apache_beam
 
+from pipelines.user_cache import user_cache_dir
 from schemas.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -23,8 +24,7 @@ BUILD_TIMEOUT_S = 1800
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "wirewatch", "prism", f"v{apache_beam.__version__}")
+    return str(user_cache_dir("prism", f"v{apache_beam.__version__}"))
 
 
 def prism_binary() -> str:

@@ -1,7 +1,8 @@
 """The pure actor and topic matcher: registry + taxonomy in, tags with evidence out (no Beam, no I/O).
 
-Build a `Tagger` once per worker (`Tagger.from_files()` or `Tagger(registry, taxonomy)`, ~0.2 s) and
-call `tag(title, body)` per article; it is deterministic and thread-safe (nothing is mutated).
+Build a `Tagger` once per worker (`Tagger.from_files()`: ~2 s, ~0.9 s from its cache; or
+`Tagger(registry, taxonomy)`) and call `tag(title, body)` per article; it is deterministic and
+thread-safe (nothing is mutated).
 
 The tagged text
 ---------------
@@ -99,7 +100,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -107,6 +108,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import ahocorasick_rs
 
+from pipelines import tagger_cache
 from schemas.actors import DEFAULT_FOLDER, Actor, Registry, iter_alias_rows, load_registry, normalize_alias
 from schemas.records import Evidence
 from schemas.topics import DEFAULT_FILE as DEFAULT_TOPICS_FILE
@@ -693,31 +695,46 @@ class _Automaton(Generic[_P]):
         self.ascii_keys = [keys[i].encode("ascii") for i in ascii_keys]
         self._engines: dict[bool, Any] = {}
 
-    def finder(self, *, ascii: bool) -> Callable[..., list[tuple[int, int, int]]] | None:
-        """`find_matches_as_indexes` of the DFA over the ASCII keys (bytes) or of the automaton over
-        every key (`str`), None without keys. Built on first use: the compiled path (tagcore) has
-        automata of its own, so a tagger on that path never spends the time to build these."""
-        if not (self.ascii_keys if ascii else self.keys):
-            return None
+    def finder(self, *, ascii: bool) -> _Finder | None:
+        """A search of the DFA over the ASCII keys (bytes) or of the automaton over every key
+        (`str`), None without keys."""
+        return _Finder(self, ascii) if (self.ascii_keys if ascii else self.keys) else None
 
-        def find(haystack: Any, overlapping: bool = False) -> list[tuple[int, int, int]]:
-            engine = self._engines.get(ascii)
-            if engine is None:
-                engine = self._engines[ascii] = (
-                    ahocorasick_rs.BytesAhoCorasick(
-                        self.ascii_keys,
-                        matchkind=self.match_kind,
-                        implementation=ahocorasick_rs.Implementation.DFA,
-                    )
-                    if ascii
-                    else ahocorasick_rs.AhoCorasick(self.keys, matchkind=self.match_kind)
+    def engine(self, *, ascii: bool) -> Any:
+        """The automaton itself, built on first use: the compiled path (tagcore) has automata of its
+        own, so a tagger on that path never spends the time to build these."""
+        engine = self._engines.get(ascii)
+        if engine is None:
+            engine = self._engines[ascii] = (
+                ahocorasick_rs.BytesAhoCorasick(
+                    self.ascii_keys,
+                    matchkind=self.match_kind,
+                    implementation=ahocorasick_rs.Implementation.DFA,
                 )
-            found: list[tuple[int, int, int]] = engine.find_matches_as_indexes(
-                haystack, overlapping=overlapping
+                if ascii
+                else ahocorasick_rs.AhoCorasick(self.keys, matchkind=self.match_kind)
             )
-            return found
+        return engine
 
-        return find
+    def __getstate__(self) -> dict[str, Any]:
+        # Built automata do not pickle (nor does their MatchKind): a copy builds its own on first use.
+        return {**self.__dict__, "_engines": {}, "match_kind": self.kind}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, match_kind=getattr(ahocorasick_rs.MatchKind, state["match_kind"]))
+
+
+class _Finder:
+    """`find_matches_as_indexes` of one of an automaton's two searches (see `_Automaton.finder`)."""
+
+    def __init__(self, automaton: _Automaton[Any], ascii: bool) -> None:
+        self.automaton, self.ascii = automaton, ascii
+
+    def __call__(self, haystack: Any, overlapping: bool = False) -> list[tuple[int, int, int]]:
+        found: list[tuple[int, int, int]] = self.automaton.engine(ascii=self.ascii).find_matches_as_indexes(
+            haystack, overlapping=overlapping
+        )
+        return found
 
 
 class _ActorTables(NamedTuple):
@@ -888,9 +905,25 @@ class Tagger:
             self._topic_tables(self._topic_automaton, self._topic_automaton.table, ascii=False),
         )
         self.patterns = len(self._actor_automaton.table) + len(self._topic_automaton.table)
-        self._native = self._native_core() if native is not False and not NATIVE_ERROR else None
-        self.native = self._native is not None  # which path `tag()` takes
+        self._attach_native(native)
         self.build_seconds = time.perf_counter() - started
+
+    def _attach_native(self, native: bool | None) -> None:
+        """Build the compiled path's core (tagcore's), as `native` asks (see `__init__`)."""
+        if native and NATIVE_ERROR:
+            raise ImportError(f"Tagger(native=True): the tagcore extension is missing ({NATIVE_ERROR})")
+        # A tagger from the cache brings the core's arguments along (see `from_files`): big, and
+        # needed only here.
+        args = self.__dict__.pop("_native_args", None)
+        use = native is not False and not NATIVE_ERROR
+        self._native: tagcore.Core[TagResult] | None = (
+            tagcore.Core(*(args or self._native_core_args())) if use else None
+        )
+        self.native = self._native is not None  # which path `tag()` takes
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled core does not pickle: the copy's owner attaches one (see `from_files`).
+        return {**self.__dict__, "_native": None, "native": False}
 
     @staticmethod
     def _actor_tables(
@@ -1023,16 +1056,32 @@ class Tagger:
 
         The taxonomy is validated (raises `TaxonomyError`); the registry only has to load (its
         semantic validation is `wirewatch actors validate`): an unresolved shared alias simply
-        resolves to nobody.
+        resolves to nobody. The built tables are kept in the user cache folder, so the next process
+        with the same files and code loads them instead (`pipelines.tagger_cache`).
         """
-        taxonomy = load_taxonomy(topics_file)
-        problems = validate_taxonomy(taxonomy)
-        if problems:
-            raise TaxonomyError(problems)
-        return cls(load_registry(actors_dir), taxonomy, rules, native=native)
+        started = time.perf_counter()
 
-    def _native_core(self) -> tagcore.Core[TagResult]:
-        """The compiled per-article path, given the flat tables built above (nothing is derived twice)."""
+        def build() -> Tagger:
+            taxonomy = load_taxonomy(topics_file)
+            problems = validate_taxonomy(taxonomy)
+            if problems:
+                raise TaxonomyError(problems)
+            tagger = cls(load_registry(actors_dir), taxonomy, rules, native=False)
+            if not NATIVE_ERROR:
+                # saved with the tables: rebuilding them would take half the time of a load
+                tagger.__dict__["_native_args"] = tagger._native_core_args()
+            return tagger
+
+        tagger = tagger_cache.load_or_build(
+            tagger_cache.cache_key(actors_dir, topics_file, rules), build, cls
+        )
+        tagger._attach_native(native)
+        tagger.build_seconds = time.perf_counter() - started
+        return tagger
+
+    def _native_core_args(self) -> tuple[Any, ...]:
+        """The arguments of `tagcore.Core`, the compiled per-article path: the flat tables built
+        above (nothing is derived twice)."""
         codes: dict[str, int] = {}
         for actor in self._actors:
             if actor.country is not None:
@@ -1075,7 +1124,7 @@ class Tagger:
             return (actors.uniform, patterns, entries, topic_patterns)
 
         topic_index = {topic.id: i for i, topic in enumerate(self._topics)}
-        return tagcore.Core(
+        return (
             (Span, ActorTag, TopicTag, TagResult),
             (self.registry_version, self.taxonomy_version),
             [

@@ -343,13 +343,17 @@ def load_registry(folder: str | Path = DEFAULT_FOLDER) -> Registry:
     return _load_registry(folder, _files_state(folder))
 
 
+def registry_files(folder: Path) -> list[Path]:
+    """Every file a registry in `folder` may be read from (raises OSError when it cannot be listed)."""
+    files = sorted(folder.iterdir())
+    evidence = folder / surname_rules.EVIDENCE_FILE
+    return [*files, evidence] if evidence.is_file() else files
+
+
 def _files_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """(name, modification time, size) of every file in `folder`: what a cached registry is of."""
     try:
-        stats = [(path.name, path.stat()) for path in sorted(folder.iterdir())]
-        evidence = folder / surname_rules.EVIDENCE_FILE
-        if evidence.is_file():
-            stats.append((str(surname_rules.EVIDENCE_FILE), evidence.stat()))
+        stats = [(str(path.relative_to(folder)), path.stat()) for path in registry_files(folder)]
     except OSError:
         return ()  # reading it fails the same way, and is not cached
     return tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)

@@ -92,16 +92,10 @@ EXPECTED_ARTICLE_MAPPING = {
     "actors.mentions": "integer",
     "actors.salience": "float",
     "actors.confidence": "float",
-    "actors.evidence.start": "integer",
-    "actors.evidence.end": "integer",
-    "actors.evidence.text": "keyword",
-    "actors.evidence.via": "keyword",
-    "actors.evidence.weight": "float",
-    "topics.evidence.start": "integer",
-    "topics.evidence.end": "integer",
-    "topics.evidence.text": "keyword",
-    "topics.evidence.via": "keyword",
-    "topics.evidence.weight": "float",
+    # Kept in _source for display, not indexed (since version 7): ~66 spans an article cost
+    # Elasticsearch more CPU than the rest of the document, and nothing queries them.
+    "actors.evidence": "object (not indexed)",
+    "topics.evidence": "object (not indexed)",
     "topics.id": "keyword",
     "topics.label": "keyword",
     "topics.score": "float",
@@ -127,6 +121,8 @@ def _flatten(properties: dict[str, Any], path: str = "") -> dict[str, str]:
     for name, spec in properties.items():
         if "properties" in spec:
             flat.update(_flatten(spec["properties"], f"{path}{name}."))
+        elif spec.get("enabled") is False:
+            flat[f"{path}{name}"] = f"{spec['type']} (not indexed)"
         else:
             flat[f"{path}{name}"] = spec["type"]
         for sub, sub_spec in spec.get("fields", {}).items():
@@ -163,6 +159,8 @@ def _mapping_problems(model: type, properties: dict[str, Any], path: str = "") -
         models = [leaf for leaf in leaves if _is_record(leaf)]
         if spec is None:
             problems.append(f"{path}{name}: not mapped")
+        elif spec.get("enabled") is False:
+            continue  # deliberately kept in _source only: no type to fit
         elif models:
             for nested in models:
                 problems += _mapping_problems(nested, spec.get("properties", {}), f"{path}{name}.")
@@ -254,9 +252,10 @@ def test_local_settings_fit_a_single_node():
 def test_article_mapping_is_exactly_the_reviewed_one():
     assert _mapping("articles-mappings")["dynamic"] is False
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
-    # Version 3 added the dedup fields, 5 the kept signature, 6 date_rejected; a mapping change needs
-    # a new version, or ensure_indices never adds it to the indices that exist (es_indices._upgrade_mappings).
-    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 6
+    # Version 3 added the dedup fields, 5 the kept signature, 6 date_rejected, 7 stopped indexing the
+    # evidence spans; a mapping change needs a new version, or ensure_indices never adds it to the
+    # indices that exist (es_indices._upgrade_mappings).
+    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 7
 
 
 def test_every_article_field_is_mapped_with_a_fitting_type():

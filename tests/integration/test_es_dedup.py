@@ -399,6 +399,17 @@ def test_the_sink_opens_a_dedup_index_on_the_same_store(es, es_url, es_prefix):
 # --- upgrading an index built from template version 2 ---------------------------------------
 
 
+INDEXED_EVIDENCE = {
+    "properties": {
+        "start": {"type": "integer"},
+        "end": {"type": "integer"},
+        "text": {"type": "keyword", "ignore_above": 256},
+        "via": {"type": "keyword"},
+        "weight": {"type": "float"},
+    }
+}
+
+
 def _version_2(component: dict[str, Any]) -> dict[str, Any]:
     """The article mappings component as version 2 shipped it (before deduplication)."""
     old = copy.deepcopy(component)
@@ -406,6 +417,8 @@ def _version_2(component: dict[str, Any]) -> dict[str, Any]:
     for name in NEW_FIELDS:
         del mappings["properties"][name]
     mappings["properties"]["signature_bands"] = {"type": "keyword"}
+    for name in ("actors", "topics"):  # the spans were indexed up to version 6
+        mappings["properties"][name]["properties"]["evidence"] = INDEXED_EVIDENCE
     mappings["properties"]["sources_seen"] = {
         "properties": {"outlet": {"type": "keyword"}, "url": {"type": "keyword"}, "seen_at": {"type": "date"}}
     }
@@ -438,6 +451,24 @@ def _properties(es: Elasticsearch, index: str) -> dict[str, Any]:
     return mappings
 
 
+def _with_evidence(shipped: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """The shipped properties with the evidence spans mapped as in `old`: an index that indexed them
+    goes on doing so (Elasticsearch cannot turn an object's indexing off)."""
+    return {
+        **shipped,
+        **{
+            name: {
+                **shipped[name],
+                "properties": {
+                    **shipped[name]["properties"],
+                    "evidence": old[name]["properties"]["evidence"],
+                },
+            }
+            for name in ("actors", "topics")
+        },
+    }
+
+
 def test_ensure_indices_adds_the_new_fields_to_an_index_built_from_version_2(es, es_prefix):
     names = IndexNames(es_prefix)
     _install_version_2(es, names)
@@ -451,7 +482,9 @@ def test_ensure_indices_adds_the_new_fields_to_an_index_built_from_version_2(es,
     after = _properties(es, names.articles_first_index)
     assert after["_meta"]["template_version"] == CURRENT_VERSION
     shipped = load_templates(names)[f"{names.prefix}-articles-mappings"]["template"]["mappings"]
-    assert {k: v for k, v in after["properties"].items() if k != "signature_bands"} == shipped["properties"]
+    assert {k: v for k, v in after["properties"].items() if k != "signature_bands"} == _with_evidence(
+        shipped["properties"], before["properties"]
+    )
     assert after["properties"]["signature_bands"] == {"type": "keyword"}  # mappings only grow
     assert ensure_indices(es, names) is False  # idempotent
     assert _properties(es, names.articles_first_index) == after
