@@ -13,37 +13,29 @@ from connectors import es_retag
 from connectors.es_alerts import ElasticsearchAlertStore
 from connectors.es_indices import IndexNames, search_pages, server_errors
 from connectors.retag import RetagRequest
-from connectors.store import OwnArticles
+from connectors.store import OwnArticles, Search
 from schemas.alerts import Alert
 from schemas.feeds import FeedState
 from schemas.ids import stable_id
 from schemas.records import DeadLetter
-from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats
+from schemas.store import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    HIT_FIELDS,
+    SNIPPET_CHARS,
+    RetagSummary,
+    SearchHit,
+    StoreStats,
+    hit_fields,
+)
 
 # The same "shortest prefix worth trusting" as the embedded store.
 MIN_ID_PREFIX = 6
-SNIPPET_CHARS = 200
 # Highlighting re-analyzes the text; past this many characters it stops instead of failing the search.
 MAX_HIGHLIGHT_CHARS = 1_000_000
-_HIT_FIELDS = ["id", "title", "published_at"]
 _KEYS = ("dedup_keys", "near_dup_keys")  # lookup keys: never needed once read back
 # index.max_result_window: a larger `size` is refused, where the embedded store just returns everything.
 MAX_HITS = 10_000
-
-
-def _search_query(query: str) -> dict[str, Any]:
-    """Free text as an analyst types it: every word required, "quoted phrases", prefix*, a | b.
-
-    simple_query_string never fails on bad syntax (an unbalanced quote is just text), which is
-    what the embedded store also promises.
-    """
-    return {
-        "simple_query_string": {
-            "query": query,
-            "fields": ["title^4", "body"],
-            "default_operator": "and",
-        }
-    }
 
 
 _HIGHLIGHT: dict[str, Any] = {
@@ -139,26 +131,25 @@ class ElasticsearchStore:
                 return []
         return hits
 
-    def search(self, query: str, *, limit: int = 10) -> list[SearchHit]:
-        """Articles matching every word of `query`, best first (title matches count 4x)."""
-        if not query.strip():
-            return []
+    def search(self, request: Search) -> list[SearchHit]:
+        """The articles `request` matches, best first (title matches count 4x) or newest first."""
+        newest = {"published_at": {"order": "desc", "missing": "_last"}}
         hits = self._search(
             self._names.articles_alias,
-            query=_search_query(query),
+            query=request.es_query(),
             highlight=_HIGHLIGHT,
-            source_includes=_HIT_FIELDS,
-            # Ties (same score) go to the newer article, as in the embedded store.
-            sort=["_score", {"published_at": {"order": "desc", "missing": "_last"}}],
-            size=limit,
+            source_includes=list(HIT_FIELDS),
+            # Ties go to the newer article, then the smaller id, as in the embedded store.
+            sort=["_score", newest, "id"] if request.sort == "relevance" else [newest, "id"],
+            track_scores=True,
+            from_=request.offset,
+            size=request.limit,
         )
         return [
             SearchHit(
-                id=hit["_source"]["id"],
-                published_at=_datetime(hit["_source"].get("published_at")),
-                title=hit["_source"]["title"],
+                **hit_fields(hit["_source"]),
                 snippet=_snippet(hit.get("highlight", {}), hit["_source"]["title"]),
-                score=float(hit["_score"]),
+                score=float(hit["_score"] or 0.0),
             )
             for hit in hits
         ]

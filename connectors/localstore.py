@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import sqlite3
 import time
@@ -14,7 +15,7 @@ import orjson
 
 from connectors.localstore_health import StoreDamagedError, check_integrity, is_damage, reports_damage
 from connectors.retag import RetagRequest, RetagRun, merged
-from connectors.store import OwnArticles, StoreError
+from connectors.store import OwnArticles, Search, StoreError
 from schemas.alerts import Alert, merge_alert
 from schemas.dedup import (
     Lineage,
@@ -28,9 +29,19 @@ from schemas.dedup import (
 )
 from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter, Sighting, document_json, to_json
-from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START, RetagSummary, SearchHit, StoreStats, WriteCounts
+from schemas.store import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    SNIPPET_CHARS,
+    RetagSummary,
+    SearchHit,
+    StoreStats,
+    WriteCounts,
+    hit_fields,
+)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+_log = logging.getLogger(__name__)
 # FTS5 merges a level's segments once this many have gathered (its default: 4). At 8 a write costs
 # a quarter to a third less CPU, at 10,000 stored articles as at 200,000, and searches take as long
 # (`make bench-fts`). Set in every store that has no setting of its own.
@@ -46,6 +57,16 @@ CREATE TRIGGER IF NOT EXISTS articles_fts_update AFTER UPDATE OF title, body ON 
 END;
 """
 
+
+# Words as written, case and diacritics folded: no stemming, which Elasticsearch's standard
+# analyzer does not do either, and which would make `generat*` miss "generating" (stem "gener").
+# Schemas 1-5 stemmed (porter): _migrate rebuilds their index once.
+_FTS_TABLE = """
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+    title, body, content='articles', content_rowid='rowid',
+    tokenize='unicode61 remove_diacritics 2'
+);
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -63,10 +84,7 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
 -- An article's event time (published, else ingested): what alert history is read by.
 CREATE INDEX IF NOT EXISTS articles_event ON articles(coalesce(published_at, ingested_at));
-CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
-    title, body, content='articles', content_rowid='rowid',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
+{fts_table}
 -- No insert trigger: LocalStore.write_prepared indexes a batch's new rows in one statement.
 CREATE TRIGGER IF NOT EXISTS articles_fts_delete AFTER DELETE ON articles BEGIN
     INSERT INTO articles_fts(articles_fts, rowid, title, body)
@@ -110,7 +128,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated_at);
-""".replace("{fts_update}", _FTS_UPDATE_TRIGGER)
+""".replace("{fts_update}", _FTS_UPDATE_TRIGGER).replace("{fts_table}", _FTS_TABLE)
 
 # A posting: 31 bits of key hash, then 25 bits of article rowid. 56 bits take 8 bytes in SQLite's
 # varint where 63 would take 9; 25 bits allow 33 million articles. A 31-bit hash lets unrelated
@@ -128,6 +146,7 @@ NOT_IN_DOC = {"dedup_keys", "near_dup_keys"}
 # FULL_DOC reads the same way.
 IN_COLUMNS = {"title": "", "body": ""}
 FULL_DOC = "json_set(doc, '$.title', title, '$.body', body)"
+FULL_DOC_OF_A = "json_set(a.doc, '$.title', a.title, '$.body', a.body)"
 
 
 def _bucket(key: str) -> int:
@@ -205,16 +224,21 @@ _ARTICLE_DEDUP_ROWS = f"SELECT {_ARTICLE_DEDUP_FIELDS}, body FROM articles WHERE
 _DEDUP_DOCS_FROM_ARTICLES = f"INSERT OR IGNORE INTO dedup_docs SELECT {_ARTICLE_DEDUP_FIELDS} FROM articles"
 
 
-# Title matches count more than body matches.
-_SEARCH = f"""
-SELECT a.id, a.published_at, a.title,
-       snippet(articles_fts, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 24),
+# A search's candidates: the full-text index's matches, title matches counting 4x (as in
+# Elasticsearch, pipelines/search_query.py), else every article; `{order}` by relevance or date.
+_SEARCH_FTS = f"""
+SELECT {FULL_DOC_OF_A}, snippet(articles_fts, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 24),
        bm25(articles_fts, 4.0, 1.0) AS score
 FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid
 WHERE articles_fts MATCH ?
-ORDER BY score, a.published_at DESC
-LIMIT ?
+ORDER BY {{order}}
 """
+_SEARCH_ALL = f"SELECT {FULL_DOC_OF_A}, NULL, 0.0 AS score FROM articles AS a ORDER BY {{order}}"
+_ORDER = {
+    "relevance": "score, a.published_at IS NULL, a.published_at DESC, a.id",
+    "date": "a.published_at IS NULL, a.published_at DESC, a.id",
+}
+_SEARCH_BATCH = 200  # candidates read and checked at a time
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -231,12 +255,6 @@ def _nested(fields: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
             node = node.setdefault(parent, {})
         node[name] = value
     return doc
-
-
-def _as_phrases(query: str) -> str:
-    """Turn free text into FTS5 syntax that cannot fail: every word a quoted term, all required."""
-    words = [w.replace('"', '""') for w in query.split()]
-    return " ".join(f'"{w}"' for w in words)
 
 
 @reports_damage  # SQLite's "database disk image is malformed" from any method: one StoreDamagedError
@@ -304,6 +322,12 @@ class LocalStore:
             (found,) = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if int(found) < 5:  # the lookup fields of the articles stored before
                 self._db.execute(_DEDUP_DOCS_FROM_ARTICLES)
+            fts = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()
+            if "porter" in fts[0]:  # schemas 1-5: the stemmed index, rebuilt unstemmed (once)
+                _log.info("rebuilding the full-text index of %s without stemming (once)", self.path)
+                self._db.execute("DROP TABLE articles_fts")
+                self._db.execute(_FTS_TABLE)
+                self._db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
             if self._db.execute("SELECT 1 FROM articles_fts_config WHERE k = 'automerge'").fetchone() is None:
                 # Kept in the index's config table: every later writer merges the same way.
                 self._db.execute(
@@ -431,25 +455,38 @@ class LocalStore:
         )
         return len(rows)
 
-    def search(self, query: str, *, limit: int = 10) -> list[SearchHit]:
-        """Articles matching `query` (FTS5 syntax; plain words if that fails), best first by bm25."""
-        if not query.strip():
-            return []
-        try:
-            rows = self._db.execute(_SEARCH, (query, limit)).fetchall()
-        except sqlite3.OperationalError:
-            # Free text like `Kim Jong-un` or an unbalanced quote is not valid FTS5 syntax.
-            rows = self._db.execute(_SEARCH, (_as_phrases(query), limit)).fetchall()
-        return [
-            SearchHit(
-                id=r[0],
-                published_at=dt.datetime.fromisoformat(r[1]) if r[1] else None,
-                title=r[2],
-                snippet=r[3],
-                score=-float(r[4]),  # bm25() is lower-is-better; users expect higher-is-better
-            )
-            for r in rows
-        ]
+    def search(self, request: Search) -> list[SearchHit]:
+        """The articles `request` matches, ranked (bm25, title matches 4x) or newest first.
+
+        The full-text index gives the candidates in that order and each is checked against the
+        query, until the page is full: a query the index narrows costs about its candidates; one
+        it cannot narrow (fields and negations only) reads articles until the page is full."""
+        if request.fts is not None:
+            cursor = self._db.execute(_SEARCH_FTS.format(order=_ORDER[request.sort]), (request.fts,))
+        else:
+            cursor = self._db.execute(_SEARCH_ALL.format(order=_ORDER["date"]))
+        hits: list[SearchHit] = []
+        skip = request.offset
+        while len(hits) < request.limit and (rows := cursor.fetchmany(_SEARCH_BATCH)):
+            for text, snippet, score in rows:
+                doc = orjson.loads(text)
+                if not request.matches(doc):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                body = doc.get("body") or ""
+                hits.append(
+                    SearchHit(
+                        **hit_fields(doc),
+                        snippet=snippet if snippet else body[:SNIPPET_CHARS],
+                        score=-float(score),  # bm25() is lower-is-better; users expect higher-is-better
+                    )
+                )
+                if len(hits) == request.limit:
+                    break
+        cursor.close()
+        return hits
 
     def get(self, article_id: str) -> dict[str, Any] | None:
         """The stored document for an id, or for a unique id prefix of at least 6 characters."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from connectors.retag import RetagRequest
 from schemas.alerts import Alert
@@ -38,13 +38,32 @@ class OwnArticles:
     started_at: dt.datetime  # timezone-aware
 
 
+class Search(Protocol):
+    """A search, as either store runs it (pipelines.search_query.SearchRequest): Elasticsearch runs
+    `es_query()`; the embedded store reads the candidates of `fts` (every article when None) and
+    keeps those that `matches`."""
+
+    @property
+    def fts(self) -> str | None: ...
+    @property
+    def sort(self) -> Literal["relevance", "date"]: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+    def es_query(self) -> dict[str, Any]: ...
+
+    def matches(self, doc: Mapping[str, Any]) -> bool: ...
+
+
 class ArticleStore(Protocol):
     """Read side, used by `wirewatch search|show|stats|deadletters`."""
 
     @property
     def location(self) -> str: ...
 
-    def search(self, query: str, *, limit: int) -> list[SearchHit]: ...
+    def search(self, request: Search) -> list[SearchHit]: ...
 
     def get(self, article_id: str) -> dict[str, Any] | None: ...
 

@@ -49,6 +49,8 @@ from luqum import tree
 from luqum.exceptions import ParseError
 from luqum.thread import parse
 
+from pipelines import fts_terms
+
 TEMPLATES = resources.files("connectors") / "elasticsearch_templates"
 MAX_TOKEN_LENGTH = 255  # the standard analyzer cuts longer words into pieces of this length
 _INT_BITS = {"byte": 8, "short": 16, "integer": 32, "long": 64}
@@ -436,8 +438,9 @@ def _number(field: Field, text: str) -> float:
     return _float32(value) if field.type == "float" else value
 
 
-def _term_on(field: Field, text: str, phrase: bool) -> Matcher | None:
-    """The field's query for a term or a quoted phrase; None when the text has no word for it."""
+def _term_on(field: Field, text: str, phrase: bool, all_words: bool = False) -> Matcher | None:
+    """The field's query for a term or a quoted phrase; None when the text has no word for it.
+    Unquoted words: any of them, or all with `all_words` (the default operator AND)."""
     if field.type == "text":
         tokens = analyze(text)
         if phrase and len(tokens) > 1:
@@ -445,8 +448,12 @@ def _term_on(field: Field, text: str, phrase: bool) -> Matcher | None:
             return lambda d: any(
                 ts[i : i + n] == tokens for ts in d.token_lists(field) for i in range(len(ts) - n + 1)
             )
-        wanted = set(tokens)  # unquoted words: any of them (default_operator OR)
-        return (lambda d: not wanted.isdisjoint(d.tokens(field))) if wanted else None
+        wanted = set(tokens)
+        if not wanted:
+            return None
+        if all_words:
+            return lambda d: wanted <= d.tokens(field)
+        return lambda d: not wanted.isdisjoint(d.tokens(field))
     if field.type == "keyword":
         return lambda d: text in d.values(field)
     if field.type == "date":
@@ -582,21 +589,53 @@ def _run_of_words(items: list[Item], start: int) -> list[tree.Word]:
     return run
 
 
+def fts_of(matcher: Matcher) -> str | None:
+    """The FTS5 query finding at least the articles `matcher` accepts, where the search compiler
+    could tell one (see pipelines/fts_terms.py); None: every article is a candidate."""
+    return getattr(matcher, "fts", None)
+
+
+def _narrowed(matcher: Matcher, fts: str | None) -> Matcher:
+    if fts is not None:
+        matcher.fts = fts  # type: ignore[attr-defined]
+    return matcher
+
+
 def _boolean(clauses: list[list[Any]]) -> Matcher:
     """Lucene's BooleanQuery, with Elasticsearch's fix for a list of negative clauses only."""
     must = [m for occur, m in clauses if occur == "must"]
     should = [m for occur, m in clauses if occur == "should"]
     not_ = [m for occur, m in clauses if occur == "not"]
     if must:
-        return lambda d: all(m(d) for m in must) and not any(m(d) for m in not_)
+        matcher: Matcher = lambda d: all(m(d) for m in must) and not any(m(d) for m in not_)  # noqa: E731
+        return _narrowed(matcher, fts_terms.all_of([fts_of(m) for m in must]))
     if should:
-        return lambda d: any(m(d) for m in should) and not any(m(d) for m in not_)
+        matcher = lambda d: any(m(d) for m in should) and not any(m(d) for m in not_)  # noqa: E731
+        return _narrowed(matcher, fts_terms.any_of([fts_of(m) for m in should]))
     return lambda d: not any(m(d) for m in not_)
 
 
+@dataclass(frozen=True)
+class Mode:
+    """How bare clauses combine and where bare terms look: an alert's `query_string` defaults (OR,
+    the index's default fields), or the search command's (AND over title and body as one field:
+    `type: cross_fields`, where each word of a run of bare words may sit in either field)."""
+
+    operator: str = "OR"
+    fields: tuple[str, ...] | None = None  # None: the index's default fields
+    cross_fields: bool = False
+    fields_indexed: tuple[str, ...] = ()  # text fields the embedded store's full-text index holds
+
+
+ALERTS = Mode()
+
+
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, mode: Mode = ALERTS) -> None:
         self.index = index_fields()
+        self.mode = mode
+        self.and_operator = mode.operator == "AND"
+        self.defaults = self.index.default if mode.fields is None else tuple(map(self.field, mode.fields))
 
     def field(self, name: str) -> Field:
         name = unescape(name)
@@ -628,18 +667,28 @@ class _Compiler:
         i = 0
         while i < len(items):
             conj, mod, item = items[i]
-            if len(run := _run_of_words(items, i)) > 1:  # analysed as one text, one optional clause
-                clauses.append(["should", self.term(field, unescape(" ".join(w.value for w in run)), False)])
+            if len(run := _run_of_words(items, i)) > 1:  # analysed as one text, one clause
+                text = unescape(" ".join(w.value for w in run))
+                occur = "must" if self.and_operator else "should"
+                if (matcher := self.term(field, text, False)) is not None:
+                    clauses.append([occur, matcher])
                 i += len(run)
                 continue
+            # QueryParserBase.addClause: the conjunction may change the clause before
             if conj == "AND" and clauses and clauses[-1][0] != "not":
                 clauses[-1][0] = "must"
-            occur = "not" if mod == "-" else "must" if mod == "+" or conj == "AND" else "should"
-            clauses.append([occur, self.clause(item, field)])
+            if conj == "OR" and self.and_operator and clauses and clauses[-1][0] != "not":
+                clauses[-1][0] = "should"
+            if self.and_operator:
+                occur = "not" if mod == "-" else "should" if conj == "OR" else "must"
+            else:
+                occur = "not" if mod == "-" else "must" if mod == "+" or conj == "AND" else "should"
+            if (matcher := self.clause(item, field)) is not None:  # None: no word (Lucene drops it)
+                clauses.append([occur, matcher])
             i += 1
         return _boolean(clauses)
 
-    def clause(self, item: tree.Item, field: Field | None) -> Matcher:
+    def clause(self, item: tree.Item, field: Field | None) -> Matcher | None:
         if type(item) in _UNSUPPORTED:
             raise QueryError(_UNSUPPORTED[type(item)])
         if isinstance(item, tree.Boost):
@@ -658,12 +707,12 @@ class _Compiler:
         if isinstance(item, tree.Word) and item.value == "*":
             return (lambda d: True) if field is None else _exists_on([field])
         if isinstance(item, tree.Word) and not _is_term(item):
-            return self.over(field, lambda f: _wildcard_on(f, item.value))
+            return self.wildcard(field, item.value)
         if isinstance(item, tree.Word):
             return self.term(field, unescape(item.value), False)
         raise QueryError(f"{str(item).strip()!r} needs a field, e.g. word_count:>=2")  # From, To
 
-    def search_field(self, item: tree.SearchField) -> Matcher:
+    def search_field(self, item: tree.SearchField) -> Matcher | None:
         expr = item.expr.expr if isinstance(item.expr, tree.Boost) else item.expr
         if item.name == "_exists_":
             if not isinstance(expr, tree.Word | tree.Phrase):
@@ -692,8 +741,40 @@ class _Compiler:
             raise QueryError(f"{str(item).strip()!r} cannot bound a range")
         return None if text == "*" else text
 
-    def term(self, field: Field | None, text: str, phrase: bool) -> Matcher:
-        return self.over(field, lambda f: _term_on(f, text, phrase))
+    def term(self, field: Field | None, text: str, phrase: bool) -> Matcher | None:
+        if field is None and self.mode.cross_fields and not phrase:
+            return self.cross_fields(text)
+        matcher = self.over(field, lambda f: _term_on(f, text, phrase, self.and_operator))
+        if not self.narrows(field):
+            return matcher
+        words = analyze(text)
+        if phrase:
+            return _narrowed(matcher, fts_terms.phrase(words))
+        combine = fts_terms.all_of if self.and_operator else fts_terms.any_of
+        return _narrowed(matcher, combine([fts_terms.phrase([word]) for word in words]))
+
+    def narrows(self, field: Field | None) -> bool:
+        """Whether a text clause on `field` can narrow the embedded store's full-text candidates:
+        in a search, on the fields that index holds (title and body)."""
+        return self.mode.cross_fields and (field is None or field.name in self.mode.fields_indexed)
+
+    def wildcard(self, field: Field | None, pattern: str) -> Matcher:
+        matcher = self.over(field, lambda f: _wildcard_on(f, pattern))
+        stem = pattern[:-1].replace("\\", "")
+        if not self.narrows(field) or not pattern.endswith("*") or _unescaped(stem, "*?") or not stem:
+            return matcher  # FTS5 has prefixes only
+        return _narrowed(matcher, fts_terms.phrase([lower(stem)], prefix=True))
+
+    def cross_fields(self, text: str) -> Matcher | None:
+        """Bare words over the default (text) fields as one: every word (or, with OR, any word) in
+        some field. None when the text has no word, like Lucene's null query."""
+        words = analyze(text)
+        if not words:
+            return None
+        fields, combine = self.defaults, all if self.and_operator else any
+        matcher: Matcher = lambda d: combine(any(word in d.tokens(f) for f in fields) for word in words)  # noqa: E731
+        narrow = fts_terms.all_of if self.and_operator else fts_terms.any_of
+        return _narrowed(matcher, narrow([fts_terms.phrase([word]) for word in words]))
 
     def over(self, field: Field | None, make: Callable[[Field], Matcher | None]) -> Matcher:
         """The clause on the named field (its type errors are the user's), or on every default field,
@@ -707,7 +788,7 @@ class _Compiler:
                 raise QueryError(f"{field.name}: the text field is given no word to search for")
             return matcher
         matchers = []
-        for each in self.index.default:
+        for each in self.defaults:
             try:
                 if (found := make(each)) is not None:
                     matchers.append(found)
@@ -739,10 +820,10 @@ def _balance(text: str) -> str | None:
 class CompiledQuery:
     """A query string, parsed and checked once, to test many articles against."""
 
-    __slots__ = ("_matcher", "text")
+    __slots__ = ("_matcher", "mode", "text")
 
-    def __init__(self, text: str, matcher: Matcher) -> None:
-        self.text, self._matcher = text, matcher
+    def __init__(self, text: str, matcher: Matcher, mode: Mode = ALERTS) -> None:
+        self.text, self._matcher, self.mode = text, matcher, mode
 
     def matches(self, doc: Mapping[str, Any], *, now: dt.datetime | None = None) -> bool:
         """Whether Elasticsearch would return `doc` (an article as stored: its JSON) for this query.
@@ -751,15 +832,29 @@ class CompiledQuery:
         """
         return self._matcher(_Doc(doc, now or dt.datetime.now(dt.UTC)))
 
+    @property
+    def fts(self) -> str | None:
+        """An FTS5 query for at least the matching articles (a search's, see `fts_of`), or None."""
+        return fts_of(self._matcher)
+
     def __repr__(self) -> str:
         return f"CompiledQuery({self.text!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return compile_query, (self.text,)  # closures do not pickle: ship the text, compile again
+        return compile_query, (self.text, self.mode)  # closures do not pickle: ship the text, compile again
 
 
-def compile_query(text: str) -> CompiledQuery:
+def compile_query(text: str, mode: Mode = ALERTS) -> CompiledQuery:
     """Parse and check `text`; raises QueryError (one line) when it cannot be evaluated faithfully."""
+    root = parse_query(text)
+    try:
+        return CompiledQuery(text, _Compiler(mode).level(root, None), mode)
+    except RecursionError:
+        raise QueryError("the query nests parentheses too deeply") from None
+
+
+def parse_query(text: str) -> tree.Item:
+    """The syntax tree of `text`, refusing what Elasticsearch would read otherwise (QueryError)."""
     if not text.strip():
         raise QueryError("the query is empty")
     if odd := next((c for c in text if c.isspace() and c not in " \t\n\r\u3000"), None):
@@ -769,7 +864,7 @@ def compile_query(text: str) -> CompiledQuery:
     try:
         root = parse(text)
         _check_words(root)
-        return CompiledQuery(text, _Compiler().level(root, None))
+        return root
     except ParseError as exc:
         reason = str(exc).removeprefix("Syntax error in input : ").rstrip("!")
         raise QueryError(f"cannot parse the query: {reason}") from None

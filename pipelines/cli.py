@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 from connectors.store import StoreError
-from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cli_retag, cli_tag
-from pipelines.console import print_json
+from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cli_retag, cli_search, cli_tag
+from pipelines.console import print_json, printable_line
 from pipelines.stores import INTEGRITY_BUDGET_S, Store, open_existing_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter, one_line
-from schemas.store import HIGHLIGHT_END, HIGHLIGHT_START
-from schemas.text import clean_line, markup_to_text
 
 if TYPE_CHECKING:
     from pipelines.ingest import RunSummary
@@ -38,16 +36,6 @@ class _RefreshableStore(Protocol):
 
 class UserError(Exception):
     """Something the user can fix; printed as one line, exit code 2."""
-
-
-def _color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def _highlight(snippet: str) -> str:
-    if _color():
-        return snippet.replace(HIGHLIGHT_START, "\033[1m").replace(HIGHLIGHT_END, "\033[0m")
-    return snippet
 
 
 def _open_store(args: argparse.Namespace, *, check: bool = True) -> Store:
@@ -253,29 +241,6 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
 # --- search / show / stats / deadletters -----------------------------------------------------
 
 
-def _cmd_search(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise UserError(f"--limit must be at least 1, got {args.limit}")
-    store = _open_store(args)
-    try:
-        hits = store.search(args.query, limit=args.limit)
-    finally:
-        store.close()
-    if args.json:
-        print_json([h.model_dump(mode="json") for h in hits])
-        return EXIT_OK
-    if not hits:
-        print(f"No articles match {args.query!r}.")
-        return EXIT_OK
-    for rank, hit in enumerate(hits, 1):
-        date = hit.published_at.date().isoformat() if hit.published_at else "----------"
-        print(f"{rank:>2}. {date}  {hit.id}")
-        print(f"    {_printable_line(hit.title)}")
-        for line in textwrap.wrap(_highlight(_printable_line(hit.snippet)), width=96):
-            print(f"    {line}")
-    return EXIT_OK
-
-
 def _cmd_show(args: argparse.Namespace) -> int:
     store = _open_store(args)
     try:
@@ -288,7 +253,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print_json(doc)
         return EXIT_OK
     source = doc["source"]
-    print(_printable_line(doc["title"]))
+    print(printable_line(doc["title"]))
     print(f"  id          {doc['id']}")
     print(f"  published   {doc.get('published_at') or '-'}{_date_note(doc)}")
     print(f"  source      {source['kind']}: {source.get('file') or source.get('feed_url') or ''}")
@@ -299,12 +264,6 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(textwrap.fill(paragraph, width=96))
         print()
     return EXIT_OK
-
-
-def _printable_line(text: str) -> str:
-    """A stored title or snippet as one line of text: text is cleaned when written
-    (pipelines.normalize), but a store written by an older version may still hold markup."""
-    return clean_line(markup_to_text(text))
 
 
 def _date_note(doc: dict[str, Any]) -> str:
@@ -385,9 +344,7 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--feeds", help="also fetch every enabled feed of this catalog once")
     stream_cmd = command("stream", "Poll the feeds continuously until Ctrl-C (Beam flags are passed on).")
     stream_cmd.add_argument("--feeds", help="feed catalog (default: seeds/feeds.yaml)")
-    search = command("search", "Full-text search, best matches first.")
-    search.add_argument("query", help='words, or FTS5 syntax: "north korea" AND satellite*')
-    search.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
+    cli_search.add_parser(commands, common)
     show = command("show", "Show one stored article.")
     show.add_argument("id", help="article id (or a unique prefix of at least 6 characters)")
     command("stats", "Count what the store holds.")
@@ -404,7 +361,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "search": _cmd_search,
+    "search": cli_search.run_search,
     "show": _cmd_show,
     "stats": _cmd_stats,
     "deadletters": _cmd_deadletters,

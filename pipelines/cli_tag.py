@@ -146,7 +146,7 @@ def run_actors(args: argparse.Namespace) -> int:
         return 0
     if not args.id:
         raise ConfigError("actors show needs an id or a name, e.g. `wirewatch actors show Q7747`")
-    actor = _find(registry, args.id)
+    actor = find_actor(registry, args.id)
     if args.json:
         print_json(actor.model_dump(mode="json"))
         return 0
@@ -198,7 +198,7 @@ def _gaps(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
-def _find(registry: Registry, query: str) -> Actor:
+def find_actor(registry: Registry, query: str) -> Actor:
     """By id, else by any alias, else by a part of the name when only one actor has it."""
     found = registry.get(query) or registry.get(registry.alias_owner.get(normalize_alias(query), ""))
     if found is not None:

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from schemas.types import FROZEN, UtcDatetime
 
+SNIPPET_CHARS = 200  # a hit whose body did not match shows this much of its start
+HIT_ACTORS = 3  # the actors and topics a hit names: the most salient / best scored
+HIT_TOPICS = 3
+# What a store reads of each hit's document.
+HIT_FIELDS = (
+    "id",
+    "title",
+    "published_at",
+    "url",
+    "source",
+    "source_count",
+    "actors",
+    "topics",
+    "duplicate_of",
+)
+
 
 class SearchHit(BaseModel):
-    """One ranked search result; `snippet` marks matches with ``[[`` and ``]]``."""
+    """One ranked search result; `snippet` marks matches with ``[[`` and ``]]``. `sources` counts
+    the outlets that carried the story (the article and its copies)."""
 
     model_config = FROZEN
 
@@ -17,6 +37,29 @@ class SearchHit(BaseModel):
     title: str
     snippet: str
     score: float
+    url: str | None = None
+    outlet: str | None = None
+    sources: int = 1
+    actors: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    duplicate_of: str | None = None
+
+
+def hit_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The SearchHit fields read from a stored document (either store's JSON)."""
+    actors = sorted(doc.get("actors") or (), key=lambda a: -float(a.get("salience") or 0))
+    topics = sorted(doc.get("topics") or (), key=lambda t: -float(t.get("score") or 0))
+    return {
+        "id": doc["id"],
+        "published_at": doc.get("published_at"),
+        "title": doc.get("title") or "",
+        "url": doc.get("url"),
+        "outlet": (doc.get("source") or {}).get("name"),
+        "sources": max(doc.get("source_count") or 0, 1),
+        "actors": tuple(a["name"] for a in actors[:HIT_ACTORS]),
+        "topics": tuple(t["id"] for t in topics[:HIT_TOPICS]),
+        "duplicate_of": doc.get("duplicate_of"),
+    }
 
 
 class StoreStats(BaseModel):

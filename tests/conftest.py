@@ -14,11 +14,14 @@ from elasticsearch import Elasticsearch
 
 from connectors.localstore import LocalStore
 from connectors.seedio import parse_seed
+from connectors.store import ArticleStore
 from pipelines.normalize import normalize_record
+from pipelines.search_query import search_request
 from pipelines.tag_fields import apply_tags
 from pipelines.tag_match import Tagger
 from schemas.dedup import Decision, DedupConfig, apply_decision, fingerprint, with_keys
 from schemas.records import Article, PipelineInfo
+from schemas.store import SearchHit
 from tests.feed_server import FeedServer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -45,6 +48,12 @@ def embedded_docs(path: pathlib.Path) -> dict[str, dict[str, Any]]:
         return {i: reader.get(i) or {} for i in ids}
     finally:
         reader.close()
+
+
+def find(store: ArticleStore, text: str, **options: Any) -> list[SearchHit]:
+    """`store.search` for the query `text`, as `wirewatch search` asks it (options: filters=,
+    sort=, limit=, offset=)."""
+    return store.search(search_request(text, **options))
 
 
 def as_canonical(article: Article, tagger: Tagger | None = None) -> Article:

@@ -27,6 +27,7 @@ from connectors.es_store import ElasticsearchStore
 from connectors.store import StoreError
 from schemas.alerts import Alert
 from schemas.records import Article, DeadLetter, PipelineInfo, Source
+from tests.conftest import find
 
 NAMES = IndexNames()
 TEMPLATES = load_templates(NAMES)
@@ -411,7 +412,7 @@ def test_an_unreachable_server_is_one_store_error_line():
     assert "\n" not in str(caught.value)
 
     store = ElasticsearchStore(client, NAMES, location=url)
-    for read in (lambda: store.search("putin", limit=3), store.stats, lambda: store.dead_letters(limit=3)):
+    for read in (lambda: find(store, "putin", limit=3), store.stats, lambda: store.dead_letters(limit=3)):
         with pytest.raises(StoreError, match=f"^cannot reach Elasticsearch at {url}: "):
             read()
     store.close()

@@ -7,11 +7,14 @@ import multiprocessing
 import pathlib
 from typing import Any
 
+import pytest
+
 from connectors.localstore import NOT_IN_DOC, LocalStore
+from pipelines.alert_query import QueryError
 from schemas.dedup import DedupConfig, LineageUpdate, fingerprint, is_id_key
 from schemas.records import Article, DeadLetter, Sighting, Source
 from schemas.store import WriteCounts
-from tests.conftest import PIPELINE, RUN_AT, as_canonical
+from tests.conftest import PIPELINE, RUN_AT, as_canonical, find
 
 
 def _by_date(articles: list[Article], day: str) -> Article:
@@ -40,7 +43,7 @@ def test_a_batch_with_repeats_and_stored_articles_writes_each_new_one_once(tmp_p
     assert store.write_articles([first]) == WriteCounts(written=1, duplicates=0)
     assert store.write_articles([first, second, second]) == WriteCounts(written=1, duplicates=2)
     assert store.stats().articles == 2
-    assert [hit.id for hit in store.search(second.title.split()[0])][:2].count(second.id) == 1
+    assert [hit.id for hit in find(store, second.title.split()[0])][:2].count(second.id) == 1
     text_key = next(k for k in second.dedup_keys if k.startswith("t:"))
     assert [d.article_id for d in store.lookup([text_key], second.near_dup_keys)] == [second.id]
     assert store.get(second.id) == second.model_dump(mode="json", exclude=NOT_IN_DOC)
@@ -51,11 +54,11 @@ def test_search_ranks_the_right_seed_first(tmp_path: pathlib.Path, articles):
     store = LocalStore(str(tmp_path / "w.db"))
     store.write_articles(articles)
     # Only the 2023-11-09 seed talks about satellites.
-    satellites = store.search("satellites", limit=5)
+    satellites = find(store, "satellites", limit=5)
     assert [h.id for h in satellites] == [_by_date(articles, "2023-11-09").id]
     assert "[[satellites]]" in satellites[0].snippet
     # Both mention Putin; the 2023-11-07 seed names him far more often.
-    putin = store.search("Putin", limit=5)
+    putin = find(store, "Putin", limit=5)
     assert [h.id for h in putin] == [
         _by_date(articles, "2023-11-07").id,
         _by_date(articles, "2023-11-09").id,
@@ -66,9 +69,10 @@ def test_search_ranks_the_right_seed_first(tmp_path: pathlib.Path, articles):
 def test_free_text_that_is_not_fts_syntax_still_searches(tmp_path: pathlib.Path, articles):
     store = LocalStore(str(tmp_path / "w.db"))
     store.write_articles(articles)
-    assert len(store.search("Kim Jong-un", limit=5)) == 2
-    assert store.search('"unbalanced', limit=5) == []
-    assert store.search("   ", limit=5) == []
+    assert len(find(store, "Kim Jong-un", limit=5)) == 2
+    for bad in ('"unbalanced', "   "):  # a query that cannot be read is one line, not silence
+        with pytest.raises(QueryError):
+            find(store, bad, limit=5)
     store.close()
 
 
@@ -140,7 +144,7 @@ def test_several_processes_can_write_at_once(tmp_path: pathlib.Path):
         assert w.exitcode == 0
     store = LocalStore(path)
     assert store.stats().articles == 700
-    assert len(store.search("synthetic", limit=1000)) == 700
+    assert len(find(store, "synthetic", limit=1000)) == 700
     store.close()
 
 

@@ -7,6 +7,7 @@ import sqlite3
 
 from connectors.localstore import FTS_AUTOMERGE, SCHEMA_VERSION, LocalStore
 from schemas.records import Article
+from tests.conftest import find
 
 # What schemas 1-3 created: the index fed by a trigger on every row insert.
 _OLD_INSERT_TRIGGER = """
@@ -34,10 +35,10 @@ def _check_index(store: LocalStore) -> None:
 def test_a_written_article_is_found_and_indexed_once(tmp_path: pathlib.Path, articles):
     store = LocalStore(str(tmp_path / "w.db"))
     store.write_articles(articles)
-    assert [h.id for h in store.search("satellites", limit=5)] == [_satellites(articles).id]
+    assert [h.id for h in find(store, "satellites", limit=5)] == [_satellites(articles).id]
 
     store.write_articles(articles)  # both already stored: nothing inserted, nothing indexed
-    assert [h.id for h in store.search("satellites", limit=5)] == [_satellites(articles).id]
+    assert [h.id for h in find(store, "satellites", limit=5)] == [_satellites(articles).id]
     assert _indexed_rows(store) == len(articles)
     _check_index(store)
     store.close()
@@ -61,8 +62,8 @@ def test_a_store_from_schema_3_drops_its_insert_trigger(tmp_path: pathlib.Path, 
         str(SCHEMA_VERSION),
     )
     store.write_articles([newer])
-    assert [h.id for h in store.search("satellites", limit=5)] == [newer.id]
-    assert len(store.search("Putin", limit=5)) == 2  # the article stored before still found, once
+    assert [h.id for h in find(store, "satellites", limit=5)] == [newer.id]
+    assert len(find(store, "Putin", limit=5)) == 2  # the article stored before still found, once
     assert _indexed_rows(store) == 2
     _check_index(store)
     store.close()

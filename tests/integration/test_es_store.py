@@ -24,8 +24,9 @@ from connectors.es_indices import (
 )
 from connectors.es_store import ElasticsearchStore
 from connectors.store import StoreError
+from pipelines.alert_query import QueryError
 from schemas.records import Article, DeadLetter, Source
-from tests.conftest import RUN_AT, delete_prefix, seed_articles
+from tests.conftest import RUN_AT, delete_prefix, find, seed_articles
 
 pytestmark = pytest.mark.integration
 
@@ -194,7 +195,7 @@ def test_the_server_accepts_documents_only_after_keyword_truncation(es: Elastics
 
 def test_search_ranks_the_satellites_seed_first_with_a_highlight(seeded):
     store, _, articles = seeded
-    hits = store.search("satellites", limit=5)
+    hits = find(store, "satellites", limit=5)
     assert [h.id for h in hits] == [_by_date(articles, "2023-11-09").id]
     assert "[[satellites]]" in hits[0].snippet
     assert hits[0].score > 0
@@ -203,7 +204,7 @@ def test_search_ranks_the_satellites_seed_first_with_a_highlight(seeded):
 
 def test_search_for_putin_returns_both_the_heavier_user_first(seeded):
     store, _, articles = seeded
-    hits = store.search("Putin", limit=5)
+    hits = find(store, "Putin", limit=5)
     assert [h.id for h in hits] == [_by_date(articles, "2023-11-07").id, _by_date(articles, "2023-11-09").id]
     assert all("[[Putin]]" in h.snippet for h in hits)
     assert hits[0].score > hits[1].score
@@ -212,16 +213,17 @@ def test_search_for_putin_returns_both_the_heavier_user_first(seeded):
 def test_search_syntax_an_analyst_would_type(seeded):
     store, _, articles = seeded
     nov9 = _by_date(articles, "2023-11-09").id
-    assert [h.id for h in store.search('"blood alliance"', limit=5)] == [nov9]
-    assert "[[blood alliance]]" in store.search('"blood alliance"', limit=5)[0].snippet
-    assert [h.id for h in store.search("satel*", limit=5)] == [nov9]
-    assert len(store.search("Kim Jong-un", limit=5)) == 2
-    assert store.search("Putin satellites", limit=5)[0].id == nov9  # every word must match
-    assert len(store.search("Putin satellites", limit=5)) == 1
-    assert store.search("Putin", limit=1)[0].id == _by_date(articles, "2023-11-07").id
-    assert len(store.search("Putin", limit=50_000)) == 2  # past max_result_window: capped, not refused
-    assert store.search('"unbalanced', limit=5) == []
-    assert store.search("   ", limit=5) == []
+    assert [h.id for h in find(store, '"blood alliance"', limit=5)] == [nov9]
+    assert "[[blood alliance]]" in find(store, '"blood alliance"', limit=5)[0].snippet
+    assert [h.id for h in find(store, "satel*", limit=5)] == [nov9]
+    assert len(find(store, "Kim Jong-un", limit=5)) == 2
+    assert find(store, "Putin satellites", limit=5)[0].id == nov9  # every word must match
+    assert len(find(store, "Putin satellites", limit=5)) == 1
+    assert find(store, "Putin", limit=1)[0].id == _by_date(articles, "2023-11-07").id
+    assert len(find(store, "Putin", limit=50_000)) == 2  # past max_result_window: capped, not refused
+    for bad in ('"unbalanced', "   "):  # a query that cannot be read is one line, not silence
+        with pytest.raises(QueryError):
+            find(store, bad, limit=5)
 
 
 def test_get_by_id_and_by_unique_prefix(seeded):
@@ -297,7 +299,7 @@ def test_index_status_reports_aliases_counts_and_versions(es: Elasticsearch, see
 def test_nothing_written_yet_reads_as_an_empty_store(es: Elasticsearch, names: IndexNames):
     store = ElasticsearchStore(es, names, location="empty")
     store.refresh()
-    assert store.search("Putin", limit=5) == []
+    assert find(store, "Putin", limit=5) == []
     assert store.get("0123456789") is None
     assert store.dead_letters(limit=5) == []
     assert store.stats().model_dump() == {

@@ -3,6 +3,7 @@ error."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from pipelines import tag_match, tagger_cache
 from pipelines.tag_match import Tagger, synthetic_articles
-from schemas.actors import DEFAULT_FOLDER
+from schemas.actors import DEFAULT_FOLDER, RegistryError, load_registry
 from schemas.topics import DEFAULT_FILE as DEFAULT_TOPICS
 
 
@@ -25,7 +26,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def registry_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The registry folders the taggers built in this test were read from (a cached one reads none)."""
     loads: list[Path] = []
-    real = tag_match.load_registry
+    real = load_registry
 
     def counting(folder: Path | str = DEFAULT_FOLDER) -> object:
         loads.append(Path(folder))
@@ -41,12 +42,15 @@ def _entries(cache: Path) -> list[Path]:
 
 def test_a_cached_tagger_tags_like_a_freshly_built_one(cache: Path, registry_loads: list[Path]) -> None:
     built = Tagger.from_files()
-    assert len(_entries(cache)) == 1 and len(registry_loads) == 1
+    assert len(_entries(cache)) == 1
+    assert len(registry_loads) == 1
     loaded = Tagger.from_files()
     assert len(registry_loads) == 1, "the second tagger was built again instead of loaded"
     python = Tagger.from_files(native=False)
     assert len(registry_loads) == 1
-    assert built.native and loaded.native and not python.native
+    assert built.native
+    assert loaded.native
+    assert not python.native
     assert (loaded.registry_version, loaded.patterns) == (built.registry_version, built.patterns)
     articles = synthetic_articles(built.registry, 300)
     articles.append(("Putin warns Europe", "Putin said Zelensky and Xi met in São Paulo. Kim met Lavrov."))
@@ -69,7 +73,8 @@ def test_a_changed_registry_file_is_built_again(
             "  source: a test fixture\n  aliases: [ZLF]\n"
         )
     assert "Q4000001" in Tagger.from_files(folder).tag("", text).actor_ids
-    assert len(registry_loads) == 2 and len(_entries(cache)) == 2
+    assert len(registry_loads) == 2
+    assert len(_entries(cache)) == 2
 
 
 def test_a_damaged_entry_is_rebuilt_not_an_error(cache: Path, registry_loads: list[Path]) -> None:
@@ -89,18 +94,19 @@ def test_the_cache_can_be_turned_off(
     monkeypatch.setenv(tagger_cache.DISABLE_ENV, "0")
     Tagger.from_files()
     Tagger.from_files()
-    assert len(registry_loads) == 2 and not cache.exists()
+    assert len(registry_loads) == 2
+    assert not cache.exists()
 
 
 def test_only_the_newest_entries_are_kept(cache: Path) -> None:
     for number in range(tagger_cache.KEEP_ENTRIES + 3):
-        tagger_cache.load_or_build(f"{number:040x}", lambda n=number: [n], list)
+        tagger_cache.load_or_build(f"{number:040x}", functools.partial(list, [number]), list)
     kept = sorted(int(path.stem, 16) for path in _entries(cache))
     assert len(kept) == tagger_cache.KEEP_ENTRIES
     assert tagger_cache.load_or_build(f"{max(kept):040x}", lambda: ["built"], list) == [max(kept)]
 
 
 def test_a_registry_that_cannot_be_read_is_reported_as_before(cache: Path, tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="registry.yaml"):
+    with pytest.raises(RegistryError, match=r"registry\.yaml"):
         Tagger.from_files(tmp_path / "no-such-folder", DEFAULT_TOPICS)
     assert not _entries(cache)
