@@ -157,7 +157,7 @@ def _resolve_fields(node: tree.Item) -> None:
 
 def _unknown_field(name: str) -> str:
     known = sorted({*FIELD_ALIASES, "title", "body"})
-    close = difflib.get_close_matches(name, [*known, *index_fields().fields], n=3)
+    close = difflib.get_close_matches(name, sorted({*known, *index_fields().fields}), n=3)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     return f"unknown field {name!r} ({hint}search fields: {', '.join(known)}, or any stored field)"
 
