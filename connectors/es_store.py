@@ -36,6 +36,7 @@ MAX_HIGHLIGHT_CHARS = 1_000_000
 _KEYS = ("dedup_keys", "near_dup_keys")  # lookup keys: never needed once read back
 # index.max_result_window: a larger `size` is refused, where the embedded store just returns everything.
 MAX_HITS = 10_000
+EXPORT_PAGE = 500
 
 
 _HIGHLIGHT: dict[str, Any] = {
@@ -153,6 +154,19 @@ class ElasticsearchStore:
             )
             for hit in hits
         ]
+
+    def export(self, request: Search) -> Iterator[dict[str, Any]]:
+        """Every stored document `request` matches, in id order (search_after pages)."""
+        with server_errors(self._location):
+            for page in search_pages(
+                self._client,
+                self._names.articles_alias,
+                request.es_query(),
+                EXPORT_PAGE,
+                source_excludes=list(_KEYS),
+            ):
+                for hit in page:
+                    yield dict(hit["_source"])
 
     def get(self, article_id: str) -> dict[str, Any] | None:
         """The stored document for an id, or for a unique id prefix of at least 6 characters.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import os
 import sqlite3
@@ -461,32 +462,38 @@ class LocalStore:
         The full-text index gives the candidates in that order and each is checked against the
         query, until the page is full: a query the index narrows costs about its candidates; one
         it cannot narrow (fields and negations only) reads articles until the page is full."""
+        order = _ORDER[request.sort if request.fts is not None else "date"]
+        found = itertools.islice(
+            self._matching(request, order), request.offset, request.offset + request.limit
+        )
+        return [
+            SearchHit(
+                **hit_fields(doc),
+                snippet=snippet or (doc.get("body") or "")[:SNIPPET_CHARS],
+                score=-score,  # bm25() is lower-is-better; users expect higher-is-better
+            )
+            for doc, snippet, score in found
+        ]
+
+    def export(self, request: Search) -> Iterator[dict[str, Any]]:
+        """Every stored document `request` matches, in id order, read a batch at a time."""
+        for doc, _, _ in self._matching(request, "a.id"):
+            yield doc
+
+    def _matching(self, request: Search, order: str) -> Iterator[tuple[dict[str, Any], str | None, float]]:
+        """(document, snippet, bm25) of each article `request` matches, in `order`."""
         if request.fts is not None:
-            cursor = self._db.execute(_SEARCH_FTS.format(order=_ORDER[request.sort]), (request.fts,))
+            cursor = self._db.execute(_SEARCH_FTS.format(order=order), (request.fts,))
         else:
-            cursor = self._db.execute(_SEARCH_ALL.format(order=_ORDER["date"]))
-        hits: list[SearchHit] = []
-        skip = request.offset
-        while len(hits) < request.limit and (rows := cursor.fetchmany(_SEARCH_BATCH)):
-            for text, snippet, score in rows:
-                doc = orjson.loads(text)
-                if not request.matches(doc):
-                    continue
-                if skip:
-                    skip -= 1
-                    continue
-                body = doc.get("body") or ""
-                hits.append(
-                    SearchHit(
-                        **hit_fields(doc),
-                        snippet=snippet if snippet else body[:SNIPPET_CHARS],
-                        score=-float(score),  # bm25() is lower-is-better; users expect higher-is-better
-                    )
-                )
-                if len(hits) == request.limit:
-                    break
-        cursor.close()
-        return hits
+            cursor = self._db.execute(_SEARCH_ALL.format(order=order))
+        try:
+            while rows := cursor.fetchmany(_SEARCH_BATCH):
+                for text, snippet, score in rows:
+                    doc = orjson.loads(text)
+                    if request.matches(doc):
+                        yield doc, snippet, float(score)
+        finally:
+            cursor.close()
 
     def get(self, article_id: str) -> dict[str, Any] | None:
         """The stored document for an id, or for a unique id prefix of at least 6 characters."""

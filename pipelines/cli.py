@@ -344,7 +344,7 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--feeds", help="also fetch every enabled feed of this catalog once")
     stream_cmd = command("stream", "Poll the feeds continuously until Ctrl-C (Beam flags are passed on).")
     stream_cmd.add_argument("--feeds", help="feed catalog (default: seeds/feeds.yaml)")
-    cli_search.add_parser(commands, common)
+    cli_search.add_parsers(commands, common)
     show = command("show", "Show one stored article.")
     show.add_argument("id", help="article id (or a unique prefix of at least 6 characters)")
     command("stats", "Count what the store holds.")
@@ -362,6 +362,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "search": cli_search.run_search,
+    "export": cli_search.run_export,
     "show": _cmd_show,
     "stats": _cmd_stats,
     "deadletters": _cmd_deadletters,

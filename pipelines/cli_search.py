@@ -1,24 +1,30 @@
-"""`wirewatch search`: the query language and the filters, on either store (pipelines/search_query.py)."""
+"""`wirewatch search` and `export`: the query language and the filters, on either store
+(pipelines/search_query.py)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import difflib
+import logging
 import re
+import sys
 import textwrap
 from typing import Any
 
+from connectors.progress import ProgressLog
 from pipelines.alert_query import QueryError
 from pipelines.cli_tag import find_actor
 from pipelines.console import parse_moment, print_json, printable_line, with_highlights
-from pipelines.search_query import FIELD_ALIASES, Filters, search_request
+from pipelines.export import CSV_COLUMNS, open_output, write_export
+from pipelines.search_query import FIELD_ALIASES, Filters, SearchRequest, search_request
 from pipelines.stores import open_existing_store
 from schemas.actors import Registry, load_registry
 from schemas.errors import ConfigError
 from schemas.store import SearchHit
 from schemas.topics import load_taxonomy
 
+_log = logging.getLogger("wirewatch")
 _QID = re.compile(r"Q[1-9][0-9]*")
 _COUNTRY = re.compile(r"[A-Za-z]{3}")
 
@@ -28,7 +34,7 @@ QUERY_HELP = (
 )
 
 
-def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     search = commands.add_parser(
         "search",
         help="Search the stored articles: a query, filters, or both.",
@@ -36,43 +42,54 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "under their canonical article (+N outlets) unless --all-copies.",
         parents=[common],
     )
-    search.add_argument("query", nargs="?", default="", help=QUERY_HELP)
-    search.add_argument(
-        "--actor",
-        action="append",
-        default=[],
-        help="an actor's QID or registry name (repeatable: any of them)",
-    )
-    search.add_argument(
-        "--topic", action="append", default=[], help="a topic id, sub-topics included (repeatable)"
-    )
-    search.add_argument(
-        "--country", action="append", default=[], help="ISO 3166-1 alpha-3 code, e.g. UKR (repeatable)"
-    )
-    search.add_argument(
-        "--outlet", action="append", default=[], help="outlet (source) name as stored (repeatable)"
-    )
-    search.add_argument("--feed", action="append", default=[], help="feed URL (repeatable)")
-    search.add_argument("--lang", action="append", default=[], help="language code, e.g. en (repeatable)")
-    search.add_argument(
-        "--since", help="published at or after: 2026-01-31, 2026-01-31T08:00Z, or 7d, 12h ago"
-    )
-    search.add_argument("--until", help="published before (same forms as --since)")
+    _add_query_and_filters(search)
     search.add_argument(
         "--sort", choices=("relevance", "date"), default="relevance", help="order (default relevance)"
     )
     search.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
     search.add_argument("--offset", type=int, default=0, help="skip this many results first (paging)")
-    search.add_argument(
-        "--all-copies", action="store_true", help="list copies of a story as hits of their own"
+    export = commands.add_parser(
+        "export",
+        help="Write the stored articles a search finds as JSON Lines or CSV.",
+        description="Write every stored article the query and filters find (all of them without "
+        "either), streamed in id order: JSON Lines (the stored documents) or CSV (one row "
+        f"per article: {', '.join(CSV_COLUMNS)}).",
+        parents=[common],
+    )
+    _add_query_and_filters(export)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+
+def _add_query_and_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", nargs="?", default="", help=QUERY_HELP)
+    parser.add_argument(
+        "--actor",
+        action="append",
+        default=[],
+        help="an actor's QID or registry name (repeatable: any of them)",
+    )
+    parser.add_argument(
+        "--topic", action="append", default=[], help="a topic id, sub-topics included (repeatable)"
+    )
+    parser.add_argument(
+        "--country", action="append", default=[], help="ISO 3166-1 alpha-3 code, e.g. UKR (repeatable)"
+    )
+    parser.add_argument(
+        "--outlet", action="append", default=[], help="outlet (source) name as stored (repeatable)"
+    )
+    parser.add_argument("--feed", action="append", default=[], help="feed URL (repeatable)")
+    parser.add_argument("--lang", action="append", default=[], help="language code, e.g. en (repeatable)")
+    parser.add_argument(
+        "--since", help="published at or after: 2026-01-31, 2026-01-31T08:00Z, or 7d, 12h ago"
+    )
+    parser.add_argument("--until", help="published before (same forms as --since)")
+    parser.add_argument(
+        "--all-copies", action="store_true", help="copies of a story as articles of their own"
     )
 
 
-def run_search(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
-    if args.offset < 0:
-        raise ConfigError(f"--offset cannot be negative, got {args.offset}")
+def _request(args: argparse.Namespace, **paging: Any) -> SearchRequest:
     now = dt.datetime.now(dt.UTC)
     filters = Filters(
         actors=tuple(resolve_actor(value, load_registry()) for value in args.actor),
@@ -86,9 +103,17 @@ def run_search(args: argparse.Namespace) -> int:
         all_copies=args.all_copies,
     )
     try:
-        request = search_request(args.query, filters, sort=args.sort, limit=args.limit, offset=args.offset)
+        return search_request(args.query, filters, **paging)
     except QueryError as exc:
-        raise ConfigError(f"search: {exc}") from None
+        raise ConfigError(f"{args.command}: {exc}") from None
+
+
+def run_search(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    if args.offset < 0:
+        raise ConfigError(f"--offset cannot be negative, got {args.offset}")
+    request = _request(args, sort=args.sort, limit=args.limit, offset=args.offset)
     store = open_existing_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
     try:
         hits = store.search(request)
@@ -104,6 +129,20 @@ def run_search(args: argparse.Namespace) -> int:
         return 0
     for rank, hit in enumerate(hits, args.offset + 1):
         print_hit(rank, hit)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    request = _request(args, everything=True)
+    store = open_existing_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
+    try:
+        with open_output(args.output) as out:
+            written = write_export(
+                store.export(request), out, args.format, ProgressLog(_log, "articles", done="exported")
+            )
+    finally:
+        store.close()
+    print(f"exported {written:,} articles{f' to {args.output}' if args.output else ''}", file=sys.stderr)
     return 0
 
 

@@ -95,17 +95,21 @@ def search_request(
     sort: Sort = "relevance",
     limit: int = 10,
     offset: int = 0,
+    everything: bool = False,
 ) -> SearchRequest:
-    """The request for the user's query `text` (may be empty when a filter is given) and filters;
-    raises QueryError (one line) for a query that cannot be answered alike by both stores."""
+    """The request for the user's query `text` (may be empty when a filter is given, or with
+    `everything`: then it asks for every article) and filters; raises QueryError (one line) for a
+    query that cannot be answered alike by both stores."""
     parts = []
     if text.strip():
         root = parse_query(text)
         _resolve_fields(root)
         parts.append(f"({str(root).strip()})")
     parts += _filter_clauses(filters)
-    if not parts:
+    if not parts and not everything:
         raise QueryError("give a query, a filter (e.g. --actor Q7747), or both")
+    if not parts:
+        parts.append("_exists_:id")  # every article has an id
     if not filters.all_copies:
         parts.append("NOT _exists_:duplicate_of")  # copies show under their canonical article
     query = " AND ".join(parts)

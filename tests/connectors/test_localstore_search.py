@@ -100,7 +100,9 @@ def test_a_stemmed_index_is_rebuilt_once(tmp_path: pathlib.Path, articles: list[
     with sqlite3.connect(path) as db:
         db.executescript(_PORTER_FTS)
     with sqlite3.connect(path) as db:  # the stemmed index misses the prefix
-        assert db.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'abilit*'").fetchone() == (0,)
+        assert db.execute(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'abilit*'"
+        ).fetchone() == (0,)
     store = LocalStore(str(path))
     (sql,) = store._db.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()
     assert "porter" not in sql

@@ -6,6 +6,7 @@ search code), so a filter that matched too much or too little fails.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import pathlib
@@ -45,9 +46,13 @@ def _most_common(values: list[str]) -> str:
 
 
 def test_each_filter_finds_exactly_the_articles_it_names(corpus, store, tmp_path):  # noqa: F811
-    actor = _most_common([i for a in corpus for i in a.actor_ids if i.startswith("Q") and a.actor_ids[0] == i])
+    actor = _most_common(
+        [i for a in corpus for i in a.actor_ids if i.startswith("Q") and a.actor_ids[0] == i]
+    )
     assert _ids(store, tmp_path, "--actor", actor) == _expected(corpus, lambda a: actor in a.actor_ids)
-    assert _ids(store, tmp_path, "--actor", "Donald Trump") == _expected(corpus, lambda a: "Q22686" in a.actor_ids)
+    assert _ids(store, tmp_path, "--actor", "Donald Trump") == _expected(
+        corpus, lambda a: "Q22686" in a.actor_ids
+    )
     assert _ids(store, tmp_path, "--topic", "military") == _expected(
         corpus, lambda a: any(t == "military" or t.startswith("military.") for t in a.topic_ids)
     )
@@ -55,13 +60,17 @@ def test_each_filter_finds_exactly_the_articles_it_names(corpus, store, tmp_path
     outlet = corpus[-1].source.name
     assert _ids(store, tmp_path, "--outlet", outlet) == _expected(corpus, lambda a: a.source.name == outlet)
     feed = str(corpus[-1].source.feed_url)
-    assert _ids(store, tmp_path, "--feed", feed) == _expected(corpus, lambda a: str(a.source.feed_url) == feed)
+    assert _ids(store, tmp_path, "--feed", feed) == _expected(
+        corpus, lambda a: str(a.source.feed_url) == feed
+    )
     assert _ids(store, tmp_path, "--lang", "en") == _expected(corpus, lambda a: a.language == "en")
     day = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
     assert _ids(store, tmp_path, "--since", "2026-02-16", "--until", "2026-02-17") == _expected(
         corpus, lambda a: a.published_at is not None and day <= a.published_at < day + dt.timedelta(days=1)
     )
-    assert _ids(store, tmp_path, "--since", "3650d") == _expected(corpus, lambda a: a.published_at is not None)
+    assert _ids(store, tmp_path, "--since", "3650d") == _expected(
+        corpus, lambda a: a.published_at is not None
+    )
     assert _ids(store, tmp_path, "--lang", "en", "--all-copies") == _expected(
         corpus, lambda a: a.language == "en", copies=True
     )
@@ -72,7 +81,9 @@ def test_each_filter_finds_exactly_the_articles_it_names(corpus, store, tmp_path
 
 def test_pages_and_date_order(corpus, store, tmp_path):  # noqa: F811
     def page(*args: str) -> list[str]:
-        result = wirewatch("search", "--lang", "en", "--sort", "date", *args, "--json", "--store", store, cwd=tmp_path)
+        result = wirewatch(
+            "search", "--lang", "en", "--sort", "date", *args, "--json", "--store", store, cwd=tmp_path
+        )
         return [hit["published_at"] for hit in json.loads(result.stdout)]
 
     first, second = page("--limit", "5"), page("--limit", "5", "--offset", "5")
@@ -111,3 +122,36 @@ def test_a_query_or_filter_that_cannot_work_is_one_line(store, tmp_path, args, m
     assert message in result.stderr
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+
+
+def test_export_writes_what_search_finds_as_jsonl_and_csv(corpus, store, tmp_path):  # noqa: F811
+    query = ["Trump OR Ukraine", "--lang", "en"]
+    searched = _ids(store, tmp_path, *query)
+    assert searched
+    jsonl = wirewatch("export", *query, "--store", store, cwd=tmp_path)
+    assert jsonl.returncode == 0, jsonl.stderr
+    docs = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert len(docs) == len(searched)
+    assert {doc["id"] for doc in docs} == searched
+    assert all(doc["title"] and "body" in doc for doc in docs)  # whole documents
+    assert f"exported {len(docs)} articles" in jsonl.stderr
+
+    out = tmp_path / "trump.csv"
+    written = wirewatch("export", *query, "--format", "csv", "-o", str(out), "--store", store, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert not (tmp_path / "trump.csv.partial").exists()
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["id"] for row in rows} == searched
+    by_id = {a.id: a for a in corpus}
+    for row in rows:
+        article = by_id[row["id"]]
+        assert row["title"] == article.title
+        assert row["outlet"] == article.source.name
+        assert row["actor_names"].split("; ") == list(article.actor_names) or not article.actor_names
+
+
+def test_export_without_a_query_writes_every_canonical_article(corpus, store, tmp_path):  # noqa: F811
+    result = wirewatch("export", "--store", store, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(_expected(corpus, lambda a: True))

@@ -122,7 +122,9 @@ def stores(
     names = IndexNames(f"test-search-{uuid.uuid4().hex[:10]}")
     try:
         ensure_indices(es, names)
-        actions = ({"_index": names.articles_alias, "_id": a.id, "_source": article_document(a)} for a in corpus)
+        actions = (
+            {"_index": names.articles_alias, "_id": a.id, "_source": article_document(a)} for a in corpus
+        )
         helpers.bulk(es, actions, refresh="wait_for")
         yield local, ElasticsearchStore(es, names, location="test")
     finally:
@@ -179,3 +181,14 @@ def test_pages_and_date_order_agree(stores):
         assert [hit.id for hit in page] == [hit.id for hit in everything[5:10]]
     newest = [[h.id for h in s.search(search_request("Trump", sort="date", limit=20))] for s in stores]
     assert newest[0] == newest[1]
+
+
+@pytest.mark.parametrize(
+    ("query", "filters"), [("Trump OR Ukraine", Filters()), ("", Filters(countries=("USA",)))]
+)
+def test_an_export_holds_what_a_search_finds(stores, query, filters):
+    for store in stores:
+        exported = [doc["id"] for doc in store.export(search_request(query, filters))]
+        assert len(exported) == len(set(exported))
+        assert set(exported) == _ids(store, query, filters)
+        assert exported == sorted(exported)  # id order
