@@ -7,14 +7,23 @@ import logging
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 from connectors.store import StoreError
-from pipelines import __version__, cli_alerts, cli_es, cli_feeds, cli_kibana, cli_retag, cli_search, cli_tag
-from pipelines.console import print_json, printable_line
+from pipelines import (
+    __version__,
+    cli_alerts,
+    cli_es,
+    cli_feeds,
+    cli_kibana,
+    cli_retag,
+    cli_search,
+    cli_show,
+    cli_tag,
+)
+from pipelines.console import print_json
 from pipelines.stores import INTEGRITY_BUDGET_S, Store, open_existing_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter, one_line
@@ -248,30 +257,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if doc is None:
-        raise UserError(f"no article with id {args.id!r} (ids come from `wirewatch search`)")
+        raise UserError(cli_show.not_found(args.id))
     if args.json:
         print_json(doc)
         return EXIT_OK
-    source = doc["source"]
-    print(printable_line(doc["title"]))
-    print(f"  id          {doc['id']}")
-    print(f"  published   {doc.get('published_at') or '-'}{_date_note(doc)}")
-    print(f"  source      {source['kind']}: {source.get('file') or source.get('feed_url') or ''}")
-    print(f"  url         {doc.get('url') or '-'}")
-    print(f"  language    {doc.get('language') or '-'}    words {doc['word_count']}")
-    print()
-    for paragraph in doc["body"].split("\n\n"):
-        print(textwrap.fill(paragraph, width=96))
-        print()
+    for line in cli_show.render(doc):
+        print(line)
     return EXIT_OK
-
-
-def _date_note(doc: dict[str, Any]) -> str:
-    """Say when the shown date is the fetch time, and which date of the source was not believed."""
-    if doc.get("date_source") != "fetched":
-        return ""
-    rejected = doc.get("date_rejected")
-    return f"  (fetch time; {rejected})" if rejected else "  (fetch time: the source gave no date)"
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
