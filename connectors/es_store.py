@@ -19,12 +19,16 @@ from schemas.feeds import FeedState
 from schemas.ids import stable_id
 from schemas.records import DeadLetter
 from schemas.store import (
+    FACET_DAYS,
+    FACET_SIZE,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     HIT_FIELDS,
     SNIPPET_CHARS,
+    Counts,
     RetagSummary,
     SearchHit,
+    StoreFacets,
     StoreStats,
     hit_fields,
 )
@@ -37,6 +41,7 @@ _KEYS = ("dedup_keys", "near_dup_keys")  # lookup keys: never needed once read b
 # index.max_result_window: a larger `size` is refused, where the embedded store just returns everything.
 MAX_HITS = 10_000
 EXPORT_PAGE = 500
+MAX_TERMS = 1_000  # dead-letter stages and alert rules: all of them
 
 
 _HIGHLIGHT: dict[str, Any] = {
@@ -48,6 +53,10 @@ _HIGHLIGHT: dict[str, Any] = {
         "title": {"number_of_fragments": 0},
     },
 }
+
+
+def _buckets(agg: dict[str, Any] | None, key: str = "key") -> Counts:
+    return tuple((str(b[key]), int(b["doc_count"])) for b in (agg or {}).get("buckets", ()))
 
 
 def _snippet(highlight: dict[str, list[str]], title: str) -> str:
@@ -211,6 +220,55 @@ class ElasticsearchStore:
             earliest_published=earliest,
             latest_published=latest,
         )
+
+    def facets(self) -> StoreFacets:
+        def terms(field: str, size: int = FACET_SIZE) -> dict[str, Any]:
+            return {"terms": {"field": field, "size": size, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+
+        canonical = {"bool": {"must_not": {"exists": {"field": "duplicate_of"}}}}
+        lists = {"actors": "actor_names", "topics": "topic_ids", "countries": "countries"}
+        articles = self._aggregate(
+            self._names.articles_alias,
+            {
+                "canonical": {
+                    "filter": canonical,
+                    "aggs": {name: terms(field) for name, field in lists.items()},
+                },
+                "outlets": terms("source.name"),
+                "per_day": {
+                    "date_histogram": {
+                        "field": "published_at",
+                        "calendar_interval": "day",
+                        "format": "yyyy-MM-dd",
+                        "min_doc_count": 1,
+                        "order": {"_key": "desc"},
+                    }
+                },
+            },
+        )
+        dead = self._aggregate(self._names.deadletters_alias, {"stage": terms("stage", MAX_TERMS)})
+        alerts = self._aggregate(self._names.alerts_alias, {"rule": terms("rule_id", MAX_TERMS)})
+        total = articles.get("total", 0)
+        kept = articles.get("canonical", {})
+        return StoreFacets(
+            canonical=kept.get("doc_count", 0),
+            copies=total - kept.get("doc_count", 0),
+            per_day=_buckets(articles.get("per_day"), key="key_as_string")[:FACET_DAYS],
+            outlets=_buckets(articles.get("outlets")),
+            **{name: _buckets(kept.get(name)) for name in lists},
+            dead_letters_by_stage=_buckets(dead.get("stage")),
+            alerts_by_rule=_buckets(alerts.get("rule")),
+        )
+
+    def _aggregate(self, index: str, aggs: dict[str, Any]) -> dict[str, Any]:
+        """The aggregations of `aggs` over `index`, plus its document count as "total"; {} when the
+        index does not exist yet."""
+        with server_errors(self._location):
+            try:
+                response = self._client.search(index=index, size=0, aggs=aggs, track_total_hits=True)
+            except NotFoundError:
+                return {}
+        return {**response["aggregations"], "total": response["hits"]["total"]["value"]}
 
     def dead_letters(self, *, limit: int = 100, run_id: str | None = None) -> list[DeadLetter]:
         """Most recent dead letters first, optionally only those of one run."""

@@ -31,11 +31,15 @@ from schemas.dedup import (
 from schemas.feeds import FeedState
 from schemas.records import Article, DeadLetter, Sighting, document_json, to_json
 from schemas.store import (
+    FACET_DAYS,
+    FACET_SIZE,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     SNIPPET_CHARS,
+    Counts,
     RetagSummary,
     SearchHit,
+    StoreFacets,
     StoreStats,
     WriteCounts,
     hit_fields,
@@ -240,6 +244,12 @@ _ORDER = {
     "date": "a.published_at IS NULL, a.published_at DESC, a.id",
 }
 _SEARCH_BATCH = 200  # candidates read and checked at a time
+_CANONICAL = "json_extract(doc, '$.duplicate_of') IS NULL"
+# The values of a list field of the canonical articles, counted (a facet of `wirewatch stats`).
+_LISTED = (
+    "SELECT j.value, count(*) FROM articles AS a, json_each(a.doc, '{path}') AS j "
+    "WHERE json_extract(a.doc, '$.duplicate_of') IS NULL GROUP BY 1"
+)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -579,6 +589,33 @@ class LocalStore:
             earliest_published=dt.datetime.fromisoformat(earliest) if earliest else None,
             latest_published=dt.datetime.fromisoformat(latest) if latest else None,
         )
+
+    def facets(self) -> StoreFacets:
+        (total,) = self._db.execute("SELECT count(*) FROM articles").fetchone()
+        (canonical,) = self._db.execute(f"SELECT count(*) FROM articles WHERE {_CANONICAL}").fetchone()
+        return StoreFacets(
+            canonical=canonical,
+            copies=total - canonical,
+            per_day=self._counts(
+                "SELECT substr(published_at, 1, 10) AS day, count(*) FROM articles "
+                "WHERE published_at IS NOT NULL GROUP BY day ORDER BY day DESC LIMIT ?",
+                FACET_DAYS,
+            ),
+            outlets=self._top("SELECT source_name, count(*) FROM articles GROUP BY 1"),
+            actors=self._top(_LISTED.format(path="$.actor_names")),
+            topics=self._top(_LISTED.format(path="$.topic_ids")),
+            countries=self._top(_LISTED.format(path="$.countries")),
+            dead_letters_by_stage=self._top("SELECT stage, count(*) FROM dead_letters GROUP BY 1", limit=-1),
+            alerts_by_rule=self._top("SELECT rule_id, count(*) FROM alerts GROUP BY 1", limit=-1),
+        )
+
+    def _top(self, grouped: str, limit: int = FACET_SIZE) -> Counts:
+        """The (value, count) rows of `grouped`, most frequent first, ties by value (byte order, as
+        Elasticsearch's terms aggregation); `limit` -1 for all."""
+        return self._counts(f"{grouped} ORDER BY 2 DESC, 1 LIMIT ?", limit)
+
+    def _counts(self, sql: str, *params: Any) -> Counts:
+        return tuple((str(value), int(count)) for value, count in self._db.execute(sql, params))
 
     def dead_letters(self, *, limit: int = 100, run_id: str | None = None) -> list[DeadLetter]:
         """Most recent dead letters first, optionally only those of one run."""

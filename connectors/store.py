@@ -12,7 +12,7 @@ from schemas.alerts import Alert
 from schemas.dedup import LineageUpdate, StoredDoc
 from schemas.feeds import FeedState
 from schemas.records import DeadLetter
-from schemas.store import RetagSummary, SearchHit, StoreStats
+from schemas.store import RetagSummary, SearchHit, StoreFacets, StoreStats
 
 if TYPE_CHECKING:  # the read side (search, show, stats) must not pay for importing Beam
     import apache_beam as beam
@@ -72,6 +72,8 @@ class ArticleStore(Protocol):
     def get(self, article_id: str) -> dict[str, Any] | None: ...
 
     def stats(self) -> StoreStats: ...
+
+    def facets(self) -> StoreFacets: ...
 
     def dead_letters(self, *, limit: int, run_id: str | None = None) -> list[DeadLetter]: ...
 

@@ -24,6 +24,7 @@ from pipelines import (
     cli_tag,
 )
 from pipelines.console import print_json
+from pipelines.stats_view import feed_health, stats_lines
 from pipelines.stores import INTEGRITY_BUDGET_S, Store, open_existing_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter, one_line
@@ -269,18 +270,17 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_stats(args: argparse.Namespace) -> int:
     store = _open_store(args)
     try:
-        stats = store.stats()
+        stats, facets, feeds = store.stats(), store.facets(), store.feed_states()
     finally:
         store.close()
+    health = feed_health(feeds.values())
     if args.json:
-        print_json(stats.model_dump(mode="json"))
+        print_json(
+            {**stats.model_dump(mode="json"), "facets": facets.model_dump(mode="json"), "feeds": health}
+        )
         return EXIT_OK
-    print(f"store         {stats.location}")
-    print(f"articles      {stats.articles}")
-    print(f"dead letters  {stats.dead_letters}")
-    if stats.earliest_published and stats.latest_published:
-        first, last = stats.earliest_published.date(), stats.latest_published.date()
-        print(f"published     {first} … {last}")
+    for line in stats_lines(stats, facets, health):
+        print(line)
     return EXIT_OK
 
 

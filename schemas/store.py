@@ -74,6 +74,31 @@ class StoreStats(BaseModel):
     latest_published: UtcDatetime | None = None
 
 
+FACET_SIZE = 10  # values listed per facet, most frequent first (ties: by value)
+FACET_DAYS = 14  # the most recent days with articles
+Counts = tuple[tuple[str, int], ...]
+
+
+class StoreFacets(BaseModel):
+    """What a store holds, counted by value, the same from both stores (`wirewatch stats`).
+
+    `per_day` and `outlets` count every article, copies included (an outlet's copy is its output);
+    `actors`, `topics` and `countries` count canonical articles only, so a story carried by five
+    outlets counts once."""
+
+    model_config = FROZEN
+
+    canonical: int = Field(ge=0)
+    copies: int = Field(ge=0)
+    per_day: Counts = ()  # (YYYY-MM-DD in UTC, articles), newest first
+    outlets: Counts = ()
+    actors: Counts = ()
+    topics: Counts = ()
+    countries: Counts = ()
+    dead_letters_by_stage: Counts = ()
+    alerts_by_rule: Counts = ()
+
+
 class WriteCounts(BaseModel):
     """Outcome of writing a batch: new documents, and ones the store already had (same id)."""
 

@@ -66,8 +66,18 @@ def test_run_twice_then_stats_search_show(tmp_path: pathlib.Path):
     again = json.loads(second.stdout)
     assert (again["read"], again["written"], again["already_stored"]) == (2, 0, 2)
 
-    stats = wirewatch("stats", "--store", store, "--json", cwd=tmp_path)
-    assert json.loads(stats.stdout)["articles"] == 2
+    stats = json.loads(wirewatch("stats", "--store", store, "--json", cwd=tmp_path).stdout)
+    assert stats["articles"] == 2
+    facets = stats["facets"]
+    assert (facets["canonical"], facets["copies"]) == (2, 0)
+    assert facets["per_day"] == [["2023-11-09", 1], ["2023-11-07", 1]]
+    assert ["Vladimir Putin", 2] in facets["actors"]
+    assert facets["outlets"] == [["seeds", 2]]
+    assert {rule for rule, _ in facets["alerts_by_rule"]} >= {"dprk-russia-arms"}
+    assert stats["feeds"] == {"known": 0, "healthy": 0, "failing": 0, "disabled": 0}
+    text = wirewatch("stats", "--store", store, cwd=tmp_path).stdout
+    assert "articles       2 (2 stories, 0 copies)" in text
+    assert re.search(r"^actors .*Vladimir Putin 2", text, re.M)
 
     search = wirewatch("search", "ammunition", "--store", store, "--json", cwd=tmp_path)
     hits = json.loads(search.stdout)
@@ -94,6 +104,9 @@ def test_human_summary_lists_dead_letters_and_exits_zero(tmp_path: pathlib.Path)
     assert (tmp_path / "h" / "wirewatch.db").exists()
     listed = wirewatch("deadletters", "--json", cwd=tmp_path, env={"WIREWATCH_HOME": str(tmp_path / "h")})
     assert [d["error"] for d in json.loads(listed.stdout)] == ["empty file"]
+    stats = wirewatch("stats", "--json", cwd=tmp_path, env={"WIREWATCH_HOME": str(tmp_path / "h")})
+    stage = json.loads(listed.stdout)[0]["stage"]
+    assert json.loads(stats.stdout)["facets"]["dead_letters_by_stage"] == [[stage, 1]]
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from pipelines.normalize import normalize_record
 from pipelines.search_query import Filters, search_request
 from schemas.feeds import FeedSpec
 from schemas.records import Article
+from schemas.store import FACET_DAYS, FACET_SIZE
 from tests.conftest import PIPELINE, as_canonical, delete_prefix, seed_articles
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -192,3 +194,21 @@ def test_an_export_holds_what_a_search_finds(stores, query, filters):
         assert len(exported) == len(set(exported))
         assert set(exported) == _ids(store, query, filters)
         assert exported == sorted(exported)  # id order
+
+
+def test_both_stores_count_the_same_facets(stores, corpus):
+    local, es_store = stores
+    facets = local.facets()
+    assert facets == es_store.facets()
+    canonical = [a for a in corpus if not a.duplicate_of]
+    assert (facets.canonical, facets.copies) == (len(canonical), len(corpus) - len(canonical))
+
+    def top(counter: Counter[str], size: int = FACET_SIZE) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].encode()))[:size])
+
+    assert facets.actors == top(Counter(n for a in canonical for n in set(a.actor_names)))
+    assert facets.topics == top(Counter(t for a in canonical for t in set(a.topic_ids)))
+    assert facets.countries == top(Counter(c for a in canonical for c in set(a.countries)))
+    assert facets.outlets == top(Counter(a.source.name for a in corpus))
+    days = Counter(a.published_at.date().isoformat() for a in corpus if a.published_at)
+    assert facets.per_day == tuple(sorted(days.items(), reverse=True)[:FACET_DAYS])

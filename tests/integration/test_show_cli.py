@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+from typing import Any
 
 import pytest
 
@@ -35,9 +36,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, str]:
     return folder, path
 
 
-def _docs(folder: pathlib.Path, path: str) -> list[dict]:
+def _docs(folder: pathlib.Path, path: str) -> list[dict[str, Any]]:
     result = wirewatch("search", "satellites", "--all-copies", "--json", "--store", path, cwd=folder)
-    return json.loads(result.stdout)
+    hits: list[dict[str, Any]] = json.loads(result.stdout)
+    return hits
 
 
 def test_show_gives_the_tags_with_their_evidence_and_the_outlets(store):
