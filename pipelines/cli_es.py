@@ -60,9 +60,8 @@ def run_es(args: argparse.Namespace) -> int:
             if args.json:
                 print_json(status)
             else:
-                for key, value in status.items():
-                    if key != "mapping_problems":
-                        print(f"{key:<16} {value}")
+                for line in status_lines(status, settings.url):
+                    print(line)
             if status["mapping_problems"]:  # searches on such an index fail: say so, exit 1
                 for problem in status["mapping_problems"]:
                     print(f"wirewatch: {problem}", file=sys.stderr)
@@ -94,3 +93,34 @@ def _report(args: argparse.Namespace, data: dict[str, Any], line: str) -> None:
         print_json(data)
     else:
         print(line)
+
+
+def status_lines(status: dict[str, Any], url: str) -> list[str]:
+    """`es status` as text: the cluster, each alias with its indices and documents, and whether the
+    installed templates are the ones this version ships."""
+    nodes = status["nodes"]
+    lines = [f"cluster          {url}: {status['health']}, {nodes} node{'s' if nodes != 1 else ''}"]
+    for name in ("articles", "deadletters"):
+        alias = status[name]
+        if alias["write_index"] is None:
+            lines.append(
+                f"{name:<16} {alias['alias']}: not created yet (`wirewatch es setup`, or the first run)"
+            )
+            continue
+        indices = ", ".join(alias["indices"])
+        lines.append(
+            f"{name:<16} {alias['alias']}: {alias['documents']:,} documents in {indices} "
+            f"(writes to {alias['write_index']}, mapping version {alias['mapping_version']})"
+        )
+    shipped, installed = status["templates_shipped"], status["templates_installed"]
+    stale = [name for name in shipped if installed.get(name) != shipped[name]]
+    if all(installed.get(name) is None for name in shipped):
+        lines.append("templates        not installed; run `wirewatch es setup`")
+    elif stale:
+        found = ", ".join(
+            f"{name} {installed.get(name) or 'missing'} (ships {shipped[name]})" for name in stale
+        )
+        lines.append(f"templates        out of date: {found}; run `wirewatch es setup`")
+    else:
+        lines.append(f"templates        {len(shipped)} installed, all at the shipped versions")
+    return lines

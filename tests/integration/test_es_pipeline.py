@@ -204,6 +204,11 @@ def test_es_setup_status_reset(tmp_path: pathlib.Path, es_url: str, es_prefix: s
     assert json.loads(again.stdout)["created"] is False
     status = wirewatch("es", "status", *args, "--json", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
+    text = wirewatch("es", "status", *args, cwd=tmp_path).stdout  # readable: no Python dicts
+    names = IndexNames(es_prefix)
+    assert f"articles         {names.articles_alias}: 0 documents in {names.articles_first_index}" in text
+    assert "templates        7 installed, all at the shipped versions" in text
+    assert "{" not in text
     refused = wirewatch("es", "reset", *args, cwd=tmp_path)
     assert refused.returncode == 2
     assert "--yes" in refused.stderr
