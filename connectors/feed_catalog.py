@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
@@ -12,11 +13,12 @@ import defusedxml.ElementTree as SafeET
 import yaml
 from defusedxml import DefusedXmlException
 from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from schemas.errors import ConfigError
 from schemas.feeds import FeedCatalog, FeedSpec
 
-DEFAULT_CATALOG = os.path.join("seeds", "feeds.yaml")
 _HEADER = (
     "# Wirewatch feed catalog: the RSS/Atom feeds to poll. Edit by hand or with `wirewatch feeds`.\n"
     "# Fields: url, name, outlet, country (ISO 3166 alpha-2), language (ISO 639), poll_interval_s,\n"
@@ -63,13 +65,51 @@ def catalog_yaml(catalog: FeedCatalog) -> str:
 
 
 def save_catalog(path: str, catalog: FeedCatalog) -> None:
+    """Write a whole new catalog file (see edit_catalog to change one)."""
+    _write_whole(path, catalog_yaml(catalog))
+
+
+def edit_catalog(path: str, *, add: Sequence[FeedSpec] = (), remove: str | None = None) -> None:
+    """Append `add` to the catalog at `path`, or drop the feed whose URL is `remove`, changing only
+    those lines: comments, order, quoting and layout stay as the user left them (a round-trip YAML
+    edit). A catalog that does not exist yet is written whole. Check the change against the
+    validated catalog first (with_feeds, without_feed): this edits, it does not validate."""
+    if not os.path.exists(path):
+        save_catalog(path, FeedCatalog(feeds=tuple(add)))
+        return
+    editor = YAML()  # round-trip mode
+    editor.indent(mapping=2, sequence=2, offset=0)  # `- url:` under `feeds:`, as the catalog writes
+    editor.width = 4096  # never re-wrap a long name or URL
+    editor.preserve_quotes = True
+    with open(path, encoding="utf-8") as handle:
+        doc = editor.load(handle) or CommentedMap(version=1)
+    feeds = doc.get("feeds")
+    if feeds is None:
+        doc["feeds"] = feeds = CommentedSeq()
+    for feed in add:
+        entry = CommentedMap(feed.model_dump(mode="json", exclude_defaults=True))
+        if "tags" in entry:
+            tags = CommentedSeq(entry["tags"])
+            tags.fa.set_flow_style()  # [a, b], as written by hand
+            entry["tags"] = tags
+        feeds.append(entry)
+    if remove is not None:
+        doomed = [i for i, entry in enumerate(feeds) if FeedSpec.model_validate(dict(entry)).url == remove]
+        for index in reversed(doomed):
+            del feeds[index]
+    text = io.StringIO()
+    editor.dump(doc, text)
+    _write_whole(path, text.getvalue())
+
+
+def _write_whole(path: str, text: str) -> None:
     """Write atomically: a crash mid-write never leaves half a catalog behind."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".yaml", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(catalog_yaml(catalog))
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -98,8 +138,10 @@ def without_feed(catalog: FeedCatalog, url: str) -> FeedCatalog:
 # --- OPML ------------------------------------------------------------------------------------
 
 
-def import_opml(data: bytes) -> tuple[list[FeedSpec], list[str]]:
+def import_opml(data: bytes, *, allow_private: bool = False) -> tuple[list[FeedSpec], list[str]]:
     """Feeds from an OPML file (any nesting of outlines); returns (feeds, one line per skipped outline).
+    `allow_private` (the user's `--allow-private`, never the file's say) lets them reach private or
+    loopback addresses.
 
     Parsed with defusedxml: entity bombs and external entities are refused, not expanded.
     """
@@ -121,7 +163,8 @@ def import_opml(data: bytes) -> tuple[list[FeedSpec], list[str]]:
             skipped.append(f"outline {name!r}: only http(s) feeds are imported, got {url[:100]!r}")
             continue
         try:
-            feeds.append(FeedSpec(url=url, name=name, **_wirewatch_attributes(outline)))
+            fields = _wirewatch_attributes(outline) | ({"allow_private": True} if allow_private else {})
+            feeds.append(FeedSpec.model_validate({"url": url, "name": name, **fields}))
         except ValidationError as exc:
             skipped.append(validation_line(exc, f"outline {name!r}"))
     return feeds, skipped

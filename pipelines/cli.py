@@ -25,6 +25,7 @@ from pipelines import (
 )
 from pipelines.console import print_json
 from pipelines.stats_view import feed_health, stats_lines
+from pipelines.store_location import resolve_catalog_path
 from pipelines.stores import INTEGRITY_BUDGET_S, Store, open_existing_store
 from schemas.errors import ConfigError
 from schemas.records import DeadLetter, one_line
@@ -133,7 +134,7 @@ def _cmd_stream(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     check_known_flags(beam_args)
     args.es_url = move_url_credentials(args.es_url, os.environ)
-    beam_args += ["--feeds", args.feeds or "seeds/feeds.yaml"]
+    beam_args += ["--feeds", resolve_catalog_path(args.feeds, os.environ)]
     for flag, value in (
         ("--store", args.store),
         ("--es-url", args.es_url),
@@ -307,7 +308,9 @@ def _cmd_deadletters(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", help="store file or folder (default: $WIREWATCH_HOME or ./.wirewatch)")
+    common.add_argument(
+        "--store", help="store file or folder (default: $WIREWATCH_HOME, else ~/.local/share/wirewatch)"
+    )
     common.add_argument(
         "--es-url",
         help="use Elasticsearch at this URL (default: $ELASTICSEARCH_URL; unset: the embedded store)",
@@ -335,7 +338,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument("--feeds", help="also fetch every enabled feed of this catalog once")
     stream_cmd = command("stream", "Poll the feeds continuously until Ctrl-C (Beam flags are passed on).")
-    stream_cmd.add_argument("--feeds", help="feed catalog (default: seeds/feeds.yaml)")
+    stream_cmd.add_argument(
+        "--feeds", help="feed catalog (default: $WIREWATCH_FEEDS, else ~/.config/wirewatch/feeds.yaml)"
+    )
     cli_search.add_parsers(commands, common)
     show = command("show", "Show one stored article.")
     show.add_argument("id", help="article id (or a unique prefix of at least 6 characters)")

@@ -10,16 +10,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.feed_catalog import (
-    DEFAULT_CATALOG,
+    edit_catalog,
     export_opml,
     import_opml,
     load_catalog,
-    save_catalog,
     validation_line,
     with_feeds,
     without_feed,
 )
 from pipelines.console import print_json
+from pipelines.store_location import resolve_catalog_path
 from schemas.errors import ConfigError
 from schemas.feeds import FeedCatalog, FeedSpec
 
@@ -28,10 +28,14 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     feeds = commands.add_parser(
         "feeds",
         help="Manage the feed catalog (list, add, remove, enable, import, export, check).",
-        description="Manage the RSS/Atom feed catalog (default seeds/feeds.yaml, or --feeds FILE).",
+        description="Manage the RSS/Atom feed catalog: yours, in the user config folder "
+        "(~/.config/wirewatch/feeds.yaml, made from the bundled one on first use), $WIREWATCH_FEEDS "
+        "or --feeds FILE.",
     )
     catalog = argparse.ArgumentParser(add_help=False)
-    catalog.add_argument("--feeds", help=f"catalog file (default: $WIREWATCH_FEEDS or {DEFAULT_CATALOG})")
+    catalog.add_argument(
+        "--feeds", help="catalog file (default: $WIREWATCH_FEEDS, else ~/.config/wirewatch/feeds.yaml)"
+    )
     parents = [common, catalog]
     actions = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="the feeds, with their polling health", parents=parents)
@@ -54,6 +58,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     enable.add_argument("url")
     opml_in = actions.add_parser("import", help="add the feeds of an OPML file", parents=parents)
     opml_in.add_argument("file")
+    opml_in.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="mark the imported feeds as allowed on private or loopback addresses",
+    )
     opml_out = actions.add_parser("export", help="the catalog as OPML", parents=parents)
     opml_out.add_argument("-o", "--output", help="write to this file instead of stdout")
     check = actions.add_parser(
@@ -63,7 +72,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def catalog_path(args: argparse.Namespace) -> str:
-    return str(getattr(args, "feeds", None) or os.environ.get("WIREWATCH_FEEDS") or DEFAULT_CATALOG)
+    return resolve_catalog_path(getattr(args, "feeds", None), os.environ)
 
 
 def run_feeds(args: argparse.Namespace) -> int:
@@ -83,7 +92,8 @@ def run_feeds(args: argparse.Namespace) -> int:
         print(f"re-enabled {args.url}: it is polled on the next run or tick")
         return 0
     if args.action == "remove":
-        save_catalog(path, without_feed(catalog, args.url))
+        without_feed(catalog, args.url)  # one line when the catalog has no such feed
+        edit_catalog(path, remove=args.url)
         print(f"removed {args.url} from {path}")
         return 0
     if args.action == "export":
@@ -155,10 +165,10 @@ def _add(args: argparse.Namespace, path: str, catalog: FeedCatalog) -> int:
         feed = FeedSpec.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(validation_line(exc, "feeds add")) from exc
-    updated, added = with_feeds(catalog, [feed])
+    _, added = with_feeds(catalog, [feed])
     if not added:
         raise ConfigError(f"{args.url} is already in {path}")
-    save_catalog(path, updated)
+    edit_catalog(path, add=[feed])
     print(f"added {args.url} to {path}")
     return 0
 
@@ -169,10 +179,10 @@ def _import(args: argparse.Namespace, path: str) -> int:
             data = handle.read()
     except OSError as exc:
         raise ConfigError(f"feeds import: cannot read {args.file}: {exc.strerror}") from exc
-    feeds, skipped = import_opml(data)
+    feeds, skipped = import_opml(data, allow_private=args.allow_private)
     catalog = load_catalog(path) if os.path.exists(path) else FeedCatalog()
     updated, added = with_feeds(catalog, feeds)
-    save_catalog(path, updated)
+    edit_catalog(path, add=updated.feeds[len(catalog.feeds) :])  # each new URL once
     if args.json:
         print_json({"added": added, "already_present": len(feeds) - len(added), "skipped": skipped})
     else:

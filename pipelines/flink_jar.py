@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pipelines.user_cache import user_cache_dir
+from pipelines.user_dirs import user_cache_dir
 from schemas.errors import ConfigError
 
 _log = logging.getLogger(__name__)

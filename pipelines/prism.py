@@ -15,7 +15,7 @@ import tempfile
 
 import apache_beam
 
-from pipelines.user_cache import user_cache_dir
+from pipelines.user_dirs import user_cache_dir
 from schemas.errors import ConfigError
 
 _log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import pydantic
 
-from pipelines.user_cache import user_cache_dir
+from pipelines.user_dirs import user_cache_dir
 from schemas.actors import registry_files
 
 _log = logging.getLogger(__name__)

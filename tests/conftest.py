@@ -70,6 +70,17 @@ def _tagger() -> Tagger:
     return Tagger.from_files()
 
 
+@pytest.fixture(autouse=True)
+def _own_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test has its own user data and config folders: a command run without --store or
+    --feeds writes there, never into the real ones nor into another test's."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    monkeypatch.delenv("WIREWATCH_HOME", raising=False)
+    monkeypatch.delenv("WIREWATCH_FEEDS", raising=False)
+
+
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     """A real HTTP server on 127.0.0.1 serving the feeds a test routes to it."""
