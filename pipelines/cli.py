@@ -306,8 +306,36 @@ def _cmd_deadletters(args: argparse.Namespace) -> int:
 # --- wiring ----------------------------------------------------------------------------------
 
 
+class _PipelineParser(argparse.ArgumentParser):
+    """`run` and `stream`: their help also lists the pipeline's own flags, from the one definition
+    the pipeline parses them with (pipelines.options.WirewatchOptions). That module imports Beam,
+    so it is read only when the help is asked for."""
+
+    not_for_this_command: frozenset[str] = frozenset()  # dests of the flags another command takes
+
+    def format_help(self) -> str:
+        if not any(group.title == PIPELINE_FLAGS for group in self._action_groups):
+            from pipelines.options import WirewatchOptions
+
+            staging = argparse.ArgumentParser(add_help=False)
+            WirewatchOptions._add_argparse_args(staging)  # type: ignore[arg-type]
+            own = {flag for action in self._actions for flag in action.option_strings}
+            group = self.add_argument_group(PIPELINE_FLAGS)
+            for action in staging._actions:
+                if action.dest not in self.not_for_this_command and not own & set(action.option_strings):
+                    group._add_action(action)
+        return super().format_help()
+
+
+PIPELINE_FLAGS = "pipeline flags (and any Beam flag: --runner, --direct_num_workers, --flink_master, …)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    output = argparse.ArgumentParser(add_help=False)  # every command's
+    output.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    output.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    output.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
+    common = argparse.ArgumentParser(add_help=False, parents=[output])  # the commands that read a store
     common.add_argument(
         "--store", help="store file or folder (default: $WIREWATCH_HOME, else ~/.local/share/wirewatch)"
     )
@@ -319,9 +347,6 @@ def _parser() -> argparse.ArgumentParser:
         "--es-index-prefix",
         help="prefix of the Elasticsearch aliases (default: $WIREWATCH_ES_INDEX_PREFIX or wirewatch)",
     )
-    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
-    common.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
     parser = argparse.ArgumentParser(
         prog="wirewatch",
         description="News-intelligence ingestion: read, normalize and index articles, then search them.",
@@ -332,6 +357,7 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help_text, description=help_text, parents=[common])
 
+    commands._parser_class = _PipelineParser  # run and stream list the pipeline's flags too
     run_cmd = command("run", "Run the batch pipeline (any Beam flag, e.g. --runner, is passed on).")
     run_cmd.add_argument(
         "--seeds", help="seed folder, glob or file (default: ./seeds/ unless --feeds is given)"
@@ -341,6 +367,9 @@ def _parser() -> argparse.ArgumentParser:
     stream_cmd.add_argument(
         "--feeds", help="feed catalog (default: $WIREWATCH_FEEDS, else ~/.config/wirewatch/feeds.yaml)"
     )
+    commands._parser_class = argparse.ArgumentParser
+    run_cmd.not_for_this_command = frozenset({"poll_tick", "poll_interval"})  # type: ignore[attr-defined]
+    stream_cmd.not_for_this_command = frozenset({"seeds", "max_seed_bytes"})  # type: ignore[attr-defined]
     cli_search.add_parsers(commands, common)
     show = command("show", "Show one stored article.")
     show.add_argument("id", help="article id (or a unique prefix of at least 6 characters)")
@@ -350,7 +379,7 @@ def _parser() -> argparse.ArgumentParser:
     dead.add_argument("--run", help="only those of this run id")
     cli_es.add_parser(commands, common)
     cli_feeds.add_parser(commands, common)
-    cli_tag.add_parsers(commands, common)
+    cli_tag.add_parsers(commands, common, output)
     cli_retag.add_parser(commands, common)
     cli_alerts.add_parser(commands, common)
     cli_kibana.add_parser(commands, common)

@@ -52,14 +52,15 @@ def load_tagger(actors: str, topics: str) -> Tagger:
         raise ConfigError(f"cannot load the registry or taxonomy: {exc}") from exc
 
 
-def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+def add_parsers(commands: Any, common: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
+    """`tag` reads no store, so it takes the output flags only; `actors gaps` reads one."""
     registry = registry_flags()
     tag = commands.add_parser(
         "tag",
         help="Tag a text and show the actors and topics found, with their evidence.",
         description="Tag a text (a file, or - for standard input): its first line is the title, the "
         "rest the body. Prints every actor and topic with the evidence that produced it.",
-        parents=[common, registry],
+        parents=[output, registry],
     )
     tag.add_argument("file", nargs="?", default="-", help="text file, or - for standard input (default)")
     add_topics_flag(tag)
@@ -67,7 +68,8 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         "actors",
         help="List, show or validate the actor registry, or find the names it lacks.",
         description="Inspect the actor registry (seeds/actors/): list actors, show one, validate it, "
-        "or list the names the stored articles mention most that no actor covers (gaps).",
+        "or list the names the stored articles mention most that no actor covers (gaps; "
+        "the store flags are for gaps).",
         parents=[common, registry],
     )
     actors.add_argument("action", choices=["list", "show", "validate", "gaps"])

@@ -75,7 +75,7 @@ class WirewatchOptions(PipelineOptions):
         parser.add_argument(
             "--store",
             default=None,
-            help="embedded store file or folder (default: $WIREWATCH_HOME or ./.wirewatch/)",
+            help="embedded store file or folder (default: $WIREWATCH_HOME, else ~/.local/share/wirewatch)",
         )
         parser.add_argument(
             "--max-seed-bytes",
