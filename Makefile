@@ -36,18 +36,24 @@ help:
 	@echo "make clean  remove .venv, the local store and tool caches"
 	@echo "make lock   re-pin requirements.lock from the current .venv"
 
+# One line per step on the terminal; the commands themselves stay quiet (`make V=1` shows them).
+Q := $(if $(V),,@)
+
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	# Dependency groups (the dev tools) need pip >= 25.1.
-	$(call pip_install,--upgrade "pip>=25.1")
+	@echo "make: creating $(VENV) with $(PYTHON)"
+	$(Q)$(PYTHON) -m venv $(VENV)
+	@# Dependency groups (the dev tools) need pip >= 25.1.
+	$(Q)$(call pip_install,--upgrade "pip>=25.1")
 
 $(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
-	$(call pip_install,-e .)
-	touch $@
+	@echo "make: installing Wirewatch and its dependencies (wheels cached in $(WHEELS))"
+	$(Q)$(call pip_install,-e .)
+	@touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed
-	$(call pip_install,--group dev)
-	touch $@
+	@echo "make: installing the dev tools (pytest, ruff, mypy, …)"
+	$(Q)$(call pip_install,--group dev)
+	@touch $@
 
 # The compiled per-article path of the tagger (native/tagcore, Rust + pyo3), rebuilt when its sources
 # change. Cargo keeps crates in ~/.cargo and its build tree under ~/.cache, so a re-run takes seconds;
@@ -57,24 +63,27 @@ NATIVE_SOURCES := $(wildcard native/tagcore/src/*.rs) \
 	$(addprefix native/tagcore/,Cargo.toml Cargo.lock pyproject.toml tagcore.pyi)
 
 $(VENV)/.native-installed: $(NATIVE_SOURCES) $(VENV)/.installed
-	$(call pip_install,maturin)
-	rm -rf $(VENV)/native-wheel
-	PATH="$(HOME)/.cargo/bin:$$PATH" CARGO_TARGET_DIR=$(CARGO_TARGET) $(BIN)/maturin build --release --locked \
+	@echo "make: compiling the native tagger (Rust; the first build takes 3-6 minutes, later ones seconds)"
+	$(Q)$(call pip_install,maturin)
+	$(Q)rm -rf $(VENV)/native-wheel
+	$(Q)PATH="$(HOME)/.cargo/bin:$$PATH" CARGO_TARGET_DIR=$(CARGO_TARGET) $(BIN)/maturin build --release --locked \
 		--quiet -m native/tagcore/Cargo.toml -i $(BIN)/python --out $(VENV)/native-wheel
-	$(PIP) install $(PIP_FLAGS) --no-index --no-deps --force-reinstall $(VENV)/native-wheel/tagcore-*.whl
-	touch $@
+	$(Q)$(PIP) install $(PIP_FLAGS) --no-index --no-deps --force-reinstall $(VENV)/native-wheel/tagcore-*.whl
+	@touch $@
 
-# `make run` needs only Python: without Rust the tagger takes its (slower, identical) Python path.
-# `make test` and `make bench` need the compiled path and fail without cargo.
-HAVE_CARGO := $(shell command -v cargo >/dev/null 2>&1 || test -x $(HOME)/.cargo/bin/cargo && echo yes)
-install: $(VENV)/.installed $(if $(HAVE_CARGO),$(VENV)/.native-installed)
+# `make run` needs only Python: without the compiled tagger, tagging takes its (slower, identical)
+# Python path. `make native` compiles it (opt-in: it needs cargo and minutes); `make test` and
+# `make bench` need it and build it.
+install: $(VENV)/.installed
 
 native: $(VENV)/.native-installed
 
 dev: $(VENV)/.dev-installed $(VENV)/.native-installed
 
 run: install
-	$(BIN)/wirewatch run --seeds seeds
+	@test -e $(VENV)/.native-installed || echo "make: tagging takes the Python path; \`make native\` compiles the faster one (needs cargo, 3-6 minutes)"
+	@echo "make: wirewatch run --seeds seeds"
+	@$(BIN)/wirewatch run --seeds seeds
 	@echo
 	@echo '$$ wirewatch search "Putin satellites"'
 	@$(BIN)/wirewatch search "Putin satellites" --limit 3
