@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 import re
 
 import pytest
@@ -64,3 +65,16 @@ def test_tag_offers_no_store_flags() -> None:
     listed = _flags_in(_commands()["tag"].format_help())
     assert not listed & {"--store", "--es-url", "--es-index-prefix"}
     assert {"--json", "--actors", "--topics"} <= listed
+
+
+def test_the_readme_names_every_flag() -> None:
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    named = _flags_in(readme)
+    for name, parser in _commands().items():
+        parser.format_help()  # run and stream: adds the pipeline's flags
+        for action in parser._actions:
+            long = [flag for flag in action.option_strings if flag.startswith("--")]
+            short = [flag for flag in action.option_strings if not flag.startswith("--")]
+            if long and long[0] != "--help":
+                spelled = any(re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", readme) for s in short)
+                assert set(long) & named or spelled, (name, long)
