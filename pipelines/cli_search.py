@@ -19,7 +19,7 @@ from pipelines.console import parse_moment, print_json, printable_line, with_hig
 from pipelines.export import CSV_COLUMNS, open_output, write_export
 from pipelines.search_query import FIELD_ALIASES, Filters, SearchRequest, search_request
 from pipelines.stores import open_existing_store
-from schemas.actors import Registry, load_registry
+from schemas.actors import load_registry
 from schemas.errors import ConfigError
 from schemas.store import SearchHit
 from schemas.topics import load_taxonomy
@@ -92,7 +92,7 @@ def _add_query_and_filters(parser: argparse.ArgumentParser) -> None:
 def _request(args: argparse.Namespace, **paging: Any) -> SearchRequest:
     now = dt.datetime.now(dt.UTC)
     filters = Filters(
-        actors=tuple(resolve_actor(value, load_registry()) for value in args.actor),
+        actors=tuple(resolve_actor(value) for value in args.actor),
         topics=tuple(_topic(value) for value in args.topic),
         countries=tuple(_country(value) for value in args.country),
         outlets=tuple(args.outlet),
@@ -162,13 +162,14 @@ def print_hit(rank: int, hit: SearchHit) -> None:
         print(f"    {line}")
 
 
-def resolve_actor(value: str, registry: Registry) -> str:
-    """An actor's QID, from a QID or a name the registry knows (`wirewatch actors show` finds it)."""
+def resolve_actor(value: str) -> str:
+    """An actor's QID, from a QID or a name the registry knows (`wirewatch actors show` finds it);
+    the registry is read only for a name."""
     value = value.strip()
     if _QID.fullmatch(value):
         return value  # an id from an older registry still finds the articles tagged with it
     try:
-        return find_actor(registry, value).id
+        return find_actor(load_registry(), value).id
     except ConfigError as exc:
         raise ConfigError(f"--actor: {exc}") from None
 
