@@ -144,6 +144,8 @@ class ElasticsearchStore:
     def search(self, request: Search) -> list[SearchHit]:
         """The articles `request` matches, best first (title matches count 4x) or newest first."""
         newest = {"published_at": {"order": "desc", "missing": "_last"}}
+        if request.offset >= MAX_HITS:
+            return []  # past Elasticsearch's result window, where from + size must stay
         hits = self._search(
             self._names.articles_alias,
             query=request.es_query(),
@@ -153,7 +155,7 @@ class ElasticsearchStore:
             sort=["_score", newest, "id"] if request.sort == "relevance" else [newest, "id"],
             track_scores=True,
             from_=request.offset,
-            size=request.limit,
+            size=min(request.limit, MAX_HITS - request.offset),
         )
         return [
             SearchHit(
