@@ -36,6 +36,7 @@ from schemas.store import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     SNIPPET_CHARS,
+    TITLE_BOOST,
     Counts,
     RetagSummary,
     SearchHit,
@@ -233,7 +234,7 @@ _DEDUP_DOCS_FROM_ARTICLES = f"INSERT OR IGNORE INTO dedup_docs SELECT {_ARTICLE_
 # Elasticsearch, pipelines/search_query.py), else every article; `{order}` by relevance or date.
 _SEARCH_FTS = f"""
 SELECT {FULL_DOC_OF_A}, snippet(articles_fts, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 24),
-       bm25(articles_fts, 4.0, 1.0) AS score
+       bm25(articles_fts, {TITLE_BOOST}, 1.0) AS score
 FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid
 WHERE articles_fts MATCH ?
 ORDER BY {{order}}

@@ -26,11 +26,11 @@ from typing import Any, Literal
 from luqum import tree
 
 from pipelines.alert_query import CompiledQuery, Mode, QueryError, compile_query, index_fields, parse_query
+from schemas.store import TITLE_BOOST
 
 SEARCH_MODE = Mode(
     operator="AND", fields=("title", "body"), cross_fields=True, fields_indexed=("title", "body")
 )
-TITLE_BOOST = 4  # a word in the title counts as much as four in the body, in both stores
 ES_FIELDS = [f"title^{TITLE_BOOST}", "body"]
 
 # Short names for the stored fields an analyst filters on.

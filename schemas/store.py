@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from schemas.types import FROZEN, UtcDatetime
 
 SNIPPET_CHARS = 200  # a hit whose body did not match shows this much of its start
+TITLE_BOOST = 4  # in a search's ranking a word in the title counts as four in the body, in both stores
 HIT_ACTORS = 3  # the actors and topics a hit names: the most salient / best scored
 HIT_TOPICS = 3
 # What a store reads of each hit's document.
