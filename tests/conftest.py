@@ -30,6 +30,29 @@ RUN_AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 PIPELINE = PipelineInfo(version="test", run_id="test-run")
 
 
+SHARED_DATA = pathlib.Path(os.environ.get("WIREWATCH_SHARED_DATA") or REPO.parent / "shared" / "data")
+NEWS_CAPTURES = SHARED_DATA / "feeds" / "news"
+CAPTURED_AT = dt.datetime(2026, 2, 17, 12, 0, tzinfo=dt.UTC)
+
+
+def news_articles() -> list[Article]:
+    """The shared world-news captures (feeds of one day), parsed and normalized as the pipeline
+    does; missing, they fail a test in CI and skip it elsewhere."""
+    from connectors.feed_parse import parse_feed
+    from schemas.feeds import FeedSpec
+
+    if not NEWS_CAPTURES.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{NEWS_CAPTURES} is missing, and CI is set: the shared test data must be present")
+        pytest.skip(f"{NEWS_CAPTURES} is absent (outside CI)")
+    articles = []
+    for path in sorted(NEWS_CAPTURES.glob("*.xml")):
+        spec = FeedSpec(url=f"https://{path.stem}.example.com/feed.xml", name=path.stem)
+        for raw in parse_feed(path.read_bytes(), {}, spec, fetched_at=CAPTURED_AT).records:
+            articles.append(normalize_record(raw, ingested_at=CAPTURED_AT, pipeline=PIPELINE))
+    return articles
+
+
 def seed_articles(folder: pathlib.Path = SEEDS) -> list[Article]:
     """The repository's seed articles as read from `folder`, built with the pure functions."""
     articles = []

@@ -10,28 +10,20 @@ varied first so that every construct has something to tell apart.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from connectors.es_indices import IndexNames, article_document, ensure_indices
-from connectors.feed_parse import parse_feed
 from pipelines.alert_query import analyze, compile_query
-from pipelines.normalize import normalize_record
-from schemas.feeds import FeedSpec
 from schemas.records import Article
-from tests.conftest import PIPELINE, as_canonical, delete_prefix, seed_articles
+from tests.conftest import as_canonical, delete_prefix, news_articles, seed_articles
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-NEWS = Path(os.environ.get("WIREWATCH_SHARED_DATA") or REPO.parent / "shared" / "data") / "feeds" / "news"
-FETCHED_AT = dt.datetime(2026, 2, 17, 12, 0, tzinfo=dt.UTC)
 
 QUERIES = [
     # bare terms: every field, text by words, keyword by whole value, numbers and dates leniently
@@ -141,19 +133,6 @@ QUERIES = [
 ]
 
 
-def _news() -> list[Article]:
-    if not NEWS.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{NEWS} is missing, and CI is set: the shared test data must be present")
-        pytest.skip(f"{NEWS} is absent (outside CI)")
-    articles = []
-    for path in sorted(NEWS.glob("*.xml")):
-        spec = FeedSpec(url=f"https://{path.stem}.example.com/feed.xml", name=path.stem)
-        for raw in parse_feed(path.read_bytes(), {}, spec, fetched_at=FETCHED_AT).records:
-            articles.append(normalize_record(raw, ingested_at=FETCHED_AT, pipeline=PIPELINE))
-    return articles
-
-
 def _varied(index: int, article: Article, now: dt.datetime) -> Article:
     """Deterministic variety in the fields the pipeline would set later (counts, duplicates, dates)."""
     changes: dict[str, Any] = {"source_count": 1 + index % 5, "independent_source_count": 1 + index % 3}
@@ -167,7 +146,7 @@ def _varied(index: int, article: Article, now: dt.datetime) -> Article:
 @pytest.fixture(scope="module")
 def docs() -> list[dict[str, Any]]:
     now = dt.datetime.now(dt.UTC)
-    articles = [as_canonical(article) for article in [*seed_articles(), *_news()]]
+    articles = [as_canonical(article) for article in [*seed_articles(), *news_articles()]]
     return [article_document(_varied(i, article, now)) for i, article in enumerate(articles)]
 
 

@@ -10,31 +10,23 @@ Elasticsearch runs the same string as `query_string`.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from connectors.es_indices import IndexNames, article_document, ensure_indices
 from connectors.es_store import ElasticsearchStore
-from connectors.feed_parse import parse_feed
 from connectors.localstore import LocalStore
-from pipelines.normalize import normalize_record
 from pipelines.search_query import Filters, search_request
-from schemas.feeds import FeedSpec
 from schemas.records import Article
 from schemas.store import FACET_DAYS, FACET_SIZE
-from tests.conftest import PIPELINE, as_canonical, delete_prefix, seed_articles
+from tests.conftest import as_canonical, delete_prefix, news_articles, seed_articles
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-NEWS = Path(os.environ.get("WIREWATCH_SHARED_DATA") or REPO.parent / "shared" / "data") / "feeds" / "news"
-FETCHED_AT = dt.datetime(2026, 2, 17, 12, 0, tzinfo=dt.UTC)
 EVERYTHING = 100_000
 
 QUERIES = [
@@ -87,22 +79,9 @@ FILTERS = [
 ]
 
 
-def _news() -> list[Article]:
-    if not NEWS.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{NEWS} is missing, and CI is set: the shared test data must be present")
-        pytest.skip(f"{NEWS} is absent (outside CI)")
-    articles = []
-    for path in sorted(NEWS.glob("*.xml")):
-        spec = FeedSpec(url=f"https://{path.stem}.example.com/feed.xml", name=path.stem)
-        for raw in parse_feed(path.read_bytes(), {}, spec, fetched_at=FETCHED_AT).records:
-            articles.append(normalize_record(raw, ingested_at=FETCHED_AT, pipeline=PIPELINE))
-    return articles
-
-
 @pytest.fixture(scope="module")
 def corpus() -> list[Article]:
-    articles = [as_canonical(article) for article in [*seed_articles(), *_news()]]
+    articles = [as_canonical(article) for article in [*seed_articles(), *news_articles()]]
     out = []
     for i, article in enumerate(articles):
         if i % 9 == 8:  # a copy of the article before it: hidden unless all copies are asked for
