@@ -35,7 +35,6 @@ from schemas.store import (
     FACET_SIZE,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
-    SNIPPET_CHARS,
     TITLE_BOOST,
     Counts,
     RetagSummary,
@@ -44,6 +43,7 @@ from schemas.store import (
     StoreStats,
     WriteCounts,
     hit_fields,
+    lead,
 )
 
 SCHEMA_VERSION = 6
@@ -480,7 +480,7 @@ class LocalStore:
         return [
             SearchHit(
                 **hit_fields(doc),
-                snippet=snippet or (doc.get("body") or "")[:SNIPPET_CHARS],
+                snippet=snippet or lead(doc.get("body") or ""),
                 score=-score,  # bm25() is lower-is-better; users expect higher-is-better
             )
             for doc, snippet, score in found

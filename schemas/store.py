@@ -46,6 +46,13 @@ class SearchHit(BaseModel):
     duplicate_of: str | None = None
 
 
+def lead(text: str) -> str:
+    """The start of a text as a snippet: about SNIPPET_CHARS characters, cut at a word."""
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    return text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+
+
 def hit_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The SearchHit fields read from a stored document (either store's JSON)."""
     actors = sorted(doc.get("actors") or (), key=lambda a: -float(a.get("salience") or 0))
