@@ -4,6 +4,10 @@ An alert rule's `when.query` is what an analyst types into Kibana's search bar. 
 no Elasticsearch, so the pipeline evaluates the string here, per article (its stored JSON), while
 `wirewatch alerts test` runs it in Elasticsearch; tests/integration/test_alert_query_es.py holds the
 two to the same answers on real articles. Field types are read from our index mapping, never listed.
+`wirewatch search` uses the same evaluator with its own `Mode` (pipelines/search_query.py: default
+operator AND, title and body as one field), which also tells the embedded store an FTS5 query for
+its candidates (`CompiledQuery.fts`); tests/integration/test_search_stores.py holds that to
+Elasticsearch's answers too.
 
 The semantics are `query_string`'s with the index defaults (default field `*`, operator OR, lenient):
 - a bare term searches every mapped field: text fields (standard analyzer) for any of its words,
