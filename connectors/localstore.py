@@ -16,7 +16,7 @@ import orjson
 
 from connectors.localstore_health import StoreDamagedError, check_integrity, is_damage, reports_damage
 from connectors.retag import RetagRequest, RetagRun, merged
-from connectors.store import OwnArticles, Search, StoreError
+from connectors.store import OwnArticles, Search, SearchFilters, StoreError
 from schemas.alerts import Alert, merge_alert
 from schemas.dedup import (
     Lineage,
@@ -236,10 +236,12 @@ _SEARCH_FTS = f"""
 SELECT {FULL_DOC_OF_A}, snippet(articles_fts, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 24),
        bm25(articles_fts, {TITLE_BOOST}, 1.0) AS score
 FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid
-WHERE articles_fts MATCH ?
+WHERE articles_fts MATCH ? AND {{narrowed}}
 ORDER BY {{order}}
 """
-_SEARCH_ALL = f"SELECT {FULL_DOC_OF_A}, NULL, 0.0 AS score FROM articles AS a ORDER BY {{order}}"
+_SEARCH_ALL = (
+    f"SELECT {FULL_DOC_OF_A}, NULL, 0.0 AS score FROM articles AS a WHERE {{narrowed}} ORDER BY {{order}}"
+)
 _ORDER = {
     "relevance": "score, a.published_at IS NULL, a.published_at DESC, a.id",
     "date": "a.published_at IS NULL, a.published_at DESC, a.id",
@@ -251,6 +253,43 @@ _LISTED = (
     "SELECT j.value, count(*) FROM articles AS a, json_each(a.doc, '{path}') AS j "
     "WHERE json_extract(a.doc, '$.duplicate_of') IS NULL GROUP BY 1"
 )
+
+
+def _narrowing(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """SQL keeping at least the articles that pass a search's filters, so that a filter-only query
+    reads (and decodes) those, not the whole store; the compiled query still decides each. Dates
+    are widened by a day: the column's text compares like the instant only in one format."""
+    clauses: list[str] = ["1"]
+    params: list[Any] = []
+    for path, values in (("$.actor_ids", filters.actors), ("$.countries", filters.countries)):
+        if values:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM json_each(a.doc, '{path}') WHERE value IN ({_marks(values)}))"
+            )
+            params += values
+    if filters.topics:  # a topic and its sub-topics (LIKE is wider than that: fine)
+        either = " OR ".join("value = ? OR value LIKE ?" for _ in filters.topics)
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each(a.doc, '$.topic_ids') WHERE {either})")
+        params += [value for topic in filters.topics for value in (topic, f"{topic}.%")]
+    for column, values in (
+        ("a.language", filters.languages),
+        ("a.source_name", filters.outlets),
+        ("json_extract(a.doc, '$.source.feed_url')", filters.feeds),
+    ):
+        if values:
+            clauses.append(f"{column} IN ({_marks(values)})")
+            params += values
+    if filters.since is not None:
+        clauses.append("a.published_at >= ?")
+        params.append((filters.since.astimezone(dt.UTC) - dt.timedelta(days=1)).isoformat())
+    if filters.until is not None:
+        clauses.append("a.published_at < ?")
+        params.append((filters.until.astimezone(dt.UTC) + dt.timedelta(days=1)).isoformat())
+    return " AND ".join(clauses), params
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -493,10 +532,12 @@ class LocalStore:
 
     def _matching(self, request: Search, order: str) -> Iterator[tuple[dict[str, Any], str | None, float]]:
         """(document, snippet, bm25) of each article `request` matches, in `order`."""
+        narrowed, params = _narrowing(request.filters)
         if request.fts is not None:
-            cursor = self._db.execute(_SEARCH_FTS.format(order=order), (request.fts,))
+            sql, params = _SEARCH_FTS.format(order=order, narrowed=narrowed), [request.fts, *params]
         else:
-            cursor = self._db.execute(_SEARCH_ALL.format(order=order))
+            sql = _SEARCH_ALL.format(order=order, narrowed=narrowed)
+        cursor = self._db.execute(sql, params)
         try:
             while rows := cursor.fetchmany(_SEARCH_BATCH):
                 for text, snippet, score in rows:

@@ -38,6 +38,28 @@ class OwnArticles:
     started_at: dt.datetime  # timezone-aware
 
 
+class SearchFilters(Protocol):
+    """The filter flags of a search (pipelines.search_query.Filters), which a store may use to read
+    fewer candidates: any of each field's values is required."""
+
+    @property
+    def actors(self) -> tuple[str, ...]: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...  # each with its sub-topics
+    @property
+    def countries(self) -> tuple[str, ...]: ...
+    @property
+    def outlets(self) -> tuple[str, ...]: ...
+    @property
+    def feeds(self) -> tuple[str, ...]: ...
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+    @property
+    def since(self) -> dt.datetime | None: ...
+    @property
+    def until(self) -> dt.datetime | None: ...
+
+
 class Search(Protocol):
     """A search, as either store runs it (pipelines.search_query.SearchRequest): Elasticsearch runs
     `es_query()`; the embedded store reads the candidates of `fts` (every article when None) and
@@ -51,6 +73,8 @@ class Search(Protocol):
     def limit(self) -> int: ...
     @property
     def offset(self) -> int: ...
+    @property
+    def filters(self) -> SearchFilters: ...
 
     def es_query(self) -> dict[str, Any]: ...
 

@@ -73,6 +73,7 @@ class SearchRequest:
     limit: int = 10
     offset: int = 0
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # for `now-7d`
+    filters: Filters = Filters()  # already in `query`; a store may also use them to read less
 
     def matches(self, doc: Mapping[str, Any]) -> bool:
         return self.compiled.matches(doc, now=self.now)
@@ -114,7 +115,7 @@ def search_request(
         parts.append("NOT _exists_:duplicate_of")  # copies show under their canonical article
     query = " AND ".join(parts)
     compiled = compile_query(query, SEARCH_MODE)
-    return SearchRequest(query, compiled, compiled.fts, sort, limit, offset)
+    return SearchRequest(query, compiled, compiled.fts, sort, limit, offset, filters=filters)
 
 
 # --- the user's query ------------------------------------------------------------------------------
