@@ -289,6 +289,7 @@ def _narrowing(filters: SearchFilters) -> tuple[str, list[Any]]:
 
 
 def _marks(values: Sequence[Any]) -> str:
+    """One SQL parameter mark per value: `?, ?, ?`."""
     return ", ".join("?" * len(values))
 
 
@@ -594,7 +595,7 @@ class LocalStore:
             paths = [f"$.{field}" for field in fields] or ["$.id"]
             paths += paths[:1] if len(paths) == 1 else []  # with two paths or more, an array comes back
             text = any(field.partition(".")[0] in IN_COLUMNS for field in fields)
-            select = f"json_extract({FULL_DOC if text else 'doc'}, {', '.join('?' * len(paths))})"
+            select = f"json_extract({FULL_DOC if text else 'doc'}, {_marks(paths)})"
         event = "coalesce(published_at, ingested_at)"  # the expression the articles_event index holds
         where, args = f"{event} >= ?", [_iso(since) or ""]
         if until is not None:
@@ -727,7 +728,7 @@ class LocalStore:
         """(rowid, the other columns) of `sql`'s rows for `rowids` (its `{}`: their placeholders)."""
         for start in range(0, len(rowids), 500):  # SQLite caps the number of bound parameters
             chunk = rowids[start : start + 500]
-            for rowid, *rest in self._db.execute(sql.format(",".join("?" * len(chunk))), chunk):
+            for rowid, *rest in self._db.execute(sql.format(_marks(chunk)), chunk):
                 yield rowid, tuple(rest)
 
     def add_sightings(self, update: LineageUpdate) -> bool:
@@ -814,8 +815,9 @@ class LocalStore:
         found: set[str] = set()
         for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
             chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", chunk).fetchall()
+            rows = self._db.execute(
+                f"SELECT id FROM articles WHERE id IN ({_marks(chunk)})", chunk
+            ).fetchall()
             found.update(r[0] for r in rows)
         return found
 
@@ -825,8 +827,9 @@ class LocalStore:
         rest = [i for i in ids if i not in found]
         for start in range(0, len(rest), 500):
             chunk = rest[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT record_id FROM dead_letters WHERE record_id IN ({marks})", chunk)
+            rows = self._db.execute(
+                f"SELECT record_id FROM dead_letters WHERE record_id IN ({_marks(chunk)})", chunk
+            )
             found.update(r[0] for r in rows)
         return found
 
@@ -835,9 +838,8 @@ class LocalStore:
         if urls is None:
             rows = self._db.execute("SELECT doc FROM feed_state").fetchall()
         else:
-            marks = ",".join("?" * len(urls))
             rows = self._db.execute(
-                f"SELECT doc FROM feed_state WHERE feed_url IN ({marks})", list(urls)
+                f"SELECT doc FROM feed_state WHERE feed_url IN ({_marks(urls)})", list(urls)
             ).fetchall()
         states = (FeedState.model_validate_json(r[0]) for r in rows)
         return {s.feed_url: s for s in states}

@@ -17,7 +17,7 @@ from pipelines.alert_query import QueryError
 from pipelines.cli_tag import find_actor
 from pipelines.console import parse_moment, print_json, printable_line, with_highlights
 from pipelines.export import CSV_COLUMNS, open_output, write_export
-from pipelines.search_query import FIELD_ALIASES, Filters, SearchRequest, search_request
+from pipelines.search_query import FIELD_ALIASES, QID, Filters, SearchRequest, search_request
 from pipelines.stores import open_existing_store
 from schemas.actors import load_registry
 from schemas.errors import ConfigError
@@ -25,7 +25,6 @@ from schemas.store import SearchHit
 from schemas.topics import load_taxonomy
 
 _log = logging.getLogger("wirewatch")
-_QID = re.compile(r"Q[1-9][0-9]*")
 _COUNTRY = re.compile(r"[A-Za-z]{3}")
 
 QUERY_HELP = (
@@ -166,7 +165,7 @@ def resolve_actor(value: str) -> str:
     """An actor's QID, from a QID or a name the registry knows (`wirewatch actors show` finds it);
     the registry is read only for a name."""
     value = value.strip()
-    if _QID.fullmatch(value):
+    if QID.fullmatch(value):
         return value  # an id from an older registry still finds the articles tagged with it
     try:
         return find_actor(load_registry(), value).id

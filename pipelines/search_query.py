@@ -42,7 +42,7 @@ FIELD_ALIASES = {
     "feed": "source.feed_url",
     "lang": "language",
 }
-_QID = re.compile(r"Q[1-9][0-9]*")
+QID = re.compile(r"Q[1-9][0-9]*")  # a Wikidata id, as actor ids are
 
 Sort = Literal["relevance", "date"]
 
@@ -138,7 +138,7 @@ def _resolve_fields(node: tree.Item) -> None:
         if name == "_exists_":
             return
         if name == "actor":
-            qids = [_QID.fullmatch(_value(leaf)) is not None for leaf in _leaves(node.expr)]
+            qids = [QID.fullmatch(_value(leaf)) is not None for leaf in _leaves(node.expr)]
             if any(qids) and not all(qids):
                 raise QueryError(f"{str(node).strip()!r}: give actor ids (Q7747) or names, not both")
             node.name = "actor_ids" if all(qids) else "actor_names"

@@ -85,9 +85,10 @@ def test_unsafe_words_narrow_nothing() -> None:
     assert search_request("Trump OR country:USA").fts is None  # either side may match alone
 
 
-def test_filters_only_read_every_article_newest_first(store: LocalStore, articles: list[Article]) -> None:
+def test_filters_alone_find_every_matching_article_newest_first(store: LocalStore) -> None:
     hits = store.search(search_request("", Filters(languages=("en",)), limit=50))
     assert len(hits) == 6
+    assert [hit.id for hit in hits] == sorted(hit.id for hit in hits)  # one date: then by id, as in ES
     assert store.search(search_request("", Filters(languages=("xx",)))) == []
 
 

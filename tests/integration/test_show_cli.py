@@ -59,6 +59,7 @@ def test_show_gives_the_tags_with_their_evidence_and_the_outlets(store):
     assert "outlets     2 carried this story:" in text
     assert "one.example" in text
     assert "two.example" in text
+    assert stored["alerts"]  # the seed meets the example rules: their ids must show
     for rule in stored["alerts"]:
         assert rule in text.split("alerts", 1)[1].splitlines()[0]
 
