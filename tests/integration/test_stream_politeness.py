@@ -95,7 +95,10 @@ def test_feeds_on_one_host_are_polled_one_at_a_time_once_per_due_time_and_counte
     assert stopped, output
     polls, new_items, written, dead_letters = (int(group) for group in stopped.groups())
     assert (new_items, written, dead_letters) == (distinct, distinct, 0), lines[-1]
-    assert len(served) - 1 <= polls <= len(served)  # the stop may catch one poll after its request
+    # The stop cancels the bundle in flight, and a bundle's counters only count once it ends: the
+    # polls it made (one after another on this one host, usually one tick's feeds) go uncounted.
+    # Seen: 23 requests, 21 polls. More polls than requests would be counting one twice.
+    assert len(served) - len(PATHS) <= polls <= len(served)
     articles.refresh()
     assert articles.count() == distinct
     assert "Traceback" not in output
