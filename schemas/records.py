@@ -18,6 +18,22 @@ BodyFormat = Literal["text", "html"]
 # Which field a date came from: feeds are inconsistent, and "fetched" marks a fallback, not a fact.
 DateSource = Literal["seed", "published", "updated", "dc:date", "fetched"]
 
+# Where an article's body came from: its seed file, its feed item, or the linked page (issue 18).
+BodySource = Literal["seed", "feed", "extracted"]
+# What fetching an item's linked page came to. Anything but "extracted" keeps the feed's text.
+PageStatus = Literal[
+    "extracted",
+    "http_error",  # 4xx/5xx (a 429/503's Retry-After also holds the host off)
+    "timeout",
+    "too_large",
+    "not_html",
+    "robots_disallowed",  # robots.txt forbids the path, or could not be read (5xx, unreachable)
+    "unreachable",  # DNS, connection or TLS failure
+    "refused",  # a private address or a scheme we never fetch (the SSRF rules of the feed fetcher)
+    "host_waiting",  # the host asked (Retry-After) for a longer pause than the run waits
+    "no_text",  # the page held no article text longer than the feed's own
+]
+
 # Dead letters keep the offending input so nothing is lost, but a 50 MB file must not be copied around.
 MAX_PAYLOAD_CHARS = 64 * 1024
 
@@ -77,6 +93,25 @@ class RawRecord(BaseModel):
     categories: tuple[str, ...] = ()
     media_urls: tuple[str, ...] = ()
     metadata: dict[str, str] = Field(default_factory=dict)
+    fetched_at: UtcDatetime
+    # Set by the page stage (pipelines.pages) when the item's text was short: with status
+    # "extracted", `body` is the page's text and the feed's text moved to `summary`.
+    page: PageExtraction | None = None
+
+
+class PageExtraction(BaseModel):
+    """What fetching a feed item's linked page gave (connectors.page_fetch): kept on the article
+    whether or not the text was used, so `show` and `stats` can say why a body is still a teaser."""
+
+    model_config = FROZEN
+
+    status: PageStatus
+    reason: str | None = None  # one line when status is not "extracted"
+    url: str  # the page asked for; `final_url` after redirects
+    final_url: str | None = None
+    http_status: int | None = None
+    word_count: int = Field(default=0, ge=0)  # of the extracted text
+    extractor: str  # e.g. "trafilatura 2.3.1"
     fetched_at: UtcDatetime
 
 
@@ -243,6 +278,8 @@ class Article(BaseModel):
     title: NonEmptyStr
     summary: str | None = None
     body: str
+    body_source: BodySource | None = None
+    page: PageExtraction | None = None  # when the linked page was fetched: how it went
     published_at: UtcDatetime | None = None
     date_source: DateSource | None = None
     # The date the source gave but that was not believed (unreadable, an impossible UTC offset,
