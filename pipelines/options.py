@@ -37,6 +37,7 @@ from schemas.dates import DEFAULT_DATE_WINDOW, DEFAULT_EARLIEST, DEFAULT_MAX_FUT
 from schemas.dedup import DedupConfig
 from schemas.errors import ConfigError
 from schemas.feeds import FeedSpec
+from schemas.pages import DEFAULT_MIN_WORDS, PageConfig
 from schemas.types import FROZEN, NonEmptyStr, UtcDatetime
 
 DEFAULT_SEEDS = "seeds"
@@ -135,6 +136,27 @@ class WirewatchOptions(PipelineOptions):
             help=f"shorter texts are matched by exact keys only (default {DEFAULT_DEDUP.min_words})",
         )
         parser.add_argument(
+            "--no-fetch-pages",
+            dest="no_fetch_pages",
+            action="store_true",
+            help="keep feed items' own text: never fetch the linked page of a short item",
+        )
+        parser.add_argument(
+            "--page-min-words",
+            dest="page_min_words",
+            type=int,
+            default=DEFAULT_MIN_WORDS,
+            help="fetch the linked page of feed items with fewer words than this "
+            f"(default {DEFAULT_MIN_WORDS})",
+        )
+        parser.add_argument(
+            "--page-timeout",
+            dest="page_timeout",
+            type=float,
+            default=PageConfig().timeout_s,
+            help=f"seconds allowed for one page, redirects included (default {PageConfig().timeout_s:g})",
+        )
+        parser.add_argument(
             "--alerts",
             default=None,
             help="alert rules (YAML) to evaluate (default: seeds/alerts.yaml; see `wirewatch alerts list`)",
@@ -176,6 +198,7 @@ class IngestConfig(BaseModel):
     max_seed_bytes: int = Field(ge=1, le=1024**3)
     dates: DateWindow = DEFAULT_DATE_WINDOW  # believable publication dates (schemas.dates)
     dedup: DedupConfig = DEFAULT_DEDUP
+    pages: PageConfig = PageConfig()  # feed items whose text is short: fetch the linked page
     alerts: AlertRules | None = None  # validated against the registry and taxonomy; None: no alerting
     alert_lines: Literal["stdout", "stderr"] = "stdout"  # the stream the `stdout` channel prints to
     run_id: NonEmptyStr
@@ -240,6 +263,7 @@ def load_config(
             "near": DEFAULT_DEDUP.near.model_copy(update={"threshold": flags.dedup_threshold}),
         }
     )
+    pages = _page_config(flags)
     alerts = None if flags.no_alerts else load_alert_rules(flags.alerts)
     started_at = now or dt.datetime.now(dt.UTC)
     dates = _date_window(flags.earliest_date, flags.max_future_days, started_at)
@@ -256,11 +280,22 @@ def load_config(
         max_seed_bytes=flags.max_seed_bytes,
         dates=dates,
         dedup=dedup,
+        pages=pages,
         alerts=alerts,
         alert_lines=flags.alert_lines,
         run_id=run_id,
         started_at=started_at,
         version=__version__,
+    )
+
+
+def _page_config(flags: WirewatchOptions) -> PageConfig:
+    if flags.page_min_words < 1:
+        raise ConfigError(f"--page-min-words must be at least 1, got {flags.page_min_words}")
+    if not 0 < flags.page_timeout <= 300:  # NaN fails this too
+        raise ConfigError(f"--page-timeout must be above 0 and at most 300 seconds, got {flags.page_timeout}")
+    return PageConfig(
+        enabled=not flags.no_fetch_pages, min_words=flags.page_min_words, timeout_s=flags.page_timeout
     )
 
 
