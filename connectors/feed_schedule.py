@@ -256,7 +256,9 @@ class HostLimiter:
     """Per process and thread-safe: one request in flight per host, and a pause between two to the same host.
 
     The pause runs from the end of one request to the start of the next, so a slow host gets more rest,
-    not less. Different hosts never wait for each other.
+    not less. Different hosts never wait for each other. A host that asked for a longer pause
+    (Retry-After) is held off with `defer`: its next slot waits until then, and `held_for` lets a
+    caller give up instead of waiting.
     """
 
     def __init__(
@@ -273,6 +275,7 @@ class HostLimiter:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._last_end: dict[str, float] = {}
+        self._held_until: dict[str, float] = {}
 
     def _lock_for(self, host: str) -> threading.Lock:
         with self._guard:
@@ -280,17 +283,41 @@ class HostLimiter:
 
     def slot(self, url: str) -> AbstractContextManager[None]:
         """Hold this while requesting `url`: it waits for the host's previous request and pause."""
-        return self._slot(urlsplit(url).hostname or "")
+        return self._slot(_host(url))
+
+    def defer(self, url: str, seconds: float) -> None:
+        """Hold `url`'s host off for `seconds` from now (a Retry-After); a shorter hold never shortens one."""
+        if not seconds > 0:  # also refuses NaN
+            return
+        host = _host(url)
+        until = self._clock() + seconds
+        with self._guard:
+            self._held_until[host] = max(until, self._held_until.get(host, until))
+
+    def held_for(self, url: str) -> float:
+        """Seconds until `url`'s host may be asked again after a `defer`; 0.0 when it is not held off."""
+        with self._guard:
+            until = self._held_until.get(_host(url))
+        return max(0.0, until - self._clock()) if until is not None else 0.0
 
     @contextmanager
     def _slot(self, host: str) -> Iterator[None]:
         with self._lock_for(host):
             last_end = self._last_end.get(host)
-            if last_end is not None:
-                wait = last_end + self._min_delay_s - self._clock()
-                if wait > 0:
-                    self._sleep(wait)
+            with self._guard:
+                held_until = self._held_until.get(host)
+            ready = max(
+                last_end + self._min_delay_s if last_end is not None else -math.inf,
+                held_until if held_until is not None else -math.inf,
+            )
+            wait = ready - self._clock()
+            if wait > 0:
+                self._sleep(wait)
             try:
                 yield
             finally:
                 self._last_end[host] = self._clock()
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""

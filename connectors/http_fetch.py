@@ -1,8 +1,9 @@
 """Fetch one feed politely and safely: conditional GET, bounded size/time/redirects, no private targets.
 
 `fetch_feed` never raises for network, HTTP or data problems: every failure comes back as a
-`FetchResult` with `outcome="error"` and a one-line `error`, so the caller's retry and health
-policy (`connectors.feed_schedule`) decides what happens next.
+`FetchResult` with `outcome="error"`, a one-line `error` and its machine-readable `error_kind`, so
+the caller's retry and health policy (`connectors.feed_schedule`) decides what happens next.
+`fetch_url` is the same fetch for any http(s) resource (pages, robots.txt), without local files.
 
 Proxies: the `requests` session honours `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` (its
 `trust_env`). When a request goes through a proxy, the proxy resolves the target's name, so a local
@@ -41,6 +42,17 @@ from schemas.types import FROZEN
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 FetchOutcome = Literal["ok", "not_modified", "error"]
+# Why a fetch failed, for callers that branch on it (the page fetcher maps these to page statuses).
+FetchErrorKind = Literal[
+    "refused",  # check_target: a private address, a scheme or URL we never fetch
+    "unreachable",  # DNS, connection, TLS or proxy failure
+    "timeout",
+    "too_large",
+    "http_status",  # a 4xx/5xx answer (or another non-2xx, non-304 one)
+    "redirect",  # a loop, too long a chain, or a redirect without a usable Location
+    "broken",  # the connection broke or the body could not be decompressed
+    "file",  # a local feed file could not be read
+]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
@@ -86,11 +98,17 @@ class FetchResult(BaseModel):
     permanent_redirect: str | None = None  # the new URL when only 301/308 led there and it answered
     retry_after_s: float | None = None  # from Retry-After on 429/503
     error: str | None = None  # one line, for the user and the feed's state
+    # Out of dumps: it restates `error` for code, and a feed's recorded result stays what it was.
+    error_kind: FetchErrorKind | None = Field(default=None, exclude=True)
     elapsed_s: float = 0.0
 
 
 class _Failure(Exception):
     """A fetch problem with its user-facing message; turned into an error result, never escapes."""
+
+    def __init__(self, message: str, kind: FetchErrorKind) -> None:
+        super().__init__(message)
+        self.kind: FetchErrorKind = kind
 
 
 @dataclass
@@ -162,34 +180,49 @@ def check_target(url: str, *, allow_private: bool, proxied: bool) -> str | None:
 
     With a proxy, host names are not resolved here (see the module docstring).
     """
+    problem = _target_problem(url, allow_private=allow_private, proxied=proxied)
+    return problem[1] if problem else None
+
+
+def target_problem(
+    url: str, *, policy: FetchPolicy, session: requests.Session
+) -> tuple[FetchErrorKind, str] | None:
+    """`check_target` for `url` as `fetch_url` would check it, with the kind: "refused", or
+    "unreachable" when the name does not resolve. Lets a caller stop before any request."""
+    proxied = _proxy_for(session, url) is not None
+    return _target_problem(url, allow_private=policy.allow_private, proxied=proxied)
+
+
+def _target_problem(url: str, *, allow_private: bool, proxied: bool) -> tuple[FetchErrorKind, str] | None:
     try:
         parts = urlsplit(url)
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
     except ValueError as exc:
-        return f"invalid URL {url!r}: {exc}"
+        return "refused", f"invalid URL {url!r}: {exc}"
     if parts.scheme.lower() not in _DEFAULT_PORTS:
-        return f"unsupported URL scheme {parts.scheme or 'none'!r} in {url!r}: only http and https"
+        return "refused", f"unsupported URL scheme {parts.scheme or 'none'!r} in {url!r}: only http and https"
     host = parts.hostname
     if not host:
-        return f"URL has no host: {url!r}"
+        return "refused", f"URL has no host: {url!r}"
     if allow_private:
         return None
     literal = _literal_address(host)
     if literal is not None:
         addresses = [literal]
     elif _is_localhost_name(host):
-        return f"refused {host}: a loopback name (allow_private is off)"
+        return "refused", f"refused {host}: a loopback name (allow_private is off)"
     elif proxied:
         return None
     else:
         try:
             addresses = resolve_host(host, port)
         except (OSError, UnicodeError) as exc:
-            return f"cannot resolve host {host}: {exc}"
+            return "unreachable", f"cannot resolve host {host}: {exc}"
     for address in addresses:
         if not is_public_address(address):
             return (
-                f"refused {host}: it resolves to non-public address {_show(address)} (allow_private is off)"
+                "refused",
+                f"refused {host}: it resolves to non-public address {_show(address)} (allow_private is off)",
             )
     return None
 
@@ -227,9 +260,11 @@ def _http_date(value: str) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def request_headers(policy: FetchPolicy, etag: str | None, last_modified: str | None) -> dict[str, str]:
+def request_headers(
+    policy: FetchPolicy, etag: str | None, last_modified: str | None, *, accept: str = ACCEPT
+) -> dict[str, str]:
     """The headers every hop sends: who we are, what we accept, and what we already have."""
-    headers = {"User-Agent": policy.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
+    headers = {"User-Agent": policy.user_agent, "Accept": accept, "Accept-Encoding": ACCEPT_ENCODING}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -265,7 +300,7 @@ def _local_path(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
-            raise _Failure(f"file URL names another host: {url!r}")
+            raise _Failure(f"file URL names another host: {url!r}", "refused")
         return url2pathname(parts.path)
     if not parts.scheme and os.path.isabs(url):
         return url
@@ -276,11 +311,11 @@ def _read_file(path: str, max_bytes: int) -> bytes:
     try:
         return read_at_most(path, max_bytes)
     except NotAFileError as exc:  # a FIFO would hang the poll
-        raise _Failure(f"cannot read {path}: it is {exc}, not a feed file") from exc
+        raise _Failure(f"cannot read {path}: it is {exc}, not a feed file", "file") from exc
     except OSError as exc:
-        raise _Failure(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise _Failure(f"cannot read {path}: {exc.strerror or exc}", "file") from exc
     except FileTooLargeError as exc:
-        raise _Failure(f"file {exc}") from exc
+        raise _Failure(f"file {exc}", "too_large") from exc
 
 
 # --- HTTP --------------------------------------------------------------------------------------
@@ -295,21 +330,33 @@ def _proxy_for(session: requests.Session, url: str) -> str | None:
 def _remaining(deadline: float, clock: Callable[[], float], timeout_s: float) -> float:
     left = deadline - clock()
     if left <= 0:
-        raise _Failure(f"timed out after {timeout_s:g} s")
+        raise _Failure(f"timed out after {timeout_s:g} s", "timeout")
     return left
 
 
 def _read_body(
-    response: requests.Response, *, policy: FetchPolicy, deadline: float, clock: Callable[[], float]
+    response: requests.Response,
+    *,
+    policy: FetchPolicy,
+    deadline: float,
+    clock: Callable[[], float],
+    truncate: bool = False,
 ) -> bytes:
     """Read and decompress the body under the size cap and the total deadline.
 
     `read1` returns after at most one socket read and decompresses at most a chunk at a time, so a
     gzip bomb is stopped at the cap and a slow drip is stopped at the deadline, not at the end.
+    With `truncate`, a longer body is cut at the cap instead of failing.
     """
+    too_large = _Failure(f"response larger than {policy.max_bytes} bytes", "too_large")
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and "Content-Encoding" not in response.headers and int(declared) > policy.max_bytes:
-        raise _Failure(f"response larger than {policy.max_bytes} bytes")
+    if (
+        not truncate
+        and declared.isdigit()
+        and "Content-Encoding" not in response.headers
+        and int(declared) > policy.max_bytes
+    ):
+        raise too_large
     raw: urllib3.HTTPResponse = response.raw
     chunks: list[bytes] = []
     size = 0
@@ -320,7 +367,10 @@ def _read_body(
             return b"".join(chunks)
         size += len(chunk)
         if size > policy.max_bytes:
-            raise _Failure(f"response larger than {policy.max_bytes} bytes")
+            if not truncate:
+                raise too_large
+            chunks.append(chunk[: len(chunk) - (size - policy.max_bytes)])
+            return b"".join(chunks)
         chunks.append(chunk)
 
 
@@ -337,19 +387,21 @@ def _redirect_location(response: requests.Response, url: str) -> str | None:
         return None
     location = response.headers.get("Location")
     if not location:
-        raise _Failure(f"{_status_text(response.status_code, response.reason)} without a Location header")
+        raise _Failure(
+            f"{_status_text(response.status_code, response.reason)} without a Location header", "redirect"
+        )
     try:
         return urljoin(url, location.strip())
     except ValueError as exc:
-        raise _Failure(f"bad redirect Location {location!r}: {exc}") from exc
+        raise _Failure(f"bad redirect Location {location!r}: {exc}", "redirect") from exc
 
 
 def _follow(trace: _Trace, status: int, location: str, visited: set[str], max_redirects: int) -> None:
     """Count one redirect and move the trace to its target, refusing loops and long chains."""
     if location in visited:
-        raise _Failure(f"redirect loop: {trace.url} redirects back to {location}")
+        raise _Failure(f"redirect loop: {trace.url} redirects back to {location}", "redirect")
     if trace.redirects >= max_redirects:
-        raise _Failure(f"too many redirects (more than {max_redirects})")
+        raise _Failure(f"too many redirects (more than {max_redirects})", "redirect")
     visited.add(location)
     trace.redirects += 1
     trace.only_permanent = trace.only_permanent and status in PERMANENT_REDIRECT_STATUSES
@@ -366,6 +418,7 @@ def _final_result(
     policy: FetchPolicy,
     deadline: float,
     clock: Callable[[], float],
+    truncate: bool,
 ) -> FetchResult:
     """Turn the last (non-redirect) response into a result, reading the body only for a 2xx."""
     status = response.status_code
@@ -387,7 +440,7 @@ def _final_result(
             }
         )
     if 200 <= status < 300:
-        body = _read_body(response, policy=policy, deadline=deadline, clock=clock)
+        body = _read_body(response, policy=policy, deadline=deadline, clock=clock, truncate=truncate)
         return base.model_copy(
             update={
                 "outcome": "ok",
@@ -401,7 +454,11 @@ def _final_result(
     if status in RETRY_AFTER_STATUSES:
         retry_after = parse_retry_after(base.headers.get("retry-after"), date=base.headers.get("date"))
     return base.model_copy(
-        update={"retry_after_s": retry_after, "error": _status_text(status, response.reason)}
+        update={
+            "retry_after_s": retry_after,
+            "error": _status_text(status, response.reason),
+            "error_kind": "http_status",
+        }
     )
 
 
@@ -415,15 +472,16 @@ def _fetch_http(
     clock: Callable[[], float],
     trace: _Trace,
     deadline: float,
+    accept: str,
+    truncate: bool,
 ) -> FetchResult:
     """Follow redirects by hand so every hop is counted and its target checked before it is contacted."""
-    headers = request_headers(policy, etag, last_modified)
+    headers = request_headers(policy, etag, last_modified, accept=accept)
     visited = {url}
     while True:
-        proxied = _proxy_for(session, trace.url) is not None
-        refusal = check_target(trace.url, allow_private=policy.allow_private, proxied=proxied)
-        if refusal:
-            raise _Failure(refusal)
+        problem = target_problem(trace.url, policy=policy, session=session)
+        if problem:
+            raise _Failure(problem[1], problem[0])
         left = _remaining(deadline, clock, policy.timeout_s)
         with session.get(
             trace.url, headers=headers, allow_redirects=False, stream=True, timeout=(left, left)
@@ -440,28 +498,44 @@ def _fetch_http(
                     policy=policy,
                     deadline=deadline,
                     clock=clock,
+                    truncate=truncate,
                 )
         _follow(trace, response.status_code, location, visited, policy.max_redirects)
 
 
-def _error_message(exc: Exception, policy: FetchPolicy) -> str:
-    """One line for a network or data exception, worded for someone who manages feeds."""
+def _classify(exc: Exception, policy: FetchPolicy) -> tuple[FetchErrorKind, str]:
+    """The kind and one line for a network or data exception, worded for someone who manages feeds."""
     if isinstance(exc, _Failure):
-        return one_line(str(exc))
+        return exc.kind, one_line(str(exc))
     timeouts = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
     if isinstance(exc, timeouts):
-        return f"timed out after {policy.timeout_s:g} s"
+        return "timeout", f"timed out after {policy.timeout_s:g} s"
     if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS error: {_describe(exc)}"
+        return "unreachable", f"TLS error: {_describe(exc)}"
     if isinstance(exc, requests.exceptions.ProxyError):
-        return f"proxy error: {_describe(exc)}"
+        return "unreachable", f"proxy error: {_describe(exc)}"
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return f"connection failed: {_describe(exc)}"
+        return "unreachable", f"connection failed: {_describe(exc)}"
     if isinstance(exc, urllib3.exceptions.DecodeError):
-        return f"cannot decompress the response: {_describe(exc)}"
+        return "broken", f"cannot decompress the response: {_describe(exc)}"
     if isinstance(exc, (urllib3.exceptions.ProtocolError, OSError)):
-        return f"connection broken while reading: {_describe(exc)}"
-    return f"request failed: {_describe(exc)}"
+        return "broken", f"connection broken while reading: {_describe(exc)}"
+    return "broken", f"request failed: {_describe(exc)}"
+
+
+def _error_result(
+    url: str, trace: _Trace, exc: Exception, policy: FetchPolicy, elapsed_s: float
+) -> FetchResult:
+    kind, message = _classify(exc, policy)
+    return FetchResult(
+        requested_url=url,
+        final_url=trace.url,
+        outcome="error",
+        status=trace.status,
+        error=message,
+        error_kind=kind,
+        elapsed_s=elapsed_s,
+    )
 
 
 def fetch_feed(
@@ -480,42 +554,56 @@ def fetch_feed(
     session is opened for this call and closed after it.
     """
     start = clock()
-    trace = _Trace(url=url)
     try:
         path = _local_path(url)
-        if path is not None:
-            body = _read_file(path, policy.max_bytes)
-            return FetchResult(
-                requested_url=url,
-                final_url=url,
-                outcome="ok",
-                status=None,
-                body=body,
-                elapsed_s=clock() - start,
+        if path is None:
+            return fetch_url(
+                url, etag=etag, last_modified=last_modified, policy=policy, session=session, clock=clock
             )
-        own_session = session is None
-        active = session if session is not None else requests.Session()
-        try:
-            result = _fetch_http(
-                url,
-                etag=etag,
-                last_modified=last_modified,
-                policy=policy,
-                session=active,
-                clock=clock,
-                trace=trace,
-                deadline=start + policy.timeout_s,
-            )
-        finally:
-            if own_session:
-                active.close()
-    except (_Failure, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        return FetchResult(
-            requested_url=url,
-            final_url=trace.url,
-            outcome="error",
-            status=trace.status,
-            error=_error_message(exc, policy),
-            elapsed_s=clock() - start,
+        body = _read_file(path, policy.max_bytes)
+    except _Failure as exc:
+        return _error_result(url, _Trace(url=url), exc, policy, clock() - start)
+    return FetchResult(
+        requested_url=url, final_url=url, outcome="ok", status=None, body=body, elapsed_s=clock() - start
+    )
+
+
+def fetch_url(
+    url: str,
+    *,
+    policy: FetchPolicy,
+    session: requests.Session | None = None,
+    accept: str = ACCEPT,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    truncate: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+) -> FetchResult:
+    """Fetch an http(s) URL under `policy` (anything else is refused), as `fetch_feed` does.
+
+    `accept` is the Accept header; with `truncate`, a body longer than `policy.max_bytes` is cut
+    there instead of being an error (robots.txt: its first 500 KiB are what counts).
+    """
+    start = clock()
+    trace = _Trace(url=url)
+    own_session = session is None
+    active = session if session is not None else requests.Session()
+    try:
+        result = _fetch_http(
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            policy=policy,
+            session=active,
+            clock=clock,
+            trace=trace,
+            deadline=start + policy.timeout_s,
+            accept=accept,
+            truncate=truncate,
         )
+    except (_Failure, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        return _error_result(url, trace, exc, policy, clock() - start)
+    finally:
+        if own_session:
+            active.close()
     return result.model_copy(update={"elapsed_s": clock() - start})
