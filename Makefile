@@ -18,7 +18,7 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install native dev lint test unit bench eval-dedup eval-tagging clean lock es-start es-stop prism \
+.PHONY: help run install native dev lint test unit bench eval-dedup eval-extract eval-tagging clean lock es-start es-stop prism \
 	flink flink-cluster-start flink-cluster-stop test-flink bench-runners bench-e2e bench-fts
 
 help:
@@ -133,6 +133,9 @@ flink-cluster-stop:
 # Benchmarks write their figures under benchmarks/results/.
 eval-dedup: install
 	$(BIN)/python benchmarks/eval_dedup.py
+
+eval-extract: install
+	$(BIN)/python benchmarks/eval_extract.py
 
 eval-tagging: install
 	$(BIN)/python benchmarks/eval_tagging.py
