@@ -22,3 +22,5 @@ NOTIFICATIONS_FAILED = "notifications_failed"  # deliveries that failed after th
 ALERT_HISTORY_SCANS = "alert_history_scans"  # reads of the stored articles rules' memories are rebuilt from
 ALERT_HISTORY_ARTICLES = "alert_history_articles"  # stored articles those reads returned
 DEDUP_UNSETTLED = "dedup_unsettled"  # articles whose copy group was still growing when the rounds ran out
+PAGES_FETCHED = "pages_fetched"  # linked pages of short feed items asked for (pipelines.pages)
+PAGES_EXTRACTED = "pages_extracted"  # of which the text became the body

@@ -237,6 +237,8 @@ class ElasticsearchStore:
                     "aggs": {name: terms(field) for name, field in lists.items()},
                 },
                 "outlets": terms("source.name"),
+                "body_sources": terms("body_source", MAX_TERMS),
+                "page_statuses": terms("page.status", MAX_TERMS),
                 "per_day": {
                     "date_histogram": {
                         "field": "published_at",
@@ -258,6 +260,8 @@ class ElasticsearchStore:
             per_day=_buckets(articles.get("per_day"), key="key_as_string")[:FACET_DAYS],
             outlets=_buckets(articles.get("outlets")),
             **{name: _buckets(kept.get(name)) for name in lists},
+            body_sources=_buckets(articles.get("body_sources")),
+            page_statuses=_buckets(articles.get("page_statuses")),
             dead_letters_by_stage=_buckets(dead.get("stage")),
             alerts_by_rule=_buckets(alerts.get("rule")),
         )

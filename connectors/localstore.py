@@ -248,6 +248,10 @@ _ORDER = {
 }
 _SEARCH_BATCH = 200  # candidates read and checked at a time
 _CANONICAL = "json_extract(doc, '$.duplicate_of') IS NULL"
+# The values of a single-valued field of every article that has it, counted.
+_VALUED = (
+    "SELECT json_extract(doc, '{path}') AS value, count(*) FROM articles WHERE value IS NOT NULL GROUP BY 1"
+)
 # The values of a list field of the canonical articles, counted (a facet of `wirewatch stats`).
 _LISTED = (
     "SELECT j.value, count(*) FROM articles AS a, json_each(a.doc, '{path}') AS j "
@@ -648,6 +652,8 @@ class LocalStore:
             actors=self._top(_LISTED.format(path="$.actor_names")),
             topics=self._top(_LISTED.format(path="$.topic_ids")),
             countries=self._top(_LISTED.format(path="$.countries")),
+            body_sources=self._top(_VALUED.format(path="$.body_source"), limit=-1),
+            page_statuses=self._top(_VALUED.format(path="$.page.status"), limit=-1),
             dead_letters_by_stage=self._top("SELECT stage, count(*) FROM dead_letters GROUP BY 1", limit=-1),
             alerts_by_rule=self._top("SELECT rule_id, count(*) FROM alerts GROUP BY 1", limit=-1),
         )

@@ -238,6 +238,10 @@ def _print_summary(summary: RunSummary, runner: str, rejected: list[DeadLetter])
             ("  unchanged", summary.feeds_not_modified),
             ("  failed", summary.feeds_failed),
         ]
+    if summary.pages_fetched:
+        # After the feeds: pages are fetched for their short items.
+        at = 3 if summary.feeds_polled else 0
+        rows[at:at] = [("pages fetched", summary.pages_fetched), ("  text used", summary.pages_extracted)]
     print(f"Run {summary.run_id} on {runner}")
     for label, value in rows:
         print(f"  {label:<15}{value:>8}")

@@ -35,6 +35,7 @@ def render(doc: Mapping[str, Any]) -> Iterator[str]:
     yield f"  source      {source['kind']}: {source.get('name') or ''} {origin}".rstrip()
     yield f"  url         {doc.get('url') or '-'}"
     yield f"  language    {doc.get('language') or '-'}    words {doc['word_count']}"
+    yield from _body_origin(doc)
     if doc.get("duplicate_of"):
         similarity = f", similarity {doc['similarity']:.2f}" if doc.get("similarity") is not None else ""
         yield f"  copy of     {doc['duplicate_of']} ({doc.get('duplicate_reason') or 'copy'}{similarity})"
@@ -60,6 +61,17 @@ def render(doc: Mapping[str, Any]) -> Iterator[str]:
     for paragraph in (doc.get("body") or "").split("\n\n"):
         yield textwrap.fill(paragraph, width=WIDTH)
         yield ""
+
+
+def _body_origin(doc: Mapping[str, Any]) -> Iterator[str]:
+    """Where the body came from; for a feed item whose page was fetched, how that went."""
+    page = doc.get("page") or {}
+    if page.get("status") == "extracted":
+        yield f"  body        extracted from {page.get('final_url') or page['url']} ({page.get('extractor')})"
+    elif page:
+        yield f"  body        the feed's text; the linked page: {page['status']}: {page.get('reason') or '-'}"
+    elif doc.get("body_source"):
+        yield f"  body        the {doc['body_source']}'s text"
 
 
 def _date_note(doc: Mapping[str, Any]) -> str:

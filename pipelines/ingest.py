@@ -26,6 +26,7 @@ from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink, OwnArticles
 from pipelines import flink
 from pipelines.alerts import EvaluateAlerts, reliability_of
+from pipelines.pages import FetchPages
 from pipelines.dedup import Deduplicate
 from pipelines.feed_health import FeedFailure, failed_feeds
 from pipelines.normalize import Normalize
@@ -60,6 +61,8 @@ class RunSummary(BaseModel):
     feeds_polled: int = Field(default=0, ge=0)
     feeds_not_modified: int = Field(default=0, ge=0)
     feeds_failed: int = Field(default=0, ge=0)
+    pages_fetched: int = Field(default=0, ge=0)  # linked pages of short feed items
+    pages_extracted: int = Field(default=0, ge=0)  # of which the text became the body
     # The feeds that failed this run (or were skipped as disabled), from their saved state.
     failed_feeds: tuple[FeedFailure, ...] = ()
     # Every feed failed and no seed file was read: the run had nothing to work with.
@@ -155,6 +158,8 @@ def build(
     sink = sink or sink_for(config, streaming=streaming)
     sources = _stream_sources(pipeline, config, sink) if streaming else _batch_sources(pipeline, config, sink)
     records = [s.records for s in sources] | "FlattenSources" >> beam.Flatten()
+    if config.feeds and config.pages.enabled:
+        records = records | "FetchPages" >> FetchPages(config.pages, run_id=config.run_id, feeds=config.feeds)
     normalized = records | "Normalize" >> Normalize(
         ingested_at=None if streaming else config.started_at,
         pipeline=PipelineInfo(version=config.version, run_id=config.run_id),
@@ -221,6 +226,8 @@ def summarize(result: PipelineResult, config: IngestConfig, elapsed_s: float) ->
         feeds_polled=totals.get(counters.FEEDS_POLLED, 0),
         feeds_not_modified=totals.get(counters.FEEDS_NOT_MODIFIED, 0),
         feeds_failed=totals.get(counters.FEEDS_FAILED, 0),
+        pages_fetched=totals.get(counters.PAGES_FETCHED, 0),
+        pages_extracted=totals.get(counters.PAGES_EXTRACTED, 0),
         elapsed_s=round(elapsed_s, 3),
     )
 

@@ -18,7 +18,7 @@ from schemas.dates import DEFAULT_DATE_WINDOW, DateWindow
 from schemas.errors import BadRecordError
 from schemas.identity import record_canonical_url, record_id
 from schemas.ids import content_hash
-from schemas.records import Article, DateSource, DeadLetter, PipelineInfo, RawRecord
+from schemas.records import Article, BodySource, DateSource, DeadLetter, PipelineInfo, RawRecord
 from schemas.text import clean_line, count_words, first_sentence, markup_to_text
 
 STAGE = "normalize"
@@ -77,6 +77,8 @@ def normalize_record(
         title=title,
         summary=summary or None,
         body=body,
+        body_source=_body_source(raw),
+        page=raw.page,
         published_at=published_at,
         date_source=date_source,
         date_rejected=date_rejected,
@@ -90,6 +92,12 @@ def normalize_record(
         pipeline=pipeline,
         guid=_own_guid(raw),
     )
+
+
+def _body_source(raw: RawRecord) -> BodySource:
+    if raw.page is not None and raw.page.status == "extracted":
+        return "extracted"
+    return raw.source.kind
 
 
 def _text_items(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -32,6 +32,9 @@ def stats_lines(stats: StoreStats, facets: StoreFacets, feeds: Mapping[str, int]
     yield f"actors         {_listed(facets.actors)}"
     yield f"topics         {_listed(facets.topics)}"
     yield f"countries      {_listed(facets.countries)}"
+    yield f"bodies         {_listed(facets.body_sources)}"
+    if facets.page_statuses:
+        yield f"linked pages   {_listed(facets.page_statuses)}"
     yield f"dead letters   {stats.dead_letters:,}" + (
         f"  by stage: {_listed(facets.dead_letters_by_stage)}" if facets.dead_letters_by_stage else ""
     )

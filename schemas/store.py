@@ -103,6 +103,9 @@ class StoreFacets(BaseModel):
     actors: Counts = ()
     topics: Counts = ()
     countries: Counts = ()
+    # Every article, copies included: where bodies came from, and how fetching linked pages went.
+    body_sources: Counts = ()
+    page_statuses: Counts = ()
     dead_letters_by_stage: Counts = ()
     alerts_by_rule: Counts = ()
 

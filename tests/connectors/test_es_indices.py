@@ -54,6 +54,15 @@ EXPECTED_ARTICLE_MAPPING = {
     "title.keyword": "keyword",
     "summary": "text",
     "body": "text",
+    "body_source": "keyword",
+    "page.status": "keyword",
+    "page.reason": "keyword",
+    "page.url": "keyword",
+    "page.final_url": "keyword",
+    "page.http_status": "integer",
+    "page.word_count": "integer",
+    "page.extractor": "keyword",
+    "page.fetched_at": "date",
     "published_at": "date",
     "date_source": "keyword",
     "date_rejected": "keyword",
@@ -254,9 +263,9 @@ def test_article_mapping_is_exactly_the_reviewed_one():
     assert _mapping("articles-mappings")["dynamic"] is False
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
     # Version 3 added the dedup fields, 5 the kept signature, 6 date_rejected, 7 stopped indexing the
-    # evidence spans; a mapping change needs a new version, or ensure_indices never adds it to the
+    # evidence spans, 8 added body_source and page; a mapping change needs a new version, or ensure_indices never adds it to the
     # indices that exist (es_indices._upgrade_mappings).
-    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 7
+    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 8
 
 
 def test_every_article_field_is_mapped_with_a_fitting_type():
