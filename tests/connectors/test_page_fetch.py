@@ -342,3 +342,30 @@ def test_robots_txt_and_the_page_share_the_host_pause(server: FeedServer):
     assert (robots.path, page.path) == ("/robots.txt", "/a.html")
     assert page.started - robots.finished >= 0.25
     state.session.close()
+
+
+def test_a_robots_txt_over_500_kib_is_read_up_to_500_kib(server: FeedServer, pages: Pages):
+    padding = b"# padding\n" * (60 * 1024)
+    robots = Response(200, b"User-agent: *\nDisallow: /private/\n" + padding + b"Disallow: /\n")
+    url = serve(server, "/a.html", Response(200, ARTICLE, HTML), robots=robots)
+    assert pages.fetch(url).extraction.status == "extracted"
+    assert pages.fetch(server.url("/private/b.html")).extraction.status == "robots_disallowed"
+
+
+def test_a_short_hold_is_waited_for_in_the_host_slot():
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = HostLimiter(min_delay_s=1.0, clock=lambda: now[0], sleep=sleep)
+    limiter.defer("http://example.com/a", 30)
+    limiter.defer("http://example.com/b", 5)  # a shorter hold never shortens one
+    assert limiter.held_for("http://example.com/c") == 30
+    assert limiter.held_for("http://other.example/a") == 0
+    with limiter.slot("http://example.com/c"):
+        pass
+    assert slept == [30]
+    assert limiter.held_for("http://example.com/c") == 0
