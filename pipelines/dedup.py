@@ -1,10 +1,11 @@
-"""Deduplicate: fold exact and near copies into the first-seen article, with lineage.
+"""Deduplicate: fold exact copies, near copies and teasers into the first-seen article, with lineage.
 
-Batch (data-parallel): each article is fingerprinted (exact keys, MinHash signature, LSH band keys)
-and its stored matches looked up where it is read; the run's articles sharing a key are linked
-(exact key, or similarity at or above the threshold; found in key shards, `pipelines.copy_links`),
-the links merged into copy groups in a fixed number of shuffle rounds (hash-to-min connected
-components, as large-scale MinHash dedup does), and each group decided in first-seen order
+Batch (data-parallel): each article is fingerprinted (exact keys, MinHash signature, LSH band keys,
+lead keys) and its stored matches looked up where it is read; the run's articles sharing a key are
+linked (an exact or lead key, or a band key and similarity at or above the threshold; found in key
+shards, `pipelines.copy_links`), the links merged into copy groups in a fixed number of shuffle
+rounds (hash-to-min connected components, as large-scale MinHash dedup does), and each group
+decided in first-seen order
 (published time, then id) by one resolver. A decision only looks at articles sharing a key with
 it, so this equals one resolver over the whole run, whatever the runner's split. Only
 fingerprints travel through these steps, and only those of articles with links (a few percent of
@@ -16,7 +17,8 @@ canonical articles lives in Beam state, so copies arriving together are merged b
 has the first one.
 
 In both modes the store answers for everything written before (earlier runs, a restarted stream,
-other workers): `connectors.store.DedupIndex.lookup` by exact key and LSH band key.
+other workers): `connectors.store.DedupIndex.lookup` by exact key and near key (LSH band and lead
+keys ride together in `near_dup_keys`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from schemas.dedup import (
     fingerprint,
     with_keys,
 )
-from schemas.near_dup import NearDupConfig
+from schemas.near_dup import NearDupConfig, is_lead_key
 from schemas.records import Article, Sighting
 
 LINEAGE = "lineage"
@@ -114,7 +116,7 @@ class _Counters:
             self.canonical.inc()
             return
         self.folded.inc()
-        if decision.reason == "near":
+        if decision.reason in ("near", "contained"):
             self.near.inc()
 
 
@@ -182,7 +184,11 @@ class _FingerprintFn(_ResolveFn):
             encoded = self._coder.encode(Candidate(fp, stored))
             chunk.append((article, encoded))
             candidates.append((fp.article_id, encoded))
-            self._keys.add(fp.article_id, fp.exact_keys, fp.near_keys, fp.signature)
+            # Lead keys link every article holding them, like exact keys: a teaser and its full
+            # version are far apart in Jaccard, and only their group's resolver measures containment.
+            leads = [key for key in fp.near_keys if is_lead_key(key)]
+            bands = [key for key in fp.near_keys if not is_lead_key(key)]
+            self._keys.add(fp.article_id, (*fp.exact_keys, *leads), bands, fp.signature)
         yield chunk
         # One element per chunk: nearly all of them are dropped by Route, unread.
         yield TaggedOutput(_CANDIDATES, candidates)

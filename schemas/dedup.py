@@ -9,14 +9,22 @@ The rules:
   enough to mean something) the normalized content hash;
 - near copies have an estimated Jaccard similarity of their word shingles at or above the
   threshold (`schemas.near_dup`), found through shared LSH band keys;
-- the first article seen is canonical; a copy points at it (`duplicate_of`, never at another copy)
-  and is added to its `sources_seen`.
+- a teaser and its full version ("contained") share their opening words (a lead key,
+  `schemas.near_dup.lead_keys`), the shorter has at most TEASER_RATIO of the longer's shingles,
+  and at least `containment` of the shorter's shingles are in the longer (`_containment`). A
+  teaser under `min_words` words must also carry the same title (the title-lead key);
+- the first article seen is canonical, a teaser or not; a copy points at it (`duplicate_of`,
+  never at another copy) and is added to its `sources_seen`. The fuller version does not take
+  over: a canonical article may already be stored with copies pointing at it (earlier runs, the
+  stream), and the stores only ever add sightings to it, never re-point its copies; first-seen
+  keeps every mode, every runner and every re-run deciding alike.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Self
@@ -26,7 +34,19 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.near_dup import DEFAULT_CONFIG, NearDupConfig, band_keys, estimated_jaccard, minhash_array
+from schemas.near_dup import (
+    DEFAULT_CONFIG,
+    TITLE_LEAD_PREFIX,
+    NearDupConfig,
+    band_keys,
+    estimated_containment,
+    estimated_jaccard,
+    estimated_size,
+    is_lead_key,
+    lead_depth,
+    lead_keys,
+    minhash_array,
+)
 from schemas.records import Article, DuplicateReason, Sighting
 from schemas.types import FROZEN, HexId, UtcDatetime
 
@@ -38,10 +58,20 @@ _RENDERING_LABELS = ("www.", "m.", "mobile.", "amp.")
 # A GUID this long and not just digits is taken to be unique beyond its feed (URLs, URNs, UUIDs);
 # short or numeric GUIDs ("12345") only mean something within one feed.
 _MIN_GLOBAL_GUID = 16
+# Containment decides only where the shorter text has at most this share of the longer one's
+# shingles (a teaser): between texts of like length Jaccard decides, and two articles that share a
+# boilerplate opening are not folded for it. At this ratio, a text >= 80 % contained in the other
+# has Jaccard >= 0.43, past the near-duplicate threshold anyway.
+TEASER_RATIO = 0.6
+# The MinHash containment estimate counts alone only when it rests on this many signature values:
+# a text 60 % contained shows >= 7 of 8 equal values in 10 % of the draws, fewer values far more
+# often. A 28-word teaser of a 400-word article has ~7, a 60-word one of a 200-word article ~25.
+MIN_CONTAINMENT_EVIDENCE = 8
 
 
 class DedupConfig(BaseModel):
-    """The deduplication knobs (`--dedup-threshold`, `--dedup-min-words`, `--no-dedup`)."""
+    """The deduplication knobs (`--dedup-threshold`, `--dedup-containment`, `--dedup-min-words`,
+    `--no-dedup`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -50,6 +80,9 @@ class DedupConfig(BaseModel):
     # Below this many words a text is compared by exact keys only: a few shingles say too little
     # (two different one-line items "Live: updates to follow" must not fold).
     min_words: int = Field(default=25, ge=1)
+    # A teaser folds into its full version when at least this share of its shingles is in it
+    # (benchmarks/results/dedup_eval.md: teaser pairs cut from real articles).
+    containment: float = Field(default=0.8, gt=0.0, le=1.0)
     # Streaming: how long the resolver remembers canonical articles it emitted, covering the time
     # until the store has them (Elasticsearch makes writes searchable after a refresh).
     memory_s: float = Field(default=900.0, gt=0)
@@ -187,8 +220,8 @@ class Fingerprint:
     article_id: str
     order: tuple[str, str]  # first-seen order in a batch: (published or ingested time, id)
     exact_keys: tuple[str, ...]
-    near_keys: tuple[str, ...]
-    signature: bytes  # uint32 values; empty when the text is too short for near-duplicate search
+    near_keys: tuple[str, ...]  # LSH band keys (long texts), then lead keys
+    signature: bytes  # uint32 values; empty when the text is too short for any near key
     sighting: Sighting
 
     def signature_array(self) -> Signature:
@@ -196,13 +229,19 @@ class Fingerprint:
 
 
 def fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
-    """Keys and signature of one article (the signature is over the body: headlines get rewritten)."""
+    """Keys and signature of one article (the signature is over the body: headlines get rewritten).
+
+    Band keys for texts of `min_words` or more; lead keys (and the signature) for every text of at
+    least the first lead depth, so a teaser finds its full version and the reverse."""
     when = article.published_at or article.ingested_at
     near: tuple[str, ...] = ()
     signature = b""
-    if article.word_count >= config.min_words:
+    leads = lead_keys(article.body, article.title)
+    long_enough = article.word_count >= config.min_words
+    if long_enough or leads:
         sig = signature_of(article.body, config.near)
-        near = tuple(band_keys(sig, config.near.bands, config.near.rows))
+        bands = band_keys(sig, config.near.bands, config.near.rows) if long_enough else []
+        near = (*bands, *leads)
         signature = sig.tobytes()
     return Fingerprint(
         article_id=article.id,
@@ -310,24 +349,43 @@ class DuplicateResolver:
             return Decision(fp.article_id)
         best = self._best_near(fp, stored)
         if best is not None:
-            return Decision(fp.article_id, best[1], "near", round(best[0], 4))
+            return Decision(fp.article_id, best[1], best[2], round(best[0], 4))
         return Decision(fp.article_id)
 
-    def _best_near(self, fp: Fingerprint, stored: list[StoredDoc]) -> tuple[float, str] | None:
-        """The most similar canonical article at or above the threshold; ties go to the older id."""
+    def _best_near(
+        self, fp: Fingerprint, stored: list[StoredDoc]
+    ) -> tuple[float, str, DuplicateReason] | None:
+        """The most similar canonical article sharing a band key at or above the threshold, else the
+        one containing (or contained in) this one the most; ties go to the older id."""
         mine = fp.signature_array()
-        found: list[tuple[float, str]] = []
+        shared: dict[str, set[str]] = defaultdict(set)  # canonical id → the near keys it shares
+        theirs: dict[str, Signature] = {}
         for key in fp.near_keys:
             for canonical in self._near.get(key, ()):
-                found.append((estimated_jaccard(mine, self._signatures[canonical]), canonical))
-        shared = set(fp.near_keys)
+                shared[canonical].add(key)
+                theirs[canonical] = self._signatures[canonical]
+        mine_keys = set(fp.near_keys)
         for doc in stored:
-            if doc.duplicate_of is None and doc.near_keys & shared:
-                found.append((estimated_jaccard(mine, self._stored_signature(doc)), doc.article_id))
-        good = [f for f in found if f[0] >= self.config.near.threshold]
-        if not good:
-            return None
-        return min(good, key=lambda f: (-f[0], f[1]))
+            if doc.duplicate_of is None and doc.near_keys & mine_keys:
+                shared[doc.article_id].update(doc.near_keys & mine_keys)
+                if doc.article_id not in theirs:
+                    theirs[doc.article_id] = self._stored_signature(doc)
+        near: list[tuple[float, str]] = []
+        contained: list[tuple[float, str]] = []
+        for canonical, keys in shared.items():
+            if not all(map(is_lead_key, keys)):  # a shared band key: Jaccard decides
+                similarity = estimated_jaccard(mine, theirs[canonical])
+                if similarity >= self.config.near.threshold:
+                    near.append((similarity, canonical))
+                    continue
+            containment = _containment(mine, theirs[canonical], keys, self.config)
+            if containment is not None:
+                contained.append((containment, canonical))
+        if near:
+            return (*min(near, key=lambda f: (-f[0], f[1])), "near")
+        if contained:
+            return (*min(contained, key=lambda f: (-f[0], f[1])), "contained")
+        return None
 
     def _stored_signature(self, doc: StoredDoc) -> Signature:
         if doc.signature:
@@ -364,6 +422,46 @@ class DuplicateResolver:
         self._stored_signatures.clear()
 
 
+def _containment(a: Signature, b: Signature, shared: set[str], config: DedupConfig) -> float | None:
+    """The share of the shorter text's shingles in the longer one, where a teaser may be folded into
+    its full version (or the reverse): None unless they share their opening (a lead key) and the
+    shorter has at most TEASER_RATIO of the longer's shingles, or when below `config.containment`.
+
+    The estimate is the opening both share: the shingles of the deepest shared lead depth over the
+    shorter's estimated shingle count (a prefix teaser shares the deepest rung it reaches, and so
+    >= 87 % of its words). The MinHash estimate (`estimated_containment`) can only lower it: a
+    signature value of the shorter text missing from the longer shows text past the shared opening
+    that the longer lacks (a shared boilerplate opening, then another story). Alone, MinHash's
+    estimate counts where it rests on MIN_CONTAINMENT_EVIDENCE values or more: teasers longer than
+    the ladder, or ones that are not a prefix.
+
+    Short texts (under `config.min_words` words) are matched only where that is safe: besides all
+    of the above (never Jaccard on a few shingles), a second, independent sign that the two are one
+    story: the same normalized title with the same first 12 words (the title-lead key), or a value
+    of the short text's signature found in the longer one. Two different one-line items are under
+    the first lead depth and have no lead key at all.
+    """
+    depths = [d for key in shared if (d := lead_depth(key)) is not None]
+    if not depths:
+        return None
+    size_a, size_b = estimated_size(a), estimated_size(b)
+    (small, short), (large, _) = sorted(((size_a, 0), (size_b, 1)))
+    if not 0 < small <= TEASER_RATIO * large:
+        return None
+    short_sig, long_sig = (a, b) if short == 0 else (b, a)
+    estimate, evidence = estimated_containment(short_sig, long_sig)
+    k = config.near.shingle_k
+    if small + k - 1 < config.min_words and not (
+        evidence or any(key.startswith(TITLE_LEAD_PREFIX) for key in shared)
+    ):
+        return None
+    prefix = min(1.0, (max(depths) - k + 1) / small)
+    if evidence:
+        prefix = min(prefix, estimate)
+    containment = max(prefix, estimate if evidence >= MIN_CONTAINMENT_EVIDENCE else 0.0)
+    return containment if containment >= config.containment else None
+
+
 def merge_sightings(existing: Sequence[Sighting], new: Iterable[Sighting]) -> tuple[Sighting, ...]:
     """`existing` followed by the sightings of `new` not in it yet (by article), in seen order.
 
@@ -397,7 +495,7 @@ def with_keys(article: Article, fp: Fingerprint) -> Article:
     """The article carrying its lookup keys, for the store to index, and its signature, for the
     store to keep (band keys and signature on canonicals only: only they are near-matched)."""
     near = fp.near_keys if article.duplicate_of is None else ()
-    signature = base64.b64encode(fp.signature).decode() if near else None
+    signature = base64.b64encode(fp.signature).decode() if near and fp.signature else None
     return article.model_copy(
         update={"dedup_keys": fp.exact_keys, "near_dup_keys": near, "near_dup_signature": signature}
     )
@@ -415,6 +513,8 @@ def stored_signature(encoded: object) -> bytes:
 
 
 __all__ = [
+    "MIN_CONTAINMENT_EVIDENCE",
+    "TEASER_RATIO",
     "Candidate",
     "Decision",
     "DedupConfig",

@@ -16,6 +16,7 @@ native/tagcore (`schemas.native`), when built, computes the same values faster. 
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import Any, Self
 
 import numpy as np
@@ -28,10 +29,17 @@ from schemas.ids import canonical_text, fold
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "LEAD_DEPTHS",
     "NearDupConfig",
     "band_keys",
+    "estimated_containment",
     "estimated_jaccard",
+    "estimated_size",
+    "is_lead_key",
     "is_near_duplicate",
+    "lead_depth",
+    "lead_keys",
+    "lead_text",
     "minhash_signature",
     "shingles",
 ]
@@ -341,3 +349,115 @@ def band_keys(signature: SignatureLike, bands: int, rows: int) -> list[str]:
 
 def _row_multipliers(rows: int) -> npt.NDArray[np.uint64]:
     return np.array([_SHINGLE_MULT[r % len(_SHINGLE_MULT)] for r in range(rows)], dtype=np.uint64)
+
+
+# -- teasers: containment of a short text in a longer one ----------------------------------------
+
+
+# Lead keys: a hash of the first d canonical words for each depth d of this ladder that the text
+# reaches. A teaser (the first words of its article, or its lead sentence or paragraph) shares
+# every depth up to its own length with its full version, whatever their lengths, where their
+# LSH bands rarely meet. The rungs grow by ~1.15, so a text sharing its deepest rung shares at
+# least 87 % of its words as the other's opening (the length is estimated from the signature, a
+# few percent off: the margin keeps such a teaser above an 80 % containment threshold). Longer
+# teasers are left to the MinHash containment estimate, which has enough values for them.
+# 12 keys on a text of 58 words or more. 12 words, the first rung, is past any dateline
+# ("WASHINGTON, Feb 17 (Reuters) -" is 6), so two articles sharing it share real text. Never change
+# the ladder: stored articles keep these keys.
+LEAD_DEPTHS = (12, 14, 16, 18, 21, 24, 28, 32, 37, 43, 50, 58)
+LEAD_PREFIX = "L"
+TITLE_LEAD_PREFIX = "T-"
+
+
+def lead_text(text: str, words: int) -> str | None:
+    """The first `words` canonical words of `text`, or None when it has fewer."""
+    canon = canonical_text(text).split(maxsplit=words)
+    if len(canon) < words:
+        return None
+    return " ".join(canon[:words])
+
+
+def _digest(value: str) -> str:
+    return hashlib.blake2b(value.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def lead_keys(text: str, title: str = "") -> list[str]:
+    """`text`'s lead keys, `"L<depth>-<16 hex digits>"` per rung of LEAD_DEPTHS it reaches, then
+    (with a `title` and at least the first rung) `"T-<16 hex digits>"` of the canonical title
+    and the first rung's words: what short texts must share to be matched (`schemas.dedup`)."""
+    words = canonical_text(text).split(maxsplit=LEAD_DEPTHS[-1])
+    keys = [
+        f"{LEAD_PREFIX}{depth:02d}-{_digest(' '.join(words[:depth]))}"
+        for depth in LEAD_DEPTHS
+        if len(words) >= depth
+    ]
+    head = canonical_text(title)
+    if keys and head:
+        keys.append(f"{TITLE_LEAD_PREFIX}{_digest(head + chr(10) + ' '.join(words[: LEAD_DEPTHS[0]]))}")
+    return keys
+
+
+def lead_depth(key: str) -> int | None:
+    """The depth of a lead key (`lead_keys`), None for any other key."""
+    if key.startswith(LEAD_PREFIX) and key[3:4] == "-" and key[1:3].isdigit():
+        return int(key[1:3])
+    return None
+
+
+def is_lead_key(key: str) -> bool:
+    """Whether a near key is a lead or title-lead key (`lead_keys`) rather than an LSH band key."""
+    return key.startswith((LEAD_PREFIX, TITLE_LEAD_PREFIX))
+
+
+def estimated_size(signature: SignatureLike) -> float:
+    """An estimate of the number of shingles behind a signature (`minhash_array`'s), from the
+    signature alone: stores keep signatures, not texts or their lengths.
+
+    Distinct values are the bins some shingle fell into (an empty bin copies another's value), so
+    while some bins are empty the count inverts the occupancy of `num_perm` bins (linear counting,
+    exact in expectation, a few percent off for teaser-sized texts). Once nearly every bin is
+    filled, each bin's minimum of ~n/num_perm uniform 32-bit values averages 1/(n/num_perm + 1)
+    of the range (stochastic averaging, ~1/sqrt(num_perm) relative error).
+    """
+    values = np.asarray(signature, dtype=np.uint64)
+    m = values.shape[0]
+    if not m:
+        raise ValueError("empty signature")
+    distinct = np.unique(values)
+    if distinct.shape[0] == 1 and distinct[0] == _MAX_SIG:  # an empty text
+        return 0.0
+    filled = distinct.shape[0]
+    if filled < 0.9 * m:
+        return float(np.log1p(-filled / m) / np.log1p(-1 / m))
+    mins = (distinct.astype(np.float64) + 1.0) / float(1 << 32)
+    return max(float(filled * (filled / mins.sum() - 1.0)), float(filled))
+
+
+def estimated_containment(short: SignatureLike, long: SignatureLike) -> tuple[float, int]:
+    """The share of `short`'s shingles that `long` has, estimated from the two signatures, and the
+    number of signature values the estimate rests on.
+
+    Each distinct value v of `short` is the least hash of the shingle x that set it. Where every
+    value `long` has at the positions holding v is >= v, no other shingle of `long` hides x there
+    -- an event independent of whether `long` has x -- so the value is equal exactly when `long`
+    has x (a 32-bit coincidence aside) and greater when it has not. Among those values, the equal
+    share estimates the containment without bias; the others (`long` smaller) say nothing. A
+    teaser wholly inside its article therefore always estimates 1.0, whatever the length ratio,
+    where the Jaccard-based estimate J * (|A| + |B|) / ((1 + J) * |A|) scatters by a third for a
+    28-word teaser of a 400-word article (benchmarks/results/dedup_eval.md).
+    The number of values the estimate rests on falls as `long` grows (~ |A| / (|B| / num_perm)).
+    """
+    a = np.asarray(short, dtype=np.uint64)
+    b = np.asarray(long, dtype=np.uint64)
+    if a.shape != b.shape:
+        raise ValueError(f"signatures differ in length: {a.shape[0]} != {b.shape[0]}")
+    if not a.shape[0]:
+        raise ValueError("empty signatures")
+    values, inverse = np.unique(a, return_inverse=True)
+    # The least value `long` has at the positions of each distinct value of `short`.
+    least = np.full(values.shape[0], np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(least, inverse.ravel(), b)
+    equal = int(np.count_nonzero(least == values))
+    greater = int(np.count_nonzero(least > values))
+    informative = equal + greater
+    return (equal / informative if informative else 0.0), informative

@@ -250,7 +250,7 @@ class TopicTag(BaseModel):
 
 # How a copy was recognised: the same canonical URL, the same feed GUID, the same normalized text,
 # or a near-duplicate text (MinHash similarity at or above the threshold).
-DuplicateReason = Literal["url", "guid", "text", "near"]
+DuplicateReason = Literal["url", "guid", "text", "near", "contained"]
 
 
 class Sighting(BaseModel):
