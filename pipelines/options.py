@@ -129,6 +129,15 @@ class WirewatchOptions(PipelineOptions):
             f"(default {DEFAULT_DEDUP.near.threshold})",
         )
         parser.add_argument(
+            "--dedup-containment",
+            dest="dedup_containment",
+            type=float,
+            default=DEFAULT_DEDUP.containment,
+            help="share (0-1) of a teaser's 3-word shingles found in a text at least 1/0.6 times its "
+            "size at which it folds into it, when both open with the same words "
+            f"(default {DEFAULT_DEDUP.containment})",
+        )
+        parser.add_argument(
             "--dedup-min-words",
             dest="dedup_min_words",
             type=int,
@@ -254,12 +263,15 @@ def load_config(
         raise ConfigError(f"--max-seed-bytes must be between 1 and {1024**3}, got {flags.max_seed_bytes}")
     if not 0 < flags.dedup_threshold <= 1:
         raise ConfigError(f"--dedup-threshold must be above 0 and at most 1, got {flags.dedup_threshold}")
+    if not 0 < flags.dedup_containment <= 1:
+        raise ConfigError(f"--dedup-containment must be above 0 and at most 1, got {flags.dedup_containment}")
     if flags.dedup_min_words < 1:
         raise ConfigError(f"--dedup-min-words must be at least 1, got {flags.dedup_min_words}")
     dedup = DEFAULT_DEDUP.model_copy(
         update={
             "enabled": not flags.no_dedup,
             "min_words": flags.dedup_min_words,
+            "containment": flags.dedup_containment,
             "near": DEFAULT_DEDUP.near.model_copy(update={"threshold": flags.dedup_threshold}),
         }
     )
