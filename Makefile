@@ -19,7 +19,7 @@ define pip_install
 endef
 
 .PHONY: help run install native dev lint test unit bench eval-dedup eval-extract eval-tagging clean lock es-start es-stop prism \
-	flink flink-cluster-start flink-cluster-stop test-flink bench-runners bench-e2e bench-fts
+	flink flink-cluster-start flink-cluster-stop test-flink bench-runners bench-e2e bench-fts bench-pages
 
 help:
 	@echo "make run    create .venv, install, run the pipeline over seeds/ and search the result"
@@ -164,6 +164,10 @@ bench-e2e: install native
 # 200,000 articles of bench-e2e's corpus (filled once, ~8 minutes, cached); then a few minutes.
 bench-fts: install native
 	$(BIN)/python benchmarks/bench_fts.py
+
+# What fetching linked pages costs a feed-only run: 119 real pages on eight local hosts.
+bench-pages: install
+	$(BIN)/python benchmarks/bench_pages.py
 
 es-start:
 	$(ES_LOCAL) start

@@ -128,7 +128,11 @@ class _FetchPagesFn(beam.DoFn):
         with ThreadPoolExecutor(max_workers=min(HOSTS_AT_ONCE, len(by_host))) as pool:
             for done in pool.map(self._fetch_host, by_host.items()):
                 for record, timestamp, window in done:
-                    yield WindowedValue(record, timestamp, [window])
+                    # Counted here: Beam's metrics belong to the bundle's thread, not the pool's.
+                    self._fetched.inc()
+                    if record.page is not None and record.page.status == "extracted":
+                        self._extracted.inc()
+                    yield WindowedValue(record, timestamp, (window,))
 
     def _fetch_host(
         self, item: tuple[str, list[tuple[RawRecord, Any, Any]]]
@@ -153,15 +157,20 @@ class _FetchPagesFn(beam.DoFn):
             now=dt.datetime.now(dt.UTC),
             max_host_wait_s=self._config.max_host_wait_s,
         )
-        self._fetched.inc()
         updated = with_page(record, result)
-        if updated.page is not None and updated.page.status == "extracted":
-            self._extracted.inc()
-        else:
-            _log.debug(
-                "page %s kept the feed's text: %s", record.url, updated.page.reason if updated.page else ""
-            )
+        if updated.page is not None and updated.page.status != "extracted":
+            _log.debug("page %s kept the feed's text: %s", record.url, updated.page.reason)
         return updated
+
+
+class _ShortFirst(beam.PartitionFn):
+    """Partition 0: the records that want their page; 1: the others."""
+
+    def __init__(self, config: PageConfig) -> None:
+        self._config = config
+
+    def partition_for(self, element: Any, num_partitions: int, *args: Any, **kwargs: Any) -> int:
+        return 0 if wants_page(element, self._config) else 1
 
 
 class FetchPages(beam.PTransform[PCollection[RawRecord], PCollection[RawRecord]]):
@@ -177,9 +186,7 @@ class FetchPages(beam.PTransform[PCollection[RawRecord], PCollection[RawRecord]]
 
     def expand(self, records: PCollection[RawRecord]) -> PCollection[RawRecord]:
         config = self._config
-        short, rest = records | "ShortItems" >> beam.Partition(
-            lambda record, _n: 0 if wants_page(record, config) else 1, 2
-        )
+        short, rest = records | "ShortItems" >> beam.Partition(_ShortFirst(config), 2)
         fetched = (
             short
             | "SpreadPages" >> beam.Reshuffle()
@@ -188,4 +195,5 @@ class FetchPages(beam.PTransform[PCollection[RawRecord], PCollection[RawRecord]]
                 RawRecord
             )
         )
-        return (fetched, rest) | "WithPages" >> beam.Flatten()
+        merged: PCollection[RawRecord] = (fetched, rest) | "WithPages" >> beam.Flatten()
+        return merged

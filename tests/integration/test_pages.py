@@ -126,6 +126,8 @@ def test_short_items_get_their_pages_text_and_every_failure_keeps_the_feeds_text
 
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
+    counted = dict(line.strip().rsplit(None, 1) for line in run.stdout.splitlines() if line.startswith("  "))
+    assert (counted["pages fetched"], counted["text used"]) == (str(len(items) - 1), "2"), run.stdout
     assert len(docs) == len(items)  # nothing lost, and no dead letter for a page
     for n, (_, truth) in enumerate(pages):
         doc = docs[server.url(f"/news/{n}.html")]
