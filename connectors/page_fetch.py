@@ -36,6 +36,7 @@ _STATUS_OF: dict[FetchErrorKind, PageStatus] = {
     "broken": "unreachable",  # the connection broke mid-answer: as good as no answer
     "file": "refused",  # fetch_url never reads files; listed so every kind has a status
 }
+_DOWN: frozenset[FetchErrorKind | None] = frozenset({"unreachable", "timeout", "broken"})
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
 _log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ def fetch_page(
 
     allowed, why = robots.allowed(url, fetch=fetch_robots)
     if not allowed:
-        return _failed(url, now, "robots_disallowed", why or "robots.txt disallows it")
+        # A host that does not answer is down, not forbidding: say so in the status.
+        status: PageStatus = "unreachable" if robots.failure_kind(url) in _DOWN else "robots_disallowed"
+        return _failed(url, now, status, why or "robots.txt disallows it")
     waiting = _host_waiting(url, limiter, max_host_wait_s)  # the robots.txt answer may have asked
     if waiting:
         return _failed(url, now, "host_waiting", waiting)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from connectors.http_fetch import FetchResult
+from connectors.http_fetch import FetchErrorKind, FetchResult
 
 USER_AGENT_TOKEN = "Wirewatch"
 MAX_ROBOTS_BYTES = 500 * 1024  # RFC 9309 §2.5: crawlers parse at least this much
@@ -104,6 +104,7 @@ class _Entry:
     rules: RobotsRules | None  # None: robots.txt could not be read, everything is disallowed
     failure: str | None  # why it could not be read
     expires_at: float
+    failure_kind: FetchErrorKind | None = None  # the fetcher's kind of that failure
 
 
 def robots_url(url: str) -> str:
@@ -164,6 +165,14 @@ class RobotsCache:
             return True, None
         return False, f"robots.txt at {origin} disallows {path} for {self._token}"
 
+    def failure_kind(self, url: str) -> FetchErrorKind | None:
+        """Why `url`'s robots.txt could not be read, as the fetcher's kind of error (after
+        `allowed` said no): "unreachable" or "timeout" tell a host that is down from one that
+        forbids."""
+        with self._guard:
+            entry = self._entries.get(robots_url(url))
+        return entry.failure_kind if entry is not None else None
+
     def _entry(self, origin: str, fetch: Callable[[str], FetchResult]) -> _Entry:
         with self._guard:
             lock = self._locks.setdefault(origin, threading.Lock())
@@ -189,4 +198,4 @@ class RobotsCache:
         if unavailable and status != 429:
             return _Entry(RobotsRules(()), None, now + self._good_ttl_s)
         failure = result.error or f"outcome {result.outcome}"
-        return _Entry(None, failure, now + self._failure_ttl_s)
+        return _Entry(None, failure, now + self._failure_ttl_s, result.error_kind)

@@ -188,6 +188,16 @@ def test_xhtml_and_an_untyped_html_page_are_html(server: FeedServer, pages: Page
     assert pages.fetch(server.url("/untyped")).extraction.status == "extracted"
 
 
+def test_a_host_that_does_not_answer_is_unreachable_not_forbidding(pages: Pages):
+    with socket.socket() as probe:  # a port nothing listens on: its robots.txt has no answer either
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/x.html"
+    result = pages.fetch(closed)
+    assert result.extraction.status == "unreachable"
+    assert result.extraction.reason is not None
+    assert "robots.txt" in result.extraction.reason
+
+
 def test_a_connection_failure_is_unreachable(server: FeedServer, pages: Pages):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
