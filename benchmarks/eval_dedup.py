@@ -246,6 +246,91 @@ def throughput(
     }
 
 
+# -- teasers: a short version of an article (its first words or first sentence/paragraph) --------
+
+GROUND_TRUTH = os.path.join(ROOT, "..", "shared", "data", "articles", "ground-truth.json")
+TEASER_WORDS = (15, 60)
+
+
+def _first_sentence(text: str) -> str:
+    words = text.split()
+    for i, word in enumerate(words):
+        if word.endswith((".", "!", "?")) and i + 1 >= TEASER_WORDS[0]:
+            return " ".join(words[: i + 1])
+    return " ".join(words[: TEASER_WORDS[0]])
+
+
+def teaser_pairs(bodies: Sequence[tuple[str, str]], seed: int) -> tuple[list[Any], list[Any]]:
+    """(full, teaser) positives cut from real articles, and (article, teaser of another) negatives.
+
+    Per article: a prefix teaser of a seeded 15-60 words, a lead-sentence teaser (the first sentence,
+    at least 15 words) and a lead-paragraph teaser (the first paragraph, cut to 60 words) with
+    another title. Negatives: each teaser against the next article, and against the next article
+    opened with the same 14-word wire boilerplate as the teaser."""
+    rng = random.Random(seed)
+    boiler = "LONDON, Feb 17 (Reuters) - The following statement was released by the company on Tuesday:"
+    pos: list[Any] = []
+    neg: list[Any] = []
+    for i, (title, body) in enumerate(bodies):
+        words = body.split()
+        if len(words) < 2 * TEASER_WORDS[1]:
+            continue
+        paragraph = " ".join(body.split("\n\n")[0].split()[: TEASER_WORDS[1]])
+        teasers = [
+            ("prefix", title, " ".join(words[: rng.randint(*TEASER_WORDS)])),
+            ("sentence", title, " ".join(_first_sentence(body).split()[: TEASER_WORDS[1]])),
+        ]
+        if len(paragraph.split()) >= TEASER_WORDS[0]:
+            teasers.append(("paragraph", "Read: " + title, paragraph))
+        other_title, other = bodies[(i + 1) % len(bodies)]
+        for kind, t_title, text in teasers:
+            pos.append((kind, (title, body), (t_title, text)))
+            neg.append((kind, (other_title, other), (t_title, text)))
+            neg.append(
+                (kind + "+boilerplate", (other_title, f"{boiler} {other}"), (t_title, f"{boiler} {text}"))
+            )
+    return pos, neg
+
+
+def evaluate_teasers(bodies: Sequence[tuple[str, str]], seed: int, config: DedupConfig) -> dict[str, Any]:
+    """Each pair decided by one resolver, in both orders (teaser first, full first): a fold of the
+    later into the earlier is a positive call."""
+    pos, neg = teaser_pairs(bodies, seed)
+    counts: dict[str, Counter[str]] = {"pos": Counter(), "neg": Counter()}
+    totals: dict[str, Counter[str]] = {"pos": Counter(), "neg": Counter()}
+    for label, pairs in (("pos", pos), ("neg", neg)):
+        for n, (kind, (t1, b1), (t2, b2)) in enumerate(pairs):
+            for order in (0, 1):
+                a = as_article(Doc(f"t{label}{n}a", "feed:teaser", t1, b1, n, kind), order)
+                b = as_article(Doc(f"t{label}{n}b", "feed:teaser", t2, b2, n, kind), 1 - order)
+                first, second = (a, b) if order == 0 else (b, a)
+                resolver = DuplicateResolver(config)
+                resolver.decide(fingerprint(first, config))
+                folded = resolver.decide(fingerprint(second, config)).duplicate_of is not None
+                counts[label][kind] += folded
+                totals[label][kind] += 1
+    tp, fn = sum(counts["pos"].values()), sum(totals["pos"].values()) - sum(counts["pos"].values())
+    fp_ = sum(counts["neg"].values())
+    return {
+        **prf(tp, fp_, fn),
+        "positive_pairs": len(pos),
+        "negative_pairs": len(neg),
+        "recall_by_kind": {k: counts["pos"][k] / n for k, n in sorted(totals["pos"].items())},
+        "false_folds_by_kind": {k: f"{counts['neg'][k]}/{n}" for k, n in sorted(totals["neg"].items())},
+    }
+
+
+def load_ground_truth(path: str) -> list[tuple[str, str]]:
+    """(title, body) of the human-checked articles; the title is the body's first sentence."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return [
+        (_first_sentence(str(v["articleBody"]))[:120], str(v["articleBody"])) for _, v in sorted(data.items())
+    ]
+
+
 # -- end to end: fingerprint + DuplicateResolver ---------------------------------------------------
 
 _EVAL_AT = dt.datetime(2026, 2, 17, tzinfo=dt.UTC)
@@ -497,6 +582,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     )
     print("end to end: fingerprint + DuplicateResolver over thresholds", file=sys.stderr)
     e2e = evaluate_end_to_end(all_docs, natural, args.seed)
+    print("teasers: cut from ground-truth articles", file=sys.stderr)
+    gt = load_ground_truth(args.ground_truth)
+    teasers = evaluate_teasers(gt, args.seed, DedupConfig()) if gt else {}
+    e = e2e["default"]
+    overall = prf(
+        e["tp"] + teasers.get("tp", 0), e["fp"] + teasers.get("fp", 0), e["fn"] + teasers.get("fn", 0)
+    )
     texts = [d.text for d in all_docs]
     seed_texts = [originals[i].text for i in seeds]
     return {
@@ -526,6 +618,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "rng_seed": args.seed,
         },
         "end_to_end": e2e,
+        "teasers": teasers,
+        "overall_with_teasers": overall,
         "default": default,
         "per_k": per_k,
         "throughput_eval_set": throughput(texts, args.seconds, DEFAULT_CONFIG),
@@ -617,6 +711,7 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
             for r in e2e["curve"]
         ],
         "",
+        *_teaser_lines(res),
         "## Data",
         "",
         f"{ds['articles']} articles ({ds['feed_files']} RSS captures: {ds['items']} items, "
@@ -727,11 +822,37 @@ def write_markdown(res: dict[str, Any], path: str) -> None:
         fh.write("\n".join(lines))
 
 
+def _teaser_lines(res: dict[str, Any]) -> list[str]:
+    t, o = res.get("teasers") or {}, res["overall_with_teasers"]
+    if not t:
+        return ["## Teasers", "", "No ground-truth articles found: teaser pairs not evaluated.", ""]
+    return [
+        "## Teasers (containment)",
+        "",
+        f"{t['positive_pairs']} (full article, teaser) pairs cut from the human-checked article bodies "
+        "(prefix of 15-60 words; first sentence; first paragraph cut to 60 words, with another title) "
+        f"and {t['negative_pairs']} negatives (a teaser against another article, plain and with both "
+        "opening with the same 14-word wire boilerplate), each decided by one resolver in both orders: "
+        f"precision **{t['precision']:.4f}**, recall **{t['recall']:.4f}** "
+        f"(TP {t['tp']}, FP {t['fp']}, FN {t['fn']}).",
+        "",
+        "Recall by teaser kind: " + ", ".join(f"{k} {v:.3f}" for k, v in t["recall_by_kind"].items()) + ".",
+        "False folds by negative kind: "
+        + ", ".join(f"{k} {v}" for k, v in t["false_folds_by_kind"].items())
+        + ".",
+        "",
+        f"Overall (end to end above plus teaser pairs): precision **{o['precision']:.4f}**, "
+        f"recall **{o['recall']:.4f}** (TP {o['tp']}, FP {o['fp']}, FN {o['fn']}).",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--feeds", default=os.path.join(ROOT, "..", "shared", "data", "feeds", "news"))
     parser.add_argument("--seeds", default=os.path.join(ROOT, "seeds", "*.txt"))
     parser.add_argument("--seed", type=int, default=7, help="RNG seed of the variants")
+    parser.add_argument("--ground-truth", default=GROUND_TRUTH, help="articles to cut teasers from")
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each throughput run")
     args = parser.parse_args()
     res = evaluate(args)
@@ -742,6 +863,12 @@ def main() -> None:
     write_markdown(res, os.path.join(RESULTS, "dedup_eval.md"))
     d = res["default"]
     e = res["end_to_end"]["default"]
+    t, o = res["teasers"], res["overall_with_teasers"]
+    if t:
+        print(
+            f"teasers: P={t['precision']:.4f} R={t['recall']:.4f}; "
+            f"overall: P={o['precision']:.4f} R={o['recall']:.4f}"
+        )
     print(
         f"end to end: P={e['precision']:.4f} R={e['recall']:.4f} F1={e['f1']:.4f}; "
         f"pairwise: P={d['precision']:.4f} R={d['recall']:.4f} F1={d['f1']:.4f}; "
