@@ -163,16 +163,6 @@ class _FetchPagesFn(beam.DoFn):
         return updated
 
 
-class _ShortFirst(beam.PartitionFn):
-    """Partition 0: the records that want their page; 1: the others."""
-
-    def __init__(self, config: PageConfig) -> None:
-        self._config = config
-
-    def partition_for(self, element: Any, num_partitions: int, *args: Any, **kwargs: Any) -> int:
-        return 0 if wants_page(element, self._config) else 1
-
-
 class FetchPages(beam.PTransform[PCollection[RawRecord], PCollection[RawRecord]]):
     """Feed items whose text is short get their linked page's text (see the module). The others
     pass untouched, never shuffled; the ones to fetch are spread over the workers first, so a
@@ -186,7 +176,9 @@ class FetchPages(beam.PTransform[PCollection[RawRecord], PCollection[RawRecord]]
 
     def expand(self, records: PCollection[RawRecord]) -> PCollection[RawRecord]:
         config = self._config
-        short, rest = records | "ShortItems" >> beam.Partition(_ShortFirst(config), 2)
+        # Typed, so the shuffle below uses the records' coder instead of pickling them.
+        short = records | "ShortItems" >> beam.Filter(wants_page, config).with_output_types(RawRecord)
+        rest = records | "OtherItems" >> beam.Filter(lambda record: not wants_page(record, config))
         fetched = (
             short
             | "SpreadPages" >> beam.Reshuffle()
