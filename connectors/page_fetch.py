@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from datetime import datetime
 from typing import NamedTuple
 
@@ -40,6 +41,10 @@ _DOWN: frozenset[FetchErrorKind | None] = frozenset({"unreachable", "timeout", "
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
 _log = logging.getLogger(__name__)
+# trafilatura parses every page with one module-level lxml parser, and an lxml parser must not be
+# used by two threads at once (seen: "free(): invalid pointer" and an abort with pages of several
+# hosts extracted together). Extraction is CPU work under the GIL anyway; the fetches stay parallel.
+_EXTRACTING = threading.Lock()
 
 
 class PageResult(NamedTuple):
@@ -117,16 +122,17 @@ def extract_text(html: str | bytes, url: str | None) -> str | None:
     Settings chosen by F1 on benchmarks/eval_extract.py: `fast` (no fallback extractors) with
     `favor_recall`, tables kept, comments dropped. Raises whatever the parser raises.
     """
-    text = trafilatura.extract(
-        html,
-        url=url,
-        fast=True,
-        favor_recall=True,
-        include_comments=False,
-        include_tables=True,
-        output_format="txt",
-        with_metadata=False,
-    )
+    with _EXTRACTING:
+        text = trafilatura.extract(
+            html,
+            url=url,
+            fast=True,
+            favor_recall=True,
+            include_comments=False,
+            include_tables=True,
+            output_format="txt",
+            with_metadata=False,
+        )
     return text.strip() or None if text else None
 
 
