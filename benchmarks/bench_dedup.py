@@ -23,8 +23,9 @@ Measured in one process pinned to one core, after a warm-up, one run each:
    Baseline: brute force, every sampled document compared with the signatures of all stored
    canonical articles held in memory;
 3. state at --state-docs canonical documents: the postings of each article's exact keys (URL,
-   global GUID, text; made by `schemas.dedup.document_keys`, the id key is not stored) and band keys
-   (`DEFAULT_CONFIG.bands` of them) in the one `dedup_index` table, packed by
+   global GUID, text; made by `schemas.dedup.document_keys`, the id key is not stored), band keys
+   (`DEFAULT_CONFIG.bands` of them) and a full article's lead keys (one per `LEAD_DEPTHS` rung and
+   the title's, `schemas.near_dup.lead_keys`) in the one `dedup_index` table, packed by
    `connectors.localstore.posting`, inserted in article order, 1,000 articles per transaction like
    `write_articles`, plus a minimal `articles` row each whose `doc` JSON carries the fields `lookup`
    verifies exact keys against; size by dbstat (`LocalStore.dedup_state_bytes`), file size, and a
@@ -64,7 +65,14 @@ import numpy.typing as npt
 
 from connectors.localstore import _HASH_BITS, MAX_ROWID, LocalStore, posting
 from schemas.dedup import DedupConfig, Fingerprint, document_keys, fingerprint, is_id_key
-from schemas.near_dup import DEFAULT_CONFIG, _shingle_hashes, minhash_array
+from schemas.near_dup import (
+    DEFAULT_CONFIG,
+    LEAD_DEPTHS,
+    LEAD_PREFIX,
+    TITLE_LEAD_PREFIX,
+    _shingle_hashes,
+    minhash_array,
+)
 
 # The same headline and byline edits, and truncation, as the evaluation set (run as a script, this
 # folder is on sys.path); the boilerplate and replacement words here are the bench's own.
@@ -91,6 +99,8 @@ BRUTE_SAMPLE = 1_000
 GLOBAL_GUID_SHARE = 0.98
 PERMALINK_GUID_SHARE = 0.7  # GUIDs that are the item's URL (the rest: tag: URIs and the like)
 STATE_NEAR_KEYS = DEFAULT_CONFIG.bands  # band keys per canonical article
+# A full article's lead keys (schemas.near_dup.lead_keys): one per depth, and the title's.
+STATE_LEAD_KEYS = len(LEAD_DEPTHS) + 1
 BASELINE_NUM_PERM = 128  # the k-permutation MinHash baseline
 BASELINE_SEED = 20260218
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
@@ -688,7 +698,7 @@ def bench_brute_force(
 
 
 # Values per synthetic document: 2 for the id, 4 for the content hash, 1 for the GUID, 1 per band key.
-_STATE_SLOTS = 7 + STATE_NEAR_KEYS
+_STATE_SLOTS = 7 + STATE_NEAR_KEYS + STATE_LEAD_KEYS
 _KIND_ORDER = "iugt"  # id, URL, GUID, text: the order of schemas.dedup.exact_keys
 
 
@@ -756,6 +766,9 @@ def state_docs(docs: Sequence[int]) -> list[StateDoc]:
             document_keys(article_id, url, guid, content_hash), key=lambda k: _KIND_ORDER.index(k[0])
         )
         near = [f"{b:02d}-{v:016x}" for b, v in enumerate(row[7 : 7 + STATE_NEAR_KEYS])]
+        leads = row[7 + STATE_NEAR_KEYS :]
+        near += [f"{LEAD_PREFIX}{d:02d}-{v:016x}" for d, v in zip(LEAD_DEPTHS, leads, strict=False)]
+        near.append(f"{TITLE_LEAD_PREFIX}{leads[-1]:016x}")
         out.append(StateDoc(article_id, url, guid, content_hash, exact, near))
     return out
 
@@ -1151,7 +1164,7 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         "",
         f"Every document canonical (the worst case: copies keep no band keys), {n_exact} exact keys "
         "(URL, GUID for 98 %, text; made by `document_keys`; the id key is not stored) and "
-        f"{st['near_keys_per_doc']:.0f} band keys each, one `dedup_index` posting per key "
+        f"{st['near_keys_per_doc']:.0f} band and lead keys each, one `dedup_index` posting per key "
         f"(`posting()`: {_HASH_BITS}-bit key hash, {MAX_ROWID.bit_length()}-bit rowid), inserted in "
         f"article order, {WRITE_BATCH:,} articles per transaction (filled in {st['fill_seconds']:.0f} s).",
         "",
