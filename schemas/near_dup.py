@@ -385,16 +385,37 @@ def lead_keys(text: str, title: str = "") -> list[str]:
     """`text`'s lead keys, `"L<depth>-<16 hex digits>"` per rung of LEAD_DEPTHS it reaches, then
     (with a `title` and at least the first rung) `"T-<16 hex digits>"` of the canonical title
     and the first rung's words: what short texts must share to be matched (`schemas.dedup`)."""
-    words = canonical_text(text).split(maxsplit=LEAD_DEPTHS[-1])
-    keys = [
-        f"{LEAD_PREFIX}{depth:02d}-{_digest(' '.join(words[:depth]))}"
-        for depth in LEAD_DEPTHS
-        if len(words) >= depth
-    ]
+    words = _opening_words(text, LEAD_DEPTHS[-1])
+    keys = []
+    running = hashlib.blake2b(digest_size=8)  # the digest of the words so far, extended word by word
+    depths = iter(LEAD_DEPTHS)
+    depth = next(depths)
+    for n, word in enumerate(words, 1):
+        running.update(f" {word}".encode() if n > 1 else word.encode())
+        if n == depth:
+            keys.append(f"{LEAD_PREFIX}{depth:02d}-{running.copy().hexdigest()}")
+            depth = next(depths, 0)
     head = canonical_text(title)
     if keys and head:
         keys.append(f"{TITLE_LEAD_PREFIX}{_digest(head + chr(10) + ' '.join(words[: LEAD_DEPTHS[0]]))}")
     return keys
+
+
+# Characters of a text read for its opening: 58 words of news prose take ~380, so one read almost
+# always does; a text that needs more is read whole.
+_OPENING_CHARS = 700
+
+
+def _opening_words(text: str, count: int) -> list[str]:
+    """The first `count` canonical words of `text` (fewer if it has fewer), canonicalizing only its
+    opening: the whole body of a long article would cost more than all of its other keys. Cut at
+    a space, the opening keeps every word whole and its canonical words are the text's first ones."""
+    cut = text.rfind(" ", 0, _OPENING_CHARS) if len(text) > _OPENING_CHARS else -1
+    if cut > 0:
+        words = canonical_text(text[:cut]).split(maxsplit=count)
+        if len(words) >= count:
+            return words[:count]
+    return canonical_text(text).split(maxsplit=count)[:count]
 
 
 def lead_depth(key: str) -> int | None:

@@ -155,3 +155,26 @@ def test_config_defaults_and_validation() -> None:
         NearDupConfig(shingle_k=0)
     with pytest.raises(ValidationError):
         cfg.threshold = 0.5  # type: ignore[misc]
+
+
+def test_lead_keys_read_only_the_opening_yet_hash_the_texts_first_words():
+    """`lead_keys` canonicalizes only the opening of a long text: its keys must be those of the
+    whole text's first canonical words, whatever the words (punctuation-only runs, dotted
+    abbreviations, ligatures and letters NFKC or casefolding change, long words)."""
+    from hashlib import blake2b
+
+    from schemas.near_dup import LEAD_DEPTHS, lead_keys
+
+    def reference(text: str) -> list[str]:
+        words = canonical_text(text).split()
+        return [
+            f"L{depth:02d}-{blake2b(' '.join(words[:depth]).encode(), digest_size=8).hexdigest()}"
+            for depth in LEAD_DEPTHS
+            if len(words) >= depth
+        ]
+
+    pieces = ["a", "—", "U.S.", "...", "Ω", "ﬁre", "\n\n", "İstanbul", "ǅ", "x" * 40, "‘quoted’"]
+    rng = random.Random(11)
+    for _ in range(500):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 600)))
+        assert lead_keys(text) == reference(text), text[:200]
