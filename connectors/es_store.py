@@ -26,6 +26,7 @@ from schemas.store import (
     HIT_FIELDS,
     SNIPPET_CHARS,
     Counts,
+    QueryFacets,
     RetagSummary,
     SearchHit,
     StoreFacets,
@@ -264,6 +265,47 @@ class ElasticsearchStore:
             page_statuses=_buckets(articles.get("page_statuses")),
             dead_letters_by_stage=_buckets(dead.get("stage")),
             alerts_by_rule=_buckets(alerts.get("rule")),
+        )
+
+    def search_facets(self, request: Search, *, size: int = FACET_SIZE) -> QueryFacets:
+        """What `request` matches, counted by one size-0 search: terms aggregations per facet and
+        a daily histogram of the newest FACET_DAYS days with articles."""
+        terms = {"terms": {"size": size, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+        fields = {
+            "actors": "actor_names",
+            "actor_ids": "actor_ids",
+            "topics": "topic_ids",
+            "countries": "countries",
+            "outlets": "source.name",
+            "languages": "language",
+        }
+        aggs: dict[str, Any] = {name: {"terms": {**terms["terms"], "field": f}} for name, f in fields.items()}
+        aggs["per_day"] = {
+            "date_histogram": {
+                "field": "published_at",
+                "calendar_interval": "day",
+                "format": "yyyy-MM-dd",
+                "min_doc_count": 1,
+                "order": {"_key": "desc"},
+            }
+        }
+        with server_errors(self._location):
+            try:
+                response = self._client.search(
+                    index=self._names.articles_alias,
+                    size=0,
+                    query=request.es_query(),
+                    aggs=aggs,
+                    track_total_hits=True,
+                )
+            except NotFoundError:
+                return QueryFacets(total=0)
+        found = response["aggregations"]
+        days = _buckets(found["per_day"], key="key_as_string")[:FACET_DAYS]
+        return QueryFacets(
+            total=response["hits"]["total"]["value"],
+            per_day=days[::-1],
+            **{name: _buckets(found[name]) for name in fields},
         )
 
     def _aggregate(self, index: str, aggs: dict[str, Any]) -> dict[str, Any]:

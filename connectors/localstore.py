@@ -37,6 +37,7 @@ from schemas.store import (
     HIGHLIGHT_START,
     TITLE_BOOST,
     Counts,
+    QueryFacets,
     RetagSummary,
     SearchHit,
     StoreFacets,
@@ -46,7 +47,7 @@ from schemas.store import (
     lead,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _log = logging.getLogger(__name__)
 # FTS5 merges a level's segments once this many have gathered (its default: 4). At 8 a write costs
 # a quarter to a third less CPU, at 10,000 stored articles as at 200,000, and searches take as long
@@ -74,7 +75,43 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
 );
 """
 
-_SCHEMA = """
+# What a search's facets count and its filters select, one row per article and value (schema 7):
+# counting these for the matching rowids is a join on small rows, where the same values from
+# `doc` cost a JSON parse of every matching article. `field` is a code of _TERM_FIELDS; `canonical`
+# says the article is no copy. Kept by LocalStore._index_terms on every write of an article's doc.
+_TERMS = """
+CREATE TABLE IF NOT EXISTS article_terms (
+    article INTEGER NOT NULL,  -- the article's rowid in `articles`
+    field INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    canonical INTEGER NOT NULL,
+    PRIMARY KEY (article, field, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS article_terms_value ON article_terms(field, value, canonical);
+-- Each value's articles, all and canonical: an unfiltered query's facets, read without counting.
+CREATE TABLE IF NOT EXISTS article_term_counts (
+    field INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    articles INTEGER NOT NULL,
+    canonical INTEGER NOT NULL,
+    PRIMARY KEY (field, value)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS article_terms_insert AFTER INSERT ON article_terms BEGIN
+    INSERT INTO article_term_counts(field, value, articles, canonical)
+    VALUES (new.field, new.value, 1, new.canonical)
+    ON CONFLICT (field, value) DO UPDATE SET articles = articles + 1, canonical = canonical + new.canonical;
+END;
+CREATE TRIGGER IF NOT EXISTS article_terms_delete AFTER DELETE ON article_terms BEGIN
+    UPDATE article_term_counts SET articles = articles - 1, canonical = canonical - old.canonical
+    WHERE field = old.field AND value = old.value;
+END;
+CREATE TRIGGER IF NOT EXISTS articles_terms_delete AFTER DELETE ON articles BEGIN
+    DELETE FROM article_terms WHERE article = old.rowid;
+END;
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -134,7 +171,10 @@ CREATE TABLE IF NOT EXISTS alerts (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated_at);
-""".replace("{fts_update}", _FTS_UPDATE_TRIGGER).replace("{fts_table}", _FTS_TABLE)
+{terms}""".replace("{fts_update}", _FTS_UPDATE_TRIGGER)
+    .replace("{fts_table}", _FTS_TABLE)
+    .replace("{terms}", _TERMS)
+)
 
 # A posting: 31 bits of key hash, then 25 bits of article rowid. 56 bits take 8 bytes in SQLite's
 # varint where 63 would take 9; 25 bits allow 33 million articles. A 31-bit hash lets unrelated
@@ -258,31 +298,111 @@ _LISTED = (
     "WHERE json_extract(a.doc, '$.duplicate_of') IS NULL GROUP BY 1"
 )
 
+# article_terms.field: the facets of QueryFacets (in its order), then what filters alone select.
+_TERM_FIELDS = {
+    "actors": 0,  # actor_names
+    "actor_ids": 1,
+    "topics": 2,  # topic_ids
+    "countries": 3,
+    "outlets": 4,  # source.name: one row per article
+    "languages": 5,
+    "per_day": 6,  # substr(published_at, 1, 10): published_at is stored in UTC
+    "feeds": 7,  # source.feed_url
+}
+_FACETS = tuple(name for name, code in _TERM_FIELDS.items() if code < _TERM_FIELDS["feeds"])
+_OUTLET = _TERM_FIELDS["outlets"]
+# The article_terms rows of the articles `{where}` picks (`a`: articles), each value once.
+_LIST_TERMS = (
+    "SELECT a.rowid, {code}, j.value, {canonical} FROM articles AS a, json_each(a.doc, '$.{path}') AS j "
+)
+_INDEX_TERMS = " UNION ALL ".join(
+    [
+        *(
+            _LIST_TERMS.format(code=_TERM_FIELDS[name], path=path, canonical="{canonical}")
+            + "WHERE j.type = 'text' AND {where}"
+            for name, path in (
+                ("actors", "actor_names"),
+                ("actor_ids", "actor_ids"),
+                ("topics", "topic_ids"),
+                ("countries", "countries"),
+            )
+        ),
+        *(
+            f"SELECT a.rowid, {_TERM_FIELDS[name]}, {column}, {{canonical}} FROM articles AS a "
+            f"WHERE {column} IS NOT NULL AND {{where}}"
+            for name, column in (
+                ("outlets", "a.source_name"),
+                ("languages", "a.language"),
+                ("per_day", "substr(a.published_at, 1, 10)"),
+                ("feeds", "a.doc ->> '$.source.feed_url'"),
+            )
+        ),
+    ]
+).replace("{canonical}", "(a.doc ->> '$.duplicate_of' IS NULL)")
+_INSERT_TERMS = "INSERT OR IGNORE INTO article_terms(article, field, value, canonical) " + _INDEX_TERMS
+_FACET_CACHE = 64  # search_facets answers kept per store connection, until the store changes
+
+
+def _term_sets(filters: SearchFilters, *, dates: bool = True) -> tuple[list[str], list[Any]]:
+    """SELECTs of the rowids that pass each of the filters (all of them must), exactly as the
+    search query's filter clauses select them (the date range left out unless `dates`); [] for
+    no filter."""
+    sets: list[str] = []
+    params: list[Any] = []
+    for name, values in (
+        ("actor_ids", filters.actors),
+        ("countries", tuple(code.upper() for code in filters.countries)),
+        ("outlets", filters.outlets),
+        ("feeds", filters.feeds),
+        ("languages", filters.languages),
+    ):
+        if values:
+            sets.append(
+                f"SELECT article AS m FROM article_terms WHERE field = {_TERM_FIELDS[name]} "
+                f"AND value IN ({_marks(values)})"
+            )
+            params += values
+    if filters.topics:  # a topic and its sub-topics: `military`, `military.*`
+        either = " OR ".join("value = ? OR (value >= ? AND value < ?)" for _ in filters.topics)
+        sets.append(
+            f"SELECT article FROM article_terms WHERE field = {_TERM_FIELDS['topics']} AND ({either})"
+        )
+        params += [value for topic in filters.topics for value in (topic, f"{topic}.", f"{topic}/")]
+    if dates and (filters.since is not None or filters.until is not None):
+        window, bounds = ["1"], []
+        if filters.since is not None:
+            window.append("published_at >= ?")
+            bounds.append(_iso_millis(filters.since))
+        if filters.until is not None:  # exclusive, as the query's `published_at:[since TO until}`
+            window.append("published_at < ?")
+            bounds.append(_iso_millis(filters.until))
+        sets.append(f"SELECT rowid AS m FROM articles WHERE {' AND '.join(window)}")
+        params += bounds
+    return sets, params
+
+
+def _iso_millis(value: dt.datetime) -> str:
+    """`value` as the published_at column holds instants, cut to Elasticsearch's milliseconds."""
+    value = value.astimezone(dt.UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000).isoformat()
+
+
+def _filters_only(request: Search) -> bool:
+    """Whether `request` is its filters and nothing else: then _term_sets decide it exactly."""
+    from pipelines.search_query import Filters, search_request  # the read side of one request
+
+    filters = request.filters
+    if not isinstance(filters, Filters):
+        return False
+    return request.query == search_request("", filters, everything=True).query
+
 
 def _narrowing(filters: SearchFilters) -> tuple[str, list[Any]]:
     """SQL keeping at least the articles that pass a search's filters, so that a filter-only query
     reads (and decodes) those, not the whole store; the compiled query still decides each. Dates
     are widened by a day: the column's text compares like the instant only in one format."""
-    clauses: list[str] = ["1"]
-    params: list[Any] = []
-    for path, values in (("$.actor_ids", filters.actors), ("$.countries", filters.countries)):
-        if values:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM json_each(a.doc, '{path}') WHERE value IN ({_marks(values)}))"
-            )
-            params += values
-    if filters.topics:  # a topic and its sub-topics (LIKE is wider than that: fine)
-        either = " OR ".join("value = ? OR value LIKE ?" for _ in filters.topics)
-        clauses.append(f"EXISTS (SELECT 1 FROM json_each(a.doc, '$.topic_ids') WHERE {either})")
-        params += [value for topic in filters.topics for value in (topic, f"{topic}.%")]
-    for column, values in (
-        ("a.language", filters.languages),
-        ("a.source_name", filters.outlets),
-        ("json_extract(a.doc, '$.source.feed_url')", filters.feeds),
-    ):
-        if values:
-            clauses.append(f"{column} IN ({_marks(values)})")
-            params += values
+    sets, params = _term_sets(filters, dates=False)
+    clauses = ["1", *(f"a.rowid IN ({chosen})" for chosen in sets)]
     if filters.since is not None:
         clauses.append("a.published_at >= ?")
         params.append((filters.since.astimezone(dt.UTC) - dt.timedelta(days=1)).isoformat())
@@ -339,6 +459,7 @@ class LocalStore:
             # 64 MiB of page cache instead of 2: writes touch the full-text index's and the dedup
             # index's pages all over the file (21,400 articles: write CPU -6 %).
             self._db.execute("PRAGMA cache_size = -65536")
+            self._facet_cache: dict[tuple[Any, ...], QueryFacets] = {}
             if integrity_budget_s is not None:  # before the schema step writes into a damaged file
                 check_integrity(self._db, path, integrity_budget_s)
             self._initialize()
@@ -378,6 +499,9 @@ class LocalStore:
             (found,) = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if int(found) < 5:  # the lookup fields of the articles stored before
                 self._db.execute(_DEDUP_DOCS_FROM_ARTICLES)
+            if int(found) < 7:  # the facet and filter values of the articles stored before (once)
+                _log.info("indexing the facet values of the articles in %s (once)", self.path)
+                self._db.execute(_INSERT_TERMS.replace("{where}", "1"))
             fts = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()
             if "porter" in fts[0]:  # schemas 1-5: the stemmed index, rebuilt unstemmed (once)
                 _log.info("rebuilding the full-text index of %s without stemming (once)", self.path)
@@ -473,6 +597,7 @@ class LocalStore:
                 "WHERE rowid > ?",
                 (last,),
             )
+            self._db.execute(_INSERT_TERMS.replace("{where}", "a.rowid > :last"), {"last": last})
             self._db.execute(
                 "INSERT OR REPLACE INTO dedup_docs SELECT a.rowid, a.id, d.value->>0, d.value->>1, "
                 "d.value->>2, d.value->>3, d.value->>4 FROM json_each(:dedup) d "
@@ -658,6 +783,100 @@ class LocalStore:
             alerts_by_rule=self._top("SELECT rule_id, count(*) FROM alerts GROUP BY 1", limit=-1),
         )
 
+    def search_facets(self, request: Search, *, size: int = FACET_SIZE) -> QueryFacets:
+        """What `request` matches, counted in SQL over article_terms for its matching rowids.
+
+        The rowids are decided once per request, into a temporary table: by SQL alone for a query
+        of filters only (article_terms select exactly what the filter clauses do), else as
+        `search` decides them (full-text candidates, each checked by the compiled query). An
+        unfiltered query reads the counts kept on write (article_term_counts). Answers are kept
+        until the store changes (a page and its facets, or paging, ask again)."""
+        key = (request.query, size, request.now if "now" in request.query else None, self._version())
+        if (cached := self._facet_cache.get(key)) is not None:
+            return cached
+        canonical = not request.filters.all_copies
+        if _filters_only(request) and not _term_sets(request.filters)[0]:
+            found = self._all_facets(canonical, size)
+        else:
+            found = self._matched_facets(request, canonical, size)
+        if len(self._facet_cache) >= _FACET_CACHE:
+            self._facet_cache.pop(next(iter(self._facet_cache)))
+        self._facet_cache[key] = found
+        return found
+
+    def _version(self) -> tuple[int, int]:
+        """Changes whenever anyone commits to the store: this connection or another."""
+        (other,) = self._db.execute("PRAGMA data_version").fetchone()
+        return int(other), self._db.total_changes
+
+    def _all_facets(self, canonical: bool, size: int) -> QueryFacets:
+        """Every article's facets (canonical ones only when `canonical`): the kept counts."""
+        column = "canonical" if canonical else "articles"
+        rows = self._db.execute(
+            f"SELECT field, value, {column} FROM article_term_counts WHERE field < ? AND {column} > 0",
+            (_TERM_FIELDS["feeds"],),
+        ).fetchall()
+        return self._facets_of(rows, size)
+
+    def _matched_facets(self, request: Search, canonical: bool, size: int) -> QueryFacets:
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS facet_match(rowid INTEGER PRIMARY KEY)")
+        try:
+            if _filters_only(request):
+                sets, params = _term_sets(request.filters)
+                first, *rest = sets
+                if canonical:
+                    rest.append(f"SELECT article FROM article_terms WHERE field = {_OUTLET} AND canonical")
+                where = "".join(f" AND m IN ({chosen})" for chosen in rest)
+                self._db.execute(
+                    f"INSERT OR IGNORE INTO facet_match(rowid) SELECT m FROM ({first}) WHERE 1{where}", params
+                )
+            else:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO facet_match(rowid) VALUES (?)",
+                    ((rowid,) for rowid in self._matching_rowids(request)),
+                )
+            rows = self._db.execute(
+                "SELECT t.field, t.value, count(*) FROM facet_match AS m JOIN article_terms AS t "
+                "ON t.article = m.rowid AND t.field < ? GROUP BY 1, 2",
+                (_TERM_FIELDS["feeds"],),
+            ).fetchall()
+        finally:
+            self._db.execute("DELETE FROM facet_match")
+        return self._facets_of(rows, size)
+
+    def _matching_rowids(self, request: Search) -> Iterator[int]:
+        """The rowid of each article `request` matches, as `search` decides them."""
+        narrowed, params = _narrowing(request.filters)
+        if request.fts is not None:
+            sql = (
+                f"SELECT a.rowid, {FULL_DOC_OF_A} FROM articles_fts JOIN articles AS a "
+                f"ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ? AND {narrowed}"
+            )
+            params = [request.fts, *params]
+        else:
+            sql = f"SELECT a.rowid, {FULL_DOC_OF_A} FROM articles AS a WHERE {narrowed}"
+        for rowid, text in self._db.execute(sql, params).fetchall():
+            if request.matches(orjson.loads(text)):
+                yield rowid
+
+    @staticmethod
+    def _facets_of(rows: Iterable[tuple[int, str, int]], size: int) -> QueryFacets:
+        """QueryFacets from (field, value, articles) rows: the most frequent values first, ties by
+        value (byte order, as Elasticsearch's terms aggregation); the newest days, oldest first."""
+        by_field: dict[int, list[tuple[str, int]]] = {}
+        for field, value, count in rows:
+            by_field.setdefault(field, []).append((value, count))
+        counts: dict[str, Counts] = {}
+        for name in _FACETS:
+            values = by_field.get(_TERM_FIELDS[name], [])
+            if name == "per_day":
+                counts[name] = tuple(sorted(values)[-FACET_DAYS:])
+            else:
+                values.sort(key=lambda vc: (-vc[1], vc[0].encode()))
+                counts[name] = tuple(values[:size])
+        total = sum(count for _, count in by_field.get(_OUTLET, []))
+        return QueryFacets(total=total, **counts)
+
     def _top(self, grouped: str, limit: int = FACET_SIZE) -> Counts:
         """The (value, count) rows of `grouped`, most frequent first, ties by value (byte order, as
         Elasticsearch's terms aggregation); `limit` -1 for all."""
@@ -803,8 +1022,20 @@ class LocalStore:
                 updates.append((orjson.dumps(merged(doc, fields)).decode(), rowid))
         if updates and not run.request.dry_run:
             self._db.executemany("UPDATE articles SET doc = ? WHERE rowid = ?", updates)
+            self._reindex_terms([rowid for _, rowid in updates])
         run.changed += len(updates)
         return (rows[-1][0] if rows else after), len(rows)
+
+    def _reindex_terms(self, rowids: Sequence[int]) -> None:
+        """article_terms anew for articles whose doc was rewritten (inside the write transaction)."""
+        chosen = orjson.dumps(list(rowids)).decode()
+        self._db.execute(
+            "DELETE FROM article_terms WHERE article IN (SELECT value FROM json_each(?))", (chosen,)
+        )
+        self._db.execute(
+            _INSERT_TERMS.replace("{where}", "a.rowid IN (SELECT value FROM json_each(:chosen))"),
+            {"chosen": chosen},
+        )
 
     def dedup_state_bytes(self) -> int:
         """Bytes the dedup tables take in the file (for benchmarks and `wirewatch stats`)."""

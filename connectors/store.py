@@ -12,7 +12,7 @@ from schemas.alerts import Alert
 from schemas.dedup import LineageUpdate, StoredDoc
 from schemas.feeds import FeedState
 from schemas.records import DeadLetter
-from schemas.store import RetagSummary, SearchHit, StoreFacets, StoreStats
+from schemas.store import FACET_SIZE, QueryFacets, RetagSummary, SearchHit, StoreFacets, StoreStats
 
 if TYPE_CHECKING:  # the read side (search, show, stats) must not pay for importing Beam
     import apache_beam as beam
@@ -58,6 +58,8 @@ class SearchFilters(Protocol):
     def since(self) -> dt.datetime | None: ...
     @property
     def until(self) -> dt.datetime | None: ...
+    @property
+    def all_copies(self) -> bool: ...  # copies too, not only canonical articles
 
 
 class Search(Protocol):
@@ -66,6 +68,8 @@ class Search(Protocol):
     keeps those that `matches`."""
 
     @property
+    def query(self) -> str: ...  # the whole Lucene string, filters included
+    @property
     def fts(self) -> str | None: ...
     @property
     def sort(self) -> Literal["relevance", "date"]: ...
@@ -73,6 +77,8 @@ class Search(Protocol):
     def limit(self) -> int: ...
     @property
     def offset(self) -> int: ...
+    @property
+    def now(self) -> dt.datetime: ...  # what `now` in the query stands for
     @property
     def filters(self) -> SearchFilters: ...
 
@@ -98,6 +104,11 @@ class ArticleStore(Protocol):
     def stats(self) -> StoreStats: ...
 
     def facets(self) -> StoreFacets: ...
+
+    def search_facets(self, request: Search, *, size: int = FACET_SIZE) -> QueryFacets:
+        """What `request` matches (its sort, limit and offset aside), counted by the store: the
+        total and the `size` most frequent values per facet."""
+        ...
 
     def dead_letters(self, *, limit: int, run_id: str | None = None) -> list[DeadLetter]: ...
 

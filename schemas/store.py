@@ -110,6 +110,23 @@ class StoreFacets(BaseModel):
     alerts_by_rule: Counts = ()
 
 
+class QueryFacets(BaseModel):
+    """What a search matches, counted by the store: `total` matching articles (canonical ones only
+    unless the request's filters.all_copies — the same articles `search` pages through), and per
+    facet the most frequent values among them (ties by value), the same from both stores."""
+
+    model_config = FROZEN
+
+    total: int = Field(ge=0)
+    actors: Counts = ()  # actor_names values
+    actor_ids: Counts = ()  # actor_ids (QIDs): the app filters by these
+    topics: Counts = ()  # topic_ids
+    countries: Counts = ()
+    outlets: Counts = ()  # source.name
+    languages: Counts = ()
+    per_day: Counts = ()  # (YYYY-MM-DD in UTC, articles), oldest first: FACET_DAYS days to the newest
+
+
 class WriteCounts(BaseModel):
     """Outcome of writing a batch: new documents, and ones the store already had (same id)."""
 

@@ -57,7 +57,7 @@ def test_a_store_from_schema_3_drops_its_insert_trigger(tmp_path: pathlib.Path, 
 
     store = LocalStore(str(path))
     triggers = {row[0] for row in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    assert triggers == {"articles_fts_delete", "articles_fts_update"}
+    assert {name for name in triggers if "fts" in name} == {"articles_fts_delete", "articles_fts_update"}
     assert store._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
         str(SCHEMA_VERSION),
     )
