@@ -365,7 +365,7 @@ def _term_sets(filters: SearchFilters, *, dates: bool = True) -> tuple[list[str]
     if filters.topics:  # a topic and its sub-topics: `military`, `military.*`
         either = " OR ".join("value = ? OR (value >= ? AND value < ?)" for _ in filters.topics)
         sets.append(
-            f"SELECT article FROM article_terms WHERE field = {_TERM_FIELDS['topics']} AND ({either})"
+            f"SELECT article AS m FROM article_terms WHERE field = {_TERM_FIELDS['topics']} AND ({either})"
         )
         params += [value for topic in filters.topics for value in (topic, f"{topic}.", f"{topic}/")]
     if dates and (filters.since is not None or filters.until is not None):
