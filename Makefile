@@ -18,7 +18,7 @@ define pip_install
 	     && $(PIP) install $(PIP_FLAGS) --find-links $(WHEELS) -c requirements.lock $(1); }
 endef
 
-.PHONY: help run install native dev lint test unit bench eval-dedup eval-extract eval-tagging clean lock es-start es-stop prism \
+.PHONY: help run install native dev lint test unit chromium bench eval-dedup eval-extract eval-tagging clean lock es-start es-stop prism \
 	flink flink-cluster-start flink-cluster-stop test-flink bench-runners bench-e2e bench-fts bench-pages
 
 help:
@@ -107,8 +107,18 @@ endef
 
 # The Flink tests build the job server (make flink) and start their own local cluster, or use the one
 # `make flink-cluster-start` left running.
-test: lint prism flink
+test: lint prism flink chromium
 	$(call with_es,$(BIN)/pytest)
+
+# The browser tests of `wirewatch serve` drive Debian's chromium (Playwright, pointed at it): installed
+# from the system's package manager when absent.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "make: installing chromium (Debian package) for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
 
 test-flink: dev prism flink
 	$(call with_es,$(BIN)/pytest -k flink)

@@ -20,6 +20,7 @@ from pipelines import (
     cli_kibana,
     cli_retag,
     cli_search,
+    cli_serve,
     cli_show,
     cli_tag,
 )
@@ -387,6 +388,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_retag.add_parser(commands, common)
     cli_alerts.add_parser(commands, common)
     cli_kibana.add_parser(commands, common)
+    cli_serve.add_parser(commands, common)
     return parser
 
 
@@ -403,6 +405,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "retag": cli_retag.run_retag,
     "alerts": cli_alerts.run_alerts,
     "kibana": cli_kibana.run_kibana,
+    "serve": cli_serve.run_serve,
 }
 
 

@@ -92,8 +92,8 @@ def _request(args: argparse.Namespace, **paging: Any) -> SearchRequest:
     now = dt.datetime.now(dt.UTC)
     filters = Filters(
         actors=tuple(resolve_actor(value) for value in args.actor),
-        topics=tuple(_topic(value) for value in args.topic),
-        countries=tuple(_country(value) for value in args.country),
+        topics=tuple(resolve_topic(value) for value in args.topic),
+        countries=tuple(resolve_country(value) for value in args.country),
         outlets=tuple(args.outlet),
         feeds=tuple(args.feed),
         languages=tuple(value.lower() for value in args.lang),
@@ -173,7 +173,7 @@ def resolve_actor(value: str) -> str:
         raise ConfigError(f"--actor: {exc}") from None
 
 
-def _topic(value: str) -> str:
+def resolve_topic(value: str) -> str:
     ids = [topic.id for topic in load_taxonomy().topics]
     if value in ids:
         return value
@@ -182,7 +182,7 @@ def _topic(value: str) -> str:
     raise ConfigError(f"--topic {value!r}: no such topic{hint}; the topics are in seeds/topics.yaml")
 
 
-def _country(value: str) -> str:
+def resolve_country(value: str) -> str:
     if not _COUNTRY.fullmatch(value.strip()):
         raise ConfigError(f"--country {value!r}: give an ISO 3166-1 alpha-3 code, e.g. UKR")
     return value.strip().upper()
