@@ -87,6 +87,8 @@ run: install
 	@echo
 	@echo '$$ wirewatch search "Putin satellites"'
 	@$(BIN)/wirewatch search "Putin satellites" --limit 3
+	@echo
+	@echo 'Browse the store: .venv/bin/wirewatch serve   (then open http://127.0.0.1:8080/)'
 
 lint: dev
 	$(BIN)/ruff format --check .
