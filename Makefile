@@ -177,6 +177,12 @@ bench-e2e: install native
 bench-fts: install native
 	$(BIN)/python benchmarks/bench_fts.py
 
+# `wirewatch serve`'s search page (search + facets) on an embedded store of 100,000 articles made
+# from the news captures (built once, ~2 minutes, cached): p50/p95 per query kind.
+.PHONY: bench-serve
+bench-serve: install native
+	$(BIN)/python benchmarks/bench_serve_queries.py
+
 # What fetching linked pages costs a feed-only run: 119 real pages on eight local hosts.
 bench-pages: install
 	$(BIN)/python benchmarks/bench_pages.py

@@ -1,0 +1,218 @@
+"""Benchmark: what `wirewatch serve`'s search page costs the embedded store, per query.
+
+A page is `LocalStore.search` (one page of 20 hits) plus `LocalStore.search_facets` (total, the
+facets, articles per day) for the same request. The store holds N articles (default 100,000)
+made from the shared world-news captures (tests.conftest.news_articles(), tagged as the pipeline
+does): article k is capture k mod n with its own id, outlet (one of 40), publication time (spread
+over 120 days) and, appended to its body, another capture's title, so that queries split the
+store unevenly; every ninth is a copy of the one before it. The store is built once and cached
+under ~/.cache/wirewatch/bench-serve/.
+
+Each query (`QUERIES`: empty, words, a phrase, field clauses, filters, broad ones) runs `--reps`
+times, alternating; the facet cache is emptied before each run, so every time is a cold one
+(a repeat of the same request within a store version is answered from that cache in
+microseconds). Reported: p50 and p95 of search + facets per query, and the p95 over all runs.
+
+Results: benchmarks/results/serve_bench.{json,md}.
+
+    .venv/bin/python benchmarks/bench_serve_queries.py
+    .venv/bin/python benchmarks/bench_serve_queries.py --articles 20000 --reps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from connectors.localstore import LocalStore
+from pipelines.search_query import Filters, search_request
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wirewatch" / "bench-serve"
+RECIPE = 1  # bump when the store's recipe changes
+OUTLETS = 40
+DAYS = 120
+START = dt.datetime(2025, 10, 20, tzinfo=dt.UTC)
+PAGE = 20
+
+# (kind, query text, filters)
+QUERIES: list[tuple[str, str, Filters]] = [
+    ("empty", "", Filters()),
+    ("empty, all copies", "", Filters(all_copies=True)),
+    ("one word", "Greenland", Filters()),
+    ("one word", "ceasefire", Filters()),
+    ("one word, broad", "Trump", Filters()),
+    ("two words", "trump greenland", Filters()),
+    ("two words", "oil prices", Filters()),
+    ("phrase", '"North Korea"', Filters()),
+    ("phrase", '"prime minister"', Filters()),
+    ("prefix", "sanction*", Filters()),
+    ("boolean", "Ukraine OR Russia", Filters()),
+    ("field: actor", "actor:Q22686", Filters()),
+    ("field: topic", "topic:military", Filters()),
+    ("field: country", "country:ukr", Filters()),
+    ("filter: actor", "", Filters(actors=("Q22686",))),
+    ("filter: topic", "", Filters(topics=("diplomacy",))),
+    ("filter: country", "", Filters(countries=("USA",))),
+    ("filter: dates", "", Filters(since=START + dt.timedelta(days=30), until=START + dt.timedelta(days=37))),
+    ("filter: outlet", "", Filters(outlets=("outlet-07",))),
+    ("word + filters", "Trump", Filters(countries=("USA",), since=START + dt.timedelta(days=60))),
+    ("word + topic", "election", Filters(topics=("elections",))),
+]
+
+
+def log(message: str) -> None:
+    print(f"bench_serve: {message}", file=sys.stderr, flush=True)
+
+
+def build_store(size: int) -> Path:
+    """The store of `size` articles, made once."""
+    path = CACHE / f"store-{size}-r{RECIPE}.db"
+    if path.exists():
+        return path
+    from tests.conftest import as_canonical, news_articles, seed_articles
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.db")
+    for leftover in CACHE.glob(f"{partial.name}*"):
+        leftover.unlink()
+    started = time.monotonic()
+    captures = [as_canonical(a) for a in [*seed_articles(), *news_articles()]]
+    log(f"{len(captures)} tagged captures in {time.monotonic() - started:.0f} s; writing {size:,} articles …")
+    store = LocalStore(str(partial))
+    step = dt.timedelta(days=DAYS) / size
+    batch = []
+    previous = None
+    for k in range(size):
+        base = captures[k % len(captures)]
+        other = captures[(k * 7919 + 13) % len(captures)]
+        source = base.source.model_copy(
+            update={
+                "name": f"outlet-{k % OUTLETS:02d}",
+                "feed_url": f"https://outlet-{k % OUTLETS:02d}.example/feed",
+            }
+        )
+        update: dict[str, Any] = {
+            "id": f"{k:016x}",
+            "source": source,
+            "published_at": START + step * k,
+            "body": f"{base.body} {other.title}",
+        }
+        if k % 9 == 8 and previous is not None:
+            update |= {"duplicate_of": previous, "duplicate_reason": "near", "similarity": 0.9}
+        article = base.model_copy(update=update)
+        previous = article.id
+        batch.append(article)
+        if len(batch) == 1000:
+            store.write_articles(batch)
+            batch = []
+    store.write_articles(batch)
+    store.close()
+    with sqlite3.connect(partial) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    partial.rename(path)
+    log(f"  built in {time.monotonic() - started:.0f} s")
+    return path
+
+
+def run(store: LocalStore, text: str, filters: Filters) -> tuple[float, float, int]:
+    """Seconds of search and of search_facets (cold), and the total."""
+    store._facet_cache.clear()
+    request = search_request(text, filters, limit=PAGE, everything=True)
+    started = time.perf_counter()
+    store.search(request)
+    searched = time.perf_counter()
+    facets = store.search_facets(request)
+    return searched - started, time.perf_counter() - searched, facets.total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    path = build_store(args.articles)
+    store = LocalStore(str(path))
+    run(store, "Trump", Filters())  # imports, the tokenizer's first use, the page cache
+    samples: dict[int, list[tuple[float, float, int]]] = {i: [] for i in range(len(QUERIES))}
+    for _ in range(args.reps):
+        for i, (_, text, filters) in enumerate(QUERIES):
+            samples[i].append(run(store, text, filters))
+    store.close()
+    rows = []
+    for i, (kind, text, filters) in enumerate(QUERIES):
+        pages = [(s + f) * 1000 for s, f, _ in samples[i]]
+        rows.append(
+            {
+                "kind": kind,
+                "query": text,
+                "filters": {
+                    k: v if not isinstance(v, dt.datetime) else v.isoformat()
+                    for k, v in vars(filters).items()
+                    if v
+                },
+                "total": samples[i][0][2],
+                "search_ms_p50": round(statistics.median(s * 1000 for s, _, _ in samples[i]), 2),
+                "facets_ms_p50": round(statistics.median(f * 1000 for _, f, _ in samples[i]), 2),
+                "page_ms_p50": round(statistics.median(pages), 2),
+                "page_ms_p95": round(percentile(pages, 0.95), 2),
+            }
+        )
+        log(json.dumps(rows[-1]))
+    every = [(s + f) * 1000 for runs in samples.values() for s, f, _ in runs]
+    report = {
+        "articles": args.articles,
+        "store_bytes": path.stat().st_size,
+        "reps": args.reps,
+        "overall_page_ms_p50": round(statistics.median(every), 2),
+        "overall_page_ms_p95": round(percentile(every, 0.95), 2),
+        "queries": rows,
+    }
+    write_report(report)
+
+
+def write_report(report: dict[str, Any]) -> None:
+    lines = [
+        "# `wirewatch serve`'s search page on the embedded store: search + facets per query",
+        "",
+        f"`python benchmarks/bench_serve_queries.py` — {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
+        f"load average at the end {[round(x, 2) for x in os.getloadavg()]}.",
+        "",
+        f"{report['articles']:,} articles ({report['store_bytes'] / 1e6:.0f} MB), every ninth a copy; "
+        f"{report['reps']} cold runs per query (facet cache emptied), after one warm-up query. "
+        f"A page: `search` (20 hits) + `search_facets`. "
+        f"**Overall p95 {report['overall_page_ms_p95']} ms** (p50 {report['overall_page_ms_p50']} ms); "
+        "target ≤ 150 ms.",
+        "",
+        "| kind | query | filters | total | search ms p50 | facets ms p50 | page ms p50 | page ms p95 |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["queries"]:
+        filters = ", ".join(f"{k}={v}" for k, v in r["filters"].items()) or "–"
+        lines.append(
+            f"| {r['kind']} | `{r['query'] or '(none)'}` | {filters} | {r['total']:,} | "
+            f"{r['search_ms_p50']} | {r['facets_ms_p50']} | {r['page_ms_p50']} | {r['page_ms_p95']} |"
+        )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serve_bench.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / "serve_bench.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
