@@ -501,9 +501,6 @@ class LocalStore:
             (found,) = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if int(found) < 5:  # the lookup fields of the articles stored before
                 self._db.execute(_DEDUP_DOCS_FROM_ARTICLES)
-            if int(found) < 7:  # the facet and filter values of the articles stored before (once)
-                _log.info("indexing the facet values of the articles in %s (once)", self.path)
-                self._db.execute(_INSERT_TERMS.replace("{where}", "1"))
             fts = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()
             if "porter" in fts[0]:  # schemas 1-5: the stemmed index, rebuilt unstemmed (once)
                 _log.info("rebuilding the full-text index of %s without stemming (once)", self.path)
@@ -599,7 +596,6 @@ class LocalStore:
                 "WHERE rowid > ?",
                 (last,),
             )
-            self._db.execute(_INSERT_TERMS.replace("{where}", "a.rowid > :last"), {"last": last})
             self._db.execute(
                 "INSERT OR REPLACE INTO dedup_docs SELECT a.rowid, a.id, d.value->>0, d.value->>1, "
                 "d.value->>2, d.value->>3, d.value->>4 FROM json_each(:dedup) d "
@@ -638,6 +634,28 @@ class LocalStore:
         )
         return len(rows)
 
+    def _index_terms(self) -> None:
+        """Bring article_terms up to the newest article. Writers leave it behind, so ingestion pays
+        nothing for facets and filters (it would cost a third more per article); the first search
+        after new articles indexes them, once (about 0.1 ms each)."""
+        (newest,) = self._db.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()
+        if newest <= self._terms_through():
+            return
+        with self._transaction():
+            done = self._terms_through()  # another process may have done it meanwhile
+            (newest,) = self._db.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()
+            if newest > done:
+                if newest - done > 10_000:
+                    _log.info("indexing the facet values of %d new articles in %s", newest - done, self.path)
+                self._db.execute(_INSERT_TERMS.replace("{where}", "a.rowid > :last"), {"last": done})
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('terms_through', ?)", (str(newest),)
+                )
+
+    def _terms_through(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'terms_through'").fetchone()
+        return int(row[0]) if row else 0
+
     def search(self, request: Search) -> list[SearchHit]:
         """The articles `request` matches, ranked (bm25, title matches 4x) or newest first.
 
@@ -664,6 +682,7 @@ class LocalStore:
 
     def _matching(self, request: Search, order: str) -> Iterator[tuple[dict[str, Any], str | None, float]]:
         """(document, snippet, bm25) of each article `request` matches, in `order`."""
+        self._index_terms()  # the filters narrow through article_terms
         narrowed, params = _narrowing(request.filters)
         if request.fts is not None:
             sql, params = _SEARCH_FTS.format(order=order, narrowed=narrowed), [request.fts, *params]
@@ -791,8 +810,9 @@ class LocalStore:
         The rowids are decided once per request, into a temporary table: by SQL alone for a query
         of filters only (article_terms select exactly what the filter clauses do), else as
         `search` decides them (full-text candidates, each checked by the compiled query). An
-        unfiltered query reads the counts kept on write (article_term_counts). Answers are kept
+        unfiltered query reads the counts kept with them (article_term_counts). Answers are kept
         until the store changes (a page and its facets, or paging, ask again)."""
+        self._index_terms()
         key = (request.query, size, request.now if "now" in request.query else None, self._version())
         if (cached := self._facet_cache.get(key)) is not None:
             return cached
