@@ -278,6 +278,7 @@ class ElasticsearchStore:
             "countries": "countries",
             "outlets": "source.name",
             "languages": "language",
+            "feeds": "source.feed_url",
         }
         aggs: dict[str, Any] = {name: {"terms": {**terms["terms"], "field": f}} for name, f in fields.items()}
         aggs["per_day"] = {

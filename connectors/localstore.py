@@ -300,7 +300,7 @@ _LISTED = (
     "WHERE json_extract(a.doc, '$.duplicate_of') IS NULL GROUP BY 1"
 )
 
-# article_terms.field: the facets of QueryFacets (in its order), then what filters alone select.
+# article_terms.field: the facets of QueryFacets, in its order.
 _TERM_FIELDS = {
     "actors": 0,  # actor_names
     "actor_ids": 1,
@@ -311,7 +311,7 @@ _TERM_FIELDS = {
     "per_day": 6,  # substr(published_at, 1, 10): published_at is stored in UTC
     "feeds": 7,  # source.feed_url
 }
-_FACETS = tuple(name for name, code in _TERM_FIELDS.items() if code < _TERM_FIELDS["feeds"])
+_FACETS = tuple(_TERM_FIELDS)
 _OUTLET = _TERM_FIELDS["outlets"]
 # The article_terms rows of the articles `{where}` picks (`a`: articles), each value once.
 _LIST_TERMS = (
@@ -835,8 +835,7 @@ class LocalStore:
         """Every article's facets (canonical ones only when `canonical`): the kept counts."""
         column = "canonical" if canonical else "articles"
         rows = self._db.execute(
-            f"SELECT field, value, {column} FROM article_term_counts WHERE field < ? AND {column} > 0",
-            (_TERM_FIELDS["feeds"],),
+            f"SELECT field, value, {column} FROM article_term_counts WHERE {column} > 0",
         ).fetchall()
         return self._facets_of(rows, size)
 
@@ -859,8 +858,7 @@ class LocalStore:
                 )
             rows = self._db.execute(
                 "SELECT t.field, t.value, count(*) FROM facet_match AS m JOIN article_terms AS t "
-                "ON t.article = m.rowid AND t.field < ? GROUP BY 1, 2",
-                (_TERM_FIELDS["feeds"],),
+                "ON t.article = m.rowid GROUP BY 1, 2",
             ).fetchall()
         finally:
             self._db.execute("DELETE FROM facet_match")

@@ -125,6 +125,7 @@ class QueryFacets(BaseModel):
     outlets: Counts = ()  # source.name
     languages: Counts = ()
     per_day: Counts = ()  # (YYYY-MM-DD in UTC, articles), oldest first: FACET_DAYS days to the newest
+    feeds: Counts = ()  # source.feed_url (the feeds page asks for all of them)
 
 
 class WriteCounts(BaseModel):

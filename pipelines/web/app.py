@@ -31,6 +31,7 @@ from schemas.errors import ConfigError
 from schemas.feeds import FeedSpec
 
 PAGE_SIZE = 20
+FEED_DAYS = 7  # the feeds page's items per day: over the last week
 # No script at all, styles only from our own file, nothing framed, forms only back to us.
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -133,9 +134,16 @@ def create_app(store: Store, feeds: Callable[[], tuple[FeedSpec, ...]]) -> Flask
     @app.get("/feeds")
     def feeds_page() -> str:
         catalog = feeds()
+        week = search_request(
+            "",
+            Filters(since=dt.datetime.now(dt.UTC) - dt.timedelta(days=FEED_DAYS), all_copies=True),
+            everything=True,
+        )
         with lock:
             states = store.feed_states([feed.url for feed in catalog])
-        return render_template("feeds.html", rows=[(feed, states.get(feed.url)) for feed in catalog])
+            stored = dict(store.search_facets(week, size=1000).feeds)
+        rows = [(feed, states.get(feed.url), stored.get(feed.url, 0) / FEED_DAYS) for feed in catalog]
+        return render_template("feeds.html", rows=rows, days=FEED_DAYS)
 
     return app
 
