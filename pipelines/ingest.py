@@ -26,11 +26,11 @@ from connectors.seedio import ReadSeedFiles
 from connectors.store import ArticleSink, OwnArticles
 from pipelines import flink
 from pipelines.alerts import EvaluateAlerts, reliability_of
-from pipelines.pages import FetchPages
 from pipelines.dedup import Deduplicate
 from pipelines.feed_health import FeedFailure, failed_feeds
 from pipelines.normalize import Normalize
 from pipelines.options import IngestConfig, load_config, move_url_credentials
+from pipelines.pages import FetchPages
 from pipelines.run_metrics import counter_totals
 from pipelines.stores import RUN_INTEGRITY_BUDGET_S
 from pipelines.tagging import TagArticles

@@ -263,8 +263,8 @@ def test_article_mapping_is_exactly_the_reviewed_one():
     assert _mapping("articles-mappings")["dynamic"] is False
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
     # Version 3 added the dedup fields, 5 the kept signature, 6 date_rejected, 7 stopped indexing the
-    # evidence spans, 8 added body_source and page; a mapping change needs a new version, or ensure_indices never adds it to the
-    # indices that exist (es_indices._upgrade_mappings).
+    # evidence spans, 8 added body_source and page; a mapping change needs a new version, or
+    # ensure_indices never adds it to the indices that exist (es_indices._upgrade_mappings).
     assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 8
 
 

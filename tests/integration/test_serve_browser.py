@@ -27,9 +27,9 @@ from elasticsearch import Elasticsearch, helpers
 from connectors.es_indices import IndexNames, article_document, ensure_indices
 from connectors.localstore import LocalStore
 from schemas.records import Article
-from tests.conftest import as_canonical, delete_prefix, news_articles
+from tests.conftest import SEEDS, as_canonical, delete_prefix, news_articles
 from tests.integration.test_cli import WIREWATCH, wirewatch
-from tests.pipelines.test_dedup import KIM_PUTIN_NOV_9, SEEDS, seed_body, syndicate
+from tests.pipelines.test_dedup import KIM_PUTIN_NOV_9, seed_body, syndicate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -159,7 +159,12 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     dialogs: list[str] = []
-    opened.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismissed(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    opened.on("dialog", dismissed)
     opened.dialogs = dialogs
     yield opened
     context.close()
