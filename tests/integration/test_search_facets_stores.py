@@ -9,22 +9,19 @@ and their total must be what `search` finds.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
-from elasticsearch import Elasticsearch, helpers
 
-from connectors.es_indices import IndexNames, article_document, ensure_indices
-from connectors.es_store import ElasticsearchStore
-from connectors.localstore import LocalStore
 from pipelines.search_query import Filters, search_request
-from schemas.records import Article
 from schemas.store import FACET_DAYS, FACET_SIZE
-from tests.conftest import as_canonical, delete_prefix, news_articles, seed_articles
+from tests.integration import test_search_stores as search_parity
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# The corpus and the two stores holding it: the search parity tests' fixtures.
+corpus = search_parity.corpus
+stores = search_parity.stores
 
 QUERIES = [
     "",
@@ -53,38 +50,6 @@ FILTERS = [
     Filters(since=dt.datetime(2026, 2, 10, tzinfo=dt.UTC), until=dt.datetime(2026, 2, 17, tzinfo=dt.UTC)),
     Filters(languages=("en",), outlets=("08f1ee71883dbcde", "9f9555d69283aeda"), feeds=()),
 ]
-
-
-@pytest.fixture(scope="module")
-def corpus() -> list[Article]:
-    articles = [as_canonical(article) for article in [*seed_articles(), *news_articles()]]
-    out = []
-    for i, article in enumerate(articles):
-        if i % 9 == 8:
-            article = article.model_copy(
-                update={"duplicate_of": articles[i - 1].id, "duplicate_reason": "near", "similarity": 0.9}
-            )
-        out.append(article)
-    return out
-
-
-@pytest.fixture(scope="module")
-def stores(
-    es: Elasticsearch, corpus: list[Article], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LocalStore, ElasticsearchStore]]:
-    local = LocalStore(str(tmp_path_factory.mktemp("facets") / "w.db"))
-    local.write_articles(corpus)
-    names = IndexNames(f"test-facets-{uuid.uuid4().hex[:10]}")
-    try:
-        ensure_indices(es, names)
-        actions = (
-            {"_index": names.articles_alias, "_id": a.id, "_source": article_document(a)} for a in corpus
-        )
-        helpers.bulk(es, actions, refresh="wait_for")
-        yield local, ElasticsearchStore(es, names, location="test")
-    finally:
-        local.close()
-        delete_prefix(es, names.prefix)
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda f: repr(f).removeprefix("Filters"))
