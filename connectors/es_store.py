@@ -104,6 +104,18 @@ def _millis(value: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC) if value is not None else None
 
 
+# Articles per day of publication (UTC), newest first: the stores list the newest FACET_DAYS days.
+PER_DAY = {
+    "date_histogram": {
+        "field": "published_at",
+        "calendar_interval": "day",
+        "format": "yyyy-MM-dd",
+        "min_doc_count": 1,
+        "order": {"_key": "desc"},
+    }
+}
+
+
 class ElasticsearchStore:
     """Articles and dead letters behind the write aliases of `names` (see connectors.store.ArticleStore).
 
@@ -240,15 +252,7 @@ class ElasticsearchStore:
                 "outlets": terms("source.name"),
                 "body_sources": terms("body_source", MAX_TERMS),
                 "page_statuses": terms("page.status", MAX_TERMS),
-                "per_day": {
-                    "date_histogram": {
-                        "field": "published_at",
-                        "calendar_interval": "day",
-                        "format": "yyyy-MM-dd",
-                        "min_doc_count": 1,
-                        "order": {"_key": "desc"},
-                    }
-                },
+                "per_day": PER_DAY,
             },
         )
         dead = self._aggregate(self._names.deadletters_alias, {"stage": terms("stage", MAX_TERMS)})
@@ -281,15 +285,7 @@ class ElasticsearchStore:
             "feeds": "source.feed_url",
         }
         aggs: dict[str, Any] = {name: {"terms": {**terms["terms"], "field": f}} for name, f in fields.items()}
-        aggs["per_day"] = {
-            "date_histogram": {
-                "field": "published_at",
-                "calendar_interval": "day",
-                "format": "yyyy-MM-dd",
-                "min_doc_count": 1,
-                "order": {"_key": "desc"},
-            }
-        }
+        aggs["per_day"] = PER_DAY
         with server_errors(self._location):
             try:
                 response = self._client.search(
