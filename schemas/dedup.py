@@ -316,6 +316,9 @@ class DuplicateResolver:
     _decided: dict[str, Decision] = field(default_factory=dict)
     _seen_at: dict[str, float] = field(default_factory=dict)  # canonical id → when (for forgetting)
     _stored_signatures: dict[str, Signature] = field(default_factory=dict)
+    # Estimated shingle counts of the signatures compared for containment, by article id: an
+    # article sharing its opening with many others (copies of one story) is sized once, not per pair.
+    _sizes: dict[str, float] = field(default_factory=dict)
 
     def decide(self, fp: Fingerprint, stored: Iterable[StoredDoc] = (), now: float = 0.0) -> Decision:
         earlier = self._decided.get(fp.article_id)
@@ -378,7 +381,10 @@ class DuplicateResolver:
                 if similarity >= self.config.near.threshold:
                     near.append((similarity, canonical))
                     continue
-            containment = _containment(mine, theirs[canonical], keys, self.config)
+            if not any(map(is_lead_key, keys)):
+                continue  # containment needs a shared opening
+            sizes = (self._size(fp.article_id, mine), self._size(canonical, theirs[canonical]))
+            containment = _containment(mine, theirs[canonical], sizes, keys, self.config)
             if containment is not None:
                 contained.append((containment, canonical))
         if near:
@@ -386,6 +392,14 @@ class DuplicateResolver:
         if contained:
             return (*min(contained, key=lambda f: (-f[0], f[1])), "contained")
         return None
+
+    def _size(self, article_id: str, signature: Signature) -> float:
+        size = self._sizes.get(article_id)
+        if size is None:
+            if len(self._sizes) >= 100_000:
+                self._sizes.clear()
+            size = self._sizes[article_id] = estimated_size(signature)
+        return size
 
     def _stored_signature(self, doc: StoredDoc) -> Signature:
         if doc.signature:
@@ -422,7 +436,9 @@ class DuplicateResolver:
         self._stored_signatures.clear()
 
 
-def _containment(a: Signature, b: Signature, shared: set[str], config: DedupConfig) -> float | None:
+def _containment(
+    a: Signature, b: Signature, sizes: tuple[float, float], shared: set[str], config: DedupConfig
+) -> float | None:
     """The share of the shorter text's shingles in the longer one, where a teaser may be folded into
     its full version (or the reverse): None unless they share their opening (a lead key) and the
     shorter has at most TEASER_RATIO of the longer's shingles, or when below `config.containment`.
@@ -444,7 +460,7 @@ def _containment(a: Signature, b: Signature, shared: set[str], config: DedupConf
     depths = [d for key in shared if (d := lead_depth(key)) is not None]
     if not depths:
         return None
-    size_a, size_b = estimated_size(a), estimated_size(b)
+    size_a, size_b = sizes  # estimated_size of a and b
     (small, short), (large, _) = sorted(((size_a, 0), (size_b, 1)))
     if not 0 < small <= TEASER_RATIO * large:
         return None
