@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import apache_beam as beam
 import requests
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import PCollection
+from apache_beam.pvalue import PCollection, TaggedOutput
 from apache_beam.utils.windowed_value import WindowedValue
 
 from connectors import counters
@@ -163,6 +163,19 @@ class _FetchPagesFn(beam.DoFn):
         return updated
 
 
+_SHORT = "short"
+
+
+class _SplitShort(beam.DoFn):
+    """The records that want their page, tagged `short`; the others on the main output."""
+
+    def __init__(self, config: PageConfig) -> None:
+        self._config = config
+
+    def process(self, record: RawRecord) -> Iterator[Any]:
+        yield TaggedOutput(_SHORT, record) if wants_page(record, self._config) else record
+
+
 class FetchPages(beam.PTransform[PCollection[RawRecord], PCollection[RawRecord]]):
     """Feed items whose text is short get their linked page's text (see the module). The others
     pass untouched, never shuffled; the ones to fetch are spread over the workers first, so a
@@ -175,15 +188,17 @@ class FetchPages(beam.PTransform[PCollection[RawRecord], PCollection[RawRecord]]
         self._private_feeds = frozenset(feed.url for feed in feeds if feed.allow_private)
 
     def expand(self, records: PCollection[RawRecord]) -> PCollection[RawRecord]:
-        config = self._config
-        # Typed, so the shuffle below uses the records' coder instead of pickling them.
-        short = records | "ShortItems" >> beam.Filter(wants_page, config).with_output_types(RawRecord)
-        rest = records | "OtherItems" >> beam.Filter(lambda record: not wants_page(record, config))
+        # One look at each record (its words are counted once); typed, so the shuffle below uses
+        # the records' coder instead of pickling them.
+        split = records | "ShortItems" >> beam.ParDo(_SplitShort(self._config)).with_output_types(
+            RawRecord, short=RawRecord
+        ).with_outputs(_SHORT, main="rest")
+        short, rest = split[_SHORT], split.rest
         fetched = (
             short
             | "SpreadPages" >> beam.Reshuffle()
             | "FetchPage"
-            >> beam.ParDo(_FetchPagesFn(config, self._run_id, self._private_feeds)).with_output_types(
+            >> beam.ParDo(_FetchPagesFn(self._config, self._run_id, self._private_feeds)).with_output_types(
                 RawRecord
             )
         )
