@@ -24,8 +24,9 @@ Measured in one process pinned to one core, after a warm-up, one run each:
    canonical articles held in memory;
 3. state at --state-docs canonical documents: the postings of each article's exact keys (URL,
    global GUID, text; made by `schemas.dedup.document_keys`, the id key is not stored), band keys
-   (`DEFAULT_CONFIG.bands` of them) and a full article's lead keys (one per `LEAD_DEPTHS` rung and
-   the title's, `schemas.near_dup.lead_keys`) in the one `dedup_index` table, packed by
+   (`DEFAULT_CONFIG.bands` of them) and a full article's indexed lead key (the first `LEAD_DEPTHS`
+   rung's, `schemas.near_dup.indexed_lead_key`; the deeper rungs and the title's ride in the
+   ladder of its `dedup_docs` row, not measured here) in the one `dedup_index` table, packed by
    `connectors.localstore.posting`, inserted in article order, 1,000 articles per transaction like
    `write_articles`, plus a minimal `articles` row each whose `doc` JSON carries the fields `lookup`
    verifies exact keys against; size by dbstat (`LocalStore.dedup_state_bytes`), file size, and a
@@ -67,9 +68,8 @@ from connectors.localstore import _HASH_BITS, MAX_ROWID, LocalStore, posting
 from schemas.dedup import DedupConfig, Fingerprint, document_keys, fingerprint, is_id_key
 from schemas.near_dup import (
     DEFAULT_CONFIG,
-    LEAD_DEPTHS,
+    INDEXED_LEAD_DEPTH,
     LEAD_PREFIX,
-    TITLE_LEAD_PREFIX,
     _shingle_hashes,
     minhash_array,
 )
@@ -99,8 +99,8 @@ BRUTE_SAMPLE = 1_000
 GLOBAL_GUID_SHARE = 0.98
 PERMALINK_GUID_SHARE = 0.7  # GUIDs that are the item's URL (the rest: tag: URIs and the like)
 STATE_NEAR_KEYS = DEFAULT_CONFIG.bands  # band keys per canonical article
-# A full article's lead keys (schemas.near_dup.lead_keys): one per depth, and the title's.
-STATE_LEAD_KEYS = len(LEAD_DEPTHS) + 1
+# A full article's indexed lead keys (schemas.near_dup.indexed_lead_key): the first rung's.
+STATE_LEAD_KEYS = 1
 BASELINE_NUM_PERM = 128  # the k-permutation MinHash baseline
 BASELINE_SEED = 20260218
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
@@ -766,9 +766,7 @@ def state_docs(docs: Sequence[int]) -> list[StateDoc]:
             document_keys(article_id, url, guid, content_hash), key=lambda k: _KIND_ORDER.index(k[0])
         )
         near = [f"{b:02d}-{v:016x}" for b, v in enumerate(row[7 : 7 + STATE_NEAR_KEYS])]
-        leads = row[7 + STATE_NEAR_KEYS :]
-        near += [f"{LEAD_PREFIX}{d:02d}-{v:016x}" for d, v in zip(LEAD_DEPTHS, leads, strict=False)]
-        near.append(f"{TITLE_LEAD_PREFIX}{leads[-1]:016x}")
+        near += [f"{LEAD_PREFIX}{INDEXED_LEAD_DEPTH:02d}-{v:016x}" for v in row[7 + STATE_NEAR_KEYS :]]
         out.append(StateDoc(article_id, url, guid, content_hash, exact, near))
     return out
 
@@ -1164,7 +1162,10 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         "",
         f"Every document canonical (the worst case: copies keep no band keys), {n_exact} exact keys "
         "(URL, GUID for 98 %, text; made by `document_keys`; the id key is not stored) and "
-        f"{st['near_keys_per_doc']:.0f} band and lead keys each, one `dedup_index` posting per key "
+        f"{st['near_keys_per_doc']:.0f} band and lead keys each ({STATE_NEAR_KEYS} band keys and the first "
+        "rung's lead key: the deeper rungs and the title's are compared through each article's lead "
+        "ladder, 48 bytes kept base64 in its `dedup_docs` row next to its signature, neither counted "
+        "here), one `dedup_index` posting per key "
         f"(`posting()`: {_HASH_BITS}-bit key hash, {MAX_ROWID.bit_length()}-bit rowid), inserted in "
         f"article order, {WRITE_BATCH:,} articles per transaction (filled in {st['fill_seconds']:.0f} s).",
         "",

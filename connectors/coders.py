@@ -116,6 +116,7 @@ class CandidateCoder(RecordCoder):
                 fp.order[0],
                 fp.exact_keys,
                 fp.near_keys,
+                fp.lead_ladder.hex(),
                 fp.sighting.model_dump(mode="json"),
                 [
                     [
@@ -124,6 +125,7 @@ class CandidateCoder(RecordCoder):
                         sorted(s.exact_keys),
                         sorted(s.near_keys),
                         s.signature.hex(),
+                        s.lead_ladder.hex(),
                     ]
                     for s in value.stored
                 ],
@@ -136,7 +138,7 @@ class CandidateCoder(RecordCoder):
     def decode(self, encoded: bytes) -> Candidate:
         (size,) = _LENGTH.unpack_from(encoded)
         start = _LENGTH.size
-        article_id, when, exact, near, sighting, stored, decision, copies = orjson.loads(
+        article_id, when, exact, near, ladder, sighting, stored, decision, copies = orjson.loads(
             encoded[start : start + size]
         )
         fp = Fingerprint(
@@ -146,12 +148,13 @@ class CandidateCoder(RecordCoder):
             near_keys=tuple(near),
             signature=encoded[start + size :],
             sighting=Sighting.model_validate(sighting),
+            lead_ladder=bytes.fromhex(ladder),
         )
         return Candidate(
             fp,
             tuple(
-                StoredDoc(i, dup, frozenset(e), frozenset(n), "", bytes.fromhex(sig))
-                for i, dup, e, n, sig in stored
+                StoredDoc(i, dup, frozenset(e), frozenset(n), "", bytes.fromhex(sig), bytes.fromhex(lad))
+                for i, dup, e, n, sig, lad in stored
             ),
             None if decision is None else Decision(article_id, *decision),
             tuple(Sighting.model_validate(c) for c in copies),

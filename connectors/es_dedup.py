@@ -33,7 +33,14 @@ from connectors.es_indices import (
     server_url,
 )
 from connectors.store import StoreError
-from schemas.dedup import Lineage, LineageUpdate, StoredDoc, merge_sightings, stored_signature
+from schemas.dedup import (
+    Lineage,
+    LineageUpdate,
+    StoredDoc,
+    merge_sightings,
+    stored_ladder,
+    stored_signature,
+)
 from schemas.records import Sighting
 
 # Terms (exact and band keys together) in one search; more keys mean more searches.
@@ -47,7 +54,14 @@ _MAX_BACKOFF_S = 0.25
 
 # The text is fetched only for the articles whose signature must be made from it (stored before
 # signatures were kept): ~3 KB per hit, where a grown store answers a chunk with thousands.
-_LOOKUP_SOURCE = ["id", "duplicate_of", "dedup_keys", "near_dup_keys", "near_dup_signature"]
+_LOOKUP_SOURCE = [
+    "id",
+    "duplicate_of",
+    "dedup_keys",
+    "near_dup_keys",
+    "near_dup_signature",
+    "near_dup_ladder",
+]
 
 
 @dataclass
@@ -57,6 +71,7 @@ class _Found:
     exact: set[str] = field(default_factory=set)
     near: set[str] = field(default_factory=set)
     body: str = ""
+    ladder: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -148,7 +163,10 @@ class ElasticsearchDedupIndex:
                     )
                     doc.exact.update(asked_exact.intersection(_values(source.get("dedup_keys"))))
                     if duplicate_of is None:  # band keys only ever lead to canonical articles
-                        doc.near.update(asked_near.intersection(_values(source.get("near_dup_keys"))))
+                        stored_near = _values(source.get("near_dup_keys"))
+                        doc.near.update(asked_near.intersection(stored_near))
+                        # One stored before ladders were has every lead key instead: they give it.
+                        doc.ladder = stored_ladder(source.get("near_dup_ladder"), stored_near)
             unsigned = sorted(i for i, doc in found.items() if doc.near and not doc.signature)
             for start in range(0, len(unsigned), PAGE_SIZE):
                 ids = unsigned[start : start + PAGE_SIZE]
@@ -162,6 +180,7 @@ class ElasticsearchDedupIndex:
                 frozenset(doc.near),
                 doc.body,
                 doc.signature,
+                doc.ladder if doc.near else b"",
             )
             for article_id, doc in sorted(found.items())
         ]

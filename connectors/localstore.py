@@ -26,9 +26,11 @@ from schemas.dedup import (
     is_id_key,
     key_hash,
     merge_sightings,
+    stored_ladder,
     stored_signature,
 )
 from schemas.feeds import FeedState
+from schemas.near_dup import is_lead_key, lead_keys
 from schemas.records import Article, DeadLetter, Sighting, document_json, to_json
 from schemas.store import (
     FACET_DAYS,
@@ -47,7 +49,7 @@ from schemas.store import (
     lead,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 _log = logging.getLogger(__name__)
 # FTS5 merges a level's segments once this many have gathered (its default: 4). At 8 a write costs
 # a quarter to a third less CPU, at 10,000 stored articles as at 200,000, and searches take as long
@@ -161,7 +163,8 @@ CREATE TABLE IF NOT EXISTS dedup_docs (
     canonical_url TEXT,
     guid TEXT,
     content_hash TEXT,
-    signature TEXT  -- near_dup_signature (base64): canonical articles with band keys only
+    signature TEXT,  -- near_dup_signature (base64): canonical articles with near keys only
+    ladder TEXT  -- near_dup_ladder (base64), likewise (schema 8)
 );
 -- Alerts: one row per alert id (rule + story, window or bucket), updated in place.
 CREATE TABLE IF NOT EXISTS alerts (
@@ -210,7 +213,7 @@ class PreparedArticles(NamedTuple):
 
     given: int  # articles in the batch as given, repeats included
     rows: bytes  # [id, published_at, ingested_at, source kind, source name, language, title, body, doc]
-    dedup: bytes  # [duplicate_of, canonical_url, guid, content_hash, near_dup_signature]
+    dedup: bytes  # [duplicate_of, canonical_url, guid, content_hash, near_dup_signature, near_dup_ladder]
     buckets: bytes  # [the dedup-index bucket of each key but the id key, ...]
 
 
@@ -233,7 +236,8 @@ def prepare_articles(articles: Iterable[Article]) -> PreparedArticles:
         for a in distinct
     ]
     dedup = [
-        (a.duplicate_of, a.canonical_url, a.guid, a.content_hash, a.near_dup_signature) for a in distinct
+        (a.duplicate_of, a.canonical_url, a.guid, a.content_hash, a.near_dup_signature, a.near_dup_ladder)
+        for a in distinct
     ]
     buckets = [[_bucket(k) for k in (*a.dedup_keys, *a.near_dup_keys) if not is_id_key(k)] for a in distinct]
     return PreparedArticles(len(batch), orjson.dumps(rows), orjson.dumps(dedup), orjson.dumps(buckets))
@@ -255,17 +259,17 @@ WHERE a.id >= b.value AND a.id < b.value || 'g'
 
 
 # A dedup lookup's hits, as (rowid, id, duplicate_of, canonical_url, guid, content_hash, signature,
-# body): from dedup_docs without the text, or from the article's own document.
+# ladder, title, body): from dedup_docs without the text, or from the article's own document.
 _DEDUP_DOC_ROWS = """
-SELECT rowid, id, duplicate_of, canonical_url, guid, content_hash, signature, ''
+SELECT rowid, id, duplicate_of, canonical_url, guid, content_hash, signature, ladder, '', ''
 FROM dedup_docs WHERE rowid IN ({})
 """
 _ARTICLE_DEDUP_FIELDS = """
 rowid, id, json_extract(doc, '$.duplicate_of'), json_extract(doc, '$.canonical_url'),
 json_extract(doc, '$.guid'), json_extract(doc, '$.content_hash'),
-json_extract(doc, '$.near_dup_signature')
+json_extract(doc, '$.near_dup_signature'), json_extract(doc, '$.near_dup_ladder')
 """
-_ARTICLE_DEDUP_ROWS = f"SELECT {_ARTICLE_DEDUP_FIELDS}, body FROM articles WHERE rowid IN ({{}})"
+_ARTICLE_DEDUP_ROWS = f"SELECT {_ARTICLE_DEDUP_FIELDS}, title, body FROM articles WHERE rowid IN ({{}})"
 # Schema 5: dedup_docs rows for the articles stored before it.
 _DEDUP_DOCS_FROM_ARTICLES = f"INSERT OR IGNORE INTO dedup_docs SELECT {_ARTICLE_DEDUP_FIELDS} FROM articles"
 
@@ -499,6 +503,9 @@ class LocalStore:
         cannot both add the same column."""
         with self._transaction():
             (found,) = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if "ladder" not in {row[1] for row in self._db.execute("PRAGMA table_info(dedup_docs)")}:
+                # Schemas 5-7: the rows of their articles stay without one (lookups make it, _stored_docs).
+                self._db.execute("ALTER TABLE dedup_docs ADD COLUMN ladder TEXT")
             if int(found) < 5:  # the lookup fields of the articles stored before
                 self._db.execute(_DEDUP_DOCS_FROM_ARTICLES)
             fts = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()
@@ -598,7 +605,7 @@ class LocalStore:
             )
             self._db.execute(
                 "INSERT OR REPLACE INTO dedup_docs SELECT a.rowid, a.id, d.value->>0, d.value->>1, "
-                "d.value->>2, d.value->>3, d.value->>4 FROM json_each(:dedup) d "
+                "d.value->>2, d.value->>3, d.value->>4, d.value->>5 FROM json_each(:dedup) d "
                 "JOIN articles a ON a.rowid = :last + 1 + d.key",
                 {"last": last, "dedup": prepared.dedup},
             )
@@ -944,28 +951,42 @@ class LocalStore:
     def _stored_docs(self, found: dict[int, tuple[set[str], set[str]]]) -> list[StoredDoc]:
         """The articles of `found` (from _key_hits) that an exact key or, canonical, a band key
         found, in rowid order. Their fields come from `dedup_docs`; from the article itself (its
-        text included) for one stored without a signature where a band key found it, or one a
-        writer of schema 4 stored without a `dedup_docs` row."""
+        text included) for one stored without a signature where a band key found it, or without a
+        lead ladder where a lead key did (schemas 1-7), or one a writer of schema 4 stored without
+        a `dedup_docs` row."""
         ordered = sorted(found)
         rows = dict(self._rows(_DEDUP_DOC_ROWS, ordered))
 
         def needs_text(rowid: int) -> bool:
             if rowid not in rows:
                 return True
-            _, duplicate_of, _, _, _, signature, _ = rows[rowid]
-            return signature is None and duplicate_of is None and bool(found[rowid][1])
+            _, duplicate_of, _, _, _, signature, ladder, _, _ = rows[rowid]
+            near_hits = found[rowid][1]
+            if duplicate_of is not None or not near_hits:
+                return False
+            return signature is None or (ladder is None and any(map(is_lead_key, near_hits)))
 
         rows.update(self._rows(_ARTICLE_DEDUP_ROWS, [r for r in ordered if needs_text(r)]))
         docs: list[StoredDoc] = []
         for rowid in (r for r in ordered if r in rows):
-            article_id, duplicate_of, url, guid, text_hash, signature, body = rows[rowid]
+            article_id, duplicate_of, url, guid, text_hash, signature, ladder, title, body = rows[rowid]
             exact_hits, near_hits = found[rowid]
             # A shared 31-bit bucket is not a shared key: an exact key must be the article's own.
             exact = frozenset(document_keys(article_id, url, guid, text_hash).intersection(exact_hits))
             bands = frozenset(near_hits) if duplicate_of is None else frozenset()
             if exact or bands:
+                # Stored before ladders were (schemas 1-7): its text gives the ladder.
+                leads = lead_keys(body, title) if bands and ladder is None and body else ()
                 docs.append(
-                    StoredDoc(article_id, duplicate_of, exact, bands, body, stored_signature(signature))
+                    StoredDoc(
+                        article_id,
+                        duplicate_of,
+                        exact,
+                        bands,
+                        body,
+                        stored_signature(signature),
+                        stored_ladder(ladder, leads) if bands else b"",
+                    )
                 )
         return docs
 

@@ -1,11 +1,11 @@
 """Deduplicate: fold exact copies, near copies and teasers into the first-seen article, with lineage.
 
 Batch (data-parallel): each article is fingerprinted (exact keys, MinHash signature, LSH band keys,
-lead keys) and its stored matches looked up where it is read; the run's articles sharing a key are
-linked (an exact or lead key, or a band key and similarity at or above the threshold; found in key
-shards, `pipelines.copy_links`), the links merged into copy groups in a fixed number of shuffle
-rounds (hash-to-min connected components, as large-scale MinHash dedup does), and each group
-decided in first-seen order
+the first lead key and the lead ladder) and its stored matches looked up where it is read; the run's
+articles sharing a key are linked (an exact or lead key, or a band key and similarity at or above
+the threshold; found in key shards, `pipelines.copy_links`), the links merged into copy groups in a
+fixed number of shuffle rounds (hash-to-min connected components, as large-scale MinHash dedup
+does), and each group decided in first-seen order
 (published time, then id) by one resolver. A decision only looks at articles sharing a key with
 it, so this equals one resolver over the whole run, whatever the runner's split. Only
 fingerprints travel through these steps, and only those of articles with links (a few percent of
@@ -17,8 +17,8 @@ canonical articles lives in Beam state, so copies arriving together are merged b
 has the first one.
 
 In both modes the store answers for everything written before (earlier runs, a restarted stream,
-other workers): `connectors.store.DedupIndex.lookup` by exact key and near key (LSH band and lead
-keys ride together in `near_dup_keys`).
+other workers): `connectors.store.DedupIndex.lookup` by exact key and near key (LSH band keys and
+the lead key ride together in `near_dup_keys`).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ class _FingerprintFn(_ResolveFn):
             encoded = self._coder.encode(Candidate(fp, stored))
             chunk.append((article, encoded))
             candidates.append((fp.article_id, encoded))
-            # Lead keys link every article holding them, like exact keys: a teaser and its full
+            # The lead key links every article holding it, like exact keys: a teaser and its full
             # version are far apart in Jaccard, and only their group's resolver measures containment.
             leads = [key for key in fp.near_keys if is_lead_key(key)]
             bands = [key for key in fp.near_keys if not is_lead_key(key)]

@@ -9,10 +9,11 @@ The rules:
   enough to mean something) the normalized content hash;
 - near copies have an estimated Jaccard similarity of their word shingles at or above the
   threshold (`schemas.near_dup`), found through shared LSH band keys;
-- a teaser and its full version ("contained") share their opening words (a lead key,
-  `schemas.near_dup.lead_keys`), the shorter has at most TEASER_RATIO of the longer's shingles,
-  and at least `containment` of the shorter's shingles are in the longer (`_containment`). A
-  teaser under `min_words` words must also carry the same title (the title-lead key);
+- a teaser and its full version ("contained") share their opening words (the first lead key,
+  `schemas.near_dup.indexed_lead_key`; how deep, from their lead ladders), the shorter has at
+  most TEASER_RATIO of the longer's shingles, and at least `containment` of the shorter's
+  shingles are in the longer (`_containment`). A teaser under `min_words` words must also carry
+  the same title (the title-lead value of the ladders);
 - the first article seen is canonical, a teaser or not; a copy points at it (`duplicate_of`,
   never at another copy) and is added to its `sources_seen`. The fuller version does not take
   over: a canonical article may already be stored with copies pointing at it (earlier runs, the
@@ -36,16 +37,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.near_dup import (
     DEFAULT_CONFIG,
-    TITLE_LEAD_PREFIX,
     NearDupConfig,
     band_keys,
     estimated_containment,
     estimated_jaccard,
     estimated_size,
+    indexed_lead_key,
     is_lead_key,
-    lead_depth,
-    lead_keys,
+    lead_ladder,
     minhash_array,
+    same_title_lead,
+    shared_lead_depth,
 )
 from schemas.records import Article, DuplicateReason, Sighting
 from schemas.types import FROZEN, HexId, UtcDatetime
@@ -220,9 +222,10 @@ class Fingerprint:
     article_id: str
     order: tuple[str, str]  # first-seen order in a batch: (published or ingested time, id)
     exact_keys: tuple[str, ...]
-    near_keys: tuple[str, ...]  # LSH band keys (long texts), then lead keys
+    near_keys: tuple[str, ...]  # LSH band keys (long texts), then the first rung's lead key
     signature: bytes  # uint32 values; empty when the text is too short for any near key
     sighting: Sighting
+    lead_ladder: bytes = b""  # how deep its opening goes (`schemas.near_dup.lead_ladder`)
 
     def signature_array(self) -> Signature:
         return np.frombuffer(self.signature, dtype=np.uint32)
@@ -231,12 +234,13 @@ class Fingerprint:
 def fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
     """Keys and signature of one article (the signature is over the body: headlines get rewritten).
 
-    Band keys for texts of `min_words` or more; lead keys (and the signature) for every text of at
-    least the first lead depth, so a teaser finds its full version and the reverse."""
+    Band keys for texts of `min_words` or more; the first lead key, the lead ladder (and the
+    signature) for every text of at least the first lead depth, so a teaser finds its full version
+    and the reverse."""
     when = article.published_at or article.ingested_at
     near: tuple[str, ...] = ()
     signature = b""
-    leads = lead_keys(article.body, article.title)
+    leads, ladder = indexed_lead_key(article.body, article.title)
     long_enough = article.word_count >= config.min_words
     if long_enough or leads:
         sig = signature_of(article.body, config.near)
@@ -250,6 +254,7 @@ def fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
         near_keys=near,
         signature=signature,
         sighting=sighting_of(article),
+        lead_ladder=ladder,
     )
 
 
@@ -265,6 +270,10 @@ class StoredDoc:
     # key and stored without a signature. Stores leave it empty otherwise (not needed).
     body: str
     signature: bytes = b""  # the signature the store kept, or the one computed from `body`
+    # Its lead ladder (`schemas.near_dup.lead_ladder`), where a lead key found it: kept by the
+    # store, or made from what it kept before ladders were. b"": unknown (its shared opening then
+    # counts as the first rung only).
+    lead_ladder: bytes = b""
 
     def with_signature(self, config: NearDupConfig) -> StoredDoc:
         """This document carrying its signature instead of its text, where near matching needs
@@ -274,7 +283,15 @@ class StoredDoc:
             # A signature kept by the store counts if made with as many values as this run's.
             kept = len(self.signature) == 4 * config.num_perm
             signature = self.signature if kept else signature_of(self.body, config).tobytes()
-        return StoredDoc(self.article_id, self.duplicate_of, self.exact_keys, self.near_keys, "", signature)
+        return StoredDoc(
+            self.article_id,
+            self.duplicate_of,
+            self.exact_keys,
+            self.near_keys,
+            "",
+            signature,
+            self.lead_ladder,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +330,7 @@ class DuplicateResolver:
     _exact: dict[str, str] = field(default_factory=dict)  # exact key → canonical id
     _near: dict[str, list[str]] = field(default_factory=dict)  # band key → canonical ids
     _signatures: dict[str, Signature] = field(default_factory=dict)  # canonical id → signature
+    _ladders: dict[str, bytes] = field(default_factory=dict)  # canonical id → lead ladder
     _decided: dict[str, Decision] = field(default_factory=dict)
     _seen_at: dict[str, float] = field(default_factory=dict)  # canonical id → when (for forgetting)
     _stored_signatures: dict[str, Signature] = field(default_factory=dict)
@@ -363,16 +381,19 @@ class DuplicateResolver:
         mine = fp.signature_array()
         shared: dict[str, set[str]] = defaultdict(set)  # canonical id → the near keys it shares
         theirs: dict[str, Signature] = {}
+        ladders: dict[str, bytes] = {}
         for key in fp.near_keys:
             for canonical in self._near.get(key, ()):
                 shared[canonical].add(key)
                 theirs[canonical] = self._signatures[canonical]
+                ladders[canonical] = self._ladders.get(canonical, b"")
         mine_keys = set(fp.near_keys)
         for doc in stored:
             if doc.duplicate_of is None and doc.near_keys & mine_keys:
                 shared[doc.article_id].update(doc.near_keys & mine_keys)
                 if doc.article_id not in theirs:
                     theirs[doc.article_id] = self._stored_signature(doc)
+                    ladders[doc.article_id] = doc.lead_ladder
         near: list[tuple[float, str]] = []
         contained: list[tuple[float, str]] = []
         for canonical, keys in shared.items():
@@ -384,7 +405,9 @@ class DuplicateResolver:
             if not any(map(is_lead_key, keys)):
                 continue  # containment needs a shared opening
             sizes = (self._size(fp.article_id, mine), self._size(canonical, theirs[canonical]))
-            containment = _containment(mine, theirs[canonical], sizes, keys, self.config)
+            ladder = ladders[canonical]
+            opening = (shared_lead_depth(fp.lead_ladder, ladder), same_title_lead(fp.lead_ladder, ladder))
+            containment = _containment(mine, theirs[canonical], sizes, opening, self.config)
             if containment is not None:
                 contained.append((containment, canonical))
         if near:
@@ -417,6 +440,8 @@ class DuplicateResolver:
             self._exact.setdefault(key, fp.article_id)
         if fp.signature:
             self._signatures[fp.article_id] = fp.signature_array()
+            if fp.lead_ladder:
+                self._ladders[fp.article_id] = fp.lead_ladder
             for key in fp.near_keys:
                 self._near.setdefault(key, []).append(fp.article_id)
         self._seen_at[fp.article_id] = now
@@ -430,6 +455,7 @@ class DuplicateResolver:
         kept = {i for _, i in keep}
         self._seen_at = {i: t for t, i in keep}
         self._signatures = {i: s for i, s in self._signatures.items() if i in kept}
+        self._ladders = {i: s for i, s in self._ladders.items() if i in kept}
         self._exact = {k: i for k, i in self._exact.items() if i in kept}
         self._near = {k: v for k, ids in self._near.items() if (v := [i for i in ids if i in kept])}
         self._decided = {i: d for i, d in self._decided.items() if (d.duplicate_of or i) in kept}
@@ -437,11 +463,13 @@ class DuplicateResolver:
 
 
 def _containment(
-    a: Signature, b: Signature, sizes: tuple[float, float], shared: set[str], config: DedupConfig
+    a: Signature, b: Signature, sizes: tuple[float, float], opening: tuple[int, bool], config: DedupConfig
 ) -> float | None:
     """The share of the shorter text's shingles in the longer one, where a teaser may be folded into
-    its full version (or the reverse): None unless they share their opening (a lead key) and the
-    shorter has at most TEASER_RATIO of the longer's shingles, or when below `config.containment`.
+    its full version (or the reverse), two texts sharing their opening (the first lead key): None
+    unless the shorter has at most TEASER_RATIO of the longer's shingles, or when below
+    `config.containment`. `opening`: the deepest lead depth both share, and whether they share the
+    title-lead key (`shared_lead_depth`, `same_title_lead` of their ladders).
 
     The estimate is the opening both share: the shingles of the deepest shared lead depth over the
     shorter's estimated shingle count (a prefix teaser shares the deepest rung it reaches, and so
@@ -457,9 +485,7 @@ def _containment(
     of the short text's signature found in the longer one. Two different one-line items are under
     the first lead depth and have no lead key at all.
     """
-    depths = [d for key in shared if (d := lead_depth(key)) is not None]
-    if not depths:
-        return None
+    depth, same_title = opening
     size_a, size_b = sizes  # estimated_size of a and b
     (small, short), (large, _) = sorted(((size_a, 0), (size_b, 1)))
     if not 0 < small <= TEASER_RATIO * large:
@@ -467,11 +493,9 @@ def _containment(
     short_sig, long_sig = (a, b) if short == 0 else (b, a)
     estimate, evidence = estimated_containment(short_sig, long_sig)
     k = config.near.shingle_k
-    if small + k - 1 < config.min_words and not (
-        evidence or any(key.startswith(TITLE_LEAD_PREFIX) for key in shared)
-    ):
+    if small + k - 1 < config.min_words and not (evidence or same_title):
         return None
-    prefix = min(1.0, (max(depths) - k + 1) / small)
+    prefix = min(1.0, (depth - k + 1) / small)
     if evidence:
         prefix = min(prefix, estimate)
     containment = max(prefix, estimate if evidence >= MIN_CONTAINMENT_EVIDENCE else 0.0)
@@ -508,18 +532,36 @@ def apply_decision(article: Article, decision: Decision, copies: Sequence[Sighti
 
 
 def with_keys(article: Article, fp: Fingerprint) -> Article:
-    """The article carrying its lookup keys, for the store to index, and its signature, for the
-    store to keep (band keys and signature on canonicals only: only they are near-matched)."""
+    """The article carrying its lookup keys, for the store to index, and its signature and lead
+    ladder, for the store to keep (near keys, signature and ladder on canonicals only: only they
+    are near-matched)."""
     near = fp.near_keys if article.duplicate_of is None else ()
     signature = base64.b64encode(fp.signature).decode() if near and fp.signature else None
+    ladder = base64.b64encode(fp.lead_ladder).decode() if near and fp.lead_ladder else None
     return article.model_copy(
-        update={"dedup_keys": fp.exact_keys, "near_dup_keys": near, "near_dup_signature": signature}
+        update={
+            "dedup_keys": fp.exact_keys,
+            "near_dup_keys": near,
+            "near_dup_signature": signature,
+            "near_dup_ladder": ladder,
+        }
     )
 
 
 def stored_signature(encoded: object) -> bytes:
     """The signature a store kept (`Article.near_dup_signature`), or b"" when it kept none (an
     article stored before signatures were) or something unreadable."""
+    return _decoded(encoded)
+
+
+def stored_ladder(encoded: object, stored_keys: Iterable[str] = ()) -> bytes:
+    """The lead ladder a store kept (`Article.near_dup_ladder`); for an article stored before
+    ladders were, the one its lead keys give (`lead_keys`: stores indexed all of them then)."""
+    return _decoded(encoded) or lead_ladder(stored_keys)
+
+
+def _decoded(encoded: object) -> bytes:
+    """The bytes of a base64 field, b"" for none or something unreadable."""
     if not isinstance(encoded, str):
         return b""
     try:
@@ -550,6 +592,7 @@ __all__ = [
     "outlet_from",
     "outlet_of",
     "sighting_of",
+    "stored_ladder",
     "stored_signature",
     "url_key",
     "with_keys",

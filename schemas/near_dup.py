@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterable
 from typing import Any, Self
 
 import numpy as np
@@ -29,18 +30,23 @@ from schemas.ids import canonical_text, fold
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "INDEXED_LEAD_DEPTH",
     "LEAD_DEPTHS",
     "NearDupConfig",
     "band_keys",
     "estimated_containment",
     "estimated_jaccard",
     "estimated_size",
+    "indexed_lead_key",
     "is_lead_key",
     "is_near_duplicate",
     "lead_depth",
     "lead_keys",
+    "lead_ladder",
     "lead_text",
     "minhash_signature",
+    "same_title_lead",
+    "shared_lead_depth",
     "shingles",
 ]
 
@@ -377,28 +383,35 @@ def lead_text(text: str, words: int) -> str | None:
     return " ".join(canon[:words])
 
 
-def _digest(value: str) -> str:
-    return hashlib.blake2b(value.encode("utf-8"), digest_size=8).hexdigest()
-
-
 def lead_keys(text: str, title: str = "") -> list[str]:
     """`text`'s lead keys, `"L<depth>-<16 hex digits>"` per rung of LEAD_DEPTHS it reaches, then
     (with a `title` and at least the first rung) `"T-<16 hex digits>"` of the canonical title
     and the first rung's words: what short texts must share to be matched (`schemas.dedup`)."""
+    rungs, titled = _lead_digests(text, title)
+    keys = [f"{LEAD_PREFIX}{depth:02d}-{rung.hex()}" for depth, rung in zip(LEAD_DEPTHS, rungs, strict=False)]
+    if titled is not None:
+        keys.append(f"{TITLE_LEAD_PREFIX}{titled.hex()}")
+    return keys
+
+
+def _lead_digests(text: str, title: str) -> tuple[list[bytes], bytes | None]:
+    """The 8-byte digests behind `lead_keys`: one per rung `text` reaches, and the title-lead one
+    (None without a title or the first rung)."""
     words = _opening_words(text, LEAD_DEPTHS[-1])
-    keys = []
+    rungs = []
     running = hashlib.blake2b(digest_size=8)  # the digest of the words so far, extended word by word
     depths = iter(LEAD_DEPTHS)
     depth = next(depths)
     for n, word in enumerate(words, 1):
         running.update(f" {word}".encode() if n > 1 else word.encode())
         if n == depth:
-            keys.append(f"{LEAD_PREFIX}{depth:02d}-{running.copy().hexdigest()}")
+            rungs.append(running.copy().digest())
             depth = next(depths, 0)
     head = canonical_text(title)
-    if keys and head:
-        keys.append(f"{TITLE_LEAD_PREFIX}{_digest(head + chr(10) + ' '.join(words[: LEAD_DEPTHS[0]]))}")
-    return keys
+    if not (rungs and head):
+        return rungs, None
+    opening = head + "\n" + " ".join(words[: LEAD_DEPTHS[0]])
+    return rungs, hashlib.blake2b(opening.encode("utf-8"), digest_size=8).digest()
 
 
 # Characters of a text read for its opening: 58 words of news prose take ~380, so one read almost
@@ -416,6 +429,75 @@ def _opening_words(text: str, count: int) -> list[str]:
         if len(words) >= count:
             return words[:count]
     return canonical_text(text).split(maxsplit=count)[:count]
+
+
+# Only the first rung's key is indexed (stores, the run's key links): two texts sharing a deeper
+# rung or the title-lead key share it too, so it finds every pair the others would, and each
+# indexed key costs the embedded store ~14 bytes per article (benchmarks/results/dedup_bench.md:
+# the title-lead key alone would take it past its 300-byte budget). How deep the shared opening
+# goes is read from each text's ladder instead: the first 4 bytes of its title-lead key's digest
+# (zero without one), then of each deeper rung's; 48 bytes for a full article, kept in the
+# fingerprint and, next to the signature, in the store's per-article dedup row. Reading the other
+# text's opening instead would cost a body read and canonicalization per candidate, and the run's
+# candidates are fingerprints without text. Four bytes make a rung match by chance once in 4
+# billion pairs; one byte less per rung would save 12 bytes and let a stranger look a rung deeper
+# (15 % more shared opening) once in 16 million.
+INDEXED_LEAD_DEPTH = LEAD_DEPTHS[0]
+_LADDER_BYTES = 4  # of each digest
+_LADDER_HEX = 2 * _LADDER_BYTES
+_NO_TITLE = "0" * _LADDER_HEX
+
+
+def indexed_lead_key(text: str, title: str = "") -> tuple[list[str], bytes]:
+    """What deduplication keeps of `text`'s opening: its indexed lead key (the first rung's of
+    `lead_keys`; none for a text under it), and its ladder (`lead_ladder`), in one pass."""
+    rungs, titled = _lead_digests(text, title)
+    if not rungs:
+        return [], b""
+    key = f"{LEAD_PREFIX}{INDEXED_LEAD_DEPTH:02d}-{rungs[0].hex()}"
+    values = [titled or bytes(_LADDER_BYTES), *rungs[1:]]
+    return [key], b"".join(value[:_LADDER_BYTES] for value in values)
+
+
+def lead_ladder(keys: Iterable[str]) -> bytes:
+    """The ladder of a text whose lead keys (`lead_keys`: a text's own, or those a store kept
+    before ladders were) are `keys`: 4 bytes of each key's digest, the title-lead key's (zero
+    without one) then one per rung from the second on, as deep as the text reaches; b"" for a text
+    under the first rung."""
+    depths: dict[int, str] = {}
+    title = _NO_TITLE
+    for key in keys:
+        if key.startswith(TITLE_LEAD_PREFIX):
+            title = key[-16 : -16 + _LADDER_HEX]
+        elif (depth := lead_depth(key)) is not None:
+            depths[depth] = key[-16 : -16 + _LADDER_HEX]
+    if INDEXED_LEAD_DEPTH not in depths:
+        return b""
+    rungs = []
+    for depth in LEAD_DEPTHS[1:]:
+        if depth not in depths:
+            break
+        rungs.append(depths[depth])
+    return bytes.fromhex(title + "".join(rungs))
+
+
+def shared_lead_depth(a: bytes, b: bytes) -> int:
+    """The deepest rung two texts sharing the first one (`indexed_lead_key`) share, from their
+    ladders (`lead_ladder`): rungs are nested, so it is the last of the run of equal values; the
+    first rung when either ladder is unknown (b"")."""
+    depth = INDEXED_LEAD_DEPTH
+    rungs = min(len(a), len(b)) // 4 - 1
+    for n in range(1, rungs + 1):
+        if a[4 * n : 4 * n + 4] != b[4 * n : 4 * n + 4]:
+            break
+        depth = LEAD_DEPTHS[n]
+    return depth
+
+
+def same_title_lead(a: bytes, b: bytes) -> bool:
+    """Whether two ladders (`lead_ladder`) say their texts share the title-lead key: the same title
+    and first rung."""
+    return len(a) >= 4 and len(b) >= 4 and a[:4] == b[:4] and a[:4] != bytes(4)
 
 
 def lead_depth(key: str) -> int | None:

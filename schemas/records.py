@@ -303,6 +303,9 @@ class Article(BaseModel):
     # A canonical article's MinHash signature (base64 of its little-endian uint32 values): later
     # runs compare new articles with it instead of recomputing it from the text.
     near_dup_signature: str | None = None
+    # A canonical article's lead ladder (base64, `schemas.near_dup.lead_ladder`): how deep a teaser
+    # sharing its first words shares its opening, without a lead key per depth in the index.
+    near_dup_ladder: str | None = None
     duplicate_of: HexId | None = None
     duplicate_reason: DuplicateReason | None = None
     similarity: float | None = Field(default=None, ge=0.0, le=1.0)

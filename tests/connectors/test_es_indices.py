@@ -82,6 +82,7 @@ EXPECTED_ARTICLE_MAPPING = {
     "dedup_keys": "keyword",
     "near_dup_keys": "keyword",
     "near_dup_signature": "binary",
+    "near_dup_ladder": "binary",
     "duplicate_of": "keyword",
     "duplicate_reason": "keyword",
     "similarity": "float",
@@ -263,9 +264,9 @@ def test_article_mapping_is_exactly_the_reviewed_one():
     assert _mapping("articles-mappings")["dynamic"] is False
     assert _flatten(ARTICLE_PROPERTIES) == EXPECTED_ARTICLE_MAPPING
     # Version 3 added the dedup fields, 5 the kept signature, 6 date_rejected, 7 stopped indexing the
-    # evidence spans, 8 added body_source and page; a mapping change needs a new version, or
-    # ensure_indices never adds it to the indices that exist (es_indices._upgrade_mappings).
-    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 8
+    # evidence spans, 8 added body_source and page, 9 the lead ladder; a mapping change needs a new
+    # version, or ensure_indices never adds it to the indices that exist (es_indices._upgrade_mappings).
+    assert TEMPLATES["wirewatch-articles-mappings"]["_meta"]["template_version"] == 9
 
 
 def test_every_article_field_is_mapped_with_a_fitting_type():
