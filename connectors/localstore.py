@@ -12,8 +12,12 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 
+from connectors.article_columns import ArticleColumns, top
+from connectors.local_match import Matcher as SetMatcher
+from connectors.local_match import index_marks
 from connectors.localstore_health import StoreDamagedError, check_integrity, is_damage, reports_damage
 from connectors.retag import RetagRequest, RetagRun, merged
 from connectors.store import OwnArticles, Search, SearchFilters, StoreError
@@ -293,6 +297,24 @@ _ORDER = {
     "date": "a.published_at DESC, a.id",
 }
 _SEARCH_BATCH = 200  # candidates read and checked at a time
+# A search page's parts: the bm25 score of every full-text match; the keys that order a few
+# matches (a JSON array of rowids); then their documents and snippets.
+_SCORES = f"SELECT rowid, bm25(articles_fts, {TITLE_BOOST}, 1.0) FROM articles_fts WHERE articles_fts MATCH ?"
+_IN_JSON = "rowid IN (SELECT value FROM json_each(?))"
+# Every match's rowid and score as two texts that numpy parses (17 digits: the same doubles).
+_ALL_SCORES = f"""
+WITH scored AS MATERIALIZED (  -- bm25() cannot sit inside an aggregate
+    SELECT rowid, bm25(articles_fts, {TITLE_BOOST}, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ?
+)
+SELECT group_concat(rowid), group_concat(printf('%.17g', score)) FROM scored
+"""
+_ORDER_KEYS = f"SELECT rowid, published_at, id FROM articles WHERE {_IN_JSON}"
+_DOCS_OF = f"SELECT rowid, {FULL_DOC} FROM articles WHERE {_IN_JSON}"
+_SNIPPETS_OF = f"""
+SELECT rowid, snippet(articles_fts, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 24) FROM articles_fts
+WHERE articles_fts MATCH ? AND {_IN_JSON}
+"""
+_MARKS_BATCH = 2_000  # articles given search marks per write transaction
 _CANONICAL = "json_extract(doc, '$.duplicate_of') IS NULL"
 # The values of a single-valued field of every article that has it, counted.
 _VALUED = (
@@ -466,6 +488,8 @@ class LocalStore:
             # index's pages all over the file (21,400 articles: write CPU -6 %).
             self._db.execute("PRAGMA cache_size = -65536")
             self._facet_cache: dict[tuple[Any, ...], QueryFacets] = {}
+            self._columns = ArticleColumns()
+            self._last_match: tuple[tuple[Any, ...], np.ndarray] | None = None
             if integrity_budget_s is not None:  # before the schema step writes into a damaged file
                 check_integrity(self._db, path, integrity_budget_s)
             self._initialize()
@@ -642,34 +666,51 @@ class LocalStore:
         return len(rows)
 
     def _index_terms(self) -> None:
-        """Bring article_terms up to the newest article. Writers leave it behind, so ingestion pays
-        nothing for facets and filters (it would cost a third more per article); the first search
-        after new articles indexes them, once (about 0.1 ms each)."""
+        """Bring article_terms and the search marks up to the newest article. Writers leave them
+        behind, so ingestion pays nothing for facets, filters and exact searches (it would cost
+        a third more per article); the first search after new articles indexes them, once (about
+        0.1 ms each for the terms, 0.2 ms for the marks)."""
         (newest,) = self._db.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()
-        if newest <= self._terms_through():
-            return
-        with self._transaction():
-            done = self._terms_through()  # another process may have done it meanwhile
-            (newest,) = self._db.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()
-            if newest > done:
-                if newest - done > 10_000:
-                    _log.info("indexing the facet values of %d new articles in %s", newest - done, self.path)
-                self._db.execute(_INSERT_TERMS.replace("{where}", "a.rowid > :last"), {"last": done})
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('terms_through', ?)", (str(newest),)
-                )
+        if newest > self._meta_int("terms_through"):
+            with self._transaction():
+                done = self._meta_int("terms_through")  # another process may have done it meanwhile
+                (newest,) = self._db.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()
+                if newest > done:
+                    if newest - done > 10_000:
+                        _log.info(
+                            "indexing the facet values of %d new articles in %s", newest - done, self.path
+                        )
+                    self._db.execute(_INSERT_TERMS.replace("{where}", "a.rowid > :last"), {"last": done})
+                    self._set_meta("terms_through", newest)
+        if newest > (marked := self._meta_int("marks_through")):
+            if newest - marked > 10_000:
+                _log.info("indexing the search marks of %d new articles in %s", newest - marked, self.path)
+            while marked < newest:  # a transaction per batch: writers wait for one batch at most
+                with self._transaction():
+                    done = index_marks(self._db, self._meta_int("marks_through"), _MARKS_BATCH)
+                    self._set_meta("marks_through", done)
+                if done == marked:
+                    break
+                marked = done
 
-    def _terms_through(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'terms_through'").fetchone()
+    def _meta_int(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
 
     def search(self, request: Search) -> list[SearchHit]:
         """The articles `request` matches, ranked (bm25, title matches 4x) or newest first.
 
-        The full-text index gives the candidates in that order and each is checked against the
-        query, until the page is full: a query the index narrows costs about its candidates; one
-        it cannot narrow (fields and negations only) reads articles until the page is full."""
-        order = _ORDER[request.sort if request.fts is not None else "date"]
+        A query of the shapes pipelines/search_sets.py lists (most are) is answered from the
+        indexes: its matching rowids, then one page of them ranked in SQL, then those documents.
+        Any other query: the full-text index gives the candidates in order and each is checked
+        against the query until the page is full (it reads articles until the page is full)."""
+        sort = request.sort if request.fts is not None else "date"
+        if request.spec is not None:
+            return self._ranked_hits(request, sort)
+        order = _ORDER[sort]
         found = itertools.islice(
             self._matching(request, order), request.offset, request.offset + request.limit
         )
@@ -681,6 +722,54 @@ class LocalStore:
             )
             for doc, snippet, score in found
         ]
+
+    def _ranked_hits(self, request: Search, sort: str) -> list[SearchHit]:
+        """One page of a search answered by its search sets: the best few matches picked from
+        their bm25 scores or publication ranks (numpy), ties broken in the order's own terms."""
+        matched = self._matched(request)
+        need = request.offset + request.limit
+        if sort == "relevance":
+            listed = self._db.execute(_ALL_SCORES, (request.fts,)).fetchone()
+            rowids, scores = (
+                np.fromstring(text or "", dtype=kind, sep=",")
+                for text, kind in zip(listed, (np.int64, np.float64), strict=True)
+            )
+            kept = np.isin(rowids, matched, assume_unique=True)
+            rowids, scores = rowids[kept], scores[kept]
+            best = top(-scores, need)  # bm25: lower is better
+            score_of = dict(zip(rowids[best].tolist(), scores[best].tolist(), strict=True))
+        else:
+            score_of = dict.fromkeys(self._columns.newest(matched, need).tolist(), 0.0)
+        found = self._db.execute(_ORDER_KEYS, (orjson.dumps(list(score_of)).decode(),)).fetchall()
+        found.sort(key=lambda row: row[2])  # id, then newest first (undated last), then score
+        found.sort(key=lambda row: (row[1] is not None, row[1] or ""), reverse=True)
+        found.sort(key=lambda row: score_of[row[0]])
+        page = [rowid for rowid, _, _ in found[request.offset : need]]
+        chosen = orjson.dumps(page).decode()
+        docs = dict(self._db.execute(_DOCS_OF, (chosen,)).fetchall())
+        snippets = (
+            dict(self._db.execute(_SNIPPETS_OF, (request.fts, chosen)).fetchall()) if request.fts else {}
+        )
+        if sort == "date" and request.fts:  # newest first, each still with its score
+            score_of.update(self._db.execute(f"{_SCORES} AND {_IN_JSON}", (request.fts, chosen)))
+        hits = []
+        for rowid in page:
+            doc = orjson.loads(docs[rowid])
+            snippet = snippets.get(rowid) or lead(doc.get("body") or "")
+            hits.append(SearchHit(**hit_fields(doc), snippet=snippet, score=-score_of[rowid]))
+        return hits
+
+    def _matched(self, request: Search) -> np.ndarray:
+        """The sorted rowids of the articles `request` matches, from its search sets; kept for the
+        next call, since a page's search and its facets ask for the same. Articles written after
+        the indexes were brought up to date wait for the next request."""
+        assert request.spec is not None
+        key = (request.query, request.now if "now" in request.query else None, self._version())
+        if self._last_match is None or self._last_match[0] != key:
+            indexed = self._indexed_columns()
+            rowids = SetMatcher(self._db, request.now).rowids(request.spec)
+            self._last_match = (key, rowids[rowids <= indexed])
+        return self._last_match[1]
 
     def export(self, request: Search) -> Iterator[dict[str, Any]]:
         """Every stored document `request` matches, in id order, read a batch at a time."""
@@ -826,8 +915,10 @@ class LocalStore:
         canonical = not request.filters.all_copies
         if _filters_only(request) and not _term_sets(request.filters)[0]:
             found = self._all_facets(canonical, size)
+        elif request.spec is not None:
+            found = self._facets_of(self._columns.counts(self._matched(request)), size)
         else:
-            found = self._matched_facets(request, canonical, size)
+            found = self._matched_facets(request, size)
         if len(self._facet_cache) >= _FACET_CACHE:
             self._facet_cache.pop(next(iter(self._facet_cache)))
         self._facet_cache[key] = found
@@ -846,30 +937,19 @@ class LocalStore:
         ).fetchall()
         return self._facets_of(rows, size)
 
-    def _matched_facets(self, request: Search, canonical: bool, size: int) -> QueryFacets:
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS facet_match(rowid INTEGER PRIMARY KEY)")
-        try:
-            if _filters_only(request):
-                sets, params = _term_sets(request.filters)
-                first, *rest = sets
-                if canonical:
-                    rest.append(f"SELECT article FROM article_terms WHERE field = {_OUTLET} AND canonical")
-                where = "".join(f" AND m IN ({chosen})" for chosen in rest)
-                self._db.execute(
-                    f"INSERT OR IGNORE INTO facet_match(rowid) SELECT m FROM ({first}) WHERE 1{where}", params
-                )
-            else:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO facet_match(rowid) VALUES (?)",
-                    ((rowid,) for rowid in self._matching_rowids(request)),
-                )
-            rows = self._db.execute(
-                "SELECT t.field, t.value, count(*) FROM facet_match AS m JOIN article_terms AS t "
-                "ON t.article = m.rowid GROUP BY 1, 2",
-            ).fetchall()
-        finally:
-            self._db.execute("DELETE FROM facet_match")
-        return self._facets_of(rows, size)
+    def _matched_facets(self, request: Search, size: int) -> QueryFacets:
+        """The facets of a query no search set answers: its matches decided one by one."""
+        indexed = self._indexed_columns()
+        rowids = np.array(sorted(self._matching_rowids(request)), dtype=np.int64)
+        return self._facets_of(self._columns.counts(rowids[rowids <= indexed]), size)
+
+    def _indexed_columns(self) -> int:
+        """Bring the search indexes and the columns in memory up to date; returns the newest
+        article they hold."""
+        self._index_terms()
+        indexed = self._meta_int("terms_through")
+        self._columns.refresh(self._db, indexed, str(self._meta_int("terms_generation")))
+        return indexed
 
     def _matching_rowids(self, request: Search) -> Iterator[int]:
         """The rowid of each article `request` matches, as `search` decides them."""
@@ -1068,7 +1148,9 @@ class LocalStore:
         return (rows[-1][0] if rows else after), len(rows)
 
     def _reindex_terms(self, rowids: Sequence[int]) -> None:
-        """article_terms anew for articles whose doc was rewritten (inside the write transaction)."""
+        """article_terms anew for articles whose doc was rewritten (inside the write transaction);
+        facet counts held in memory (FacetIndex) read them again."""
+        self._set_meta("terms_generation", self._meta_int("terms_generation") + 1)
         chosen = orjson.dumps(list(rowids)).decode()
         self._db.execute(
             "DELETE FROM article_terms WHERE article IN (SELECT value FROM json_each(?))", (chosen,)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the read side (search, show, stats) must not pay for import
     import apache_beam as beam
     from apache_beam.pvalue import PCollection
 
+    from pipelines.search_sets import Spec
     from schemas.records import Article
 
 
@@ -64,8 +65,8 @@ class SearchFilters(Protocol):
 
 class Search(Protocol):
     """A search, as either store runs it (pipelines.search_query.SearchRequest): Elasticsearch runs
-    `es_query()`; the embedded store reads the candidates of `fts` (every article when None) and
-    keeps those that `matches`."""
+    `es_query()`; the embedded store computes its `spec` from its indexes, else reads the candidates of `fts`
+    (every article when None) and keeps those that `matches`."""
 
     @property
     def query(self) -> str: ...  # the whole Lucene string, filters included
@@ -81,6 +82,8 @@ class Search(Protocol):
     def now(self) -> dt.datetime: ...  # what `now` in the query stands for
     @property
     def filters(self) -> SearchFilters: ...
+    @property
+    def spec(self) -> Spec | None: ...  # the matches as sets the embedded store computes, or None
 
     def es_query(self) -> dict[str, Any]: ...
 

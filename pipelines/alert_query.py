@@ -53,7 +53,7 @@ from luqum import tree
 from luqum.exceptions import ParseError
 from luqum.thread import parse
 
-from pipelines import fts_terms
+from pipelines import fts_terms, search_sets
 
 TEMPLATES = resources.files("connectors") / "elasticsearch_templates"
 MAX_TOKEN_LENGTH = 255  # the standard analyzer cuts longer words into pieces of this length
@@ -459,7 +459,11 @@ def _term_on(field: Field, text: str, phrase: bool, all_words: bool = False) -> 
             return lambda d: wanted <= d.tokens(field)
         return lambda d: not wanted.isdisjoint(d.tokens(field))
     if field.type == "keyword":
-        return lambda d: text in d.values(field)
+        found: Matcher = lambda d: text in d.values(field)  # noqa: E731
+        values = () if field.ignore_above is not None and len(text) > field.ignore_above else (text,)
+        return _exact(
+            found, search_sets.Terms(field.name, values) if field.name in search_sets.TERM_FIELDS else None
+        )
     if field.type == "date":
         return _range_on(field, text, text, True, True)
     if field.type in _INT_BITS and not (math.isfinite(value := java_double(text)) and value % 1 == 0):
@@ -477,19 +481,26 @@ def _wildcard_on(field: Field, pattern: str) -> Matcher:
     compiled = re.compile("".join(regex), re.DOTALL)
     if field.type == "text":
         return lambda d: any(compiled.fullmatch(token) for token in d.tokens(field))
-    return lambda d: any(compiled.fullmatch(value) for value in d.values(field))
+    matcher: Matcher = lambda d: any(compiled.fullmatch(value) for value in d.values(field))  # noqa: E731
+    stem = _prefix_stem(pattern)
+    if stem is None or field.name not in search_sets.TERM_FIELDS:
+        return matcher
+    return _exact(matcher, search_sets.Terms(field.name, prefixes=(stem,)))
+
+
+def _prefix_stem(pattern: str) -> str | None:
+    """`abc` of the wildcard pattern `abc*` (unescaped), None for any other pattern."""
+    wildcards = [m.start(1) for m in re.finditer(r"(?<!\\)(?:\\\\)*([*?])", pattern)]
+    if wildcards != [len(pattern) - 1] or pattern[-1] != "*" or len(pattern) < 2:
+        return None
+    return unescape(pattern[:-1])
 
 
 def _range_on(field: Field, lo: str | None, hi: str | None, inc_lo: bool, inc_hi: bool) -> Matcher:
     """A range: dates rounded as Elasticsearch does, numbers by value, text tokens and keyword
     values by code point order (bounds normalized like the field: lower-cased for text)."""
     if field.type == "date":
-
-        def bounds(now: dt.datetime) -> tuple[float, float]:
-            low = -math.inf if lo is None else date_ms(lo, round_up=not inc_lo, now=now) + (not inc_lo)
-            high = math.inf if hi is None else date_ms(hi, round_up=inc_hi, now=now) - (not inc_hi)
-            return low, high
-
+        bounds = _date_bounds(lo, hi, inc_lo, inc_hi)
         fixed = bounds(dt.datetime.now(dt.UTC))  # parses the bounds now: errors show at compile time
         moving = any(b is not None and (b.startswith("now") or "||" in b) for b in (lo, hi))
 
@@ -497,7 +508,7 @@ def _range_on(field: Field, lo: str | None, hi: str | None, inc_lo: bool, inc_hi
             low, high = bounds(d.now) if moving else fixed
             return any(low <= v <= high for v in d.values(field))
 
-        return in_range
+        return _exact(in_range, search_sets.Published(bounds) if field.name == "published_at" else None)
 
     low: Any
     high: Any
@@ -515,8 +526,28 @@ def _range_on(field: Field, lo: str | None, hi: str | None, inc_lo: bool, inc_hi
     return lambda d: any(inside(value) for value in d.values(field))
 
 
+def _date_bounds(
+    lo: str | None, hi: str | None, inc_lo: bool, inc_hi: bool
+) -> Callable[[dt.datetime], tuple[float, float]]:
+    """A date range's bounds in epoch milliseconds, both inclusive, as of `now`."""
+
+    def bounds(now: dt.datetime) -> tuple[float, float]:
+        low = -math.inf if lo is None else date_ms(lo, round_up=not inc_lo, now=now) + (not inc_lo)
+        high = math.inf if hi is None else date_ms(hi, round_up=inc_hi, now=now) - (not inc_hi)
+        return low, high
+
+    return bounds
+
+
 def _exists_on(fields: list[Field]) -> Matcher:
-    return lambda d: any(d.values(field) for field in fields)
+    matcher: Matcher = lambda d: any(d.values(field) for field in fields)  # noqa: E731
+    named = [field.name for field in fields]
+    spec: search_sets.Spec | None = None
+    if named == ["id"]:  # every article has one
+        spec = search_sets.Every()
+    elif named == ["duplicate_of"]:
+        spec = search_sets.Copies()
+    return _exact(matcher, spec)
 
 
 # --- the query -----------------------------------------------------------------------------------
@@ -605,18 +636,36 @@ def _narrowed(matcher: Matcher, fts: str | None) -> Matcher:
     return matcher
 
 
+def spec_of(matcher: Matcher) -> search_sets.Spec | None:
+    """The articles `matcher` accepts as a set the embedded store computes from its indexes
+    (pipelines/search_sets.py), where the compiler could tell one; None: decide each article."""
+    return getattr(matcher, "spec", None)
+
+
+def decide(matcher: Matcher, doc: Mapping[str, Any], now: dt.datetime) -> bool:
+    """Whether one clause of a query (a `search_sets.Words.decide`) accepts `doc`, its fields as stored."""
+    return matcher(_Doc(doc, now))
+
+
+def _exact(matcher: Matcher, spec: search_sets.Spec | None) -> Matcher:
+    if spec is not None:
+        matcher.spec = spec  # type: ignore[attr-defined]
+    return matcher
+
+
 def _boolean(clauses: list[list[Any]]) -> Matcher:
     """Lucene's BooleanQuery, with Elasticsearch's fix for a list of negative clauses only."""
     must = [m for occur, m in clauses if occur == "must"]
     should = [m for occur, m in clauses if occur == "should"]
     not_ = [m for occur, m in clauses if occur == "not"]
+    spec = search_sets.boolean(map(spec_of, must), map(spec_of, should), map(spec_of, not_))
     if must:
         matcher: Matcher = lambda d: all(m(d) for m in must) and not any(m(d) for m in not_)  # noqa: E731
-        return _narrowed(matcher, fts_terms.all_of([fts_of(m) for m in must]))
+        return _exact(_narrowed(matcher, fts_terms.all_of([fts_of(m) for m in must])), spec)
     if should:
         matcher = lambda d: any(m(d) for m in should) and not any(m(d) for m in not_)  # noqa: E731
-        return _narrowed(matcher, fts_terms.any_of([fts_of(m) for m in should]))
-    return lambda d: not any(m(d) for m in not_)
+        return _exact(_narrowed(matcher, fts_terms.any_of([fts_of(m) for m in should])), spec)
+    return _exact(lambda d: not any(m(d) for m in not_), spec)
 
 
 @dataclass(frozen=True)
@@ -709,7 +758,7 @@ class _Compiler:
             lo, hi, inc = self.bound(item.low), self.bound(item.high), (item.include_low, item.include_high)
             return self.over(field, lambda f: _range_on(f, lo, hi, *inc))
         if isinstance(item, tree.Word) and item.value == "*":
-            return (lambda d: True) if field is None else _exists_on([field])
+            return _exact(lambda d: True, search_sets.Every()) if field is None else _exists_on([field])
         if isinstance(item, tree.Word) and not _is_term(item):
             return self.wildcard(field, item.value)
         if isinstance(item, tree.Word):
@@ -753,7 +802,11 @@ class _Compiler:
             return matcher
         words = analyze(text)
         if phrase:
-            return _narrowed(matcher, fts_terms.phrase(words))
+            fts = fts_terms.phrase(words)
+            if field is None and fts is not None:  # title or body: the search sets answer it
+                spec = search_sets.Words("phrase" if len(words) > 1 else "word", tuple(words), fts, matcher)
+                matcher = _exact(matcher, spec)
+            return _narrowed(matcher, fts)
         combine = fts_terms.all_of if self.and_operator else fts_terms.any_of
         return _narrowed(matcher, combine([fts_terms.phrase([word]) for word in words]))
 
@@ -764,10 +817,13 @@ class _Compiler:
 
     def wildcard(self, field: Field | None, pattern: str) -> Matcher:
         matcher = self.over(field, lambda f: _wildcard_on(f, pattern))
-        stem = pattern[:-1].replace("\\", "")
-        if not self.narrows(field) or not pattern.endswith("*") or _unescaped(stem, "*?") or not stem:
+        stem = _prefix_stem(pattern)
+        if not self.narrows(field) or stem is None:
             return matcher  # FTS5 has prefixes only
-        return _narrowed(matcher, fts_terms.phrase([lower(stem)], prefix=True))
+        fts = fts_terms.phrase([lower(stem)], prefix=True)
+        if field is None and fts is not None and search_sets.regular(lower(stem)):
+            matcher = _exact(matcher, search_sets.Words("prefix", (lower(stem),), fts, matcher))
+        return _narrowed(matcher, fts)
 
     def cross_fields(self, text: str) -> Matcher | None:
         """Bare words over the default (text) fields as one: every word (or, with OR, any word) in
@@ -778,7 +834,17 @@ class _Compiler:
         fields, combine = self.defaults, all if self.and_operator else any
         matcher: Matcher = lambda d: combine(any(word in d.tokens(f) for f in fields) for word in words)  # noqa: E731
         narrow = fts_terms.all_of if self.and_operator else fts_terms.any_of
-        return _narrowed(matcher, narrow([fts_terms.phrase([word]) for word in words]))
+        each = [self.word_set(word) for word in words]
+        spec = search_sets.boolean(each, (), ()) if self.and_operator else search_sets.boolean((), each, ())
+        return _exact(_narrowed(matcher, narrow([fts_terms.phrase([word]) for word in words])), spec)
+
+    def word_set(self, word: str) -> search_sets.Words | None:
+        """One word of a cross-fields run as a search set: in the title or the body."""
+        fts = fts_terms.phrase([word])
+        if fts is None:
+            return None
+        fields = self.defaults
+        return search_sets.Words("word", (word,), fts, lambda d: any(word in d.tokens(f) for f in fields))
 
     def over(self, field: Field | None, make: Callable[[Field], Matcher | None]) -> Matcher:
         """The clause on the named field (its type errors are the user's), or on every default field,
@@ -840,6 +906,11 @@ class CompiledQuery:
     def fts(self) -> str | None:
         """An FTS5 query for at least the matching articles (a search's, see `fts_of`), or None."""
         return fts_of(self._matcher)
+
+    @property
+    def spec(self) -> search_sets.Spec | None:
+        """The matching articles as a search set (`spec_of`), or None."""
+        return spec_of(self._matcher)
 
     def __repr__(self) -> str:
         return f"CompiledQuery({self.text!r})"

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from luqum import tree
 
 from pipelines.alert_query import CompiledQuery, Mode, QueryError, compile_query, index_fields, parse_query
+from pipelines.search_sets import Spec
 from schemas.store import TITLE_BOOST
 
 SEARCH_MODE = Mode(
@@ -74,6 +75,10 @@ class SearchRequest:
     offset: int = 0
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # for `now-7d`
     filters: Filters = Filters()  # already in `query`; a store may also use them to read less
+
+    @property
+    def spec(self) -> Spec | None:
+        return self.compiled.spec
 
     def matches(self, doc: Mapping[str, Any]) -> bool:
         return self.compiled.matches(doc, now=self.now)
