@@ -1,18 +1,20 @@
-"""Benchmark: what `wirewatch serve`'s search page costs the embedded store, per query.
+"""Benchmark: what `wirewatch serve`'s search page costs each store, per query.
 
-A page is `LocalStore.search` (one page of 20 hits) plus `LocalStore.search_facets` (total, the
-facets, articles per day) for the same request. The store holds N articles (default 100,000)
+A page is the store's `search` (one page of 20 hits) plus its `search_facets` (total, the facets,
+articles per day) for the same request. The store holds N articles (default 100,000)
 made from the shared world-news captures (tests.conftest.news_articles(), tagged as the pipeline
 does): article k is capture k mod n with its own id, outlet (one of 40), publication time (spread
 over 120 days) and, appended to its body, another capture's title, so that queries split the
-store unevenly; every ninth is a copy of the one before it. The store is built once and cached
-under ~/.cache/wirewatch/bench-serve/.
+store unevenly; every ninth is a copy of the one before it. The embedded store is built once and
+cached under ~/.cache/wirewatch/bench-serve/; with `--es-url` (or ELASTICSEARCH_URL, which `make
+bench-serve` sets) the same articles are indexed into Elasticsearch (`bench-serve-*` indices,
+kept for the next run) and timed the same way.
 
 Each query (`QUERIES`: empty, words, a phrase, field clauses, filters, broad ones) runs `--reps`
-times, alternating; the facet cache and the last matching set are emptied before each run, so
-every time is a cold one (a repeat of the same request within a store version is answered from
-that cache in microseconds). The one-time costs are timed apart: the search marks (dropped from
-the cached store first) and the first page, which loads the columns kept in memory.
+times, alternating; the caches are emptied before each run (the embedded store's facets and last
+matching set, Elasticsearch's shard request cache), so every time is a cold one. The embedded
+store's one-time costs are timed apart: the search marks (dropped from the cached store first)
+and the first page, which loads the columns kept in memory.
 Reported: p50 and p95 of search + facets per query, and the p95 over all runs.
 
 Results: benchmarks/results/serve_bench.{json,md}.
@@ -25,19 +27,23 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from connectors.es_store import ElasticsearchStore
 from connectors.localstore import LocalStore
 from pipelines.search_query import Filters, search_request
+from schemas.records import Article
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wirewatch" / "bench-serve"
@@ -77,23 +83,14 @@ def log(message: str) -> None:
     print(f"bench_serve: {message}", file=sys.stderr, flush=True)
 
 
-def build_store(size: int) -> Path:
-    """The store of `size` articles, made once."""
-    path = CACHE / f"store-{size}-r{RECIPE}.db"
-    if path.exists():
-        return path
+def bench_articles(size: int) -> Iterator[Article]:
+    """The store's `size` articles, made from the captures (tagged as the pipeline does)."""
     from tests.conftest import as_canonical, news_articles, seed_articles
 
-    CACHE.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.db")
-    for leftover in CACHE.glob(f"{partial.name}*"):
-        leftover.unlink()
     started = time.monotonic()
     captures = [as_canonical(a) for a in [*seed_articles(), *news_articles()]]
-    log(f"{len(captures)} tagged captures in {time.monotonic() - started:.0f} s; writing {size:,} articles …")
-    store = LocalStore(str(partial))
+    log(f"{len(captures)} tagged captures in {time.monotonic() - started:.0f} s; making {size:,} articles …")
     step = dt.timedelta(days=DAYS) / size
-    batch = []
     previous = None
     for k in range(size):
         base = captures[k % len(captures)]
@@ -114,17 +111,53 @@ def build_store(size: int) -> Path:
             update |= {"duplicate_of": previous, "duplicate_reason": "near", "similarity": 0.9}
         article = base.model_copy(update=update)
         previous = article.id
-        batch.append(article)
-        if len(batch) == 1000:
-            store.write_articles(batch)
-            batch = []
-    store.write_articles(batch)
+        yield article
+
+
+def build_store(size: int) -> Path:
+    """The embedded store of `size` articles, made once."""
+    path = CACHE / f"store-{size}-r{RECIPE}.db"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.db")
+    for leftover in CACHE.glob(f"{partial.name}*"):
+        leftover.unlink()
+    started = time.monotonic()
+    store = LocalStore(str(partial))
+    made = bench_articles(size)
+    while batch := list(itertools.islice(made, 1000)):
+        store.write_articles(batch)
     store.close()
     with sqlite3.connect(partial) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(path)
     log(f"  built in {time.monotonic() - started:.0f} s")
     return path
+
+
+def build_es(url: str, size: int) -> ElasticsearchStore:
+    """The same articles in Elasticsearch (indices `bench-serve-*`), indexed unless already there."""
+    from elasticsearch import Elasticsearch, helpers
+
+    from connectors.es_indices import IndexNames, article_document, ensure_indices
+
+    names = IndexNames(f"bench-serve-r{RECIPE}")
+    client = Elasticsearch(url, request_timeout=300)
+    ensure_indices(client, names)
+    store = ElasticsearchStore(client, names, location=url)
+    store.refresh()
+    if client.count(index=names.articles_alias)["count"] != size:
+        started = time.monotonic()
+        actions = (
+            {"_op_type": "index", "_index": names.articles_alias, "_id": a.id, "_source": article_document(a)}
+            for a in bench_articles(size)
+        )
+        helpers.bulk(client, actions, chunk_size=1000)
+        store.refresh()
+        client.indices.forcemerge(index=names.articles_alias, max_num_segments=1)
+        log(f"  indexed into Elasticsearch in {time.monotonic() - started:.0f} s")
+    return store
 
 
 def forget_search_marks(path: Path) -> None:
@@ -134,10 +167,13 @@ def forget_search_marks(path: Path) -> None:
         db.execute("DELETE FROM meta WHERE key = 'marks_through'")
 
 
-def run(store: LocalStore, text: str, filters: Filters) -> tuple[float, float, int]:
+def run(store: LocalStore | ElasticsearchStore, text: str, filters: Filters) -> tuple[float, float, int]:
     """Seconds of search and of search_facets (cold), and the total."""
-    store._facet_cache.clear()
-    store._last_match = None
+    if isinstance(store, LocalStore):
+        store._facet_cache.clear()
+        store._last_match = None
+    else:  # the shard request cache keeps aggregations
+        store._client.indices.clear_cache(index=store._names.articles_alias, request=True)
     request = search_request(text, filters, limit=PAGE, everything=True)
     started = time.perf_counter()
     store.search(request)
@@ -146,31 +182,12 @@ def run(store: LocalStore, text: str, filters: Filters) -> tuple[float, float, i
     return searched - started, time.perf_counter() - searched, facets.total
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=100_000)
-    parser.add_argument("--reps", type=int, default=5)
-    args = parser.parse_args()
-    path = build_store(args.articles)
-    forget_search_marks(path)
-    store = LocalStore(str(path))
-    started = time.perf_counter()
-    store._index_terms()  # what the first search on a store filled before the search marks does
-    marks_s = time.perf_counter() - started
-    started = time.perf_counter()
-    run(store, "Trump", Filters())  # loads the columns in memory; imports, the page cache
-    first_page_s = time.perf_counter() - started
-    log(f"search marks of {args.articles:,} articles in {marks_s:.1f} s; first page {first_page_s:.1f} s")
+def time_queries(store: LocalStore | ElasticsearchStore, reps: int) -> dict[str, Any]:
+    """Every query `reps` times, alternating: p50/p95 per query and over all runs."""
     samples: dict[int, list[tuple[float, float, int]]] = {i: [] for i in range(len(QUERIES))}
-    for _ in range(args.reps):
+    for _ in range(reps):
         for i, (_, text, filters) in enumerate(QUERIES):
             samples[i].append(run(store, text, filters))
-    store.close()
     rows = []
     for i, (kind, text, filters) in enumerate(QUERIES):
         pages = [(s + f) * 1000 for s, f, _ in samples[i]]
@@ -192,45 +209,92 @@ def main() -> None:
         )
         log(json.dumps(rows[-1]))
     every = [(s + f) * 1000 for runs in samples.values() for s, f, _ in runs]
-    report = {
+    return {
+        "overall_page_ms_p50": round(statistics.median(every), 2),
+        "overall_page_ms_p95": round(percentile(every, 0.95), 2),
+        "queries": rows,
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--es-url",
+        default=os.environ.get("ELASTICSEARCH_URL"),
+        help="also Elasticsearch (make bench-serve starts one)",
+    )
+    args = parser.parse_args()
+    path = build_store(args.articles)
+    forget_search_marks(path)
+    store = LocalStore(str(path))
+    started = time.perf_counter()
+    store._index_terms()  # what the first search on a store filled before the search marks does
+    marks_s = time.perf_counter() - started
+    started = time.perf_counter()
+    run(store, "Trump", Filters())  # loads the columns in memory; imports, the page cache
+    first_page_s = time.perf_counter() - started
+    log(f"search marks of {args.articles:,} articles in {marks_s:.1f} s; first page {first_page_s:.1f} s")
+    report: dict[str, Any] = {
         "articles": args.articles,
         "store_bytes": path.stat().st_size,
         "reps": args.reps,
         "search_marks_s": round(marks_s, 1),
         "first_page_s": round(first_page_s, 2),
-        "overall_page_ms_p50": round(statistics.median(every), 2),
-        "overall_page_ms_p95": round(percentile(every, 0.95), 2),
-        "queries": rows,
+        "embedded": time_queries(store, args.reps),
     }
+    store.close()
+    if args.es_url:
+        es = build_es(args.es_url, args.articles)
+        run(es, "Trump", Filters())
+        report["elasticsearch"] = time_queries(es, args.reps)
+        es.close()
     write_report(report)
 
 
 def write_report(report: dict[str, Any]) -> None:
     lines = [
-        "# `wirewatch serve`'s search page on the embedded store: search + facets per query",
+        "# `wirewatch serve`'s search page: search + facets per query, both stores",
         "",
-        f"`python benchmarks/bench_serve_queries.py` — {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
-        f"load average at the end {[round(x, 2) for x in os.getloadavg()]}.",
+        f"`python benchmarks/bench_serve_queries.py` (`make bench-serve`) — "
+        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; load average at the end "
+        f"{[round(x, 2) for x in os.getloadavg()]}; 2 cores.",
         "",
-        f"{report['articles']:,} articles ({report['store_bytes'] / 1e6:.0f} MB), every ninth a copy; "
-        f"{report['reps']} cold runs per query (facet cache emptied), after one warm-up query. "
-        f"A page: `search` (20 hits) + `search_facets`. "
-        f"**Overall p95 {report['overall_page_ms_p95']} ms** (p50 {report['overall_page_ms_p50']} ms); "
-        "target ≤ 150 ms.",
+        f"{report['articles']:,} articles (embedded store {report['store_bytes'] / 1e6:.0f} MB), "
+        f"every ninth a copy; {report['reps']} cold runs per query (caches emptied), after one "
+        "warm-up query. A page: `search` (20 hits) + `search_facets`. Target: p95 ≤ 150 ms.",
         "",
-        f"Once per store, not in the figures: the search marks of its {report['articles']:,} articles "
-        f"(the first search after they were written makes them) took {report['search_marks_s']} s; "
+        "Once per embedded store, not in the figures: the search marks of its "
+        f"{report['articles']:,} articles (the first search after they were written makes them) "
+        f"took {report['search_marks_s']} s; "
         f"the first page, which reads the facet values and dates into memory, {report['first_page_s']} s.",
-        "",
-        "| kind | query | filters | total | search ms p50 | facets ms p50 | page ms p50 | page ms p95 |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
-    for r in report["queries"]:
-        filters = ", ".join(f"{k}={v}" for k, v in r["filters"].items()) or "–"
-        lines.append(
-            f"| {r['kind']} | `{r['query'] or '(none)'}` | {filters} | {r['total']:,} | "
-            f"{r['search_ms_p50']} | {r['facets_ms_p50']} | {r['page_ms_p50']} | {r['page_ms_p95']} |"
-        )
+    for name, title in (
+        ("embedded", "Embedded store (SQLite)"),
+        ("elasticsearch", "Elasticsearch (one node)"),
+    ):
+        if name not in report:
+            continue
+        found = report[name]
+        lines += [
+            "",
+            f"## {title}: **p95 {found['overall_page_ms_p95']} ms** (p50 {found['overall_page_ms_p50']} ms)",
+            "",
+            "| kind | query | filters | total | search ms p50 | facets ms p50 | page ms p50 | page ms p95 |",
+            "|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in found["queries"]:
+            filters = ", ".join(f"{k}={v}" for k, v in r["filters"].items()) or "–"
+            lines.append(
+                f"| {r['kind']} | `{r['query'] or '(none)'}` | {filters} | {r['total']:,} | "
+                f"{r['search_ms_p50']} | {r['facets_ms_p50']} | {r['page_ms_p50']} | {r['page_ms_p95']} |"
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serve_bench.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (RESULTS / "serve_bench.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -704,7 +704,7 @@ class LocalStore:
         """The articles `request` matches, ranked (bm25, title matches 4x) or newest first.
 
         A query of the shapes pipelines/search_sets.py lists (most are) is answered from the
-        indexes: its matching rowids, then one page of them ranked in SQL, then those documents.
+        indexes: its matching rowids, then the best of them by score or date, then those documents.
         Any other query: the full-text index gives the candidates in order and each is checked
         against the query until the page is full (it reads articles until the page is full)."""
         sort = request.sort if request.fts is not None else "date"
@@ -764,9 +764,9 @@ class LocalStore:
         next call, since a page's search and its facets ask for the same. Articles written after
         the indexes were brought up to date wait for the next request."""
         assert request.spec is not None
+        indexed = self._indexed_columns()
         key = (request.query, request.now if "now" in request.query else None, self._version())
         if self._last_match is None or self._last_match[0] != key:
-            indexed = self._indexed_columns()
             rowids = SetMatcher(self._db, request.now).rowids(request.spec)
             self._last_match = (key, rowids[rowids <= indexed])
         return self._last_match[1]
@@ -1149,7 +1149,7 @@ class LocalStore:
 
     def _reindex_terms(self, rowids: Sequence[int]) -> None:
         """article_terms anew for articles whose doc was rewritten (inside the write transaction);
-        facet counts held in memory (FacetIndex) read them again."""
+        the columns held in memory (ArticleColumns) read them again."""
         self._set_meta("terms_generation", self._meta_int("terms_generation") + 1)
         chosen = orjson.dumps(list(rowids)).decode()
         self._db.execute(
