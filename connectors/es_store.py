@@ -305,6 +305,9 @@ class ElasticsearchStore:
             **{name: _buckets(found[name]) for name in fields},
         )
 
+    def prepare_search(self) -> None:
+        """Nothing to do: Elasticsearch indexes on write."""
+
     def _aggregate(self, index: str, aggs: dict[str, Any]) -> dict[str, Any]:
         """The aggregations of `aggs` over `index`, plus its document count as "total"; {} when the
         index does not exist yet."""

@@ -937,6 +937,12 @@ class LocalStore:
         ).fetchall()
         return self._facets_of(rows, size)
 
+    def prepare_search(self) -> None:
+        """The search indexes and the columns in memory, made now: `wirewatch serve` does this
+        before it listens, so that its first page does not wait for them (~0.3 s per 1,000 new
+        articles)."""
+        self._indexed_columns()
+
     def _matched_facets(self, request: Search, size: int) -> QueryFacets:
         """The facets of a query no search set answers: its matches decided one by one."""
         indexed = self._indexed_columns()

@@ -113,6 +113,10 @@ class ArticleStore(Protocol):
         total and the `size` most frequent values per facet."""
         ...
 
+    def prepare_search(self) -> None:
+        """Bring whatever searches read up to date now rather than in the first search."""
+        ...
+
     def dead_letters(self, *, limit: int, run_id: str | None = None) -> list[DeadLetter]: ...
 
     def articles_since(self, since: dt.datetime | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:

@@ -59,6 +59,7 @@ def run_serve(args: argparse.Namespace) -> int:
     feeds()  # a broken catalog is one line now, not an error page later
     store = open_existing_store(es_url=args.es_url, store=args.store, es_prefix=args.es_index_prefix)
     try:
+        store.prepare_search()  # an embedded store's search indexes, before the first page waits for them
         app = create_app(store, feeds)
         if not _is_loopback(args.host):
             _log.warning(
