@@ -488,7 +488,7 @@ class LocalStore:
             # index's pages all over the file (21,400 articles: write CPU -6 %).
             self._db.execute("PRAGMA cache_size = -65536")
             self._facet_cache: dict[tuple[Any, ...], QueryFacets] = {}
-            self._columns = ArticleColumns()
+            self._columns = ArticleColumns(self._db)
             self._last_match: tuple[tuple[Any, ...], np.ndarray] | None = None
             if integrity_budget_s is not None:  # before the schema step writes into a damaged file
                 check_integrity(self._db, path, integrity_budget_s)
@@ -942,6 +942,7 @@ class LocalStore:
         before it listens, so that its first page does not wait for them (~0.3 s per 1,000 new
         articles)."""
         self._indexed_columns()
+        self._columns.read()
 
     def _matched_facets(self, request: Search, size: int) -> QueryFacets:
         """The facets of a query no search set answers: its matches decided one by one."""
@@ -954,7 +955,7 @@ class LocalStore:
         article they hold."""
         self._index_terms()
         indexed = self._meta_int("terms_through")
-        self._columns.refresh(self._db, indexed, str(self._meta_int("terms_generation")))
+        self._columns.refresh(indexed, str(self._meta_int("terms_generation")))
         return indexed
 
     def _matching_rowids(self, request: Search) -> Iterator[int]:
