@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,28 +68,37 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def filled_store(name: str, pattern: str) -> Path:
-    """A store bench-e2e's loop of (c) filled with the seed files of `pattern`, made once."""
-    path = CACHE / f"{name}.db"
+def cached_store(path: Path, fill: Callable[[Path], None]) -> Path:
+    """The store at `path`, made once: `fill` writes a partial file, which is renamed when done
+    (a run stopped halfway leaves no store that looks complete)."""
     if path.exists():
         return path
-    CACHE.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.db")
-    for leftover in CACHE.glob(f"{partial.name}*"):
+    for leftover in path.parent.glob(f"{partial.name}*"):
         leftover.unlink()
-    log(f"filling {path.name} (bench-e2e's loop of (c)) …")
-    started = time.monotonic()
-    subprocess.run(
-        loop_command("full", pattern, ["--store", str(partial)]),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    fill(partial)
     with sqlite3.connect(partial) as db:  # one file: the write-ahead log folded in
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(path)
-    log(f"  filled in {time.monotonic() - started:.0f} s")
     return path
+
+
+def filled_store(name: str, pattern: str) -> Path:
+    """A store bench-e2e's loop of (c) filled with the seed files of `pattern`, made once."""
+
+    def fill(partial: Path) -> None:
+        log(f"filling {name}.db (bench-e2e's loop of (c)) …")
+        started = time.monotonic()
+        subprocess.run(
+            loop_command("full", pattern, ["--store", str(partial)]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        log(f"  filled in {time.monotonic() - started:.0f} s")
+
+    return cached_store(CACHE / f"{name}.db", fill)
 
 
 def copy_store(template: Path, to: Path) -> None:

@@ -38,7 +38,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_fts import cached_store
 
 from connectors.es_store import ElasticsearchStore
 from connectors.localstore import LocalStore
@@ -116,24 +119,17 @@ def bench_articles(size: int) -> Iterator[Article]:
 
 def build_store(size: int) -> Path:
     """The embedded store of `size` articles, made once."""
-    path = CACHE / f"store-{size}-r{RECIPE}.db"
-    if path.exists():
-        return path
-    CACHE.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.db")
-    for leftover in CACHE.glob(f"{partial.name}*"):
-        leftover.unlink()
-    started = time.monotonic()
-    store = LocalStore(str(partial))
-    made = bench_articles(size)
-    while batch := list(itertools.islice(made, 1000)):
-        store.write_articles(batch)
-    store.close()
-    with sqlite3.connect(partial) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    partial.rename(path)
-    log(f"  built in {time.monotonic() - started:.0f} s")
-    return path
+
+    def fill(partial: Path) -> None:
+        started = time.monotonic()
+        store = LocalStore(str(partial))
+        made = bench_articles(size)
+        while batch := list(itertools.islice(made, 1000)):
+            store.write_articles(batch)
+        store.close()
+        log(f"  built in {time.monotonic() - started:.0f} s")
+
+    return cached_store(CACHE / f"store-{size}-r{RECIPE}.db", fill)
 
 
 def build_es(url: str, size: int) -> ElasticsearchStore:
