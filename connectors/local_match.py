@@ -51,7 +51,9 @@ Rowids = np.ndarray  # sorted, unique int64 article rowids
 # and digits) unless Elasticsearch keeps two of them joined: across `.`, `'`, `:`, `,`, `;` or `_`.
 _JOINED = re.compile(r"[A-Za-z0-9][.':,;]+[A-Za-z0-9]|_")
 _ASCII_WORDS = re.compile(r"[a-z0-9]+")
-_EDGES = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum())
+# What may stand before or after a word without joining it to anything (ASCII punctuation,
+# quotes, dashes, the ellipsis): stripped, it leaves the run as both tokenizers see it.
+_EDGES = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum()) + "“”‘’—–…«»„‹›"
 
 
 def text_marks(*texts: str) -> set[tuple[int, str]]:
@@ -62,15 +64,15 @@ def text_marks(*texts: str) -> set[tuple[int, str]]:
     uneven: set[str] = set()
     for text in texts:
         for chunk in text.split():
-            if chunk.isascii():
-                core = chunk.strip(_EDGES)
+            core = chunk.strip(_EDGES)
+            if core.isascii():
                 if core.isalnum():
                     plain.add(core.lower())
                     continue
-                if not _JOINED.search(chunk):
-                    plain.update(_ASCII_WORDS.findall(chunk.lower()))
+                if not _JOINED.search(core):
+                    plain.update(_ASCII_WORDS.findall(core.lower()))
                     continue
-            for token in analyze(chunk):
+            for token in analyze(core):
                 (plain if regular(token) else uneven).add(token)
     marks: set[tuple[int, str]] = set()
     inside: set[str] = set()
