@@ -163,19 +163,61 @@ def forget_search_marks(path: Path) -> None:
         db.execute("DELETE FROM meta WHERE key = 'marks_through'")
 
 
-def run(store: LocalStore | ElasticsearchStore, text: str, filters: Filters) -> tuple[float, float, int]:
-    """Seconds of search and of search_facets (cold), and the total."""
+def clear_caches(store: LocalStore | ElasticsearchStore) -> None:
+    """What a store keeps of the last requests: each timed request is a cold one."""
     if isinstance(store, LocalStore):
         store._facet_cache.clear()
         store._last_match = None
     else:  # the shard request cache keeps aggregations
         store._client.indices.clear_cache(index=store._names.articles_alias, request=True)
+
+
+def run(store: LocalStore | ElasticsearchStore, text: str, filters: Filters) -> tuple[float, float, int]:
+    """Seconds of search and of search_facets (cold), and the total."""
+    clear_caches(store)
     request = search_request(text, filters, limit=PAGE, everything=True)
     started = time.perf_counter()
     store.search(request)
     searched = time.perf_counter()
     facets = store.search_facets(request)
     return searched - started, time.perf_counter() - searched, facets.total
+
+
+def served(store: LocalStore | ElasticsearchStore, reps: int) -> dict[str, float]:
+    """The whole search page as `wirewatch serve` answers it (the Flask app in this process, its
+    template rendered), every query `reps` times, cold: p50 and p95 in ms."""
+    from pipelines.web.app import create_app
+
+    client = create_app(store, lambda: ()).test_client()
+    times = []
+    for _ in range(reps):
+        for _, text, filters in QUERIES:
+            params: list[tuple[str, str]] = [("q", text)]
+            for name, values in (
+                ("actor", filters.actors),
+                ("topic", filters.topics),
+                ("country", filters.countries),
+                ("outlet", filters.outlets),
+            ):
+                params += [(name, value) for value in values]
+            params += [
+                (name, when.isoformat())
+                for name, when in (("since", filters.since), ("until", filters.until))
+                if when
+            ]
+            params += [("all", "1")] if filters.all_copies else []
+            clear_caches(store)
+            started = time.perf_counter()
+            response = client.get("/", query_string=params)
+            times.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200 or b'class="error' in response.data:
+                raise SystemExit(
+                    f"bench_serve: the page for {text!r} {filters} failed ({response.status_code})"
+                )
+    return {
+        "page_ms_p50": round(statistics.median(times), 2),
+        "page_ms_p95": round(percentile(times, 0.95), 2),
+    }
 
 
 def time_queries(store: LocalStore | ElasticsearchStore, reps: int) -> dict[str, Any]:
@@ -246,11 +288,13 @@ def main() -> None:
         "columns_s": round(columns_s, 2),
         "embedded": time_queries(store, args.reps),
     }
+    report["embedded"]["served"] = served(store, args.reps)
     store.close()
     if args.es_url:
         es = build_es(args.es_url, args.articles)
         run(es, "Trump", Filters())
         report["elasticsearch"] = time_queries(es, args.reps)
+        report["elasticsearch"]["served"] = served(es, args.reps)
         es.close()
     write_report(report)
 
@@ -283,6 +327,10 @@ def write_report(report: dict[str, Any]) -> None:
         lines += [
             "",
             f"## {title}: **p95 {found['overall_page_ms_p95']} ms** (p50 {found['overall_page_ms_p50']} ms)",
+            "",
+            "The whole page as `wirewatch serve` answers it (the same queries through its Flask app, "
+            f"the template rendered): p95 {found['served']['page_ms_p95']} ms "
+            f"(p50 {found['served']['page_ms_p50']} ms). The store's part, per query:",
             "",
             "| kind | query | filters | total | search ms p50 | facets ms p50 | page ms p50 | page ms p95 |",
             "|---|---|---|---:|---:|---:|---:|---:|",
