@@ -139,6 +139,13 @@ TITLE_WEIGHT = 2.0
 TOPIC_LEAD_CHARS = 600
 REST_CHARS = 1500
 REPEAT_STEP, REPEAT_CAP = 0.25, 5
+# A whole article (a body longer than UNLED_MIN_CHARS, about 500 words; summaries and briefs are
+# far shorter) states its subjects in the title or the lead: a topic with no net evidence there is a
+# thread of the later text (background, an aside, a quote), not a subject, so its evidence counts
+# UNLED_FACTOR. Shorter texts keep later mentions in full: a 400-word story may name a subject
+# once, after its first paragraph (the seed articles' sanctions, tests/pipelines/test_tag_match.py).
+UNLED_MIN_CHARS = 3000
+UNLED_FACTOR = 0.5
 # A lower-case topic phrase written with a capital inside a longer capitalised name does not count
 # there: "Energy Embargo for Palestine" is a group, not an embargo. Joined to the name by these.
 NAME_JOINERS = frozenset(("of", "for"))
@@ -1293,7 +1300,7 @@ class Tagger:
                 rule_counts,
                 front,
                 hidden_hits,
-                _rest_scale(len(text) - body_start),
+                len(text) - body_start,
             )
             if rule_counts
             else ()
@@ -1589,13 +1596,17 @@ class Tagger:
         rule_counts: dict[int, float],
         front: dict[int, list[int]],
         hidden_hits: set[int],
-        scale: float,
+        body_length: int,
     ) -> tuple[TopicTag, ...]:
         """Score the topics with evidence; assign those at their threshold, and their parents.
 
         A rule adds weight * (TITLE_WEIGHT if it hit the title + `_repeat(body count)`), where
-        the body count is its hits in the lead plus its later hits times `scale` (`_rest_scale`)."""
+        the body count is its hits in the lead plus its later hits times `_rest_scale(body_length)`.
+        In a whole article (see UNLED_MIN_CHARS) a topic whose title and lead hits weigh nothing net
+        counts UNLED_FACTOR of that."""
+        scale = _rest_scale(body_length)
         raw: dict[int, float] = {}
+        front_raw: dict[int, float] = {}  # topic -> its rules' weights times their title and lead hits
         rule_topic, rule_weight = self._rule_topic, self._rule_weight
         for rule_id, count in rule_counts.items():
             title, lead = front.get(rule_id, _NO_FRONT)
@@ -1609,6 +1620,12 @@ class Tagger:
                 value += TITLE_WEIGHT
             topic = rule_topic[rule_id]
             raw[topic] = raw.get(topic, 0.0) + rule_weight[rule_id] * value
+            if title or lead:
+                front_raw[topic] = front_raw.get(topic, 0.0) + rule_weight[rule_id] * (title + lead)
+        if body_length > UNLED_MIN_CHARS:
+            for topic in raw:
+                if front_raw.get(topic, 0.0) <= 0.0:
+                    raw[topic] *= UNLED_FACTOR
         assigned: dict[int, float] = {}
         thresholds, parents = self._thresholds, self._parents
         exp = math.exp

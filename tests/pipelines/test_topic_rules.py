@@ -136,6 +136,20 @@ def test_a_long_article_keeps_the_topic_of_its_headline_and_lead(tagger: Tagger)
     assert "sanctions" in result.topic_ids
 
 
+def test_a_thread_of_a_long_article_needs_its_title_or_lead_to_raise_the_topic(tagger: Tagger):
+    thread = (
+        "The mayor faces an election next year, and voters who spoke at the stalls said the ballot "
+        "would turn on the hall."
+    )
+    body = FILLER * 4 + "\n\n" + thread + "\n\n" + FILLER * 12
+    assert "elections" in topics(tagger, "A market hall reborn", thread)
+    assert len(body) > tag_match.UNLED_MIN_CHARS
+    # the same paragraph after the lead of a whole article is a side thread (UNLED_FACTOR) ...
+    assert "elections" not in topics(tagger, "A market hall reborn", body)
+    # ... unless the lead names the topic too
+    assert "elections" in topics(tagger, "A market hall reborn", "Before the election, " + body)
+
+
 def test_both_paths_agree_on_these_texts(tagger: Tagger, python_tagger: Tagger):
     texts = [
         ("Protest", "Activists from Energy Embargo for Palestine blocked the gates. Sanctions followed."),
@@ -143,6 +157,7 @@ def test_both_paths_agree_on_these_texts(tagger: Tagger, python_tagger: Tagger):
         ("Call", "Foreign Minister Sergei Lavrov met the Minister of Defence for Ukraine."),
         ("A market hall reborn", LONG_ARTICLE),
         ("EU widens sanctions on Russia", "Sanctions were widened. " + LONG_ARTICLE),
+        ("A market hall reborn", FILLER * 4 + "An election, voters, a ballot. " + FILLER * 12),
         ("Déby meets Türkiye’s envoy", "Le Ministère: the Alliance for Démocratie said « Sanctions » hurt."),
     ]
     for title, body in texts:

@@ -14,6 +14,10 @@ pub const TOPIC_LEAD_CHARS: i64 = 600;
 const REST_CHARS: i64 = 1500;
 const REPEAT_STEP: f64 = 0.25;
 const REPEAT_CAP: f64 = 5.0;
+// ... and in a whole article (a body over UNLED_MIN_CHARS), a topic whose title and lead hits weigh
+// nothing net counts UNLED_FACTOR of its evidence: a thread of the later text, not a subject.
+const UNLED_MIN_CHARS: i64 = 3000;
+const UNLED_FACTOR: f64 = 0.5;
 const NAME_JOINERS: [&str; 2] = ["of", "for"]; // join a name's words: "Energy Embargo for Palestine"
 
 /// The hits of every topic rule (`rule_counts`, those hidden in names taken off), each rule's hits
@@ -199,8 +203,10 @@ impl Article<'_, '_> {
     ) -> Vec<TopicScore> {
         let core = self.core;
         let (rules, topics) = (&core.topic_rules, &core.topics);
-        let scale = rest_scale(self.chars.len() - self.body_start);
+        let body_length = self.chars.len() - self.body_start;
+        let scale = rest_scale(body_length);
         let mut raw = Counts::new(topics.len());
+        let mut front_raw = Counts::new(topics.len()); // the rules' weights times their title and lead hits
         for (at, &(rule, count)) in counts.rules.items.iter().enumerate() {
             let [title, lead] = counts.front(at);
             let body = lead as f64 + (count - title as f64 - lead as f64) * scale;
@@ -213,6 +219,16 @@ impl Article<'_, '_> {
                 value += TITLE_WEIGHT;
             }
             raw.add(rules[rule].topic, rules[rule].weight * value);
+            if title > 0 || lead > 0 {
+                front_raw.add(rules[rule].topic, rules[rule].weight * (title + lead) as f64);
+            }
+        }
+        if body_length > UNLED_MIN_CHARS {
+            for (topic, value) in raw.items.iter_mut() {
+                if front_raw.get(*topic).unwrap_or(0.0) <= 0.0 {
+                    *value *= UNLED_FACTOR;
+                }
+            }
         }
         let mut assigned: Vec<(usize, f64)> = Vec::new();
         let mut slot = vec![usize::MAX; topics.len()];
