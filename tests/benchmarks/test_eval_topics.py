@@ -16,10 +16,10 @@ from benchmarks import eval_topics
 from schemas.topics import load_taxonomy
 from tests.connectors.test_feed_corpus import NEWS, _require
 
-# Just below what the evaluation measures (P 0.735, R 0.727, taxonomy 2026.12.07.2; 0.642 and 0.732
+# Just below what the evaluation measures (P 0.740, R 0.727, taxonomy 2026.12.07.3; 0.642 and 0.732
 # at 2026.12.07.1, 0.401 and 0.419 when the labels were made): a change that makes topic tagging
 # worse on real news fails here.
-MACRO_PRECISION_FLOOR = 0.725
+MACRO_PRECISION_FLOOR = 0.73
 MACRO_RECALL_FLOOR = 0.715
 MIN_ITEMS = 300
 
