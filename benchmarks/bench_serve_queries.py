@@ -129,7 +129,16 @@ def build_store(size: int) -> Path:
         store.close()
         log(f"  built in {time.monotonic() - started:.0f} s")
 
-    return cached_store(CACHE / f"store-{size}-r{RECIPE}.db", fill)
+    return cached_store(CACHE / f"store-{size}-r{RECIPE}-{tags_version()}.db", fill)
+
+
+def tags_version() -> str:
+    """The registry and taxonomy versions the articles are tagged with: a store tagged by other
+    rules is another store (and Elasticsearch's copy must hold the same tags)."""
+    from tests.conftest import _tagger
+
+    tagger = _tagger()
+    return f"{tagger.registry_version}-{tagger.taxonomy_version}"
 
 
 def build_es(url: str, size: int) -> ElasticsearchStore:
@@ -138,7 +147,7 @@ def build_es(url: str, size: int) -> ElasticsearchStore:
 
     from connectors.es_indices import IndexNames, article_document, ensure_indices
 
-    names = IndexNames(f"bench-serve-r{RECIPE}")
+    names = IndexNames(f"bench-serve-r{RECIPE}-{tags_version()}".lower().replace(".", "-"))
     client = Elasticsearch(url, request_timeout=300)
     ensure_indices(client, names)
     store = ElasticsearchStore(client, names, location=url)
