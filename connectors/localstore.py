@@ -84,7 +84,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
 # What a search's facets count and its filters select, one row per article and value (schema 7):
 # counting these for the matching rowids is a join on small rows, where the same values from
 # `doc` cost a JSON parse of every matching article. `field` is a code of _TERM_FIELDS; `canonical`
-# says the article is no copy. Kept by LocalStore._index_terms on every write of an article's doc.
+# says the article is no copy. Filled by LocalStore._index_terms on the first search after new
+# articles (and anew for a retagged article's doc).
 _TERMS = """
 CREATE TABLE IF NOT EXISTS article_terms (
     article INTEGER NOT NULL,  -- the article's rowid in `articles`
