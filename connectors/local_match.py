@@ -26,6 +26,7 @@ from pipelines.search_sets import (
     INSIDE,
     IRREGULAR,
     ONLY,
+    TERM_FIELDS,
     Bool,
     Copies,
     Every,
@@ -102,17 +103,18 @@ def index_marks(db: sqlite3.Connection, after: int, limit: int) -> int:
 
 # --- sets -------------------------------------------------------------------------------------------
 
-# article_terms' field codes (connectors/localstore.py) of the keyword fields a search names.
-_TERM_CODES = {
-    "actor_names": 0,
+# article_terms.field (connectors/localstore.py): the facets of QueryFacets, in its order.
+TERM_CODES = {
+    "actors": 0,  # actor_names
     "actor_ids": 1,
-    "topic_ids": 2,
+    "topics": 2,  # topic_ids
     "countries": 3,
-    "source.name": 4,
-    "language": 5,
-    "source.feed_url": 7,
+    "outlets": 4,  # source.name: one row per article, which says whether it is canonical
+    "languages": 5,
+    "per_day": 6,  # substr(published_at, 1, 10): published_at is stored in UTC
+    "feeds": 7,  # source.feed_url
 }
-_OUTLET = _TERM_CODES["source.name"]  # one row per article, which says whether it is canonical
+_OUTLET = TERM_CODES["outlets"]
 
 
 def _successor(prefix: str) -> str:
@@ -173,7 +175,7 @@ class Matcher:
         return found
 
     def _terms(self, spec: Terms) -> Rowids:
-        code = _TERM_CODES[spec.field]
+        code = TERM_CODES[TERM_FIELDS[spec.field]]
         clauses = ["value = ?"] * len(spec.values) + ["(value >= ? AND value < ?)"] * len(spec.prefixes)
         if not clauses:
             return np.empty(0, dtype=np.int64)
@@ -238,8 +240,7 @@ class Matcher:
             candidates = np.intersect1d(candidates, self._marked([IRREGULAR], [word]), assume_unique=True)
         if odd:
             return self._decided(spec, candidates)
-        tokens = sorted({part for word in spec.words for part in fts_words(word)} | set(spec.words))
-        uneven = np.union1d(self._marked([INSIDE, ONLY], tokens), self._marked([GAP], [""]))
+        uneven = np.union1d(self._marked([INSIDE, ONLY], spec.words), self._marked([GAP], [""]))
         open_ = np.intersect1d(candidates, uneven, assume_unique=True)
         sure = np.setdiff1d(candidates, open_, assume_unique=True)
         return np.union1d(sure, self._decided(spec, open_))

@@ -16,8 +16,8 @@ import numpy as np
 import orjson
 
 from connectors.article_columns import ArticleColumns, top
+from connectors.local_match import TERM_CODES, index_marks
 from connectors.local_match import Matcher as SetMatcher
-from connectors.local_match import index_marks
 from connectors.localstore_health import StoreDamagedError, check_integrity, is_damage, reports_damage
 from connectors.retag import RetagRequest, RetagRun, merged
 from connectors.store import OwnArticles, Search, SearchFilters, StoreError
@@ -83,7 +83,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
 
 # What a search's facets count and its filters select, one row per article and value (schema 7):
 # counting these for the matching rowids is a join on small rows, where the same values from
-# `doc` cost a JSON parse of every matching article. `field` is a code of _TERM_FIELDS; `canonical`
+# `doc` cost a JSON parse of every matching article. `field` is a code of TERM_CODES; `canonical`
 # says the article is no copy. Filled by LocalStore._index_terms on the first search after new
 # articles (and anew for a retagged article's doc).
 _TERMS = """
@@ -327,19 +327,8 @@ _LISTED = (
     "WHERE json_extract(a.doc, '$.duplicate_of') IS NULL GROUP BY 1"
 )
 
-# article_terms.field: the facets of QueryFacets, in its order.
-_TERM_FIELDS = {
-    "actors": 0,  # actor_names
-    "actor_ids": 1,
-    "topics": 2,  # topic_ids
-    "countries": 3,
-    "outlets": 4,  # source.name: one row per article
-    "languages": 5,
-    "per_day": 6,  # substr(published_at, 1, 10): published_at is stored in UTC
-    "feeds": 7,  # source.feed_url
-}
-_FACETS = tuple(_TERM_FIELDS)
-_OUTLET = _TERM_FIELDS["outlets"]
+_FACETS = tuple(TERM_CODES)
+_OUTLET = TERM_CODES["outlets"]
 # The article_terms rows of the articles `{where}` picks (`a`: articles), each value once.
 _LIST_TERMS = (
     "SELECT a.rowid, {code}, j.value, {canonical} FROM articles AS a, json_each(a.doc, '$.{path}') AS j "
@@ -347,7 +336,7 @@ _LIST_TERMS = (
 _INDEX_TERMS = " UNION ALL ".join(
     [
         *(
-            _LIST_TERMS.format(code=_TERM_FIELDS[name], path=path, canonical="{canonical}")
+            _LIST_TERMS.format(code=TERM_CODES[name], path=path, canonical="{canonical}")
             + "WHERE j.type = 'text' AND {where}"
             for name, path in (
                 ("actors", "actor_names"),
@@ -357,7 +346,7 @@ _INDEX_TERMS = " UNION ALL ".join(
             )
         ),
         *(
-            f"SELECT a.rowid, {_TERM_FIELDS[name]}, {column}, {{canonical}} FROM articles AS a "
+            f"SELECT a.rowid, {TERM_CODES[name]}, {column}, {{canonical}} FROM articles AS a "
             f"WHERE {column} IS NOT NULL AND {{where}}"
             for name, column in (
                 ("outlets", "a.source_name"),
@@ -387,14 +376,14 @@ def _term_sets(filters: SearchFilters, *, dates: bool = True) -> tuple[list[str]
     ):
         if values:
             sets.append(
-                f"SELECT article AS m FROM article_terms WHERE field = {_TERM_FIELDS[name]} "
+                f"SELECT article AS m FROM article_terms WHERE field = {TERM_CODES[name]} "
                 f"AND value IN ({_marks(values)})"
             )
             params += values
     if filters.topics:  # a topic and its sub-topics: `military`, `military.*`
         either = " OR ".join("value = ? OR (value >= ? AND value < ?)" for _ in filters.topics)
         sets.append(
-            f"SELECT article AS m FROM article_terms WHERE field = {_TERM_FIELDS['topics']} AND ({either})"
+            f"SELECT article AS m FROM article_terms WHERE field = {TERM_CODES['topics']} AND ({either})"
         )
         params += [value for topic in filters.topics for value in (topic, f"{topic}.", f"{topic}/")]
     if dates and (filters.since is not None or filters.until is not None):
@@ -983,7 +972,7 @@ class LocalStore:
             by_field.setdefault(field, []).append((value, count))
         counts: dict[str, Counts] = {}
         for name in _FACETS:
-            values = by_field.get(_TERM_FIELDS[name], [])
+            values = by_field.get(TERM_CODES[name], [])
             if name == "per_day":
                 counts[name] = tuple(sorted(values)[-FACET_DAYS:])
             else:

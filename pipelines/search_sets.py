@@ -39,16 +39,17 @@ ONLY = 2  # an FTS5 word found only inside irregular words: FTS5 finds it, Elast
 GAP = 3  # a word FTS5 drops entirely (emoji, letter symbols): phrases around it may differ
 
 _ALNUM_RUNS = re.compile(r"[^\W_]+")
-# The keyword fields whose values the embedded store keeps per article (its article_terms table).
-TERM_FIELDS = (
-    "actor_names",
-    "actor_ids",
-    "topic_ids",
-    "countries",
-    "source.name",
-    "language",
-    "source.feed_url",
-)
+# The keyword fields whose values the embedded store keeps per article (its article_terms table),
+# each with the facet it is counted as (schemas.store.QueryFacets).
+TERM_FIELDS = {
+    "actor_names": "actors",
+    "actor_ids": "actor_ids",
+    "topic_ids": "topics",
+    "countries": "countries",
+    "source.name": "outlets",
+    "language": "languages",
+    "source.feed_url": "feeds",
+}
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ QUERIES: list[tuple[str, Filters]] = [
     ("Ukraine OR Russia AND talks", Filters()),
     ("actor:Q22686", Filters()),
     ("topic:military", Filters()),
-    ("topic:diplomacy.*", Filters()),
+    ("topic_ids:diplomacy.*", Filters()),
     ("country:ukr OR country:rus", Filters()),
     ("lang:en AND NOT korea", Filters()),
     ("*", Filters()),
