@@ -84,6 +84,11 @@ class PatientTransport(ElasticsearchOnlyTransport):
 
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     outages: OutageLog = OUTAGES
+    _closed = False
+
+    def close(self) -> None:
+        self._closed = True
+        super().close()
 
     def perform_request(self, method: str, target: str, **kwargs: Any) -> TransportApiResponse:
         rng = random.Random()
@@ -94,6 +99,8 @@ class PatientTransport(ElasticsearchOnlyTransport):
             try:
                 response = super().perform_request(method, target, **kwargs)
             except (TransportConnectionError, ConnectionTimeout) as exc:
+                if self._closed:  # our own shutdown closed the connections: no outage to wait out
+                    raise
                 reason = one_line(f"{type(exc).__name__}: {exc.message or exc}")
             else:
                 if response.meta.status not in UNAVAILABLE_STATUSES:

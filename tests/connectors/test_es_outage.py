@@ -37,3 +37,26 @@ def test_waits_grow_from_the_initial_wait_to_the_cap():
     waits = [wait_s(attempt, rng) for attempt in range(1, 40)]
     assert INITIAL_WAIT_S / 2 <= waits[0] <= INITIAL_WAIT_S
     assert all(MAX_WAIT_S / 2 <= w <= MAX_WAIT_S for w in waits[10:])
+
+
+def test_a_closed_client_fails_at_once_instead_of_waiting_out_an_outage(monkeypatch: pytest.MonkeyPatch):
+    """A stream's own shutdown closes the client; a write still in flight is no outage to wait out
+    (it used to log "unreachable (Pool is closed)" and sleep)."""
+    from elastic_transport import ConnectionError as TransportConnectionError
+    from elasticsearch import Elasticsearch
+
+    from connectors.es_outage import PatientTransport
+
+    def waited(seconds: float) -> None:
+        raise AssertionError(f"waited {seconds} s for a client that was closed")
+
+    monkeypatch.setattr(PatientTransport, "sleep", staticmethod(waited))
+    failed: list[str] = []
+    monkeypatch.setattr(
+        PatientTransport, "outages", type("Log", (), {"failed": lambda *a: failed.append(a[2])})()
+    )
+    client = Elasticsearch("http://127.0.0.1:9", transport_class=PatientTransport)
+    client.close()
+    with pytest.raises(TransportConnectionError):
+        client.info()
+    assert failed == []
