@@ -55,6 +55,7 @@ from schemas.surnames import is_latin
 
 OUTPUT_FILE = "people_officeholders.json"
 EXTRACT_FILE = Path("sources") / "officeholders.csv"
+LEGISLATORS_FILE = Path("sources") / "legislators.csv"  # written by pipelines.actors_legislators
 EXTRACT_COLUMNS = ("qid", "name", "variants", "wikipedia", "title", "of", "start", "end", "source")
 SINCE = 1991  # roles that ended before this are history, not news
 OWNER = "every-politician-scrapers"
@@ -636,6 +637,13 @@ def write_extract(rows: Iterable[Row], path: Path) -> None:
     write_csv(path, EXTRACT_COLUMNS, (row.as_csv() for row in rows))
 
 
+def read_extracts(folder: Path) -> list[Row]:
+    """The rows of both extracts in `folder`: the offices and, where present, the legislatures."""
+    rows = read_extract(folder / EXTRACT_FILE)
+    legislators = folder / LEGISLATORS_FILE
+    return rows + read_extract(legislators) if legislators.is_file() else rows
+
+
 def read_extract(path: Path) -> list[Row]:
     return [
         Row(
@@ -679,6 +687,8 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
         if not any(_recent(r) for r in person_rows):
             stats["old"] += 1
             continue
+        # the offices' tables (read 2022-23) before the legislatures' (2015): newer names and titles
+        person_rows = sorted(person_rows, key=lambda r: bool(_CHAMBER_SOURCE.match(r.source)))
         name = _display_name(person_rows)
         if not _is_full_name(name):
             stats["not_a_full_name"] += 1
@@ -701,18 +711,25 @@ def build(rows: list[Row], folder: Path = DEFAULT_FOLDER) -> tuple[str, dict[str
             "country": max(sorted(set(of_country), key=str), key=of_country.count) if of_country else None,
             "roles": _roles(person_rows, country_ids),
             "source": "; ".join(sorted({_short_source(r.source) for r in person_rows})),
+            "seat_only": all(_CHAMBER_SOURCE.match(r.source) for r in person_rows),
         }
-    # An alias two generated persons share, or one a hand-kept actor has, resolves to nobody.
+    # An alias two generated persons share, or one a hand-kept actor has, resolves to nobody; but an
+    # office holder's wins over members of a legislature without an office (one of thousands, and
+    # Wikidata's duplicate items of a minister are mostly such members).
     claims: dict[str, set[str]] = defaultdict(set)
     for qid, person in people.items():
         for alias in person["aliases"]:
             claims[normalize_alias(alias)].add(qid)
+    for key, claimants in claims.items():
+        offices = {qid for qid in claimants if not people[qid]["seat_only"]}
+        if len(claimants) > 1 and len(offices) == 1:
+            claims[key] = offices
     entries = []
     for qid, person in people.items():
         keep = [
             a
             for a in person["aliases"]
-            if normalize_alias(a) not in taken_keys and len(claims[normalize_alias(a)]) == 1
+            if normalize_alias(a) not in taken_keys and claims[normalize_alias(a)] == {qid}
         ]
         if normalize_alias(person["name"]) not in {normalize_alias(a) for a in keep}:
             stats["name_taken"] += 1
@@ -744,6 +761,8 @@ def _roles(rows: list[Row], country_ids: Mapping[str, str | None]) -> list[dict[
             role["of"] = row.of
         role["start"] = row.start or None
         role["end"] = row.end or None
+        if _CHAMBER_SOURCE.match(row.source):
+            role["seat"] = True  # a member of the chamber, not an office (schemas/surnames.py)
         key = (row.title, row.start)
         if key not in roles or (roles[key]["end"] is None and role["end"] is not None):
             roles[key] = role
@@ -768,10 +787,12 @@ def _entry(qid: str, person: Mapping[str, Any], aliases: list[str]) -> dict[str,
 
 # Where no family name can stand for one person: China, Taiwan, Hong Kong, Macau and both Koreas
 # write it first and a few hundred of them are shared by nearly everyone (Wang, Kim, Lee); Iceland,
-# Ethiopia, Eritrea and Somalia use patronymics; Myanmar, Indonesia, Thailand, Vietnam and Cambodia
-# name people by a given name (by the state whose office was held).
+# Ethiopia, Eritrea and Somalia use patronymics, as do Malaysia's and Brunei's Malays (Najib Razak's
+# "Razak" is his father's name; a Malaysian Chinese name puts the family first); Myanmar, Indonesia,
+# Thailand, Vietnam and Cambodia name people by a given name (by the state whose office was held).
 _NO_FAMILY_NAME = frozenset(
-    {"CHN", "TWN", "HKG", "MAC", "PRK", "KOR", "ISL", "ETH", "ERI", "SOM", "MMR", "IDN", "THA", "VNM", "KHM"}
+    {"CHN", "TWN", "HKG", "MAC", "PRK", "KOR", "ISL", "ETH", "ERI", "SOM", "MYS", "BRN"}
+    | {"MMR", "IDN", "THA", "VNM", "KHM"}
 )
 _NAME_SUFFIXES = frozenset({"Jr", "Jr.", "Sr", "Sr.", "II", "III", "IV"})
 
@@ -796,6 +817,11 @@ def family_names(name: str, country: str | None) -> list[str]:
 _SOURCE = re.compile(
     rf"^{OWNER}/(?P<repo>\S+)@(?P<commit>\S+) (?P<path>\S+) \(read (?P<date>[0-9-]+)\): (?P<how>.+)$"
 )
+# A chamber of EveryPolitician's data (pipelines.actors_legislators): its `ep-popolo-v1.0.json`.
+_CHAMBER_SOURCE = re.compile(
+    r"^(?P<repo>\S+/everypolitician-data)@(?P<commit>\S+) data/(?P<chamber>\S+)/ep-popolo-v1\.0\.json "
+    r"\(read (?P<date>[0-9-]+)\): "
+)
 _HOW = (
     ("Wikipedia list", "P39+list"),
     ("official government page", "P39+official"),
@@ -804,7 +830,10 @@ _HOW = (
 
 
 def _short_source(source: str) -> str:
-    """`eps/<repo>/<folder> P39+list`: the entry's source, spelled out once in the file's legend."""
+    """`eps/<repo>/<folder> P39+list` or `epd/<country>/<chamber> WD+members`: the entry's source,
+    spelled out once in the file's legend."""
+    if chamber := _CHAMBER_SOURCE.match(source):
+        return f"epd/{chamber['chamber']} WD+members"
     match = _SOURCE.match(source)
     if match is None:
         return source
@@ -817,26 +846,34 @@ def _legend(rows: Iterable[Row]) -> str:
     lines = [
         f"#   eps/{repo}: github.com/{OWNER}/{repo} at {commit}, read {date}" for repo, commit, date in seen
     ]
+    data = sorted(
+        {(m["repo"], m["commit"], m["date"]) for r in rows if (m := _CHAMBER_SOURCE.match(r.source))}
+    )
+    lines += [f"#   epd: github.com/{repo} at {commit}, read {date}" for repo, commit, date in data]
     return "\n".join(lines) + "\n"
 
 
 _HEADER = """\
-# GENERATED by `python -m pipelines.actors_officeholders` from seeds/actors/sources/officeholders.csv;
+# GENERATED by `python -m pipelines.actors_officeholders` from seeds/actors/sources/officeholders.csv
+# and sources/legislators.csv (`python -m pipelines.actors_legislators --extract DIR` re-reads that one);
 # do not edit by hand (fix the extract, the office table in the generator, or a hand-kept file).
 # Persons holding or having held (since {since}) the selected offices: heads of state and government,
-# foreign ministers, heads of international bodies, and the ministers, chiefs of staff, security
-# chiefs and governors of {states} states. Every QID is Wikidata's (CC0) and agreed by a second source.
+# foreign ministers, heads of international bodies, the ministers, chiefs of staff, security
+# chiefs and governors of {states} states, and the members of {chambers} national legislatures.
+# Every QID is Wikidata's (CC0) and agreed by a second source.
 # `source` names the table and folder: `P39+list` = Wikidata's position-held statements agreed by the
 # office's Wikipedia list; `P39+official` = by the government's own page; `P39+bio` = by a separate
-# Wikidata biography query. `end: null` means "in office when the source was read" (the dates are
-# below), not necessarily today. The repositories:
+# Wikidata biography query; `WD+members` = EveryPolitician's Wikidata item for a member of the chamber,
+# whose label agrees with the chamber's membership list. `end: null` means "in office when the source
+# was read" (the dates are below), not necessarily today. The repositories:
 """
 
 
 def _dump(entries: list[dict[str, Any]], rows: Iterable[Row] = ()) -> str:
     rows = list(rows)
     states = {m["repo"] for r in rows if (m := _SOURCE.match(r.source))} & set(REPO_COUNTRY)
-    header = _HEADER.format(since=SINCE, states=len(states)) + _legend(rows)
+    chambers = {m["chamber"] for r in rows if (m := _CHAMBER_SOURCE.match(r.source))}
+    header = _HEADER.format(since=SINCE, states=len(states), chambers=len(chambers)) + _legend(rows)
     return actors_json(about_lines(header), entries)
 
 
@@ -850,7 +887,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n")[0],
         output_file=OUTPUT_FILE,
         extract=lambda snapshots, folder: write_extract(extract(snapshots, folder), folder / EXTRACT_FILE),
-        build=lambda folder: build(read_extract(folder / EXTRACT_FILE), folder),
+        build=lambda folder: build(read_extracts(folder), folder),
     )
 
 

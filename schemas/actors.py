@@ -138,6 +138,7 @@ class Role(BaseModel):
     of: str | None = None  # the actor id of the country or organisation, when it is in the registry
     start: PartialDate = None  # YYYY, YYYY-MM or YYYY-MM-DD: as precise as the source is
     end: PartialDate = None  # null while the role is current (as far as the registry knows)
+    seat: bool = False  # a seat in a legislature (one of its members), not an office of its own
 
     @property
     def current(self) -> bool:

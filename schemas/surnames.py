@@ -12,7 +12,11 @@ person anywhere, when the data says nobody else is meant by it:
 - not a common English word: its lower-case form is not in SCOWL's size-35 word list ("trump",
   "xi" and "field" are);
 - still in the news: a person whose every role ended more than `IN_THE_NEWS_YEARS` before the
-  registry's version is history ("Meta" is no longer Albania's president but a company).
+  registry's version is history ("Meta" is no longer Albania's president but a company);
+- holding an office: a seat in a legislature is no office here. A member of a legislature with no
+  office is one of tens of thousands (the registry lists whole chambers): their surname never stands
+  alone, and they do not count against an office holder's ("Rutte" alone is Mark Rutte, although a
+  Dutch MP of 2015 was Arno Rutte). Their surnames still name them after their full name.
 
 The name and word lists come from `sources/surnames.csv`, one row per Latin-script surname the registry
 declares, written by `python -m pipelines.actors_surnames --extract` (see its docstring for where
@@ -89,11 +93,12 @@ def declared_latin_surnames(actors: Iterable[Actor]) -> set[str]:
 
 
 def in_the_news(actor: Actor, as_of: date) -> bool:
-    """A role open or ended within `IN_THE_NEWS_YEARS` of `as_of` (or no roles: nothing says not)."""
+    """An office (not a seat in a legislature) open or ended within `IN_THE_NEWS_YEARS` of `as_of`
+    (or no roles: nothing says not)."""
     if not actor.roles:
         return True
     since = as_of.replace(year=as_of.year - IN_THE_NEWS_YEARS, day=min(as_of.day, 28))
-    ends = [role.bounds()[1] for role in actor.roles]
+    ends = [role.bounds()[1] for role in actor.roles if not role.seat]
     return any(end is None or end >= since for end in ends)
 
 
@@ -109,7 +114,8 @@ def distinctive_surnames(
     actors = tuple(actors)
     passed = set(reviewed)
     # How many actors use each key: as a surname, an alias or a word of an alias. A person out of
-    # the news does not count: "Assad" alone is Bashar al-Assad now, not his father.
+    # the news does not count: "Assad" alone is Bashar al-Assad now, not his father; nor does one
+    # with only a seat in a legislature (`in_the_news` counts offices only).
     users: Counter[str] = Counter()
     for actor in actors:
         if actor.kind == "person" and not in_the_news(actor, as_of):

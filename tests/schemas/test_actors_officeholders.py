@@ -19,15 +19,20 @@ FOLDER = Path(__file__).resolve().parents[2] / "seeds" / "actors"
 def test_every_generated_person_is_sourced_dated_and_from_a_second_source():
     data = json.loads((FOLDER / gen.OUTPUT_FILE).read_text(encoding="utf-8"))
     legend = " ".join(data["about"])
-    for repo in {a["source"].split("/")[1] for a in data["actors"]}:
+    sources = {source for a in data["actors"] for source in a["source"].split("; ")}
+    for repo in {source.split("/")[1] for source in sources if source.startswith("eps/")}:
         assert f"eps/{repo}: github.com/every-politician-scrapers/{repo} at " in legend, repo
+    assert "epd: github.com/tijmenb/everypolitician-data at " in legend  # the legislatures
+    one = r"(eps/\S+ P39\+(list|official|bio)|epd/[^/\s]+/\S+ WD\+members)"
     for actor in data["actors"]:
         # a repository folder and how the QID was agreed; the header's legend dates each repository
-        assert re.fullmatch(
-            r"eps/\S+ P39\+(list|official|bio)(; eps/\S+ P39\+(list|official|bio))*", actor["source"]
-        )
+        assert re.fullmatch(rf"{one}(; {one})*", actor["source"]), actor["source"]
         for role in actor["roles"]:
             assert role["start"] or role["end"], (actor["id"], role)
+            # a seat in a chamber comes from the legislatures' extract
+            assert not role.get("seat") or "epd/" in actor["source"], (actor["id"], role)
+        if "eps/" not in actor["source"]:  # a member of a chamber and no more: every role a seat
+            assert all(role.get("seat") for role in actor["roles"]), actor["id"]
         for alias in [actor["name"], *actor.get("aliases", [])]:
             assert len(alias.split()) >= 2, (actor["id"], alias)  # full names only, never a surname
 

@@ -120,3 +120,22 @@ def test_a_namesake_out_of_the_news_does_not_take_the_surname():
     assert distinctive(bashar, hafez) == {"Q44329": ("al-Assad", "Assad")}
     in_office_too = person("Q118725", "Hafez al-Assad", ["al-Assad", "Assad"])
     assert distinctive(bashar, in_office_too) == {}
+
+
+def _member(qid: str, name: str, surnames: list[str], office: bool = False) -> Actor:
+    roles: list[dict[str, object]] = [{"title": "Member of the Tweede Kamer", "start": "2012", "seat": True}]
+    if office:
+        roles.append({"title": "Minister", "start": "2020", "end": None})
+    return Actor.model_validate(
+        {"id": qid, "kind": "person", "name": name, "source": "test", "surnames": surnames, "roles": roles}
+    )
+
+
+def test_a_seat_in_a_legislature_is_no_office():
+    # one of a chamber's members does not take an office holder's surname, nor stands alone by it
+    rutte, arno = person("Q1", "Mark Rutte", ["Rutte"]), _member("Q2", "Arno Rutte", ["Rutte"])
+    assert distinctive(rutte, arno) == {"Q1": ("Rutte",)}
+    assert distinctive(_member("Q3", "Ann Lonely", ["Lonely"])) == {}
+    # a member who also holds an office counts (and may stand alone) by the office
+    assert distinctive(_member("Q4", "Ann Minister", ["Minister"], office=True)) == {"Q4": ("Minister",)}
+    assert distinctive(rutte, _member("Q5", "Ann Rutte", ["Rutte"], office=True)) == {}
