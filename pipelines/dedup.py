@@ -290,9 +290,15 @@ class _ApplyFn(_DecideFn):
             settled = decided.get(article.id)
             if settled is None:
                 candidate = self._coder.decode(encoded)
-                (settled,), lineage = decide_together([candidate], self._config, self._counters.count)
-                for update in lineage:
-                    yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+                if candidate.stored:
+                    (settled,), lineage = decide_together([candidate], self._config, self._counters.count)
+                    for update in lineage:
+                        yield TaggedOutput(LINEAGE, (update.canonical_id, update))
+                else:
+                    # Nothing in the run or the store shares a key with it (most articles): a new
+                    # story, as a resolver decides it, without making one.
+                    settled = replace(candidate, decision=Decision(candidate.fingerprint.article_id))
+                    self._counters.count(settled.decision)
             assert settled.decision is not None, "decide_together decides every candidate"
             yield with_keys(apply_decision(article, settled.decision, settled.copies), settled.fingerprint)
 
