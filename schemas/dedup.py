@@ -55,6 +55,7 @@ from schemas.types import FROZEN, HexId, UtcDatetime
 # Prefix of each exact key kind, in the order they are trusted.
 _EXACT_KINDS: dict[str, DuplicateReason] = {"u": "url", "g": "guid", "t": "text"}
 _ID_KIND = "i"
+_ID_PREFIX = f"{_ID_KIND}:"
 # Host labels that name another rendering of the same site, not another outlet.
 _RENDERING_LABELS = ("www.", "m.", "mobile.", "amp.")
 # A GUID this long and not just digits is taken to be unique beyond its feed (URLs, URNs, UUIDs);
@@ -180,7 +181,7 @@ def key_hash(key: str) -> int:
 
 
 def is_id_key(key: str) -> bool:
-    return key.startswith(f"{_ID_KIND}:")
+    return key.startswith(_ID_PREFIX)
 
 
 def url_key(canonical_url: str) -> str:
@@ -194,7 +195,7 @@ def guid_key(guid: str) -> str | None:
 
 
 def _keys(article_id: str, canonical_url: str | None, guid: str | None) -> list[str]:
-    keys = [f"{_ID_KIND}:{article_id[:16]}"]
+    keys = [f"{_ID_PREFIX}{article_id[:16]}"]
     if canonical_url:
         keys.append(url_key(canonical_url))
     if guid and (key := guid_key(guid)):

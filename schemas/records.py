@@ -405,8 +405,11 @@ def document_json(
     """
     fields = record.__dict__
     if exclude or blank:
-        blank = blank or {}
-        fields = {name: blank.get(name, value) for name, value in fields.items() if name not in exclude}
+        # dict operations in C, not a Python loop over the ~45 fields: a blanked field keeps its place
+        fields = dict(fields)
+        for name in exclude:
+            fields.pop(name, None)
+        fields.update({name: value for name, value in (blank or {}).items() if name in fields})
     try:
         return to_json(fields)
     except orjson.JSONEncodeError:
