@@ -24,6 +24,7 @@ The rules:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -174,9 +175,13 @@ def document_keys(
     return keys
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def key_hash(key: str) -> int:
     """A key's 64-bit hash, the same in every process (Python's own hash() is salted per process):
-    what the run's key shards and the embedded store's dedup index (its top 31 bits) go by."""
+    what the run's key shards and the embedded store's dedup index (its top 31 bits) go by.
+
+    Cached for a chunk's worth of keys: the batch fingerprint step hashes each article's ~35 keys
+    for its store lookup and again for the run's key shards, a few microseconds apart."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
