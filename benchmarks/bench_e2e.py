@@ -349,9 +349,9 @@ class _Stages:
 
 class _Writer:
     """The store's bulk write, as the pipeline's sinks do it: LocalStore.write_articles per batch of
-    500, or Elasticsearch `create` bulks through connectors.es_client of the documents the sink sends
-    (`connectors.elasticsearchio.article_source`, the JSON bytes; `es_indices.article_document`
-    in code from before it)."""
+    localstoreio.DEFAULT_BATCH_SIZE, or Elasticsearch `create` bulks through connectors.es_client of
+    the documents the sink sends (`connectors.elasticsearchio.article_source`, the JSON bytes;
+    `es_indices.article_document` in code from before it)."""
 
     def __init__(self, config: Any) -> None:
         es = config.elasticsearch

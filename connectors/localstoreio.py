@@ -17,7 +17,11 @@ from connectors.write_behind import WriteBehind
 from schemas.records import Article, DeadLetter
 from schemas.store import WriteCounts
 
-DEFAULT_BATCH_SIZE = 500
+# Articles per write transaction. Each batch rewrites the leaf pages its dedup postings and
+# full-text terms land on, which in a big store are most of them: into a store of 200,000
+# articles, batches of 2,000 cost 0.62-0.68 ms of CPU per article against 0.81-0.91 ms at 500
+# (0.47-0.50 either way at 10,000; timed by hand, 5,000 articles). Larger ones gained nothing more.
+DEFAULT_BATCH_SIZE = 2000
 _log = logging.getLogger(__name__)
 
 
