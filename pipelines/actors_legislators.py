@@ -24,7 +24,9 @@ the scraper read) names them, and the words of that name and of Wikidata's Engli
 English Wikipedia title Wikidata links) are one a subset of the other after folding case and
 diacritics (`PASTORINO Luca` and `Luca Pastorino`, `Michael TIEN Puk-sun` and `Michael Tien`). The
 Wikidata label, its English Wikipedia title and the membership dates are kept; the list's own
-spelling is not (it is often `SURNAME Given`), so aliases stay the label and the title.
+spelling is not (it is often `SURNAME Given`), so aliases stay the label and the title. Of those,
+the holders of an office in `sources/officeholders.csv` are all kept (the seat adds a role and often
+the Wikipedia title), the other members only when widely known (`MIN_LANGUAGES`).
 """
 
 from __future__ import annotations
