@@ -230,7 +230,10 @@ def extract(mirror: Path, folder: Path = DEFAULT_FOLDER) -> list[Row]:
     office_holders = {row.qid for row in read_extract(folder / EXTRACT_FILE)}
     rows: list[Row] = []
     for country in snapshot.json("countries.json") or []:
-        place = places.get(normalize_alias(country.get("name", "")))
+        # `Congo-Kinshasa (DRC)`: the name, then without and within its parentheses
+        name = country.get("name", "")
+        names = [name, _QUALIFIER.sub("", name), *re.findall(r"\(([^)]*)\)", name)]
+        place = next((places[k] for k in map(normalize_alias, names) if k in places), None)
         if place is None:
             continue  # a sub-national assembly (Scotland) or an unrecognised state's chamber
         for legislature in country.get("legislatures", []):

@@ -96,7 +96,8 @@ def test_extract_keeps_agreed_known_members_of_registry_states(tmp_path: Path):
     memberships = [("a", "term/2"), ("a", "term/3"), ("b", "term/3"), ("c", "term/3")]
     memberships += [("d", "term/3"), ("e", "term/1")]
     countries = [
-        {"name": "Canada", "legislatures": [{"name": "House of Commons", "popolo": canada}]},
+        # a qualified name is looked up without its parentheses (`Congo-Kinshasa (DRC)`)
+        {"name": "Canada (CA)", "legislatures": [{"name": "House of Commons", "popolo": canada}]},
         {"name": "Scotland", "legislatures": [{"name": "Parliament", "popolo": scotland}]},
     ]
     mirror = _snapshot(
