@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from schemas.dedup import (
     Lineage,
     LineageUpdate,
     StoredDoc,
+    crowded_keys,
     merge_sightings,
     stored_ladder,
     stored_signature,
@@ -145,7 +147,9 @@ class ElasticsearchDedupIndex:
 
     # --- lookup -------------------------------------------------------------------------------
 
-    def lookup(self, exact_keys: Collection[str], near_keys: Collection[str]) -> list[StoredDoc]:
+    def lookup(
+        self, exact_keys: Collection[str], near_keys: Collection[str], *, max_holders: int | None = None
+    ) -> list[StoredDoc]:
         """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`;
         each with the keys among those asked for that it has. Sorted by article id."""
         exact = sorted(set(exact_keys))
@@ -167,6 +171,17 @@ class ElasticsearchDedupIndex:
                         doc.near.update(asked_near.intersection(stored_near))
                         # One stored before ladders were has every lead key instead: they give it.
                         doc.ladder = stored_ladder(source.get("near_dup_ladder"), stored_near)
+            # Crowded near keys find nobody: their holders are dropped before any text is fetched.
+            crowded = set()
+            if max_holders is not None:
+                crowded = crowded_keys(
+                    Counter(key for doc in found.values() for key in doc.near), max_holders
+                )
+            if crowded:
+                for article_id, doc in list(found.items()):
+                    doc.near -= crowded
+                    if not doc.exact and not doc.near:
+                        del found[article_id]
             unsigned = sorted(i for i, doc in found.items() if doc.near and not doc.signature)
             for start in range(0, len(unsigned), PAGE_SIZE):
                 ids = unsigned[start : start + PAGE_SIZE]

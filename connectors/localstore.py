@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ from schemas.dedup import (
     Lineage,
     LineageUpdate,
     StoredDoc,
+    crowded_keys,
     document_keys,
     is_id_key,
     key_hash,
@@ -1000,12 +1002,14 @@ class LocalStore:
 
     # --- deduplication (connectors.store.DedupIndex) ------------------------------------------
 
-    def lookup(self, exact_keys: Collection[str], near_keys: Collection[str]) -> list[StoredDoc]:
+    def lookup(
+        self, exact_keys: Collection[str], near_keys: Collection[str], *, max_holders: int | None = None
+    ) -> list[StoredDoc]:
         """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`."""
-        return self._stored_docs(self._key_hits(exact_keys, near_keys))
+        return self._stored_docs(self._key_hits(exact_keys, near_keys, max_holders))
 
     def _key_hits(
-        self, exact_keys: Collection[str], near_keys: Collection[str]
+        self, exact_keys: Collection[str], near_keys: Collection[str], max_holders: int | None = None
     ) -> dict[int, tuple[set[str], set[str]]]:
         """By rowid, the articles having any of the keys, with the exact and band keys found there."""
         by_prefix: dict[str, list[tuple[str, bool]]] = {}  # an id prefix: articles.id answers
@@ -1023,6 +1027,15 @@ class LocalStore:
             for element, rowid in self._db.execute(sql, (orjson.dumps(list(holders)).decode(),)):
                 for key, is_band in holders[element]:
                     found.setdefault(rowid, (set(), set()))[is_band].add(key)
+        # Crowded near keys find nobody: the articles only they found are not read at all.
+        crowded = set()
+        if max_holders is not None:
+            crowded = crowded_keys(Counter(key for _, bands in found.values() for key in bands), max_holders)
+        if crowded:
+            for rowid, (exact, bands) in list(found.items()):
+                bands -= crowded
+                if not exact and not bands:
+                    del found[rowid]
         return found
 
     def _stored_docs(self, found: dict[int, tuple[set[str], set[str]]]) -> list[StoredDoc]:

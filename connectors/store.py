@@ -189,9 +189,13 @@ class AlertStore(Protocol):
 class DedupIndex(Protocol):
     """What deduplication asks of a store: earlier articles by key, and lineage updates."""
 
-    def lookup(self, exact_keys: Collection[str], near_keys: Collection[str]) -> list[StoredDoc]:
+    def lookup(
+        self, exact_keys: Collection[str], near_keys: Collection[str], *, max_holders: int | None = None
+    ) -> list[StoredDoc]:
         """Stored articles having any of `exact_keys`, and canonical ones having any of `near_keys`;
-        with their text only where a band key found one stored without a signature (StoredDoc)."""
+        with their text only where a band key found one stored without a signature (StoredDoc).
+        With `max_holders`, a near key held by more canonical articles than that finds none
+        (`schemas.dedup.MAX_KEY_HOLDERS` says why)."""
         ...
 
     def add_sightings(self, update: LineageUpdate) -> bool:

@@ -43,6 +43,7 @@ from connectors.coders import CandidateCoder  # (importing it registers the reco
 from connectors.store import ArticleSink, DedupIndex
 from pipelines.copy_links import KEY_BATCH_ARTICLES, KeyBatch, KeyBatcher, shard_links
 from schemas.dedup import (
+    MAX_KEY_HOLDERS,
     Candidate,
     Decision,
     DedupConfig,
@@ -76,14 +77,17 @@ def lookup_chunk(
     index: DedupIndex, chunk: Sequence[Fingerprint], config: NearDupConfig
 ) -> list[tuple[StoredDoc, ...]]:
     """For each fingerprint of `chunk`, the stored articles sharing a key with it (in the order the
-    store gave them), with their signatures: one store query for the whole chunk.
+    store gave them), with their signatures: one store query for the whole chunk. A near key held
+    by more than MAX_KEY_HOLDERS stored canonical articles finds none (it names no story).
 
     The answer is matched to the fingerprints through its keys, not by testing every stored article
     against every fingerprint: in a store that has grown, a chunk's answer runs into thousands."""
     stored = [
         doc.with_signature(config)
         for doc in index.lookup(
-            {k for fp in chunk for k in fp.exact_keys}, {k for fp in chunk for k in fp.near_keys}
+            {k for fp in chunk for k in fp.exact_keys},
+            {k for fp in chunk for k in fp.near_keys},
+            max_holders=MAX_KEY_HOLDERS,
         )
     ]
     by_exact: dict[str, list[int]] = defaultdict(list)
@@ -297,8 +301,9 @@ class _ApplyFn(_DecideFn):
                 else:
                     # Nothing in the run or the store shares a key with it (most articles): a new
                     # story, as a resolver decides it, without making one.
-                    settled = replace(candidate, decision=Decision(candidate.fingerprint.article_id))
-                    self._counters.count(settled.decision)
+                    decision = Decision(candidate.fingerprint.article_id)
+                    settled = replace(candidate, decision=decision)
+                    self._counters.count(decision)
             assert settled.decision is not None, "decide_together decides every candidate"
             yield with_keys(apply_decision(article, settled.decision, settled.copies), settled.fingerprint)
 

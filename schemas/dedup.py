@@ -27,7 +27,7 @@ import base64
 import functools
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 from urllib.parse import urlsplit
@@ -262,6 +262,20 @@ def fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
         sighting=sighting_of(article),
         lead_ladder=ladder,
     )
+
+
+# A near key (LSH band or lead key) that more stored canonical articles hold than this names no
+# story: distinct stories do not share a band of their signatures or their first twelve words,
+# boilerplate does (a newsletter pitch opening every item of a feed, a standard paragraph). Such a
+# key finds no stored match (`pipelines.dedup.lookup_chunk`): without the bound every new article
+# of that feed would be compared with all of the feed's stored ones, a cost growing with the store.
+MAX_KEY_HOLDERS = 16
+
+
+def crowded_keys(holders: Mapping[str, int], limit: int) -> set[str]:
+    """The keys of `holders` (key -> how many stored canonical articles hold it) held by more
+    than `limit`: what a store's lookup with `max_holders=limit` drops."""
+    return {key for key, count in holders.items() if count > limit}
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,6 +591,7 @@ def _decoded(encoded: object) -> bytes:
 
 
 __all__ = [
+    "MAX_KEY_HOLDERS",
     "MIN_CONTAINMENT_EVIDENCE",
     "TEASER_RATIO",
     "Candidate",
@@ -588,6 +603,7 @@ __all__ = [
     "LineageUpdate",
     "StoredDoc",
     "apply_decision",
+    "crowded_keys",
     "document_keys",
     "exact_keys",
     "fingerprint",

@@ -13,6 +13,7 @@ from schemas.dedup import StoredDoc, document_keys, is_id_key
 from schemas.near_dup import DEFAULT_CONFIG
 from schemas.records import Article, Source
 from tests.conftest import PIPELINE, RUN_AT
+from tests.crowded_keys import check_crowded_keys, crowded_corpus
 
 # Keys whose 31-bit buckets are shared (found by search, checked below): a text key and a band key,
 # two band keys, two text keys. Looking one up finds the other's articles too.
@@ -225,4 +226,15 @@ def test_an_article_a_schema_4_writer_stored_is_read_from_its_document(tmp_path:
     after = store.lookup(*keys)
     assert _signed(after) == _signed(before)
     assert {d.article_id for d in after} == {a.id for a in articles}
+    store.close()
+
+
+# --- crowded near keys --------------------------------------------------------------------------
+
+
+def test_a_crowded_near_key_finds_nobody(tmp_path: pathlib.Path):
+    store = LocalStore(str(tmp_path / "w.db"))
+    articles = crowded_corpus()
+    store.write_articles(articles)
+    check_crowded_keys(store.lookup, articles)
     store.close()

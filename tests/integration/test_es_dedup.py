@@ -32,6 +32,7 @@ from schemas.dedup import (
 from schemas.ids import stable_id
 from schemas.records import Article, Sighting
 from tests.conftest import RUN_AT, seed_articles
+from tests.crowded_keys import check_crowded_keys, crowded_corpus
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +112,15 @@ def index(es: Elasticsearch, names: IndexNames) -> Iterator[ElasticsearchDedupIn
 
 
 # --- lookup -----------------------------------------------------------------------------------
+
+
+def test_a_crowded_near_key_finds_nobody(
+    es: Elasticsearch, names: IndexNames, index: ElasticsearchDedupIndex
+):
+    """As in the embedded store (tests/connectors/test_localstore_lookup.py, the same articles)."""
+    articles = crowded_corpus()
+    _write(es, names, articles)
+    check_crowded_keys(index.lookup, articles)
 
 
 @pytest.fixture
