@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,11 +171,7 @@ class ElasticsearchDedupIndex:
                         # One stored before ladders were has every lead key instead: they give it.
                         doc.ladder = stored_ladder(source.get("near_dup_ladder"), stored_near)
             # Crowded near keys find nobody: their holders are dropped before any text is fetched.
-            crowded = set()
-            if max_holders is not None:
-                crowded = crowded_keys(
-                    Counter(key for doc in found.values() for key in doc.near), max_holders
-                )
+            crowded = crowded_keys((key for doc in found.values() for key in doc.near), max_holders)
             if crowded:
                 for article_id, doc in list(found.items()):
                     doc.near -= crowded

@@ -9,7 +9,6 @@ import logging
 import os
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -1028,9 +1027,7 @@ class LocalStore:
                 for key, is_band in holders[element]:
                     found.setdefault(rowid, (set(), set()))[is_band].add(key)
         # Crowded near keys find nobody: the articles only they found are not read at all.
-        crowded = set()
-        if max_holders is not None:
-            crowded = crowded_keys(Counter(key for _, bands in found.values() for key in bands), max_holders)
+        crowded = crowded_keys((key for _, bands in found.values() for key in bands), max_holders)
         if crowded:
             for rowid, (exact, bands) in list(found.items()):
                 bands -= crowded

@@ -26,8 +26,8 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 from urllib.parse import urlsplit
@@ -272,10 +272,13 @@ def fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
 MAX_KEY_HOLDERS = 16
 
 
-def crowded_keys(holders: Mapping[str, int], limit: int) -> set[str]:
-    """The keys of `holders` (key -> how many stored canonical articles hold it) held by more
-    than `limit`: what a store's lookup with `max_holders=limit` drops."""
-    return {key for key, count in holders.items() if count > limit}
+def crowded_keys(held: Iterable[str], limit: int | None) -> set[str]:
+    """The near keys that occur more than `limit` times in `held` (each stored canonical article's
+    keys among those asked for): what a store's lookup with `max_holders=limit` drops. None: no
+    bound."""
+    if limit is None:
+        return set()
+    return {key for key, count in Counter(held).items() if count > limit}
 
 
 @dataclass(frozen=True, slots=True)
