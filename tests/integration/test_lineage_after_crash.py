@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from connectors.localstoreio import DEFAULT_BATCH_SIZE
 from pipelines import ingest
 from tests.conftest import embedded_docs
 from tests.copy_corpus import CopyCorpus, build
@@ -182,7 +183,8 @@ def test_kill_9_in_the_middle_of_the_write_then_a_rerun_gives_the_lineage_of_a_c
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
-    corpus = build(tmp_path / "seeds", stories=1000, chains=40, seed=5)
+    # More articles than one write transaction takes, so that the kill can land between two.
+    corpus = build(tmp_path / "seeds", stories=DEFAULT_BATCH_SIZE + 500, chains=40, seed=5)
     clean = tmp_path / "clean.db"
     ingest.run(["--seeds", str(corpus.folder), "--store", str(clean), "--no-alerts"])
     expected = _lineage(embedded_docs(clean))
